@@ -1,0 +1,63 @@
+//! Iris: managed threads, scoped registries, sleep-free waiting and leak detection
+//! for concurrent Rust code and its tests.
+//!
+//! - [`StopToken`]: a one-way stop signal to wait on instead of sleeping.
+//! - [`ThreadContainer`]: a named tree of managed threads, stopped and joined as one
+//!   under one deadline, reporting stragglers and panics ([`StopError`]).
+//! - [`ThreadRegistry`], [`get_thread_registry`], [`thread_registry_scope`]: the
+//!   current container, found without passing it around, and inherited by threads
+//!   spawned through Iris.
+//! - [`Server`] and [`Executor`]: servers and worker pools with the same lifecycle.
+//!
+//! ```
+//! use std::time::Duration;
+//! use iris::thread_registry_scope;
+//!
+//! let scope = thread_registry_scope("test:example");
+//! let worker = scope.spawn("poller", |stop| {
+//!     let mut rounds = 0;
+//!     while !stop.wait_timeout(Duration::from_millis(5)) {
+//!         rounds += 1;
+//!     }
+//!     rounds
+//! });
+//! worker.stop();
+//! worker.join().unwrap();
+//! scope.close().expect("nothing leaked, nothing panicked");
+//! ```
+//!
+//! The user guide is `docs/thread-safety.md` in the repository.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod completion;
+mod container;
+mod deadline;
+mod executor;
+mod registry;
+mod report;
+mod server;
+mod stop_token;
+mod thread;
+
+pub use container::ThreadContainer;
+pub use executor::{Executor, ExecutorShutdown, TaskHandle};
+pub use iris_test_macros::iris_test;
+pub use registry::{
+    get_thread_registry, thread_registry_scope, RegistryScope, ThreadRegistry, DEFAULT_STOP_TIMEOUT,
+};
+pub use report::{SpawnError, StopError, ThreadInfo, ThreadPanic};
+pub use server::Server;
+pub use stop_token::StopToken;
+pub use thread::ManagedThread;
+
+/// The text of a panic payload (`&str` or `String`), as the panic hook would print it.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_string()
+    }
+}

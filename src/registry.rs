@@ -1,0 +1,221 @@
+//! [`ThreadRegistry`] and its scopes: "the current container", found without passing
+//! it around.
+//!
+//! Invariants:
+//! - Each OS thread has a stack of scopes (thread-local), plus an *inherited* registry
+//!   that a managed thread receives from its spawner. The current registry is the top
+//!   of the stack, else the inherited one, else the process-wide `"default"`.
+//! - A scope is removed by its id, not by popping, so guards dropped out of order
+//!   remove exactly themselves and never another scope.
+//! - `RegistryScope` is not `Send`: it belongs to the stack of the thread that made it.
+//! - Closing a scope is bounded by its stop timeout (5 s by default).
+
+use std::cell::RefCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::container::ThreadContainer;
+use crate::report::StopError;
+
+/// How long closing a scope waits for its threads: [`RegistryScope::close`] and drop.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A [`ThreadContainer`] that code can find implicitly with [`get_thread_registry`].
+///
+/// It dereferences to its container, so every container method works on it.
+///
+/// ```
+/// use std::time::Duration;
+/// use iris::ThreadRegistry;
+///
+/// let registry = ThreadRegistry::new("service");
+/// registry.spawn("tick", |stop| stop.wait());
+/// assert_eq!(registry.container().alive_threads().len(), 1);
+/// registry.stop(Duration::from_secs(5)).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct ThreadRegistry {
+    container: ThreadContainer,
+}
+
+impl ThreadRegistry {
+    /// A registry with a fresh root container called `name`.
+    pub fn new(name: impl Into<String>) -> ThreadRegistry {
+        ThreadRegistry {
+            container: ThreadContainer::new(name),
+        }
+    }
+
+    /// The registry's root container.
+    pub fn container(&self) -> &ThreadContainer {
+        &self.container
+    }
+
+    /// Whether two handles refer to the same registry.
+    pub fn same_as(&self, other: &ThreadRegistry) -> bool {
+        std::sync::Arc::ptr_eq(&self.container.inner, &other.container.inner)
+    }
+}
+
+impl Deref for ThreadRegistry {
+    type Target = ThreadContainer;
+    fn deref(&self) -> &ThreadContainer {
+        &self.container
+    }
+}
+
+impl fmt::Debug for ThreadRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ThreadRegistry")
+            .field(&self.container)
+            .finish()
+    }
+}
+
+#[derive(Default)]
+struct ScopeStack {
+    inherited: Option<ThreadRegistry>,
+    scopes: Vec<(u64, ThreadRegistry)>,
+}
+
+thread_local! {
+    static SCOPES: RefCell<ScopeStack> = RefCell::new(ScopeStack::default());
+}
+
+static NEXT_SCOPE_ID: AtomicU64 = AtomicU64::new(1);
+
+fn default_registry() -> &'static ThreadRegistry {
+    static DEFAULT: OnceLock<ThreadRegistry> = OnceLock::new();
+    DEFAULT.get_or_init(|| ThreadRegistry::new("default"))
+}
+
+/// The registry of this thread's scope or inheritance, if any (not the default).
+pub(crate) fn inheritable() -> Option<ThreadRegistry> {
+    SCOPES
+        .try_with(|stack| {
+            let stack = stack.borrow();
+            stack
+                .scopes
+                .last()
+                .map(|(_, registry)| registry.clone())
+                .or_else(|| stack.inherited.clone())
+        })
+        .ok()
+        .flatten()
+}
+
+/// Installs the registry a managed thread inherits from its spawner.
+pub(crate) fn inherit(registry: Option<ThreadRegistry>) {
+    let _ = SCOPES.try_with(|stack| stack.borrow_mut().inherited = registry);
+}
+
+/// The current registry: the innermost [`thread_registry_scope`] of this thread; in a
+/// thread spawned through Iris, the registry current where it was spawned; otherwise
+/// the process-wide registry named `"default"`.
+///
+/// Component code calls this to spawn its background threads, and so lands in
+/// whatever registry the caller (a test, a service) has set up.
+///
+/// ```
+/// use iris::{get_thread_registry, thread_registry_scope};
+///
+/// assert_eq!(get_thread_registry().name(), "default");
+/// let scope = thread_registry_scope("my-test");
+/// let worker = get_thread_registry().spawn("worker", |_stop| {
+///     // Inherited: the spawner's registry is current here too.
+///     get_thread_registry().name().to_string()
+/// });
+/// assert_eq!(worker.join().unwrap(), "my-test");
+/// scope.close().unwrap();
+/// assert_eq!(get_thread_registry().name(), "default");
+/// ```
+pub fn get_thread_registry() -> ThreadRegistry {
+    inheritable().unwrap_or_else(|| default_registry().clone())
+}
+
+/// Installs a fresh registry named `name` as this thread's current one until the
+/// returned guard is closed or dropped; then its threads are stopped and the previous
+/// registry is current again.
+///
+/// ```
+/// use iris::thread_registry_scope;
+///
+/// let scope = thread_registry_scope("test:demo");
+/// scope.spawn("server", |stop| stop.wait());
+/// scope.close().expect("the server honours its stop token");
+/// ```
+pub fn thread_registry_scope(name: impl Into<String>) -> RegistryScope {
+    let registry = ThreadRegistry::new(name);
+    let id = NEXT_SCOPE_ID.fetch_add(1, Ordering::Relaxed);
+    SCOPES.with(|stack| stack.borrow_mut().scopes.push((id, registry.clone())));
+    RegistryScope {
+        id,
+        registry,
+        open: true,
+        _not_send: PhantomData,
+    }
+}
+
+/// The guard of a [`thread_registry_scope`]; dereferences to its [`ThreadRegistry`].
+///
+/// Closing it (or dropping it) removes it from this thread's stack and stops its
+/// registry with [`DEFAULT_STOP_TIMEOUT`]. Scopes nest, and may be dropped in any
+/// order.
+#[must_use = "the scope ends (and stops its threads) when this guard is dropped"]
+pub struct RegistryScope {
+    id: u64,
+    registry: ThreadRegistry,
+    open: bool,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl RegistryScope {
+    /// Ends the scope: restores the previous registry, stops this one with
+    /// [`DEFAULT_STOP_TIMEOUT`], and reports stragglers and panics.
+    pub fn close(self) -> Result<(), StopError> {
+        self.close_with_timeout(DEFAULT_STOP_TIMEOUT)
+    }
+
+    /// [`close`](Self::close) with another stop timeout.
+    pub fn close_with_timeout(mut self, timeout: Duration) -> Result<(), StopError> {
+        self.end(timeout)
+    }
+
+    fn end(&mut self, timeout: Duration) -> Result<(), StopError> {
+        self.open = false;
+        let id = self.id;
+        let _ = SCOPES.try_with(|stack| stack.borrow_mut().scopes.retain(|(i, _)| *i != id));
+        self.registry.stop(timeout)
+    }
+}
+
+impl Deref for RegistryScope {
+    type Target = ThreadRegistry;
+    fn deref(&self) -> &ThreadRegistry {
+        &self.registry
+    }
+}
+
+impl Drop for RegistryScope {
+    fn drop(&mut self) {
+        if self.open {
+            if let Err(error) = self.end(DEFAULT_STOP_TIMEOUT) {
+                tracing::error!("iris: registry scope dropped without close: {error}");
+            }
+        }
+    }
+}
+
+impl fmt::Debug for RegistryScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryScope")
+            .field("id", &self.id)
+            .field("open", &self.open)
+            .field("registry", &self.registry)
+            .finish()
+    }
+}

@@ -1,0 +1,262 @@
+//! [`StopToken`]: a one-way, shareable stop signal.
+//!
+//! Invariants:
+//! - The signal only ever goes from "running" to "stopped"; it is never reset.
+//! - `stop` flips the flag and takes the callback list under one lock, so a callback
+//!   registered concurrently with `stop` runs exactly once: either by `stop` or inline
+//!   in `on_stop`.
+//! - Waiters block on a condvar, never poll: `stop` wakes all of them at once.
+//! - Callbacks run outside the lock (a callback may touch the token again), each under
+//!   `catch_unwind`: one panicking callback neither skips the others nor unwinds into
+//!   the stopping thread. Its message goes to the panic sink (the owning container's
+//!   stop result) and to `tracing`.
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::deadline::Deadline;
+use crate::panic_message;
+
+type Callback = Box<dyn FnOnce() + Send + 'static>;
+type PanicSink = Box<dyn Fn(String) + Send + Sync + 'static>;
+
+/// A one-way stop signal shared by clones.
+///
+/// Every managed thread receives one; code that runs in a loop checks it, and code
+/// that would sleep waits on it instead, so that a stop request is seen at once.
+///
+/// Use it whenever something must be told to stop from elsewhere. Do not use it to
+/// report completion (a thread that finished is seen through
+/// [`ManagedThread::is_alive`](crate::ManagedThread::is_alive)).
+///
+/// ```
+/// use std::time::Duration;
+/// use iris::StopToken;
+///
+/// let stop = StopToken::new();
+/// let worker = {
+///     let stop = stop.clone();
+///     std::thread::spawn(move || {
+///         let mut ticks = 0;
+///         // The loop pattern: wait instead of sleeping, so a stop wakes us at once.
+///         while !stop.wait_timeout(Duration::from_millis(10)) {
+///             ticks += 1;
+///         }
+///         ticks
+///     })
+/// };
+/// stop.stop();
+/// worker.join().unwrap();
+/// assert!(stop.is_stopped());
+/// ```
+#[derive(Clone)]
+pub struct StopToken {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Fast path for `is_stopped`; written only while `state` is locked.
+    stopped: AtomicBool,
+    state: Mutex<State>,
+    condvar: Condvar,
+    /// Where messages of panicking callbacks go besides `tracing` (set by a container).
+    panic_sink: OnceLock<PanicSink>,
+}
+
+#[derive(Default)]
+struct State {
+    callbacks: Vec<Callback>,
+    waiters: usize,
+}
+
+impl StopToken {
+    /// A token that is not stopped.
+    pub fn new() -> StopToken {
+        StopToken {
+            inner: Arc::new(Inner {
+                stopped: AtomicBool::new(false),
+                state: Mutex::new(State::default()),
+                condvar: Condvar::new(),
+                panic_sink: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// A token whose panicking callbacks are also reported to `sink`.
+    pub(crate) fn with_panic_sink(sink: impl Fn(String) + Send + Sync + 'static) -> StopToken {
+        let token = StopToken::new();
+        let _ = token.inner.panic_sink.set(Box::new(sink));
+        token
+    }
+
+    /// Requests stop: wakes every waiter and runs every registered callback once, on
+    /// this thread. Calling it again does nothing.
+    pub fn stop(&self) {
+        let callbacks = {
+            let mut state = self.inner.state.lock();
+            if self.inner.stopped.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            std::mem::take(&mut state.callbacks)
+        };
+        self.inner.condvar.notify_all();
+        for callback in callbacks {
+            self.run_callback(callback);
+        }
+    }
+
+    /// Whether stop has been requested.
+    pub fn is_stopped(&self) -> bool {
+        self.inner.stopped.load(Ordering::Acquire)
+    }
+
+    /// Blocks until stop is requested.
+    pub fn wait(&self) {
+        self.wait_timeout(Duration::MAX);
+    }
+
+    /// Blocks until stop is requested or `timeout` passes; returns `true` iff stopped.
+    ///
+    /// This replaces `thread::sleep` in loops: `while !stop.wait_timeout(period) { .. }`
+    /// does one round per period and leaves at once when stopped. `Duration::ZERO`
+    /// only checks; `Duration::MAX` waits without limit.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        if self.is_stopped() {
+            return true;
+        }
+        let deadline = Deadline::after(timeout);
+        let mut state = self.inner.state.lock();
+        state.waiters += 1;
+        while !self.is_stopped() {
+            if !deadline.wait(&self.inner.condvar, &mut state) && deadline.is_expired() {
+                break;
+            }
+        }
+        state.waiters -= 1;
+        self.is_stopped()
+    }
+
+    /// Registers `f` to run once when stop is requested, on the stopping thread. If the
+    /// token is already stopped, `f` runs now, on this thread.
+    ///
+    /// A panic in `f` is caught and reported (through `tracing`, and in the owning
+    /// container's [`StopError`](crate::StopError)); the other callbacks still run.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use iris::StopToken;
+    ///
+    /// let stop = StopToken::new();
+    /// let closed = Arc::new(AtomicBool::new(false));
+    /// let flag = closed.clone();
+    /// stop.on_stop(move || flag.store(true, Ordering::SeqCst));
+    /// stop.stop();
+    /// assert!(closed.load(Ordering::SeqCst));
+    /// ```
+    pub fn on_stop(&self, f: impl FnOnce() + Send + 'static) {
+        {
+            let mut state = self.inner.state.lock();
+            if !self.is_stopped() {
+                state.callbacks.push(Box::new(f));
+                return;
+            }
+        }
+        self.run_callback(Box::new(f));
+    }
+
+    fn run_callback(&self, callback: Callback) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(callback)) {
+            let message = panic_message(payload.as_ref());
+            tracing::error!(panic = %message, "iris: an on_stop callback panicked");
+            if let Some(sink) = self.inner.panic_sink.get() {
+                sink(format!("on_stop callback panicked: {message}"));
+            }
+        }
+    }
+}
+
+impl Default for StopToken {
+    fn default() -> Self {
+        StopToken::new()
+    }
+}
+
+impl fmt::Debug for StopToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.inner.state.lock();
+        f.debug_struct("StopToken")
+            .field("stopped", &self.is_stopped())
+            .field("callbacks", &state.callbacks.len())
+            .field("waiters", &state.waiters)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn stop_is_one_way_and_idempotent() {
+        let token = StopToken::new();
+        assert!(!token.is_stopped());
+        assert!(!token.wait_timeout(Duration::ZERO));
+        token.stop();
+        token.stop();
+        assert!(token.is_stopped());
+        assert!(token.wait_timeout(Duration::ZERO));
+        assert!(token.wait_timeout(Duration::MAX));
+    }
+
+    #[test]
+    fn callbacks_run_once_even_when_registered_late() {
+        let token = StopToken::new();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let r = runs.clone();
+        token.on_stop(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        token.stop();
+        token.stop();
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        let r = runs.clone();
+        token.on_stop(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "late callback runs inline");
+    }
+
+    #[test]
+    fn a_panicking_callback_is_reported_and_the_others_still_run() {
+        let reported = Arc::new(Mutex::new(Vec::new()));
+        let sink = reported.clone();
+        let token = StopToken::with_panic_sink(move |m| sink.lock().push(m));
+        let ran = Arc::new(AtomicBool::new(false));
+        token.on_stop(|| panic!("callback boom"));
+        let r = ran.clone();
+        token.on_stop(move || r.store(true, Ordering::SeqCst));
+        token.stop();
+        assert!(ran.load(Ordering::SeqCst));
+        let reported = reported.lock();
+        assert_eq!(reported.len(), 1);
+        assert!(reported[0].contains("callback boom"), "{reported:?}");
+    }
+
+    #[test]
+    fn debug_shows_live_state() {
+        let token = StopToken::new();
+        token.on_stop(|| {});
+        let text = format!("{token:?}");
+        assert!(
+            text.contains("stopped: false") && text.contains("callbacks: 1"),
+            "{text}"
+        );
+    }
+}

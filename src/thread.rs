@@ -1,0 +1,176 @@
+//! [`ManagedThread`]: the handle to one managed thread, and the record a container
+//! keeps for it.
+//!
+//! Invariants:
+//! - A record is in its container's live set from before the OS thread exists until
+//!   the thread's body has returned (or unwound); `finished` flips exactly once, while
+//!   the container lock is held, at the same moment the record leaves the live set.
+//! - The OS `JoinHandle` ends up in exactly one place: the record (while the thread
+//!   runs) or the container's reap list (once it finished), so a stop can join every
+//!   OS thread and nothing lingers in `/proc/self/task` afterwards.
+//! - The handle owns nothing: dropping it neither stops nor detaches the thread.
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::completion::{Completion, NoValue};
+use crate::deadline::Deadline;
+use crate::report::ThreadInfo;
+use crate::stop_token::StopToken;
+
+/// What a managed thread is for; decides in which phase of a stop it is stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Spawned by the user (`spawn`, `spawn_server`).
+    Thread,
+    /// An executor worker, stopped after the container's own threads.
+    Worker,
+}
+
+/// What a container knows about one of its threads.
+pub(crate) struct ThreadRecord {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) container_path: Arc<str>,
+    pub(crate) spawned_at: &'static Location<'static>,
+    pub(crate) started: Instant,
+    pub(crate) token: StopToken,
+    pub(crate) role: Role,
+    pub(crate) finished: AtomicBool,
+    pub(crate) handle: Mutex<Option<JoinHandle<()>>>,
+    pub(crate) os_tid: OnceLock<u32>,
+}
+
+impl ThreadRecord {
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn info(&self) -> ThreadInfo {
+        ThreadInfo {
+            name: self.name.clone(),
+            container: self.container_path.to_string(),
+            spawned_at: self.spawned_at,
+            started: self.started,
+            os_tid: self.os_tid.get().copied(),
+        }
+    }
+}
+
+/// The kernel id of the calling thread, where the platform makes it cheap to learn.
+pub(crate) fn current_os_tid() -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        // "/proc/thread-self" links to "<pid>/task/<tid>"; one readlink, no unsafe.
+        let link = std::fs::read_link("/proc/thread-self").ok()?;
+        link.file_name()?.to_str()?.parse().ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// The handle to one managed thread, returned by
+/// [`ThreadContainer::spawn`](crate::ThreadContainer::spawn).
+///
+/// Dropping the handle stops nothing and detaches nothing: the container owns the
+/// thread and stops it with the rest.
+///
+/// ```
+/// use iris::ThreadContainer;
+///
+/// let workers = ThreadContainer::new("workers");
+/// let sum = workers.spawn("adder", |_stop| (1..=10).sum::<u32>());
+/// assert_eq!(sum.name(), "adder");
+/// assert_eq!(sum.join().unwrap(), 55);
+/// ```
+pub struct ManagedThread<T> {
+    pub(crate) record: Arc<ThreadRecord>,
+    pub(crate) result: Arc<Completion<std::thread::Result<T>>>,
+}
+
+impl<T> ManagedThread<T> {
+    /// The full name (the OS name is truncated to 15 bytes; this one never is).
+    pub fn name(&self) -> &str {
+        &self.record.name
+    }
+
+    /// Requests this thread to stop (its token's `stop`).
+    pub fn stop(&self) {
+        self.record.token.stop();
+    }
+
+    /// A clone of the thread's stop token.
+    pub fn stop_token(&self) -> StopToken {
+        self.record.token.clone()
+    }
+
+    /// Whether the thread's body is still running.
+    pub fn is_alive(&self) -> bool {
+        !self.record.is_finished()
+    }
+
+    /// A description of the thread (name, container, spawn location).
+    pub fn info(&self) -> ThreadInfo {
+        self.record.info()
+    }
+
+    /// Waits for the thread to finish and returns its result; `Err` holds the panic
+    /// payload, as with `std::thread::JoinHandle::join`. Waits without limit: prefer
+    /// [`join_timeout`](Self::join_timeout) where the thread might not finish.
+    pub fn join(self) -> std::thread::Result<T> {
+        match self.join_timeout(Duration::MAX) {
+            Ok(result) => result,
+            Err(_) => unreachable!("a join without deadline cannot time out"),
+        }
+    }
+
+    /// Waits at most `timeout` for the thread to finish. Gives the handle back when it
+    /// is still running, so the caller can stop it, report it or try again.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iris::ThreadContainer;
+    ///
+    /// let workers = ThreadContainer::new("workers");
+    /// let waiter = workers.spawn("waiter", |stop| stop.wait());
+    /// let waiter = waiter.join_timeout(Duration::ZERO).unwrap_err(); // still running
+    /// waiter.stop();
+    /// assert!(waiter.join_timeout(Duration::from_secs(5)).is_ok());
+    /// ```
+    pub fn join_timeout(self, timeout: Duration) -> Result<std::thread::Result<T>, Self> {
+        match self.result.take(Deadline::after(timeout)) {
+            Ok(result) => Ok(result),
+            Err(NoValue::TimedOut) => Err(self),
+            // The body always completes the slot unless its thread never ran, and a
+            // thread that never ran has no handle; report it like a panic.
+            Err(NoValue::Abandoned) => Ok(Err(Box::new("the managed thread never ran"))),
+        }
+    }
+}
+
+impl<T> fmt::Debug for ManagedThread<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManagedThread")
+            .field("name", &self.record.name)
+            .field("container", &self.record.container_path)
+            .field("alive", &self.is_alive())
+            .field("stop_requested", &self.record.token.is_stopped())
+            .field("spawned_at", &format_args!("{}", self.record.spawned_at))
+            .finish()
+    }
+}
+
+impl<T> Drop for ManagedThread<T> {
+    fn drop(&mut self) {
+        // Nobody will take the result; let the body drop it itself from now on.
+        drop(self.result.drop_observer());
+    }
+}
