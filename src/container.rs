@@ -418,11 +418,18 @@ impl ThreadContainer {
         join_all(finished_handles);
 
         let inherited = registry::inheritable();
+        // The spawner's tracing subscriber too, so that a test's subscriber (often
+        // installed thread-locally) also sees what its background threads log.
+        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
         let container = Arc::downgrade(&self.inner);
         let in_thread = record.clone();
         let spawned = std::thread::Builder::new()
             .name(os_thread_name(&record.name))
-            .spawn(move || run_managed(in_thread, container, inherited, body));
+            .spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    run_managed(in_thread, container, inherited, body)
+                })
+            });
         match spawned {
             Ok(handle) => {
                 let mut state = self.inner.state.lock();

@@ -51,6 +51,15 @@ pub use server::Server;
 pub use stop_token::StopToken;
 pub use thread::ManagedThread;
 
+// The guide's and the README's examples are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/thread-safety.md")]
+struct GuideExamples;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
+
 /// The text of a panic payload (`&str` or `String`), as the panic hook would print it.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {

@@ -2,6 +2,7 @@
 
 mod container;
 mod executor;
+mod logging;
 mod registry;
 mod server;
 mod stop_token;

@@ -1,0 +1,90 @@
+//! A short tour of Iris: `cargo run --example demo`.
+//!
+//! It spawns managed threads in a scoped registry, stops a tree of them under one
+//! deadline, and shows the report Iris gives for a thread that ignores its stop
+//! token and for one that panicked.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use iris::{get_thread_registry, thread_registry_scope, Server, StopToken, ThreadContainer};
+
+struct Heartbeat {
+    closed: StopToken,
+}
+
+impl Server for Heartbeat {
+    fn run(&self) {
+        let mut beats = 0;
+        while !self.closed.wait_timeout(Duration::from_millis(20)) {
+            beats += 1;
+        }
+        println!("   heartbeat server: shut down after {beats} beat(s)");
+    }
+    fn shutdown(&self) {
+        self.closed.stop();
+    }
+}
+
+fn main() {
+    println!("1. A registry scope, and component code that finds it implicitly");
+    let scope = thread_registry_scope("demo");
+    let component = get_thread_registry().spawn("component", |stop| {
+        // Deep inside some component: no container was passed in.
+        let registry = get_thread_registry();
+        println!("   component thread sees registry `{}`", registry.name());
+        let mut rounds = 0;
+        while !stop.wait_timeout(Duration::from_millis(5)) {
+            rounds += 1;
+        }
+        rounds
+    });
+    let child = scope.create_child("io");
+    child.spawn_server(
+        "heartbeat",
+        Arc::new(Heartbeat {
+            closed: StopToken::new(),
+        }),
+    );
+    let pool = scope.spawn_executor(2, "hasher");
+    let digest = pool.submit(|| (1u64..=1000).sum::<u64>()).unwrap();
+    println!("   executor task computed {}", digest.join().unwrap());
+    for thread in scope.alive_threads() {
+        println!("   alive: {thread}");
+    }
+    let started = Instant::now();
+    scope.close().expect("every thread honours its stop token");
+    println!(
+        "   scope closed: whole tree stopped and joined in {:.2?}; component ran {} round(s)",
+        started.elapsed(),
+        component.join().unwrap()
+    );
+
+    println!("\n2. A thread that ignores its stop token, and one that panicked");
+    let app = ThreadContainer::new("app");
+    let release = StopToken::new();
+    let r = release.clone();
+    app.create_child("workers")
+        .spawn("stubborn-worker", move |_ignored_token| {
+            // A bug: this loop never looks at its stop token.
+            r.wait_timeout(Duration::from_secs(10));
+        });
+    app.spawn("flaky", |_stop| panic!("lost the connection"));
+    app.wait_timeout(Duration::from_millis(50));
+    let started = Instant::now();
+    match app.stop(Duration::from_millis(200)) {
+        Ok(()) => println!("   unexpectedly clean"),
+        Err(report) => {
+            println!(
+                "   stop returned after {:.2?} (deadline 200ms) with:",
+                started.elapsed()
+            );
+            for line in report.to_string().lines() {
+                println!("   | {line}");
+            }
+        }
+    }
+    release.stop();
+    app.wait_timeout(Duration::from_secs(5));
+    println!("\nDone. See docs/thread-safety.md for the patterns behind this tour.");
+}
