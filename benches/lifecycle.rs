@@ -24,7 +24,12 @@ fn spawn_join_std() {
 #[divan::bench]
 fn spawn_join_managed(bencher: Bencher) {
     let container = ThreadContainer::new("bench");
-    bencher.bench_local(|| container.spawn("t", |_stop| divan::black_box(1)).join().unwrap());
+    bencher.bench_local(|| {
+        container
+            .spawn("t", |_stop| divan::black_box(1))
+            .join()
+            .unwrap()
+    });
     container.stop(Duration::from_secs(5)).unwrap();
 }
 

@@ -24,6 +24,15 @@ impl Deadline {
         }
     }
 
+    /// Whichever of the two deadlines comes first.
+    pub(crate) fn earliest(self, other: Deadline) -> Deadline {
+        match (self.at, other.at) {
+            (Some(a), Some(b)) => Deadline { at: Some(a.min(b)) },
+            (Some(_), None) => self,
+            (None, _) => other,
+        }
+    }
+
     /// Time left, `None` when there is no deadline.
     pub(crate) fn remaining(&self) -> Option<Duration> {
         self.at

@@ -34,11 +34,17 @@ mod completion;
 mod container;
 mod deadline;
 mod executor;
+#[cfg(feature = "rstest")]
+pub mod fixtures;
+mod os_threads;
 mod registry;
 mod report;
+mod sentinel;
 mod server;
 mod stop_token;
 mod thread;
+mod wait;
+mod watcher;
 
 pub use container::ThreadContainer;
 pub use executor::{Executor, ExecutorShutdown, TaskHandle};
@@ -47,9 +53,14 @@ pub use registry::{
     get_thread_registry, thread_registry_scope, RegistryScope, ThreadRegistry, DEFAULT_STOP_TIMEOUT,
 };
 pub use report::{SpawnError, StopError, ThreadInfo, ThreadPanic};
+pub use sentinel::{Detection, SentinelError, SentinelFile};
 pub use server::Server;
 pub use stop_token::StopToken;
 pub use thread::ManagedThread;
+pub use wait::{
+    scaled, timeout_scale, wait_for_condition, ConditionBroke, Polling, Wait, WaitTimeout,
+    DEFAULT_WAIT_TIMEOUT,
+};
 
 // The guide's and the README's examples are compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,0 +1,63 @@
+//! [rstest](https://docs.rs/rstest) fixtures (cargo feature `rstest`, on by default).
+//!
+//! ```
+//! use std::time::Duration;
+//! use iris::fixtures::{sentinel, TempSentinel};
+//! use rstest::rstest;
+//!
+//! #[rstest]
+//! fn worker_signals_when_ready(sentinel: TempSentinel) {
+//!     let ready = sentinel.clone(); // a SentinelFile, handed to the worker
+//!     std::thread::spawn(move || ready.signal().unwrap());
+//!     sentinel.wait(Duration::from_secs(5)).unwrap();
+//! }
+//! # fn main() {}
+//! ```
+
+use std::ops::Deref;
+
+use rstest::fixture;
+
+use crate::SentinelFile;
+
+/// A [`SentinelFile`] inside a fresh temporary directory that is deleted with it.
+/// Dereferences to the sentinel.
+#[derive(Debug)]
+pub struct TempSentinel {
+    sentinel: SentinelFile,
+    dir: tempfile::TempDir,
+}
+
+impl TempSentinel {
+    /// A sentinel named `sentinel` in a new temporary directory.
+    pub fn new() -> std::io::Result<TempSentinel> {
+        let dir = tempfile::Builder::new()
+            .prefix("iris-sentinel-")
+            .tempdir()?;
+        Ok(TempSentinel {
+            sentinel: SentinelFile::new(dir.path().join("sentinel")),
+            dir,
+        })
+    }
+
+    /// The temporary directory (for more files beside the sentinel).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Deref for TempSentinel {
+    type Target = SentinelFile;
+    fn deref(&self) -> &SentinelFile {
+        &self.sentinel
+    }
+}
+
+/// The `sentinel` fixture: a [`TempSentinel`], unsignalled.
+///
+/// # Panics
+/// When no temporary directory can be created (a broken test machine).
+#[fixture]
+pub fn sentinel() -> TempSentinel {
+    TempSentinel::new().expect("iris: cannot create a temporary directory for the sentinel fixture")
+}
