@@ -7,7 +7,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iris::{get_thread_registry, thread_registry_scope, Server, StopToken, ThreadContainer};
+use iris::{
+    get_thread_registry, thread_registry_scope, wait_for_condition, SentinelFile, Server,
+    StopToken, ThreadContainer,
+};
 
 struct Heartbeat {
     closed: StopToken,
@@ -86,5 +89,48 @@ fn main() {
     }
     release.stop();
     app.wait_timeout(Duration::from_secs(5));
+    println!("\n3. Waiting without sleeps: a sentinel file and a condition");
+    let dir = std::env::temp_dir().join(format!("iris-demo-{}", std::process::id()));
+    let ready = SentinelFile::new(dir.join("run/server.ready"));
+    let waiting = ThreadContainer::new("waiting");
+    let for_child = ready.clone();
+    let started = Instant::now();
+    // A child process could do this with `touch`; here a managed thread does.
+    waiting.spawn("slow-starter", move |stop| {
+        stop.wait_timeout(Duration::from_millis(30)); // pretend to start up
+        for_child.signal().expect("can create the sentinel");
+    });
+    ready
+        .wait(Duration::from_secs(5))
+        .expect("the starter signals");
+    println!(
+        "   sentinel {} signalled; the wait woke {:.2?} after it began (no polling)",
+        ready.path().display(),
+        started.elapsed()
+    );
+    let counter = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let c = counter.clone();
+    waiting.spawn("counter", move |stop| {
+        while !stop.wait_timeout(Duration::from_millis(1)) {
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let started = Instant::now();
+    wait_for_condition(
+        || counter.load(std::sync::atomic::Ordering::SeqCst) >= 10,
+        Duration::from_secs(5),
+    )
+    .expect("the counter reaches 10");
+    println!(
+        "   wait_for_condition saw the counter reach 10 after {:.2?}",
+        started.elapsed()
+    );
+    match wait_for_condition(|| false, Duration::from_millis(20)) {
+        Ok(()) => unreachable!(),
+        Err(timeout) => println!("   and a condition that never holds reports: {timeout}"),
+    }
+    waiting.stop(Duration::from_secs(5)).expect("clean");
+    let _ = std::fs::remove_dir_all(&dir);
+
     println!("\nDone. See docs/thread-safety.md for the patterns behind this tour.");
 }
