@@ -34,7 +34,7 @@ use crate::registry;
 use crate::report::{SpawnError, StopError, ThreadInfo, ThreadPanic};
 use crate::server::Server;
 use crate::stop_token::StopToken;
-use crate::thread::{current_os_tid, ManagedThread, Role, ThreadRecord};
+use crate::thread::{register_os_thread, unregister_os_thread, ManagedThread, Role, ThreadRecord};
 
 static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -542,9 +542,7 @@ fn run_managed(
     inherited: Option<registry::ThreadRegistry>,
     body: impl FnOnce(StopToken) -> Option<String>,
 ) {
-    if let Some(tid) = current_os_tid() {
-        let _ = record.os_tid.set(tid);
-    }
+    register_os_thread(&record);
     registry::inherit(inherited);
     let span = tracing::info_span!(
         "iris_thread",
@@ -559,6 +557,7 @@ fn run_managed(
         }
         panic
     });
+    unregister_os_thread(&record);
     let Some(container) = container.upgrade() else {
         record.finished.store(true, Ordering::Release);
         return;

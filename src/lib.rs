@@ -36,6 +36,8 @@ mod deadline;
 mod executor;
 #[cfg(feature = "rstest")]
 pub mod fixtures;
+mod harness;
+mod leak;
 mod os_threads;
 mod registry;
 mod report;
@@ -48,7 +50,10 @@ mod watcher;
 
 pub use container::ThreadContainer;
 pub use executor::{Executor, ExecutorShutdown, TaskHandle};
+pub use harness::{run_test, run_test_with_timeout, LeakPolicy, TestOptions, TestScope};
 pub use iris_test_macros::iris_test;
+pub use leak::{LeakReport, Straggler, UnmanagedCheck, UnmanagedThread};
+pub use os_threads::OsThread;
 pub use registry::{
     get_thread_registry, thread_registry_scope, RegistryScope, ThreadRegistry, DEFAULT_STOP_TIMEOUT,
 };

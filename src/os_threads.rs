@@ -1,9 +1,13 @@
-//! What the operating system knows about this process's threads (Linux: `/proc`).
+//! What the operating system knows about this process's threads (Linux: `/proc`),
+//! and which of them are Iris's own helpers.
 //!
 //! Everything here is best effort and returns `None` where the platform gives no
 //! cheap answer: callers must treat "unknown" as "cannot check", never as "none".
 
 use std::collections::HashSet;
+use std::fmt;
+
+use parking_lot::Mutex;
 
 /// The kernel ids of this process's threads, from `/proc/self/task`.
 pub(crate) fn snapshot_tids() -> Option<HashSet<u32>> {
@@ -22,16 +26,95 @@ pub(crate) fn snapshot_tids() -> Option<HashSet<u32>> {
     }
 }
 
-/// The OS name of thread `tid` of this process (at most 15 bytes on Linux).
-pub(crate) fn thread_name(tid: u32) -> Option<String> {
+fn read_task_file(tid: u32, file: &str) -> Option<String> {
     #[cfg(target_os = "linux")]
     {
-        let comm = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).ok()?;
-        Some(comm.trim_end_matches('\n').to_string())
+        std::fs::read_to_string(format!("/proc/self/task/{tid}/{file}")).ok()
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = tid;
+        let _ = (tid, file);
         None
     }
+}
+
+/// The OS name of thread `tid` of this process (at most 15 bytes on Linux).
+pub(crate) fn thread_name(tid: u32) -> Option<String> {
+    read_task_file(tid, "comm").map(|comm| comm.trim_end_matches('\n').to_string())
+}
+
+/// What a thread is doing, as far as the kernel says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OsThread {
+    /// The kernel's thread id.
+    pub tid: u32,
+    /// The OS name (truncated to 15 bytes by the kernel).
+    pub name: String,
+    /// The scheduler state letter (`R` running, `S` sleeping, `D` disk wait, ...).
+    pub state: char,
+    /// The kernel function it is blocked in (`/proc/.../wchan`), when the kernel says.
+    pub blocked_in: Option<String>,
+}
+
+impl OsThread {
+    /// Reads thread `tid` of this process; `None` when it is gone or unknowable.
+    pub(crate) fn read(tid: u32) -> Option<OsThread> {
+        let stat = read_task_file(tid, "stat")?;
+        // "tid (comm) S ...": the name may contain spaces and parentheses, so the
+        // state is the first field after the *last* closing parenthesis.
+        let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+        Some(OsThread {
+            tid,
+            name: thread_name(tid).unwrap_or_default(),
+            state,
+            blocked_in: blocked_in(tid),
+        })
+    }
+
+    /// The state letter spelled out.
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            'R' => "running",
+            'S' => "sleeping",
+            'D' => "uninterruptible wait",
+            'T' | 't' => "stopped",
+            'Z' => "zombie",
+            'X' => "dead",
+            _ => "unknown state",
+        }
+    }
+}
+
+impl fmt::Display for OsThread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tid {} {:?}, {}", self.tid, self.name, self.state_name())?;
+        if let Some(wchan) = &self.blocked_in {
+            write!(f, " in {wchan}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The kernel function thread `tid` is blocked in, from `/proc/.../wchan`.
+pub(crate) fn blocked_in(tid: u32) -> Option<String> {
+    let wchan = read_task_file(tid, "wchan")?;
+    let wchan = wchan.trim();
+    (!wchan.is_empty() && wchan != "0").then(|| wchan.to_string())
+}
+
+static HELPERS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Marks `tid` as one of Iris's own helper threads: leak detection never reports it.
+pub(crate) fn register_helper(tid: u32) {
+    HELPERS.lock().push(tid);
+}
+
+/// Forgets a helper that has ended (its tid may be reused by another thread).
+pub(crate) fn unregister_helper(tid: u32) {
+    HELPERS.lock().retain(|t| *t != tid);
+}
+
+/// Thread ids of Iris's own helper threads.
+pub(crate) fn helper_tids() -> Vec<u32> {
+    HELPERS.lock().clone()
 }

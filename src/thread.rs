@@ -10,10 +10,11 @@
 //!   OS thread and nothing lingers in `/proc/self/task` afterwards.
 //! - The handle owns nothing: dropping it neither stops nor detaches the thread.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,31 @@ impl ThreadRecord {
             os_tid: self.os_tid.get().copied(),
         }
     }
+}
+
+/// Every live managed thread of the process by kernel id, so that leak detection can
+/// describe an OS thread it finds (container, spawn site) even when it belongs to a
+/// container other than the test's.
+static BY_TID: LazyLock<Mutex<HashMap<u32, Weak<ThreadRecord>>>> = LazyLock::new(Default::default);
+
+/// Records the calling thread as the OS thread of `record`.
+pub(crate) fn register_os_thread(record: &Arc<ThreadRecord>) {
+    if let Some(tid) = current_os_tid() {
+        let _ = record.os_tid.set(tid);
+        BY_TID.lock().insert(tid, Arc::downgrade(record));
+    }
+}
+
+/// Forgets the calling thread's record (at the end of its body).
+pub(crate) fn unregister_os_thread(record: &ThreadRecord) {
+    if let Some(tid) = record.os_tid.get() {
+        BY_TID.lock().remove(tid);
+    }
+}
+
+/// The managed thread running as kernel thread `tid`, if any.
+pub(crate) fn managed_by_tid(tid: u32) -> Option<ThreadInfo> {
+    BY_TID.lock().get(&tid)?.upgrade().map(|r| r.info())
 }
 
 /// The kernel id of the calling thread, where the platform makes it cheap to learn.

@@ -84,14 +84,6 @@ pub(crate) enum WatchFailure {
     Io(std::io::Error),
 }
 
-/// Thread ids of Iris's own helper threads (never reported as leaks).
-#[allow(dead_code)] // read by leak detection
-pub(crate) fn helper_tids() -> Vec<u32> {
-    HELPER_TIDS.lock().clone()
-}
-
-static HELPER_TIDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
-
 /// The shared watcher, or `None` when the OS gives no file events (logged once).
 pub(crate) fn shared() -> Option<&'static SharedWatcher> {
     SHARED.get_or_init(create).as_ref()
@@ -147,7 +139,9 @@ fn record_helper_thread(before: &std::collections::HashSet<u32>) {
             (!helpers.is_empty()).then_some(helpers)
         });
     match found {
-        Ok(helpers) => HELPER_TIDS.lock().extend(helpers),
+        Ok(helpers) => helpers
+            .into_iter()
+            .for_each(crate::os_threads::register_helper),
         Err(error) => tracing::debug!(%error, "iris: could not identify the file watcher's thread"),
     }
 }
@@ -355,11 +349,14 @@ mod tests {
     #[test]
     fn the_watcher_thread_is_recorded_as_a_helper() {
         shared().unwrap();
-        let helpers = helper_tids();
-        assert!(!helpers.is_empty());
-        for tid in helpers {
-            let name = crate::os_threads::thread_name(tid).unwrap();
-            assert!(name.starts_with("notify-rs"), "{name}");
-        }
+        let helpers = crate::os_threads::helper_tids();
+        let names: Vec<_> = helpers
+            .iter()
+            .filter_map(|t| crate::os_threads::thread_name(*t))
+            .collect();
+        assert!(
+            names.iter().any(|n| n.starts_with("notify-rs")),
+            "{names:?}"
+        );
     }
 }

@@ -1,15 +1,19 @@
 //! The `#[iris_test]` attribute of the `iris` crate.
 //!
-//! Placeholder until leak detection lands: it marks the function as a test (adding
-//! `#[test]` when no test attribute is present) and otherwise leaves it unchanged.
+//! A thin `#[proc_macro_attribute]` over [`expand`], a plain function from token
+//! streams to a token stream, so the expansion is unit-tested without a compiler in
+//! the loop. Mistakes in the attribute are `syn::Error`s pointing at the offending
+//! token; the macro never panics.
 #![deny(missing_docs)]
 
 use proc_macro::TokenStream;
-use proc_macro2::TokenStream as TokenStream2;
-use quote::quote;
-use syn::{parse2, ItemFn};
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{parse2, Attribute, Item, ItemFn, LitStr, ReturnType};
 
-/// Marks a test whose threads Iris will check for leaks.
+/// Runs the test in a fresh Iris registry scope and fails it when it leaks a thread
+/// or a background thread panicked. See the `iris` crate for the options.
 #[proc_macro_attribute]
 pub fn iris_test(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(attr.into(), item.into())
@@ -17,24 +21,324 @@ pub fn iris_test(attr: TokenStream, item: TokenStream) -> TokenStream {
         .into()
 }
 
+/// The options written in `#[iris_test(...)]`.
+#[derive(Debug, Default, PartialEq)]
+struct Options {
+    stop_timeout: Option<(u64, u32)>,
+    linger: Option<(u64, u32)>,
+    leaks: Option<String>,
+    timeout: Option<(u64, u32)>,
+}
+
+const KEYS: &str = "stop_timeout, linger, leaks, timeout";
+
+fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
+    let mut options = Options::default();
+    if attr.is_empty() {
+        return Ok(options);
+    }
+    let parser = syn::meta::parser(|meta| {
+        let key = meta
+            .path
+            .get_ident()
+            .map(|i| i.to_string())
+            .ok_or_else(|| meta.error(format!("expected an option name, one of: {KEYS}")))?;
+        let slot_taken = match key.as_str() {
+            "stop_timeout" => options.stop_timeout.is_some(),
+            "linger" => options.linger.is_some(),
+            "leaks" => options.leaks.is_some(),
+            "timeout" => options.timeout.is_some(),
+            _ => return Err(meta.error(format!("unknown option `{key}`; expected one of: {KEYS}"))),
+        };
+        if slot_taken {
+            return Err(meta.error(format!("option `{key}` is given twice")));
+        }
+        let value = meta.value()?;
+        let expr: syn::Expr = value.parse()?;
+        let literal = match &expr {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) => s.clone(),
+            other => {
+                let hint = if key == "leaks" {
+                    "\"fail\", \"warn\" or \"ignore\""
+                } else {
+                    "\"250ms\" or \"5s\""
+                };
+                return Err(syn::Error::new(
+                    other.span(),
+                    format!("`{key}` takes a string, such as {hint}"),
+                ));
+            }
+        };
+        match key.as_str() {
+            "leaks" => {
+                let policy = literal.value();
+                if !["fail", "warn", "ignore"].contains(&policy.as_str()) {
+                    return Err(syn::Error::new(
+                        literal.span(),
+                        format!("unknown leak policy {policy:?}; expected \"fail\", \"warn\" or \"ignore\""),
+                    ));
+                }
+                options.leaks = Some(policy);
+            }
+            _ => {
+                let duration = parse_duration(&literal)?;
+                match key.as_str() {
+                    "stop_timeout" => options.stop_timeout = Some(duration),
+                    "linger" => options.linger = Some(duration),
+                    _ => options.timeout = Some(duration),
+                }
+            }
+        }
+        Ok(())
+    });
+    syn::parse::Parser::parse2(parser, attr)?;
+    Ok(options)
+}
+
+/// Parses `"250ms"`, `"1.5s"`, `"2m"`... into (seconds, nanoseconds).
+fn parse_duration(literal: &LitStr) -> syn::Result<(u64, u32)> {
+    let text = literal.value();
+    let error = |why: &str| {
+        syn::Error::new(
+            literal.span(),
+            format!("invalid duration {text:?}: {why}; write a number and a unit, such as \"250ms\" or \"5s\" (units: ns, us, ms, s, m, h)"),
+        )
+    };
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| error("no unit"))?;
+    let (number, unit) = trimmed.split_at(split);
+    let nanos_per_unit: f64 = match unit.trim() {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        other => return Err(error(&format!("unknown unit {other:?}"))),
+    };
+    if number.is_empty() {
+        return Err(error("no number"));
+    }
+    let value: f64 = number.parse().map_err(|_| error("not a number"))?;
+    let nanos = value * nanos_per_unit;
+    if !nanos.is_finite() || nanos >= u64::MAX as f64 * 1e9 {
+        return Err(error("too large"));
+    }
+    let secs = (nanos / 1e9).floor();
+    let rest = (nanos - secs * 1e9).round().min(999_999_999.0);
+    Ok((secs as u64, rest as u32))
+}
+
+fn is_test_attribute(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| ["test", "rstest", "test_case"].contains(&s.ident.to_string().as_str()))
+}
+
+/// The expansion: `item` with its body wrapped in `::iris::run_test`, and `#[test]`
+/// added unless a test attribute is there already (or the function takes
+/// parameters, as rstest cases do: rstest generates the tests then).
 fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
-    if !attr.is_empty() {
-        return Err(syn::Error::new_spanned(
-            attr,
-            "iris_test takes no options yet",
+    let options = parse_options(attr)?;
+    let function: ItemFn = match parse2::<Item>(item.clone()) {
+        Ok(Item::Fn(function)) => function,
+        Ok(other) => {
+            return Err(syn::Error::new(
+                other.span(),
+                "#[iris_test] can only be applied to a function",
+            ))
+        }
+        Err(_) => {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "#[iris_test] can only be applied to a function",
+            ))
+        }
+    };
+    if let Some(asyncness) = &function.sig.asyncness {
+        return Err(syn::Error::new(
+            asyncness.span(),
+            "#[iris_test] does not support async fn yet: use your runtime's test attribute \
+             (e.g. #[tokio::test]) and open an `iris::TestScope` inside the test",
         ));
     }
-    let function: ItemFn = parse2(item)?;
-    let has_test_attr = function.attrs.iter().any(|a| {
-        a.path()
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "test" || s.ident == "rstest")
-    });
-    let test_attr = if has_test_attr {
-        quote!()
-    } else {
-        quote!(#[test])
+
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = function;
+    let add_test = !attrs.iter().any(is_test_attribute) && sig.inputs.is_empty();
+    let test_attr = if add_test { quote!(#[test]) } else { quote!() };
+    let ident = &sig.ident;
+    let ret = match &sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => quote!(#ty),
     };
-    Ok(quote! { #test_attr #function })
+    let duration = |(secs, nanos): (u64, u32)| quote!(::std::time::Duration::new(#secs, #nanos));
+    let mut builder = quote!(::iris::TestOptions::new(concat!(
+        module_path!(),
+        "::",
+        stringify!(#ident)
+    )));
+    if let Some(d) = options.stop_timeout {
+        let d = duration(d);
+        builder = quote!(#builder.stop_timeout(#d));
+    }
+    if let Some(d) = options.linger {
+        let d = duration(d);
+        builder = quote!(#builder.linger(#d));
+    }
+    if let Some(policy) = &options.leaks {
+        let variant = syn::Ident::new(
+            match policy.as_str() {
+                "warn" => "Warn",
+                "ignore" => "Ignore",
+                _ => "Fail",
+            },
+            Span::call_site(),
+        );
+        builder = quote!(#builder.leaks(::iris::LeakPolicy::#variant));
+    }
+    let call = match options.timeout {
+        Some(d) => {
+            let d = duration(d);
+            quote_spanned!(block.span()=> ::iris::run_test_with_timeout(#builder, #d, move || -> #ret #block))
+        }
+        None => quote_spanned!(block.span()=> ::iris::run_test(#builder, move || -> #ret #block)),
+    };
+    Ok(quote! {
+        #test_attr
+        #(#attrs)*
+        #vis #sig {
+            #call
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand_str(attr: &str, item: &str) -> Result<String, String> {
+        expand(attr.parse().unwrap(), item.parse().unwrap())
+            .map(|t| t.to_string())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_plain_fn_gets_test_and_run_test() {
+        let out = expand_str("", "fn works() { assert!(true); }").unwrap();
+        assert!(out.starts_with("# [test] fn works ()"), "{out}");
+        assert!(out.contains(":: iris :: run_test (:: iris :: TestOptions :: new (concat ! (module_path ! () , \"::\" , stringify ! (works)))"), "{out}");
+        assert!(out.contains("move || -> () { assert ! (true) ; }"), "{out}");
+    }
+
+    #[test]
+    fn options_become_builder_calls() {
+        let out = expand_str(
+            r#"stop_timeout = "250ms", linger = "1.5s", leaks = "warn", timeout = "2m""#,
+            "fn t() {}",
+        )
+        .unwrap();
+        assert!(
+            out.contains(
+                ". stop_timeout (:: std :: time :: Duration :: new (0u64 , 250000000u32))"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(". linger (:: std :: time :: Duration :: new (1u64 , 500000000u32))"),
+            "{out}"
+        );
+        assert!(
+            out.contains(". leaks (:: iris :: LeakPolicy :: Warn)"),
+            "{out}"
+        );
+        assert!(out.contains("run_test_with_timeout"), "{out}");
+        assert!(out.contains("Duration :: new (120u64 , 0u32)"), "{out}");
+    }
+
+    #[test]
+    fn existing_test_attributes_and_parameters_suppress_test() {
+        for item in [
+            "#[test] fn t() {}",
+            "#[tokio::test] fn t() {}",
+            "#[rstest] #[case(1)] fn t(#[case] x: u32) {}",
+            "fn t(x: u32) {}",
+        ] {
+            let out = expand_str("", item).unwrap();
+            assert_eq!(
+                out.matches("# [test]").count(),
+                usize::from(item.starts_with("#[test]")),
+                "{item}: {out}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_attributes_and_result_returns_pass_through() {
+        let out = expand_str(
+            "",
+            r#"#[should_panic(expected = "boom")] #[ignore] fn t() -> Result<(), String> { Ok(()) }"#,
+        )
+        .unwrap();
+        assert!(
+            out.contains("# [should_panic (expected = \"boom\")] # [ignore]"),
+            "{out}"
+        );
+        assert!(out.contains("-> Result < () , String >"), "{out}");
+    }
+
+    #[test]
+    fn mistakes_are_errors() {
+        let unknown = expand_str("colour = \"red\"", "fn t() {}").unwrap_err();
+        assert!(unknown.contains("unknown option `colour`"), "{unknown}");
+        let bad = expand_str("timeout = \"5 parsecs\"", "fn t() {}").unwrap_err();
+        assert!(
+            bad.contains("invalid duration \"5 parsecs\": unknown unit \"parsecs\""),
+            "{bad}"
+        );
+        let no_unit = expand_str("linger = \"5\"", "fn t() {}").unwrap_err();
+        assert!(no_unit.contains("no unit"), "{no_unit}");
+        let wrong_type = expand_str("timeout = 5", "fn t() {}").unwrap_err();
+        assert!(
+            wrong_type.contains("`timeout` takes a string"),
+            "{wrong_type}"
+        );
+        let policy = expand_str("leaks = \"panic\"", "fn t() {}").unwrap_err();
+        assert!(policy.contains("unknown leak policy \"panic\""), "{policy}");
+        let twice = expand_str("linger = \"1s\", linger = \"2s\"", "fn t() {}").unwrap_err();
+        assert!(twice.contains("given twice"), "{twice}");
+        let not_fn = expand_str("", "struct S;").unwrap_err();
+        assert!(
+            not_fn.contains("can only be applied to a function"),
+            "{not_fn}"
+        );
+        let asynchronous = expand_str("", "async fn t() {}").unwrap_err();
+        assert!(
+            asynchronous.contains("does not support async fn"),
+            "{asynchronous}"
+        );
+    }
+
+    #[test]
+    fn durations_parse() {
+        let d = |s: &str| parse_duration(&LitStr::new(s, Span::call_site()));
+        assert_eq!(d("0s").unwrap(), (0, 0));
+        assert_eq!(d("10ns").unwrap(), (0, 10));
+        assert_eq!(d("100us").unwrap(), (0, 100_000));
+        assert_eq!(d("2h").unwrap(), (7200, 0));
+        assert!(d("").is_err());
+        assert!(d("ms").is_err());
+        assert!(d("1e999s").is_err());
+        assert!(d("-1s").is_err());
+    }
 }

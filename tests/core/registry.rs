@@ -84,7 +84,8 @@ fn close_reports_stragglers_and_panics() {
     scope.spawn("stuck", move |_stop| {
         r.wait_timeout(PATIENCE);
     });
-    scope.spawn("boom", |_stop| panic!("background failure"));
+    let boom = scope.spawn("boom", |_stop| -> () { panic!("background failure") });
+    assert!(boom.join_timeout(PATIENCE).is_ok(), "boom has finished");
     let error = scope
         .close_with_timeout(std::time::Duration::from_millis(50))
         .unwrap_err();

@@ -1,0 +1,98 @@
+//! Tests that misbehave on purpose. Run by `end_to_end` only.
+
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use iris::{get_thread_registry, iris_test, StopToken};
+
+/// Never stopped: threads that wait on it outlive their test.
+fn never() -> &'static StopToken {
+    static NEVER: OnceLock<StopToken> = OnceLock::new();
+    NEVER.get_or_init(StopToken::new)
+}
+
+#[iris_test(stop_timeout = "100ms", linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn managed_straggler() {
+    get_thread_registry().spawn("stubborn-worker", |_ignored| never().wait());
+}
+
+#[iris_test(stop_timeout = "100ms", linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn leaked_pool() {
+    let pool = get_thread_registry().create_child("pool");
+    for i in 0..16 {
+        pool.spawn(format!("worker-{i}"), |_ignored| never().wait());
+    }
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn unmanaged_thread() {
+    let (keep, blocked) = mpsc::channel::<()>();
+    std::mem::forget(keep);
+    std::thread::Builder::new()
+        .name("rogue-std".into())
+        .spawn(move || blocked.recv())
+        .unwrap();
+}
+
+#[iris_test]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn background_panic() {
+    let registry = get_thread_registry();
+    registry.spawn("doomed", |_stop| panic!("the background job failed"));
+    // The body itself passes; only Iris notices the panic.
+    assert!(registry.wait_timeout(crate::PATIENCE));
+}
+
+#[iris_test]
+#[ignore = "run by end_to_end"]
+fn clean() {
+    let registry = get_thread_registry();
+    registry.spawn("polite", |stop| {
+        while !stop.wait_timeout(Duration::from_millis(1)) {}
+    });
+    let pool = registry.spawn_executor(2, "pool");
+    assert_eq!(pool.submit(|| 2 + 2).unwrap().join().unwrap(), 4);
+}
+
+#[iris_test(leaks = "warn", stop_timeout = "50ms", linger = "50ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn warned() {
+    get_thread_registry().spawn("tolerated", |_ignored| never().wait());
+}
+
+#[iris_test(stop_timeout = "50ms", linger = "50ms")]
+#[should_panic(expected = "the test's own failure")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn own_panic_wins() {
+    get_thread_registry().spawn("bystander", |_ignored| never().wait());
+    panic!("the test's own failure");
+}
+
+#[iris_test(timeout = "300ms", stop_timeout = "50ms", linger = "50ms")]
+#[ignore = "hangs on purpose; run by end_to_end"]
+fn hangs() {
+    get_thread_registry().spawn("helper-of-hang", |stop| stop.wait());
+    never().wait();
+}
+
+#[iris_test]
+#[ignore = "run by end_to_end"]
+fn returns_err() -> Result<(), String> {
+    Err("the body's own error".into())
+}
+
+#[iris_test]
+#[ignore = "fails on purpose; run by end_to_end"]
+fn logs_then_fails() {
+    get_thread_registry()
+        .spawn("order-worker", |_stop| {
+            tracing::info!(order = 42, "processing order")
+        })
+        .join()
+        .unwrap();
+    panic!("the assertion after the background work failed");
+}
