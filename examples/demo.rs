@@ -2,14 +2,15 @@
 //!
 //! It spawns managed threads in a scoped registry, stops a tree of them under one
 //! deadline, and shows the report Iris gives for a thread that ignores its stop
-//! token and for one that panicked.
+//! token and for one that panicked, a sentinel file and a condition wait, and the
+//! leak report that `#[iris_test]` gives a test that leaves threads behind.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use iris::{
     get_thread_registry, thread_registry_scope, wait_for_condition, SentinelFile, Server,
-    StopToken, ThreadContainer,
+    StopToken, TestOptions, TestScope, ThreadContainer,
 };
 
 struct Heartbeat {
@@ -131,6 +132,29 @@ fn main() {
     }
     waiting.stop(Duration::from_secs(5)).expect("clean");
     let _ = std::fs::remove_dir_all(&dir);
+
+    println!("\n4. Leak detection: what #[iris_test] reports for a leaky test");
+    let release = StopToken::new();
+    let scope = TestScope::begin(
+        TestOptions::new("demo::leaky_test")
+            .stop_timeout(Duration::from_millis(100))
+            .linger(Duration::from_millis(100)),
+    );
+    // The "test body": a pool whose workers wait on the wrong thing.
+    let pool = get_thread_registry().create_child("pool");
+    for i in 0..4 {
+        let r = release.clone();
+        pool.spawn(format!("worker-{i}"), move |_ignored| {
+            r.wait_timeout(Duration::from_secs(10));
+        });
+    }
+    get_thread_registry().spawn("uploader", |_stop| panic!("connection refused"));
+    get_thread_registry().wait_timeout(Duration::from_millis(20));
+    let report = scope.inspect();
+    for line in report.to_string().lines() {
+        println!("   | {line}");
+    }
+    release.stop();
 
     println!("\nDone. See docs/thread-safety.md for the patterns behind this tour.");
 }

@@ -61,3 +61,29 @@ impl Deref for TempSentinel {
 pub fn sentinel() -> TempSentinel {
     TempSentinel::new().expect("iris: cannot create a temporary directory for the sentinel fixture")
 }
+
+/// The `test_scope` fixture: a [`TestScope`](crate::TestScope) for the running test,
+/// with default options. Threads the test spawns through
+/// [`get_thread_registry`](crate::get_thread_registry) land in it, and when the
+/// fixture is dropped at the end of the test it checks for leaks and background
+/// panics (and panics with the report under the default `fail` policy).
+///
+/// ```
+/// use iris::fixtures::test_scope;
+/// use iris::{get_thread_registry, TestScope};
+/// use rstest::rstest;
+///
+/// #[rstest]
+/// fn spawns_a_poller(test_scope: TestScope) {
+///     get_thread_registry().spawn("poller", |stop| stop.wait());
+///     test_scope.finish().unwrap(); // or let it drop
+/// }
+/// # fn main() {}
+/// ```
+///
+/// `#[iris_test]` does the same with options; prefer it unless the scope must be a
+/// fixture (for example to share one with other fixtures).
+#[fixture]
+pub fn test_scope() -> crate::TestScope {
+    crate::TestScope::begin(crate::TestOptions::new("rstest"))
+}

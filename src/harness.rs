@@ -158,7 +158,7 @@ fn process_ownership() -> Result<(), String> {
         Ok(())
     } else {
         Err(
-            "several tests share this process; run under cargo nextest or with --test-threads=1"
+            "the process may be shared with other tests; run under cargo nextest or with --test-threads=1"
                 .into(),
         )
     }

@@ -8,6 +8,22 @@
 //!   current container, found without passing it around, and inherited by threads
 //!   spawned through Iris.
 //! - [`Server`] and [`Executor`]: servers and worker pools with the same lifecycle.
+//! - [`wait_for_condition`], [`Wait`], [`SentinelFile`]: waiting without sleeps.
+//! - [`iris_test`], [`TestScope`]: every test proves it left no thread behind
+//!   ([`LeakReport`]).
+//!
+//! ```
+//! use std::time::Duration;
+//! use iris::{get_thread_registry, iris_test};
+//!
+//! #[iris_test(stop_timeout = "2s")]
+//! fn the_refresher_stops_with_the_test() {
+//!     get_thread_registry().spawn("refresher", |stop| {
+//!         while !stop.wait_timeout(Duration::from_millis(100)) { /* refresh */ }
+//!     });
+//! } // stopped and checked here: a straggler or a background panic fails the test
+//! # fn main() {}
+//! ```
 //!
 //! ```
 //! use std::time::Duration;

@@ -1,6 +1,6 @@
 //! The `#[iris_test]` attribute of the `iris` crate.
 //!
-//! A thin `#[proc_macro_attribute]` over [`expand`], a plain function from token
+//! A thin `#[proc_macro_attribute]` over `expand`, a plain function from token
 //! streams to a token stream, so the expansion is unit-tested without a compiler in
 //! the loop. Mistakes in the attribute are `syn::Error`s pointing at the offending
 //! token; the macro never panics.
@@ -13,7 +13,34 @@ use syn::spanned::Spanned;
 use syn::{parse2, Attribute, Item, ItemFn, LitStr, ReturnType};
 
 /// Runs the test in a fresh Iris registry scope and fails it when it leaks a thread
-/// or a background thread panicked. See the `iris` crate for the options.
+/// or a background thread panicked.
+///
+/// ```text
+/// #[iris_test]
+/// fn plain() { /* ... */ }
+///
+/// #[iris_test(stop_timeout = "2s", linger = "250ms", leaks = "warn", timeout = "30s")]
+/// fn with_options() -> Result<(), String> { Ok(()) }
+/// ```
+///
+/// Options (all optional; durations are strings with a unit: `ns`, `us`, `ms`, `s`,
+/// `m`, `h`, such as `"250ms"` or `"1.5s"`):
+///
+/// - `stop_timeout` (default `"5s"`): how long the test's threads get to exit once the
+///   test's registry is stopped; those still running are *stragglers*.
+/// - `linger` (default `"1s"`): how long threads born during the test get to
+///   disappear; the wait ends as soon as they are gone.
+/// - `leaks` (default `"fail"`): `"fail"`, `"warn"` (print the report, pass) or
+///   `"ignore"`. The environment variable `IRIS_LEAKS` overrides it for a whole run.
+/// - `timeout` (no default): a watchdog. The body runs on its own thread; past the
+///   timeout, the test fails with a dump of its live threads instead of hanging.
+///
+/// `#[test]` is added unless a test attribute (`#[test]`, `#[rstest]`,
+/// `#[tokio::test]`, ...) is present or the function takes parameters. Other
+/// attributes (`#[should_panic]`, `#[ignore]`, ...) pass through; a test's own panic
+/// always wins over the leak report. With rstest, each `#[case]` gets its own scope,
+/// whichever of `#[rstest]` and `#[iris_test]` comes first. `async fn` is not
+/// supported yet (a compile error says what to use instead).
 #[proc_macro_attribute]
 pub fn iris_test(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(attr.into(), item.into())

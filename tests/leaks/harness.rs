@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use iris::fixtures::test_scope;
 use iris::{
     get_thread_registry, iris_test, LeakPolicy, StopToken, TestOptions, TestScope, UnmanagedCheck,
 };
@@ -47,10 +48,9 @@ fn the_guard_reports_without_the_macro() {
     let release = StopToken::new();
     let scope = TestScope::begin(TestOptions::new("guard").stop_timeout(Duration::from_millis(50)));
     let r = release.clone();
+    let registry = scope.registry();
     let line = line!() + 1;
-    scope
-        .registry()
-        .spawn("stuck", move |_stop| r.wait_timeout(PATIENCE));
+    registry.spawn("stuck", move |_stop| r.wait_timeout(PATIENCE));
     let report = scope.inspect();
     release.stop();
     assert_eq!(report.stragglers().len(), 1);
@@ -98,4 +98,27 @@ fn background_logs_are_labelled_with_their_thread() {
         })
         .join()
         .unwrap();
+}
+
+#[iris_test]
+#[rstest]
+#[case("a")]
+#[case("b")]
+fn iris_test_may_also_come_before_rstest(#[case] label: &str) {
+    let name = get_thread_registry().name().to_string();
+    assert!(
+        name.contains("iris_test_may_also_come_before_rstest::case_"),
+        "{name}"
+    );
+    get_thread_registry().spawn(label, |stop| stop.wait());
+}
+
+#[rstest]
+fn the_test_scope_fixture_checks_at_the_end(test_scope: TestScope) {
+    assert!(get_thread_registry().same_as(test_scope.registry()));
+    assert!(test_scope
+        .registry()
+        .name()
+        .contains("the_test_scope_fixture_checks_at_the_end"));
+    get_thread_registry().spawn("w", |stop| stop.wait());
 }

@@ -1,0 +1,6 @@
+use iris::iris_test;
+
+#[iris_test]
+struct NotATest;
+
+fn main() {}
