@@ -108,3 +108,20 @@ impl<T> Completion<T> {
         }
     }
 }
+
+impl<T> Completion<std::thread::Result<T>> {
+    /// Joins a thread's or task's result, waiting at most `timeout`: `None` when it
+    /// has not finished. A slot abandoned by its producer becomes an `Err` whose
+    /// payload is the message `abandoned` gives, as a panic would.
+    pub(crate) fn join(
+        &self,
+        timeout: std::time::Duration,
+        abandoned: impl FnOnce() -> String,
+    ) -> Option<std::thread::Result<T>> {
+        match self.take(Deadline::after(timeout)) {
+            Ok(result) => Some(result),
+            Err(NoValue::TimedOut) => None,
+            Err(NoValue::Abandoned) => Some(Err(Box::new(abandoned()))),
+        }
+    }
+}

@@ -20,9 +20,8 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::completion::{Completion, NoValue};
+use crate::completion::Completion;
 use crate::container::{ContainerInner, ThreadContainer};
-use crate::deadline::Deadline;
 use crate::panic_message;
 use crate::thread::Role;
 
@@ -290,6 +289,10 @@ fn report_unobserved(
     }
 }
 
+fn dropped_unrun(prefix: &str) -> String {
+    format!("task of executor {prefix:?} was dropped without running: the executor shut down")
+}
+
 /// The result of one task submitted to an [`Executor`].
 ///
 /// Dropping it without joining is fine, but a panic of the task is then recorded in
@@ -305,22 +308,18 @@ impl<T> TaskHandle<T> {
     /// says that the task was dropped unrun because the executor shut down with no
     /// worker left. Waits without limit: prefer [`join_timeout`](Self::join_timeout).
     pub fn join(self) -> std::thread::Result<T> {
-        match self.join_timeout(Duration::MAX) {
-            Ok(result) => result,
-            Err(_) => unreachable!("a join without deadline cannot time out"),
-        }
+        let prefix = self.prefix.clone();
+        self.result
+            .join(Duration::MAX, || dropped_unrun(&prefix))
+            .expect("a join without deadline cannot time out")
     }
 
     /// Waits at most `timeout`; gives the handle back if the task has not finished.
     pub fn join_timeout(self, timeout: Duration) -> Result<std::thread::Result<T>, Self> {
-        match self.result.take(Deadline::after(timeout)) {
-            Ok(result) => Ok(result),
-            Err(NoValue::TimedOut) => Err(self),
-            Err(NoValue::Abandoned) => Ok(Err(Box::new(format!(
-                "task of executor {:?} was dropped without running: the executor shut down",
-                self.prefix
-            )))),
-        }
+        let prefix = self.prefix.clone();
+        self.result
+            .join(timeout, || dropped_unrun(&prefix))
+            .ok_or(self)
     }
 
     /// Whether the task has finished (or was dropped unrun).

@@ -315,22 +315,7 @@ impl TestScope {
         before: &HashSet<u32>,
         reported: &HashSet<u32>,
     ) -> Vec<UnmanagedThread> {
-        let me = current_os_tid();
-        let newcomers = || -> Vec<u32> {
-            let helpers = os_threads::helper_tids();
-            let mut tids: Vec<u32> = os_threads::snapshot_tids()
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|t| {
-                    !before.contains(t)
-                        && !reported.contains(t)
-                        && Some(*t) != me
-                        && !helpers.contains(t)
-                })
-                .collect();
-            tids.sort_unstable();
-            tids
-        };
+        let newcomers = || threads_born_since(before, reported);
         let deadline = Deadline::after(self.options.linger);
         let backoff = Backoff::new(Duration::from_micros(50), Duration::from_millis(10));
         let mut left = newcomers();
@@ -452,6 +437,22 @@ fn settle<T>(mut scope: TestScope, outcome: std::thread::Result<T>) -> T {
     }
 }
 
+/// OS threads born since `before`, other than `known` ones, the calling thread and
+/// Iris's own helpers; sorted.
+fn threads_born_since(before: &HashSet<u32>, known: &HashSet<u32>) -> Vec<u32> {
+    let helpers = os_threads::helper_tids();
+    let me = current_os_tid();
+    let mut tids: Vec<u32> = os_threads::snapshot_tids()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| {
+            !before.contains(t) && !known.contains(t) && !helpers.contains(t) && Some(*t) != me
+        })
+        .collect();
+    tids.sort_unstable();
+    tids
+}
+
 fn describe_live(registry: &ThreadRegistry, before: Option<&HashSet<u32>>) -> String {
     let mut text = String::from("live threads of the test:");
     let managed = registry.alive_threads();
@@ -467,19 +468,7 @@ fn describe_live(registry: &ThreadRegistry, before: Option<&HashSet<u32>>) -> St
         }
     }
     if let Some(before) = before {
-        let helpers = os_threads::helper_tids();
-        let me = current_os_tid();
-        let mut others: Vec<u32> = os_threads::snapshot_tids()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|t| {
-                !before.contains(t)
-                    && !managed_tids.contains(t)
-                    && !helpers.contains(t)
-                    && Some(*t) != me
-            })
-            .collect();
-        others.sort_unstable();
+        let others = threads_born_since(before, &managed_tids);
         for os in others.into_iter().filter_map(OsThread::read) {
             text.push_str(&format!("\n  unmanaged: {os}"));
         }

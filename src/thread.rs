@@ -20,8 +20,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::completion::{Completion, NoValue};
-use crate::deadline::Deadline;
+use crate::completion::Completion;
 use crate::report::ThreadInfo;
 use crate::stop_token::StopToken;
 
@@ -152,10 +151,9 @@ impl<T> ManagedThread<T> {
     /// payload, as with `std::thread::JoinHandle::join`. Waits without limit: prefer
     /// [`join_timeout`](Self::join_timeout) where the thread might not finish.
     pub fn join(self) -> std::thread::Result<T> {
-        match self.join_timeout(Duration::MAX) {
-            Ok(result) => result,
-            Err(_) => unreachable!("a join without deadline cannot time out"),
-        }
+        self.result
+            .join(Duration::MAX, never_ran)
+            .expect("a join without deadline cannot time out")
     }
 
     /// Waits at most `timeout` for the thread to finish. Gives the handle back when it
@@ -172,14 +170,14 @@ impl<T> ManagedThread<T> {
     /// assert!(waiter.join_timeout(Duration::from_secs(5)).is_ok());
     /// ```
     pub fn join_timeout(self, timeout: Duration) -> Result<std::thread::Result<T>, Self> {
-        match self.result.take(Deadline::after(timeout)) {
-            Ok(result) => Ok(result),
-            Err(NoValue::TimedOut) => Err(self),
-            // The body always completes the slot unless its thread never ran, and a
-            // thread that never ran has no handle; report it like a panic.
-            Err(NoValue::Abandoned) => Ok(Err(Box::new("the managed thread never ran"))),
-        }
+        self.result.join(timeout, never_ran).ok_or(self)
     }
+}
+
+/// The body always completes the result slot unless its thread never ran, and a
+/// thread that never ran has no handle; should it happen, it is reported like a panic.
+fn never_ran() -> String {
+    "the managed thread never ran".to_string()
 }
 
 impl<T> fmt::Debug for ManagedThread<T> {
