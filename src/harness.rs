@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use crate::completion::{Completion, NoValue};
 use crate::deadline::Deadline;
-use crate::leak::{LeakReport, Straggler, UnmanagedCheck, UnmanagedThread};
+use crate::leak::{LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
 use crate::os_threads::{self, OsThread};
 use crate::registry::{self, thread_registry_scope, RegistryScope, ThreadRegistry};
 use crate::stop_token::StopToken;
@@ -186,7 +186,7 @@ pub struct TestScope {
     // Field order is drop order: the registry is stopped while the log guard still
     // routes its threads' last words to the test's output.
     scope: Option<RegistryScope>,
-    before: Result<HashSet<u32>, String>,
+    before: Result<Snapshot, String>,
     watchdog: Option<StopToken>,
     _logs: Option<tracing::subscriber::DefaultGuard>,
 }
@@ -202,7 +202,7 @@ impl TestScope {
         let before = match options.policy() {
             LeakPolicy::Ignore => Err("leak checks are off (leaks = \"ignore\")".into()),
             _ => process_ownership().and_then(|()| {
-                os_threads::snapshot_tids().ok_or_else(|| "cannot read /proc/self/task".to_string())
+                Snapshot::take().ok_or_else(|| "cannot read /proc/self/task".to_string())
             }),
         };
         if let Err(why) = &before {
@@ -237,6 +237,8 @@ impl TestScope {
     /// and applies the policy. `Err` only under `Fail`; under `Warn` the report is
     /// printed to stderr and this returns `Ok`. With `IRIS_LEAK_REPORT=path`, findings
     /// are appended to `path` as one JSON line.
+    // The report is built once per failing test; boxing it would only cost callers.
+    #[allow(clippy::result_large_err)]
     pub fn finish(mut self) -> Result<(), LeakReport> {
         self.conclude()
     }
@@ -247,6 +249,8 @@ impl TestScope {
         self.collect()
     }
 
+    // The report is built once per failing test; boxing it would only cost callers.
+    #[allow(clippy::result_large_err)]
     fn conclude(&mut self) -> Result<(), LeakReport> {
         let policy = self.options.policy();
         let report = self.collect();
@@ -283,14 +287,26 @@ impl TestScope {
                 info,
             })
             .collect();
+        let registry_path = format!("test:{}", self.options.name);
+        let mut processes = managed_processes_left(&registry_path);
+        // A process that will not die keeps its own threads (reaper, readers,
+        // supervisor) alive: its one line says it all.
+        let stragglers: Vec<Straggler> = stragglers
+            .into_iter()
+            .filter(|s| {
+                !processes
+                    .iter()
+                    .any(|p| p.container.as_deref() == Some(s.info.container()))
+            })
+            .collect();
         let (unmanaged, unmanaged_check) = match &self.before {
             Ok(before) if self.options.policy() != LeakPolicy::Ignore => {
-                let reported: HashSet<u32> =
+                let reported_tids: HashSet<u32> =
                     stragglers.iter().filter_map(|s| s.info.os_tid()).collect();
-                (
-                    self.lingering_threads(before, &reported),
-                    UnmanagedCheck::Checked,
-                )
+                let reported_pids: HashSet<u32> = processes.iter().map(|p| p.pid).collect();
+                let (threads, children) = self.lingering(before, &reported_tids, &reported_pids);
+                processes.extend(children);
+                (threads, UnmanagedCheck::Checked)
             }
             Ok(_) => (
                 Vec::new(),
@@ -302,41 +318,54 @@ impl TestScope {
             test: self.options.name.clone(),
             stragglers,
             unmanaged,
+            processes,
             panics,
             unmanaged_check,
         }
     }
 
-    /// Threads born since `before` (other than Iris's helpers, this thread and the
-    /// stragglers already reported) still alive after the grace period. The wait ends
-    /// as soon as they are all gone.
-    fn lingering_threads(
+    /// Threads and child processes born since `before` (other than Iris's helpers,
+    /// this thread, and what is already reported) still alive after the grace
+    /// period. The wait ends as soon as they are all gone; zombies never go by
+    /// themselves, so they are not waited for.
+    fn lingering(
         &self,
-        before: &HashSet<u32>,
-        reported: &HashSet<u32>,
-    ) -> Vec<UnmanagedThread> {
-        let newcomers = || threads_born_since(before, reported);
+        before: &Snapshot,
+        reported_tids: &HashSet<u32>,
+        reported_pids: &HashSet<u32>,
+    ) -> (Vec<UnmanagedThread>, Vec<LeakedProcess>) {
+        let newcomers = || {
+            let threads = threads_born_since(&before.tids, reported_tids);
+            let children = children_born_since(&before.children, reported_pids);
+            (threads, children)
+        };
         let deadline = Deadline::after(self.options.linger);
         let backoff = Backoff::new(Duration::from_micros(50), Duration::from_millis(10));
         let mut left = newcomers();
-        while !left.is_empty() && !deadline.is_expired() {
+        let waiting = |(threads, children): &(Vec<u32>, Vec<LeakedProcess>)| {
+            !threads.is_empty() || children.iter().any(|c| c.state != Some('Z'))
+        };
+        while waiting(&left) && !deadline.is_expired() {
             deadline.sleep_at_most(backoff.next_pause());
             left = newcomers();
         }
-        left.into_iter()
+        let threads = left
+            .0
+            .into_iter()
             .filter_map(|tid| {
                 Some(UnmanagedThread {
                     os: OsThread::read(tid)?,
                     managed: managed_by_tid(tid),
                 })
             })
-            .collect()
+            .collect();
+        (threads, left.1)
     }
 
     /// A description of what the test is running right now: its registry's live
     /// threads, and (when the test owns the process) other threads born during it.
     pub fn live_threads(&self) -> String {
-        describe_live(self.registry(), self.before.as_ref().ok())
+        describe_live(self.registry(), self.before.as_ref().ok().map(|b| &b.tids))
     }
 }
 
@@ -361,7 +390,10 @@ impl std::fmt::Debug for TestScope {
             .field("test", &self.options.name)
             .field("policy", &self.options.policy())
             .field("open", &self.scope.is_some())
-            .field("unmanaged_check", &self.before.as_ref().map(|b| b.len()))
+            .field(
+                "unmanaged_check",
+                &self.before.as_ref().map(|b| b.tids.len()),
+            )
             .finish()
     }
 }
@@ -435,6 +467,76 @@ fn settle<T>(mut scope: TestScope, outcome: std::thread::Result<T>) -> T {
             resume_unwind(payload)
         }
     }
+}
+
+/// The process's threads and child processes at the start of a test.
+#[derive(Debug)]
+struct Snapshot {
+    tids: HashSet<u32>,
+    children: HashSet<u32>,
+}
+
+impl Snapshot {
+    fn take() -> Option<Snapshot> {
+        Some(Snapshot {
+            tids: os_threads::snapshot_tids()?,
+            children: os_threads::child_pids().unwrap_or_default(),
+        })
+    }
+}
+
+/// Child processes born since `before`, other than `known` ones, still there (a
+/// zombie counts: nobody reaped it).
+fn children_born_since(before: &HashSet<u32>, known: &HashSet<u32>) -> Vec<LeakedProcess> {
+    let mut pids: Vec<u32> = os_threads::child_pids()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| !before.contains(p) && !known.contains(p))
+        .collect();
+    pids.sort_unstable();
+    pids.into_iter()
+        .filter_map(|pid| {
+            let (state, _) = os_threads::process_stat(pid)?;
+            let managed = managed_process(pid);
+            Some(LeakedProcess {
+                pid,
+                command_line: os_threads::process_cmdline(pid).unwrap_or_default(),
+                state: Some(state),
+                name: managed.as_ref().map(|m| m.0.clone()),
+                container: managed.map(|m| m.1),
+            })
+        })
+        .collect()
+}
+
+#[cfg(unix)]
+fn managed_process(pid: u32) -> Option<(String, String)> {
+    crate::process::managed_by_pid(pid)
+}
+
+#[cfg(not(unix))]
+fn managed_process(_pid: u32) -> Option<(String, String)> {
+    None
+}
+
+/// Managed processes of the test's registry that are still running.
+#[cfg(unix)]
+fn managed_processes_left(registry_path: &str) -> Vec<LeakedProcess> {
+    crate::process::running_under(registry_path)
+        .into_iter()
+        .map(|p| LeakedProcess {
+            state: os_threads::process_stat(p.pid).map(|(state, _)| state),
+            pid: p.pid,
+            command_line: p.command_line,
+            name: Some(p.name),
+            container: Some(p.container),
+        })
+        .collect()
+}
+
+#[cfg(not(unix))]
+fn managed_processes_left(_registry_path: &str) -> Vec<LeakedProcess> {
+    Vec::new()
 }
 
 /// OS threads born since `before`, other than `known` ones, the calling thread and

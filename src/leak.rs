@@ -35,6 +35,36 @@ pub struct UnmanagedThread {
     pub managed: Option<ThreadInfo>,
 }
 
+/// A child process still alive (or unreaped) after the test.
+#[derive(Clone, Debug)]
+pub struct LeakedProcess {
+    /// Its process id.
+    pub pid: u32,
+    /// Its command line.
+    pub command_line: String,
+    /// The kernel's state letter (`Z` is a zombie nobody reaped), when known.
+    pub state: Option<char>,
+    /// Its name, when it is a managed process.
+    pub name: Option<String>,
+    /// The path of the container that owns it, when it is a managed process.
+    pub container: Option<String>,
+}
+
+impl fmt::Display for LeakedProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.name, &self.container) {
+            (Some(name), Some(container)) => write!(f, "process {name:?} in `{container}`")?,
+            _ => f.write_str("unmanaged child process")?,
+        }
+        write!(f, " (pid {}): {}", self.pid, self.command_line)?;
+        match self.state {
+            Some('Z') => f.write_str(", a zombie nobody reaped"),
+            Some(state) => write!(f, ", state {state}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Whether the unmanaged-thread check ran.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UnmanagedCheck {
@@ -50,6 +80,7 @@ pub struct LeakReport {
     pub(crate) test: String,
     pub(crate) stragglers: Vec<Straggler>,
     pub(crate) unmanaged: Vec<UnmanagedThread>,
+    pub(crate) processes: Vec<LeakedProcess>,
     pub(crate) panics: Vec<ThreadPanic>,
     pub(crate) unmanaged_check: UnmanagedCheck,
 }
@@ -70,6 +101,12 @@ impl LeakReport {
         &self.unmanaged
     }
 
+    /// Child processes still alive after the test (managed ones always; unmanaged
+    /// ones when the test owns the process).
+    pub fn processes(&self) -> &[LeakedProcess] {
+        &self.processes
+    }
+
     /// Managed threads of the test that panicked.
     pub fn panics(&self) -> &[ThreadPanic] {
         &self.panics
@@ -87,7 +124,7 @@ impl LeakReport {
 
     /// Whether nothing leaked and nothing panicked.
     pub fn is_clean(&self) -> bool {
-        self.leaked() == 0 && self.panics.is_empty()
+        self.leaked() == 0 && self.processes.is_empty() && self.panics.is_empty()
     }
 
     /// One line of JSON (no trailing newline) with the findings, for machines.
@@ -129,11 +166,25 @@ impl LeakReport {
             UnmanagedCheck::Checked => "checked".to_string(),
             UnmanagedCheck::Skipped(why) => format!("skipped: {why}"),
         };
+        let processes: Vec<Value> = self
+            .processes
+            .iter()
+            .map(|p| {
+                json!({
+                    "pid": p.pid,
+                    "command_line": p.command_line,
+                    "state": p.state.map(|c| c.to_string()),
+                    "name": p.name,
+                    "container": p.container,
+                })
+            })
+            .collect();
         json!({
             "test": self.test,
             "leaked": self.leaked(),
             "stragglers": stragglers,
             "unmanaged": unmanaged,
+            "processes": processes,
             "panics": panics,
             "unmanaged_check": check,
         })
@@ -193,13 +244,16 @@ fn count_prefix(n: usize) -> String {
 
 impl fmt::Display for LeakReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.leaked() > 0 {
+        if self.leaked() > 0 || !self.processes.is_empty() {
             write!(
                 f,
                 "iris: test `{}` leaked {} thread(s)",
                 self.test,
                 self.leaked()
             )?;
+            if !self.processes.is_empty() {
+                write!(f, " and {} process(es)", self.processes.len())?;
+            }
         } else {
             write!(
                 f,
@@ -269,8 +323,12 @@ impl fmt::Display for LeakReport {
             }
         }
 
+        for process in &self.processes {
+            write!(f, "\n  {process}")?;
+        }
+
         if !self.panics.is_empty() {
-            if self.leaked() > 0 {
+            if self.leaked() > 0 || !self.processes.is_empty() {
                 write!(f, "\n  and {} background panic(s):", self.panics.len())?;
             }
             for panic in &self.panics {
@@ -284,7 +342,9 @@ impl fmt::Display for LeakReport {
                 "\n  (threads spawned outside Iris were not checked: {why})"
             )?;
         }
-        let advice = if self.leaked() > 0 {
+        let advice = if !self.processes.is_empty() && self.leaked() == 0 {
+            "stop (or wait for) every child process the test starts; ManagedProcess does it for you"
+        } else if self.leaked() > 0 {
             "make each leaked thread honour its StopToken (or join it) before the test ends"
         } else {
             "a background thread panicked; its message is above"
@@ -317,6 +377,7 @@ mod tests {
             test: "t".into(),
             stragglers,
             unmanaged: Vec::new(),
+            processes: Vec::new(),
             panics,
             unmanaged_check: UnmanagedCheck::Checked,
         }

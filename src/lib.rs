@@ -55,6 +55,8 @@ pub mod fixtures;
 mod harness;
 mod leak;
 mod os_threads;
+#[cfg(unix)]
+mod process;
 mod registry;
 mod report;
 mod sentinel;
@@ -68,8 +70,13 @@ pub use container::ThreadContainer;
 pub use executor::{Executor, ExecutorShutdown, TaskHandle};
 pub use harness::{run_test, run_test_with_timeout, LeakPolicy, TestOptions, TestScope};
 pub use iris_test_macros::iris_test;
-pub use leak::{LeakReport, Straggler, UnmanagedCheck, UnmanagedThread};
+pub use leak::{LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
 pub use os_threads::OsThread;
+#[cfg(unix)]
+pub use process::{
+    run_process, LogLine, ManagedProcess, ProcessError, ProcessOptions, ProcessOutput,
+    ProcessWaitError, Stream,
+};
 pub use registry::{
     get_thread_registry, thread_registry_scope, RegistryScope, ThreadRegistry, DEFAULT_STOP_TIMEOUT,
 };

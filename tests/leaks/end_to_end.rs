@@ -230,3 +230,36 @@ fn background_logs_appear_in_the_failing_tests_output() {
     );
     assert!(out.contains("processing order order=42"), "{out}");
 }
+
+#[test]
+fn a_managed_process_that_outlives_the_test_is_named_with_pid_and_command() {
+    let (passed, out) = run("managed_process_survives", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("iris: test `scenarios::managed_process_survives` leaked"),
+        "{out}"
+    );
+    assert!(out.contains("and 1 process(es)"), "{out}");
+    assert!(
+        out.contains("process \"stubborn-child\" in `test:scenarios::managed_process_survives/stubborn-child` (pid "),
+        "{out}"
+    );
+    assert!(
+        out.contains("): sh -c 'trap '\\'''\\'' TERM; echo ready; sleep 3'"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_unmanaged_child_process_is_found_through_proc() {
+    let (passed, out) = run("unmanaged_child_process", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("leaked 0 thread(s) and 1 process(es)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("unmanaged child process (pid ") && out.contains("): sleep 3"),
+        "{out}"
+    );
+}

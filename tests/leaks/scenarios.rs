@@ -96,3 +96,34 @@ fn logs_then_fails() {
         .unwrap();
     panic!("the assertion after the background work failed");
 }
+
+#[iris_test(stop_timeout = "100ms", linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn managed_process_survives() {
+    let mut command = std::process::Command::new("sh");
+    // Ignores SIGTERM for longer than the stop timeout, but ends by itself.
+    command.args(["-c", "trap '' TERM; echo ready; sleep 3"]);
+    let child = get_thread_registry()
+        .spawn_process_with(
+            "stubborn-child",
+            command,
+            iris::ProcessOptions::new().grace(Duration::from_secs(2)),
+        )
+        .unwrap();
+    child
+        .wait_for_line(|l| l.text == "ready", crate::PATIENCE)
+        .unwrap();
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn unmanaged_child_process() {
+    // Output to /dev/null, so the driver's pipes do not wait for it.
+    let child = std::process::Command::new("sleep")
+        .arg("3")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::mem::forget(child);
+}

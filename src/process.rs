@@ -1,0 +1,864 @@
+//! [`ManagedProcess`]: a child process with the lifecycle of a managed thread, and
+//! its output turned into structured [`LogLine`]s.
+//!
+//! Invariants:
+//! - The child runs in its own process group; stopping it sends SIGTERM to the whole
+//!   group, waits the grace period, then sends SIGKILL to the group. Grandchildren go
+//!   with it: nothing the test started outlives a stop.
+//! - A reaper thread waits on the child, so it is always reaped (no zombie), however
+//!   the handle is used or dropped.
+//! - Every thread of a process (supervisor, reaper, one reader per stream) is a
+//!   managed thread in a child container named after the process: stopping the owning
+//!   container stops the process first (children first), under the same deadline, and
+//!   a process that will not die shows up as a straggler.
+//! - Output is read line by line into a ring buffer bounded in bytes; the oldest
+//!   lines are dropped (and counted) first, and a single line is cut at a maximum
+//!   length. A child printing 100 MB costs at most the cap in memory.
+//! - Waiting for a line wakes on the line itself (condvar), never by polling.
+
+use std::collections::VecDeque;
+use std::ffi::OsStr;
+use std::fmt;
+use std::io::{self, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, LazyLock, Weak};
+use std::time::{Duration, SystemTime};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use parking_lot::{Condvar, Mutex};
+
+use crate::container::ThreadContainer;
+use crate::deadline::Deadline;
+use crate::report::SpawnError;
+
+/// Which output stream a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+impl Stream {
+    /// `"stdout"` or `"stderr"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// One line of a child's output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// Where it came from.
+    pub stream: Stream,
+    /// The line without its newline, decoded as UTF-8 with invalid bytes replaced.
+    /// A line longer than the maximum is cut, and ends with `…[cut N bytes]`.
+    pub text: String,
+    /// When the line was read.
+    pub timestamp: SystemTime,
+    /// Its position in the process's output, both streams together, from 0. Gaps in
+    /// the retained lines mean lines were dropped from the ring buffer.
+    pub seq: u64,
+}
+
+impl fmt::Display for LogLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.stream.as_str(), self.text)
+    }
+}
+
+/// How a managed process is run.
+#[derive(Clone, Debug)]
+pub struct ProcessOptions {
+    grace: Duration,
+    capture_bytes: usize,
+    max_line_bytes: usize,
+    log_lines: bool,
+}
+
+impl Default for ProcessOptions {
+    fn default() -> Self {
+        ProcessOptions {
+            grace: Duration::from_secs(2),
+            capture_bytes: 4 << 20,
+            max_line_bytes: 64 << 10,
+            log_lines: true,
+        }
+    }
+}
+
+impl ProcessOptions {
+    /// Defaults: 2 s grace, 4 MiB of captured lines, lines cut at 64 KiB, each line
+    /// also logged through `tracing`.
+    pub fn new() -> ProcessOptions {
+        ProcessOptions::default()
+    }
+
+    /// How long the process group gets between SIGTERM and SIGKILL.
+    pub fn grace(mut self, grace: Duration) -> ProcessOptions {
+        self.grace = grace;
+        self
+    }
+
+    /// How many bytes of output lines to keep (the oldest go first).
+    pub fn capture_bytes(mut self, bytes: usize) -> ProcessOptions {
+        self.capture_bytes = bytes;
+        self
+    }
+
+    /// The longest line kept whole (at least 1 byte); longer lines are cut.
+    pub fn max_line_bytes(mut self, bytes: usize) -> ProcessOptions {
+        self.max_line_bytes = bytes.max(1);
+        self
+    }
+
+    /// Whether each line is also emitted through `tracing` (on by default).
+    pub fn log_lines(mut self, on: bool) -> ProcessOptions {
+        self.log_lines = on;
+        self
+    }
+}
+
+/// Why a process could not be started or run.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ProcessError {
+    /// The OS could not start the program.
+    Start {
+        /// The program as given.
+        program: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The container takes no new threads (it is stopping).
+    Container(SpawnError),
+    /// [`run_process`] gave up waiting; the process group was killed.
+    TimedOut {
+        /// The program as given.
+        program: String,
+        /// The timeout given.
+        timeout: Duration,
+        /// What it printed before it was killed.
+        output: ProcessOutput,
+    },
+}
+
+impl fmt::Display for ProcessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProcessError::Start { program, source } => match source.kind() {
+                io::ErrorKind::NotFound => write!(f, "cannot start `{program}`: program not found"),
+                io::ErrorKind::PermissionDenied => {
+                    write!(f, "cannot start `{program}`: permission denied (is it executable?)")
+                }
+                _ => write!(f, "cannot start `{program}`: {source}"),
+            },
+            ProcessError::Container(error) => write!(f, "{error}"),
+            ProcessError::TimedOut { program, timeout, output } => write!(
+                f,
+                "`{program}` did not exit within {timeout:?} and was killed ({} line(s) of output captured)",
+                output.lines.len()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ProcessError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ProcessError::Start { source, .. } => Some(source),
+            ProcessError::Container(error) => Some(error),
+            ProcessError::TimedOut { .. } => None,
+        }
+    }
+}
+
+/// A wait on a process that did not end the way it was asked to.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ProcessWaitError {
+    /// The timeout passed first.
+    TimedOut {
+        /// The process's name.
+        name: String,
+        /// What was awaited.
+        what: &'static str,
+        /// The timeout given.
+        timeout: Duration,
+    },
+    /// The output ended (the process closed both streams) without a matching line.
+    OutputEnded {
+        /// The process's name.
+        name: String,
+        /// How the process exited, if it has.
+        status: Option<ExitStatus>,
+    },
+}
+
+impl fmt::Display for ProcessWaitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProcessWaitError::TimedOut {
+                name,
+                what,
+                timeout,
+            } => {
+                write!(
+                    f,
+                    "process `{name}`: {what} did not happen within {timeout:?}"
+                )
+            }
+            ProcessWaitError::OutputEnded { name, status } => {
+                write!(
+                    f,
+                    "process `{name}` closed its output without printing a matching line"
+                )?;
+                if let Some(status) = status {
+                    write!(f, " (exit: {})", describe_status(status))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ProcessWaitError {}
+
+/// What a finished process printed, and how it ended.
+#[derive(Clone, Debug)]
+pub struct ProcessOutput {
+    /// How it exited (`None` if it was still running when given up on).
+    pub status: Option<ExitStatus>,
+    /// The captured lines, both streams in order.
+    pub lines: Vec<LogLine>,
+    /// How many lines were dropped from the front of the ring buffer.
+    pub dropped_lines: u64,
+}
+
+impl ProcessOutput {
+    /// The lines of one stream, joined with newlines.
+    pub fn text(&self, stream: Stream) -> String {
+        let lines: Vec<&str> = self
+            .lines
+            .iter()
+            .filter(|l| l.stream == stream)
+            .map(|l| l.text.as_str())
+            .collect();
+        lines.join("\n")
+    }
+
+    /// Whether the process exited with status 0.
+    pub fn success(&self) -> bool {
+        self.status.is_some_and(|s| s.success())
+    }
+}
+
+fn describe_status(status: &ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("code {code}"),
+        (None, Some(signal)) => match Signal::try_from(signal) {
+            Ok(signal) => format!("killed by {signal}"),
+            Err(_) => format!("killed by signal {signal}"),
+        },
+        _ => status.to_string(),
+    }
+}
+
+/// A child process owned by a container; see the [module docs](self). Clones share
+/// the process.
+///
+/// Use it for servers and tools your tests start. Do not use it for a command whose
+/// output you only need at the end: [`run_process`] is simpler.
+///
+/// ```
+/// use std::process::Command;
+/// use std::time::Duration;
+/// use iris::ThreadContainer;
+///
+/// let app = ThreadContainer::new("app");
+/// let mut command = Command::new("sh");
+/// command.args(["-c", "echo listening on 8080; exec sleep 30"]);
+/// let server = app.spawn_process("server", command).unwrap();
+/// let ready = server
+///     .wait_for_line(|line| line.text.starts_with("listening on"), Duration::from_secs(5))
+///     .unwrap();
+/// assert_eq!(ready.text, "listening on 8080");
+/// app.stop(Duration::from_secs(5)).unwrap(); // SIGTERM to the group, then reaped
+/// assert!(!server.is_running());
+/// ```
+#[derive(Clone)]
+pub struct ManagedProcess {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    name: String,
+    container_path: String,
+    pid: u32,
+    command_line: String,
+    grace: Duration,
+    capture_bytes: usize,
+    state: Mutex<State>,
+    /// Exit, end of output, stop requests.
+    changed: Condvar,
+    /// New lines (and end of output). Separate from `changed`, so a chatty child
+    /// does not wake everyone who waits for its exit once per line.
+    new_lines: Condvar,
+}
+
+struct State {
+    exit: Option<ExitStatus>,
+    open_streams: u8,
+    stop_requested: bool,
+    lines: VecDeque<LogLine>,
+    bytes: usize,
+    dropped_lines: u64,
+    next_seq: u64,
+}
+
+/// Every live managed process, so leak detection can name the ones a test left.
+static LIVE: LazyLock<Mutex<Vec<Weak<Shared>>>> = LazyLock::new(Default::default);
+
+/// A managed process still running, as leak detection sees it.
+pub(crate) struct RunningProcess {
+    pub(crate) pid: u32,
+    pub(crate) name: String,
+    pub(crate) container: String,
+    pub(crate) command_line: String,
+}
+
+/// Managed processes still running whose container path is `path` or below it.
+pub(crate) fn running_under(path: &str) -> Vec<RunningProcess> {
+    let mut live = LIVE.lock();
+    live.retain(|w| w.strong_count() > 0);
+    live.iter()
+        .filter_map(Weak::upgrade)
+        .filter(|s| {
+            (s.container_path == path || s.container_path.starts_with(&format!("{path}/")))
+                && s.state.lock().exit.is_none()
+        })
+        .map(|s| RunningProcess {
+            pid: s.pid,
+            name: s.name.clone(),
+            container: s.container_path.clone(),
+            command_line: s.command_line.clone(),
+        })
+        .collect()
+}
+
+/// The managed name and container of process `pid`, if it is one.
+pub(crate) fn managed_by_pid(pid: u32) -> Option<(String, String)> {
+    LIVE.lock()
+        .iter()
+        .filter_map(Weak::upgrade)
+        .find(|s| s.pid == pid)
+        .map(|s| (s.name.clone(), s.container_path.clone()))
+}
+
+fn command_line(command: &Command) -> String {
+    let mut parts = vec![command.get_program().to_string_lossy().into_owned()];
+    parts.extend(command.get_args().map(quote_arg));
+    parts.join(" ")
+}
+
+fn quote_arg(arg: &OsStr) -> String {
+    let text = arg.to_string_lossy();
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        text.into_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+impl ThreadContainer {
+    /// Starts `command` as a managed process named `name`, with default
+    /// [`ProcessOptions`]. See [`ManagedProcess`].
+    #[track_caller]
+    pub fn spawn_process(
+        &self,
+        name: impl Into<String>,
+        command: Command,
+    ) -> Result<ManagedProcess, ProcessError> {
+        self.spawn_process_with(name, command, ProcessOptions::default())
+    }
+
+    /// Starts `command` as a managed process: in its own process group, stdin from
+    /// `/dev/null`, stdout and stderr captured line by line. Its threads live in a
+    /// child container named `name`.
+    #[track_caller]
+    pub fn spawn_process_with(
+        &self,
+        name: impl Into<String>,
+        mut command: Command,
+        options: ProcessOptions,
+    ) -> Result<ManagedProcess, ProcessError> {
+        let name = name.into();
+        if self.is_stopped() {
+            return Err(ProcessError::Container(SpawnError::Stopped {
+                container: self.path().to_string(),
+                thread: name,
+            }));
+        }
+        let program = command.get_program().to_string_lossy().into_owned();
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut child = command.spawn().map_err(|source| ProcessError::Start {
+            program: program.clone(),
+            source,
+        })?;
+        let group = self.create_child(name.clone());
+        let shared = Arc::new(Shared {
+            name: name.clone(),
+            container_path: group.path().to_string(),
+            pid: child.id(),
+            command_line: command_line(&command),
+            grace: options.grace,
+            capture_bytes: options.capture_bytes,
+            state: Mutex::new(State {
+                exit: None,
+                open_streams: 2,
+                stop_requested: false,
+                lines: VecDeque::new(),
+                bytes: 0,
+                dropped_lines: 0,
+                next_seq: 0,
+            }),
+            changed: Condvar::new(),
+            new_lines: Condvar::new(),
+        });
+        {
+            let mut live = LIVE.lock();
+            live.retain(|w| w.strong_count() > 0);
+            live.push(Arc::downgrade(&shared));
+        }
+        let process = ManagedProcess { shared };
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        if let Err(error) = process.start_threads(&group, child, stdout, stderr, &options) {
+            return Err(ProcessError::Container(error));
+        }
+        tracing::debug!(process = %name, pid = process.pid(), command = %process.shared.command_line, "started");
+        Ok(process)
+    }
+}
+
+impl ManagedProcess {
+    #[track_caller]
+    fn start_threads(
+        &self,
+        group: &ThreadContainer,
+        mut child: Child,
+        stdout: Option<impl Read + Send + 'static>,
+        stderr: Option<impl Read + Send + 'static>,
+        options: &ProcessOptions,
+    ) -> Result<(), SpawnError> {
+        let name = &self.shared.name;
+        // The reaper first: whatever fails next, the child is reaped.
+        let shared = self.shared.clone();
+        let reaper = group.try_spawn(format!("{name}-wait"), move |_stop| {
+            let status = child.wait();
+            let mut state = shared.state.lock();
+            state.exit = Some(status.unwrap_or_else(|_| ExitStatus::from_raw(-1)));
+            drop(state);
+            shared.changed.notify_all();
+        });
+        if let Err(error) = reaper {
+            // No thread will wait: kill and reap here (the `Child` went with the
+            // closure), then report.
+            self.shared.signal_group(Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(self.shared.pid as i32), None);
+            self.shared.state.lock().exit = Some(ExitStatus::from_raw(Signal::SIGKILL as i32));
+            return Err(error);
+        }
+        let readers = [
+            (
+                Stream::Stdout,
+                stdout.map(|s| Box::new(s) as Box<dyn Read + Send>),
+            ),
+            (
+                Stream::Stderr,
+                stderr.map(|s| Box::new(s) as Box<dyn Read + Send>),
+            ),
+        ];
+        for (stream, pipe) in readers {
+            let shared = self.shared.clone();
+            let (max_line, log) = (options.max_line_bytes, options.log_lines);
+            let spawned = group.try_spawn(format!("{name}-{}", stream.as_str()), move |_stop| {
+                if let Some(pipe) = pipe {
+                    read_lines(&shared, stream, pipe, max_line, log);
+                }
+                shared.state.lock().open_streams -= 1;
+                shared.changed.notify_all();
+                shared.new_lines.notify_all();
+            });
+            if let Err(error) = spawned {
+                self.shared.signal_group(Signal::SIGKILL);
+                return Err(error);
+            }
+        }
+        let shared = self.shared.clone();
+        let supervisor = group.try_spawn(name.clone(), move |stop| {
+            let waker = shared.clone();
+            stop.on_stop(move || {
+                waker.state.lock().stop_requested = true;
+                waker.changed.notify_all();
+            });
+            shared.supervise();
+        });
+        if let Err(error) = supervisor {
+            self.shared.signal_group(Signal::SIGKILL);
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// The name given at spawn.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The child's process id (also its process group id).
+    pub fn pid(&self) -> u32 {
+        self.shared.pid
+    }
+
+    /// The command line, for reports (arguments quoted as a shell would need).
+    pub fn command_line(&self) -> &str {
+        &self.shared.command_line
+    }
+
+    /// Whether the child has not exited yet.
+    pub fn is_running(&self) -> bool {
+        self.shared.state.lock().exit.is_none()
+    }
+
+    /// How the child exited, once it has.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.shared.state.lock().exit
+    }
+
+    /// Waits for the child to exit, at most `timeout`.
+    pub fn wait_exit(&self, timeout: Duration) -> Result<ExitStatus, ProcessWaitError> {
+        self.shared
+            .wait_until(timeout, |s| s.exit)
+            .ok_or_else(|| self.timed_out("exit", timeout))
+    }
+
+    /// Waits until a line for which `predicate` is true has been printed (including
+    /// lines printed before the call that are still in the buffer), and returns it.
+    /// Wakes on each new line; fails early if the process closes its output first.
+    pub fn wait_for_line(
+        &self,
+        mut predicate: impl FnMut(&LogLine) -> bool,
+        timeout: Duration,
+    ) -> Result<LogLine, ProcessWaitError> {
+        let deadline = Deadline::after(timeout);
+        let mut next = 0u64;
+        loop {
+            // Copy new lines out, so the predicate runs without our lock held.
+            let (fresh, ended, status) = {
+                let mut state = self.shared.state.lock();
+                while state.next_seq == next && state.open_streams > 0 && !deadline.is_expired() {
+                    deadline.wait(&self.shared.new_lines, &mut state);
+                }
+                let fresh: Vec<LogLine> = state
+                    .lines
+                    .iter()
+                    .filter(|l| l.seq >= next)
+                    .cloned()
+                    .collect();
+                next = state.next_seq;
+                (fresh, state.open_streams == 0, state.exit)
+            };
+            if let Some(found) = fresh.into_iter().find(|l| predicate(l)) {
+                return Ok(found);
+            }
+            if ended {
+                return Err(ProcessWaitError::OutputEnded {
+                    name: self.shared.name.clone(),
+                    status,
+                });
+            }
+            if deadline.is_expired() {
+                return Err(self.timed_out("a matching line", timeout));
+            }
+        }
+    }
+
+    /// A copy of the captured lines, oldest first.
+    pub fn lines(&self) -> Vec<LogLine> {
+        self.shared.state.lock().lines.iter().cloned().collect()
+    }
+
+    /// How many lines were dropped from the ring buffer so far.
+    pub fn dropped_lines(&self) -> u64 {
+        self.shared.state.lock().dropped_lines
+    }
+
+    /// Asks the process to stop (SIGTERM to its group, SIGKILL after the grace
+    /// period) without waiting. Stopping the owning container does the same.
+    pub fn stop(&self) {
+        self.shared.state.lock().stop_requested = true;
+        self.shared.changed.notify_all();
+    }
+
+    /// [`stop`](Self::stop), then waits for the exit, at most `timeout`.
+    pub fn terminate(&self, timeout: Duration) -> Result<ExitStatus, ProcessWaitError> {
+        self.stop();
+        self.wait_exit(timeout)
+    }
+
+    /// What the process printed and how it ended, once its output is closed (waiting
+    /// at most `timeout` for that).
+    pub fn output(&self, timeout: Duration) -> Result<ProcessOutput, ProcessWaitError> {
+        self.shared
+            .wait_until(timeout, |s| {
+                (s.open_streams == 0 && s.exit.is_some()).then_some(())
+            })
+            .ok_or_else(|| self.timed_out("end of output", timeout))?;
+        Ok(self.snapshot())
+    }
+
+    fn snapshot(&self) -> ProcessOutput {
+        let state = self.shared.state.lock();
+        ProcessOutput {
+            status: state.exit,
+            lines: state.lines.iter().cloned().collect(),
+            dropped_lines: state.dropped_lines,
+        }
+    }
+
+    fn timed_out(&self, what: &'static str, timeout: Duration) -> ProcessWaitError {
+        ProcessWaitError::TimedOut {
+            name: self.shared.name.clone(),
+            what,
+            timeout,
+        }
+    }
+}
+
+impl Shared {
+    /// Waits until `ready` gives a value or the deadline passes.
+    fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut ready: impl FnMut(&State) -> Option<T>,
+    ) -> Option<T> {
+        let deadline = Deadline::after(timeout);
+        let mut state = self.state.lock();
+        loop {
+            if let Some(value) = ready(&state) {
+                return Some(value);
+            }
+            if deadline.is_expired() {
+                return None;
+            }
+            deadline.wait(&self.changed, &mut state);
+        }
+    }
+
+    fn signal_group(&self, signal: Signal) {
+        // ESRCH (no such group) just means everyone is gone already.
+        if let Err(errno) = killpg(Pid::from_raw(self.pid as i32), signal) {
+            if errno != nix::errno::Errno::ESRCH {
+                tracing::warn!(process = %self.name, %errno, "cannot send {signal} to the process group");
+            }
+        }
+    }
+
+    /// The supervisor's body: until a stop is requested, or the child exited and its
+    /// output closed; on a stop, SIGTERM, grace, SIGKILL, for the child and then for
+    /// whatever of its group still holds the output open.
+    fn supervise(&self) {
+        let mut state = self.state.lock();
+        let finished = |s: &State| s.exit.is_some() && s.open_streams == 0;
+        while !state.stop_requested && !finished(&state) {
+            self.changed.wait(&mut state);
+        }
+        if !state.stop_requested {
+            return;
+        }
+        drop(state);
+        self.terminate_until("exit", |s| s.exit.is_some());
+        // Grandchildren that kept the output open go too, so the readers end.
+        self.terminate_until("close its output", |s| s.open_streams == 0);
+    }
+
+    /// Unless `done` already holds: SIGTERM to the group, the grace period, SIGKILL.
+    fn terminate_until(&self, what: &str, done: impl Fn(&State) -> bool) {
+        if done(&self.state.lock()) {
+            return;
+        }
+        self.signal_group(Signal::SIGTERM);
+        if self
+            .wait_until(self.grace, |s| done(s).then_some(()))
+            .is_none()
+        {
+            tracing::warn!(
+                process = %self.name,
+                pid = self.pid,
+                "did not {what} within {:?} of SIGTERM; sending SIGKILL",
+                self.grace
+            );
+            self.signal_group(Signal::SIGKILL);
+        }
+    }
+
+    /// Appends a batch of lines (one read's worth) under one lock and one wake-up.
+    fn push_lines(&self, batch: &mut Vec<(Stream, String)>) {
+        if batch.is_empty() {
+            return;
+        }
+        let timestamp = SystemTime::now();
+        let mut state = self.state.lock();
+        for (stream, text) in batch.drain(..) {
+            let line = LogLine {
+                stream,
+                seq: state.next_seq,
+                timestamp,
+                text,
+            };
+            state.next_seq += 1;
+            state.bytes += line.text.len();
+            state.lines.push_back(line);
+        }
+        while state.bytes > self.capture_bytes {
+            let Some(old) = state.lines.pop_front() else {
+                break;
+            };
+            state.bytes -= old.text.len();
+            state.dropped_lines += 1;
+        }
+        drop(state);
+        self.new_lines.notify_all();
+    }
+}
+
+/// One line's text: lossy UTF-8, without a trailing `\r`, with the cut noted.
+fn line_text(shared: &Shared, stream: Stream, bytes: &[u8], cut: usize, log: bool) -> String {
+    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    let mut text = String::from_utf8_lossy(bytes).into_owned();
+    if cut > 0 {
+        text.push_str(&format!("…[cut {cut} bytes]"));
+    }
+    if log {
+        tracing::info!(process = %shared.name, stream = stream.as_str(), "{text}");
+    }
+    text
+}
+
+/// Reads `pipe` to its end, one line at a time; lines longer than `max_line` are cut
+/// (the rest of the line is skipped, not buffered).
+fn read_lines(
+    shared: &Shared,
+    stream: Stream,
+    mut pipe: Box<dyn Read + Send>,
+    max_line: usize,
+    log: bool,
+) {
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut line: Vec<u8> = Vec::new();
+    let mut cut = 0usize;
+    let mut batch = Vec::new();
+    loop {
+        let read = match pipe.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::warn!(process = %shared.name, stream = stream.as_str(), error = %e, "reading output failed");
+                break;
+            }
+        };
+        let mut rest = &chunk[..read];
+        while let Some(newline) = rest.iter().position(|&b| b == b'\n') {
+            take_bounded(&mut line, &mut cut, &rest[..newline], max_line);
+            batch.push((stream, line_text(shared, stream, &line, cut, log)));
+            line.clear();
+            cut = 0;
+            rest = &rest[newline + 1..];
+        }
+        take_bounded(&mut line, &mut cut, rest, max_line);
+        shared.push_lines(&mut batch);
+    }
+    if !line.is_empty() || cut > 0 {
+        batch.push((stream, line_text(shared, stream, &line, cut, log)));
+        shared.push_lines(&mut batch);
+    }
+}
+
+fn take_bounded(line: &mut Vec<u8>, cut: &mut usize, bytes: &[u8], max_line: usize) {
+    let room = max_line.saturating_sub(line.len());
+    let kept = bytes.len().min(room);
+    line.extend_from_slice(&bytes[..kept]);
+    *cut += bytes.len() - kept;
+}
+
+impl fmt::Debug for ManagedProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.state.lock();
+        f.debug_struct("ManagedProcess")
+            .field("name", &self.shared.name)
+            .field("pid", &self.shared.pid)
+            .field("command", &self.shared.command_line)
+            .field("exit", &state.exit)
+            .field("lines", &state.lines.len())
+            .field("dropped_lines", &state.dropped_lines)
+            .field("stop_requested", &state.stop_requested)
+            .finish()
+    }
+}
+
+/// Runs `command` to completion and returns its exit status and output (both
+/// streams, as [`LogLine`]s): the `subprocess.run(capture_output=True)` of Iris. On
+/// timeout the whole process group is killed and the error carries what it printed.
+///
+/// ```
+/// use std::process::Command;
+/// use std::time::Duration;
+/// use iris::{run_process, Stream};
+///
+/// let mut command = Command::new("sh");
+/// command.args(["-c", "echo out; echo err >&2; exit 3"]);
+/// let output = run_process(command, Duration::from_secs(5)).unwrap();
+/// assert_eq!(output.status.unwrap().code(), Some(3));
+/// assert_eq!(output.text(Stream::Stdout), "out");
+/// assert_eq!(output.text(Stream::Stderr), "err");
+/// ```
+pub fn run_process(command: Command, timeout: Duration) -> Result<ProcessOutput, ProcessError> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let owner = ThreadContainer::new(format!("run:{program}"));
+    let process = owner.spawn_process_with(
+        program.clone(),
+        command,
+        ProcessOptions::new().log_lines(false),
+    )?;
+    let exited = process.wait_exit(timeout);
+    // Ends what is left: the child on timeout, or a grandchild that keeps the output
+    // open after the child exited. Output already written is still read to its end.
+    if let Err(error) = owner.stop(Duration::from_secs(10)) {
+        tracing::warn!(%error, "run_process: the process group did not end cleanly");
+    }
+    let output = process.snapshot();
+    match exited {
+        Ok(_) => Ok(output),
+        Err(_) => Err(ProcessError::TimedOut {
+            program,
+            timeout,
+            output,
+        }),
+    }
+}
