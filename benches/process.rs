@@ -26,6 +26,12 @@ fn main() {
         // The worst case for a reader: the child writes 64 KiB blocks of lines.
         ("block-buffered child (yes | head)", format!("yes 'log line 0123456' | head -n {LINES}")),
     ] {
+        // For profiling one side alone: IRIS_BENCH_ONLY=drained or =captured.
+        if let Ok(only) = std::env::var("IRIS_BENCH_ONLY") {
+            let took = median(rounds, || if only == "drained" { drained(&script) } else { captured(&script) });
+            println!("{label}: {only} {:.1} ms", took.as_secs_f64() * 1e3);
+            continue;
+        }
         let null = median(rounds, || to_dev_null(&script));
         let drained = median(rounds, || drained(&script));
         let captured = median(rounds, || captured(&script));

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use iris::{
-    get_thread_registry, thread_registry_scope, wait_for_condition, SentinelFile, Server,
-    StopToken, TestOptions, TestScope, ThreadContainer,
+    get_thread_registry, thread_registry_scope, wait_for_condition, ProcessOptions, SentinelFile,
+    Server, StopToken, TestOptions, TestScope, ThreadContainer,
 };
 
 struct Heartbeat {
@@ -133,7 +133,40 @@ fn main() {
     waiting.stop(Duration::from_secs(5)).expect("clean");
     let _ = std::fs::remove_dir_all(&dir);
 
-    println!("\n4. Leak detection: what #[iris_test] reports for a leaky test");
+    println!("\n4. A child process: ready when it says so, stopped with its container");
+    let services = ThreadContainer::new("services");
+    let mut command = std::process::Command::new("sh");
+    command.args([
+        "-c",
+        "echo warming up; echo listening on 127.0.0.1:7070; exec sleep 60",
+    ]);
+    let server = services
+        .spawn_process_with(
+            "mock-server",
+            command,
+            ProcessOptions::new().log_lines(false),
+        )
+        .expect("sh is available");
+    let ready = server
+        .wait_for_line(|l| l.text.contains("listening on"), Duration::from_secs(5))
+        .expect("the server comes up");
+    println!(
+        "   pid {} printed {:?} (line {} of its output)",
+        server.pid(),
+        ready.text,
+        ready.seq
+    );
+    services
+        .stop(Duration::from_secs(5))
+        .expect("SIGTERM is enough");
+    println!(
+        "   stopped with its container: {}",
+        server
+            .exit_status()
+            .map_or("still running?".to_string(), |s| s.to_string())
+    );
+
+    println!("\n5. Leak detection: what #[iris_test] reports for a leaky test");
     let release = StopToken::new();
     let scope = TestScope::begin(
         TestOptions::new("demo::leaky_test")

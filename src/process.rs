@@ -270,8 +270,12 @@ fn describe_status(status: &ExitStatus) -> String {
     }
 }
 
-/// A child process owned by a container; see the [module docs](self). Clones share
-/// the process.
+/// A child process owned by a container. Clones share the process.
+///
+/// It runs in its own process group; a stop (the container's, or [`stop`](Self::stop))
+/// sends SIGTERM to the group, waits the grace period, then SIGKILL. A reaper thread
+/// always reaps it. Its stdout and stderr become [`LogLine`]s in a ring buffer bounded
+/// in bytes, each also logged through `tracing`.
 ///
 /// Use it for servers and tools your tests start. Do not use it for a command whose
 /// output you only need at the end: [`run_process`] is simpler.
