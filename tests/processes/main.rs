@@ -285,3 +285,34 @@ fn run_process_returns_status_and_output_and_kills_on_timeout() {
     let pid: u32 = output.lines[1].text.parse().unwrap();
     wait_for_condition(|| is_gone(pid), PATIENCE).expect("killed");
 }
+
+/// The process's peak resident memory, from /proc.
+fn peak_rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+#[test]
+fn a_child_printing_100_mb_does_not_grow_memory_past_the_cap() {
+    let before = peak_rss_bytes();
+    let app = ThreadContainer::new("app");
+    let p = app
+        .spawn_process_with(
+            "firehose",
+            sh("yes \"$(printf '%0100d' 0)\" | head -c 100000000"),
+            ProcessOptions::new()
+                .capture_bytes(1 << 20)
+                .log_lines(false),
+        )
+        .unwrap();
+    let output = p.output(Duration::from_secs(120)).unwrap();
+    assert!(output.success());
+    assert!(output.dropped_lines > 900_000, "{}", output.dropped_lines);
+    let grown = peak_rss_bytes().saturating_sub(before);
+    // 1 MiB of lines plus their bookkeeping; 100 MB would show. The margin covers
+    // whatever tests running beside this one allocate.
+    assert!(grown < 48 << 20, "peak memory grew by {} MiB", grown >> 20);
+    app.stop(PATIENCE).unwrap();
+}
