@@ -3,8 +3,7 @@
 //!
 //! `cargo bench --bench harness`
 
-use std::sync::mpsc;
-use std::time::Duration;
+mod support;
 
 use divan::Bencher;
 use iris::{get_thread_registry, TestOptions, TestScope};
@@ -33,32 +32,13 @@ fn test_with_one_thread() {
 }
 
 /// Scope + two snapshots + diff with `n` idle threads already in the process.
-#[divan::bench(args = [10, 1000], sample_count = 30)]
+#[divan::bench(args = [10, 1000, 10000], sample_count = 20)]
 fn empty_test_with_threads_in_process(bencher: Bencher, n: usize) {
-    let (release, parked) = idle_threads(n);
+    let idle = support::IdleThreads::new(n);
     bencher.bench_local(|| {
         TestScope::begin(TestOptions::new("bench"))
             .finish()
             .unwrap()
     });
-    drop(release);
-    for handle in parked {
-        handle.join().unwrap();
-    }
-}
-
-fn idle_threads(n: usize) -> (mpsc::Sender<()>, Vec<std::thread::JoinHandle<()>>) {
-    let (release, receiver) = mpsc::channel::<()>();
-    let receiver = std::sync::Arc::new(std::sync::Mutex::new(receiver));
-    let handles = (0..n)
-        .map(|_| {
-            let receiver = receiver.clone();
-            std::thread::spawn(move || {
-                let _ = receiver
-                    .lock()
-                    .map(|r| r.recv_timeout(Duration::from_secs(600)));
-            })
-        })
-        .collect();
-    (release, handles)
+    drop(idle);
 }

@@ -1,20 +1,22 @@
-//! Thread lifecycle costs: spawn + join, and stop + join of N idle threads, next to
-//! the hand-rolled baselines a user would otherwise write.
+//! Thread lifecycle costs: spawn + join, stop + join of N idle threads next to the
+//! hand-rolled baselines a user would otherwise write, and stop of trees of
+//! different depths.
 //!
 //! `cargo bench --bench lifecycle`
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+mod support;
+
 use std::time::Duration;
 
 use divan::Bencher;
 use iris::ThreadContainer;
+use support::{StopSet, Stopper};
 
 fn main() {
     divan::main();
 }
 
-const SIZES: &[usize] = &[10, 100, 1000];
+const SIZES: &[usize] = &[10, 100, 1000, 5000];
 
 #[divan::bench]
 fn spawn_join_std() {
@@ -33,74 +35,34 @@ fn spawn_join_managed(bencher: Bencher) {
     container.stop(Duration::from_secs(5)).unwrap();
 }
 
+fn stop_idle(bencher: Bencher, stopper: Stopper, n: usize) {
+    bencher
+        .with_inputs(|| StopSet::new(stopper, n))
+        .bench_local_values(StopSet::stop);
+}
+
 /// Iris: N managed threads blocked on their stop tokens, stopped and joined.
 #[divan::bench(args = SIZES, sample_count = 10)]
 fn stop_idle_iris(bencher: Bencher, n: usize) {
-    bencher
-        .with_inputs(|| {
-            let container = ThreadContainer::new("bench");
-            for _ in 0..n {
-                container.spawn("idle", |stop| stop.wait());
-            }
-            container
-        })
-        .bench_local_values(|container| container.stop(Duration::from_secs(30)).unwrap());
+    stop_idle(bencher, Stopper::Iris, n);
 }
 
 /// What people write: one shared Mutex + Condvar flag, notify_all, join all.
 #[divan::bench(args = SIZES, sample_count = 10)]
 fn stop_idle_shared_condvar(bencher: Bencher, n: usize) {
-    bencher
-        .with_inputs(|| {
-            let flag = Arc::new((Mutex::new(false), Condvar::new()));
-            let handles: Vec<_> = (0..n)
-                .map(|_| {
-                    let flag = flag.clone();
-                    std::thread::spawn(move || {
-                        let (lock, cv) = &*flag;
-                        let mut stopped = lock.lock().unwrap();
-                        while !*stopped {
-                            stopped = cv.wait(stopped).unwrap();
-                        }
-                    })
-                })
-                .collect();
-            (flag, handles)
-        })
-        .bench_local_values(|(flag, handles)| {
-            *flag.0.lock().unwrap() = true;
-            flag.1.notify_all();
-            for h in handles {
-                h.join().unwrap();
-            }
-        });
+    stop_idle(bencher, Stopper::SharedCondvar, n);
 }
 
 /// The floor: one flag per thread, park/unpark, join all.
 #[divan::bench(args = SIZES, sample_count = 10)]
 fn stop_idle_park_floor(bencher: Bencher, n: usize) {
+    stop_idle(bencher, Stopper::ParkFloor, n);
+}
+
+/// 1,000 threads in a chain of `depth` nested containers.
+#[divan::bench(args = [1, 10, 100], sample_count = 10)]
+fn stop_tree_of_1000(bencher: Bencher, depth: usize) {
     bencher
-        .with_inputs(|| {
-            (0..n)
-                .map(|_| {
-                    let flag = Arc::new(AtomicBool::new(false));
-                    let f = flag.clone();
-                    let h = std::thread::spawn(move || {
-                        while !f.load(Ordering::Acquire) {
-                            std::thread::park();
-                        }
-                    });
-                    (flag, h)
-                })
-                .collect::<Vec<_>>()
-        })
-        .bench_local_values(|threads| {
-            for (flag, h) in &threads {
-                flag.store(true, Ordering::Release);
-                h.thread().unpark();
-            }
-            for (_, h) in threads {
-                h.join().unwrap();
-            }
-        });
+        .with_inputs(|| support::tree(depth, 1000))
+        .bench_local_values(|root| root.stop(Duration::from_secs(60)).unwrap());
 }

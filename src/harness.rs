@@ -335,8 +335,13 @@ impl TestScope {
         reported_pids: &HashSet<u32>,
     ) -> (Vec<UnmanagedThread>, Vec<LeakedProcess>) {
         let newcomers = || {
-            let threads = threads_born_since(&before.tids, reported_tids);
-            let children = children_born_since(&before.children, reported_pids);
+            let newborn = threads_born_since(&before.tids, &HashSet::new());
+            // Stragglers' children count too, so look at every newborn thread.
+            let children = children_born_since(&before.children, reported_pids, &newborn);
+            let threads: Vec<u32> = newborn
+                .into_iter()
+                .filter(|t| !reported_tids.contains(t))
+                .collect();
             (threads, children)
         };
         let deadline = Deadline::after(self.options.linger);
@@ -480,15 +485,30 @@ impl Snapshot {
     fn take() -> Option<Snapshot> {
         Some(Snapshot {
             tids: os_threads::snapshot_tids()?,
-            children: os_threads::child_pids().unwrap_or_default(),
+            children: os_threads::child_pids_of(parent_threads(&[])).unwrap_or_default(),
         })
     }
 }
 
+/// The threads whose children a test can have made: the main thread (which inherits
+/// the children of threads that exit), the calling thread, and `newborn` threads.
+fn parent_threads(newborn: &[u32]) -> Vec<u32> {
+    let mut tids = vec![std::process::id()];
+    tids.extend(current_os_tid());
+    tids.extend_from_slice(newborn);
+    tids.sort_unstable();
+    tids.dedup();
+    tids
+}
+
 /// Child processes born since `before`, other than `known` ones, still there (a
 /// zombie counts: nobody reaped it).
-fn children_born_since(before: &HashSet<u32>, known: &HashSet<u32>) -> Vec<LeakedProcess> {
-    let mut pids: Vec<u32> = os_threads::child_pids()
+fn children_born_since(
+    before: &HashSet<u32>,
+    known: &HashSet<u32>,
+    newborn_threads: &[u32],
+) -> Vec<LeakedProcess> {
+    let mut pids: Vec<u32> = os_threads::child_pids_of(parent_threads(newborn_threads))
         .unwrap_or_default()
         .into_iter()
         .filter(|p| !before.contains(p) && !known.contains(p))

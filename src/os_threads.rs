@@ -119,12 +119,16 @@ pub(crate) fn helper_tids() -> Vec<u32> {
     HELPERS.lock().clone()
 }
 
-/// The ids of this process's child processes (Linux: `/proc/self/task/*/children`,
-/// falling back to a scan of `/proc` for kernels without that file).
-pub(crate) fn child_pids() -> Option<HashSet<u32>> {
+/// The child processes whose parent is one of the threads `tids` of this process
+/// (Linux: `/proc/self/task/TID/children`), falling back to a scan of `/proc` for
+/// every child of the process on kernels without that file.
+///
+/// Reading one file per thread adds up in a process with thousands of threads, so
+/// callers pass only the threads that matter: the main thread (a child whose parent
+/// thread exits is handed to it), the test's thread, and threads born during the test.
+pub(crate) fn child_pids_of(tids: impl IntoIterator<Item = u32>) -> Option<HashSet<u32>> {
     #[cfg(target_os = "linux")]
     {
-        let tids = snapshot_tids()?;
         let mut children = HashSet::new();
         let mut readable = false;
         for tid in tids {
@@ -150,6 +154,7 @@ pub(crate) fn child_pids() -> Option<HashSet<u32>> {
     }
     #[cfg(not(target_os = "linux"))]
     {
+        let _ = tids.into_iter();
         None
     }
 }

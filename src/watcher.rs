@@ -13,11 +13,13 @@
 //!   registering waiter.
 //! - A waiter is in the table *before* its directory is watched and before it checks
 //!   for its file, so no event between the check and the wait is lost.
-//! - A directory is watched while at least one registration for it exists.
+//! - A directory is watched while at least one registration for it exists, and for a
+//!   while after (at most 64 idle watches), so that unwatching never delays a woken
+//!   waiter.
 //! - The watcher's event thread is recorded as an Iris helper, so leak detection
 //!   never reports it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -73,8 +75,15 @@ pub(crate) struct SharedWatcher {
 
 struct Watches {
     counts: HashMap<PathBuf, usize>,
+    /// Directories nobody waits on any more whose watch is kept for a while, oldest
+    /// first. Removing a watch is a synchronous round trip to the watcher's thread;
+    /// doing it lazily keeps it off the path of a waiter that has just been woken.
+    idle: VecDeque<PathBuf>,
     watcher: notify::RecommendedWatcher,
 }
+
+/// How many idle watches to keep before the oldest is removed.
+const MAX_IDLE_WATCHES: usize = 64;
 
 /// Why a directory could not be watched.
 pub(crate) enum WatchFailure {
@@ -109,6 +118,7 @@ fn create() -> Option<SharedWatcher> {
                 waiters: Mutex::new(HashMap::new()),
                 watches: Mutex::new(Watches {
                     counts: HashMap::new(),
+                    idle: VecDeque::new(),
                     watcher,
                 }),
             })
@@ -161,6 +171,9 @@ impl SharedWatcher {
         let mut watches = self.watches.lock();
         let count = watches.counts.get(dir).copied().unwrap_or(0);
         if count == 0 {
+            // Watch even when an idle watch exists: the directory may have been
+            // removed and made again since, which drops the kernel's watch.
+            watches.idle.retain(|d| d != dir);
             if let Err(error) = watches.watcher.watch(dir, RecursiveMode::NonRecursive) {
                 drop(watches);
                 self.remove_waiter(dir, waiter);
@@ -269,8 +282,13 @@ impl Drop for Registration {
         *count -= 1;
         if *count == 0 {
             watches.counts.remove(&self.dir);
-            // The directory may be gone already, which removed the watch with it.
-            let _ = watches.watcher.unwatch(&self.dir);
+            watches.idle.push_back(self.dir.clone());
+            if watches.idle.len() > MAX_IDLE_WATCHES {
+                if let Some(oldest) = watches.idle.pop_front() {
+                    // The directory may be gone already, which removed the watch.
+                    let _ = watches.watcher.unwatch(&oldest);
+                }
+            }
         }
     }
 }

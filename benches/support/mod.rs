@@ -1,0 +1,503 @@
+//! Measurements shared by the benches (`cargo bench`) and the report
+//! (`cargo run --release --example bench_report`), so both measure the same thing
+//! the same way. Each function measures one Iris figure or one baseline; the
+//! baselines are what a user would write without Iris.
+// Shared by several targets; each uses a part.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use iris::{
+    wait_for_condition, ProcessOptions, SentinelFile, TestOptions, TestScope, ThreadContainer,
+};
+
+/// Sorted samples with percentiles.
+#[derive(Clone, Debug)]
+pub struct Samples(pub Vec<Duration>);
+
+impl Samples {
+    pub fn new(mut samples: Vec<Duration>) -> Samples {
+        samples.sort();
+        Samples(samples)
+    }
+
+    pub fn percentile(&self, q: f64) -> Duration {
+        if self.0.is_empty() {
+            return Duration::ZERO;
+        }
+        self.0[((self.0.len() - 1) as f64 * q).round() as usize]
+    }
+
+    pub fn p50(&self) -> Duration {
+        self.percentile(0.5)
+    }
+
+    pub fn p99(&self) -> Duration {
+        self.percentile(0.99)
+    }
+
+    pub fn millis(&self, q: f64) -> f64 {
+        self.percentile(q).as_secs_f64() * 1e3
+    }
+}
+
+/// Runs `f` `rounds` times and returns the samples.
+pub fn sample(rounds: usize, mut f: impl FnMut() -> Duration) -> Samples {
+    Samples::new((0..rounds).map(|_| f()).collect())
+}
+
+/// A tiny deterministic random source (no dependency needed for jitter).
+pub struct XorShift(u64);
+
+impl XorShift {
+    pub fn new() -> XorShift {
+        XorShift(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A uniformly random duration in `[0, limit)` at microsecond resolution.
+    pub fn below(&mut self, limit: Duration) -> Duration {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        let micros = limit.as_micros() as u64;
+        Duration::from_micros(if micros == 0 { 0 } else { self.0 % micros })
+    }
+}
+
+// ---------------------------------------------------------------- lifecycle ----
+
+/// Spawn + join of one thread, averaged over `iters`.
+pub fn spawn_join(managed: bool, iters: u32) -> Duration {
+    let container = ThreadContainer::new("bench");
+    let started = Instant::now();
+    for _ in 0..iters {
+        if managed {
+            container
+                .spawn("t", |_stop| std::hint::black_box(1))
+                .join()
+                .unwrap();
+        } else {
+            std::thread::spawn(|| std::hint::black_box(1))
+                .join()
+                .unwrap();
+        }
+    }
+    let took = started.elapsed() / iters;
+    container.stop(Duration::from_secs(5)).unwrap();
+    took
+}
+
+/// Who stops the idle threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopper {
+    /// Iris: managed threads blocked on their stop tokens; `container.stop`.
+    Iris,
+    /// What people write: one shared Mutex + Condvar flag, notify_all, join all.
+    SharedCondvar,
+    /// The floor: one flag per thread, park/unpark, join all.
+    ParkFloor,
+}
+
+/// Idle threads, ready to be stopped by [`StopSet::stop`].
+pub enum StopSet {
+    Iris(ThreadContainer),
+    Shared(
+        Arc<(Mutex<bool>, Condvar)>,
+        Vec<std::thread::JoinHandle<()>>,
+    ),
+    Park(Vec<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>),
+}
+
+const SMALL_STACK: usize = 64 << 10;
+
+impl StopSet {
+    pub fn new(stopper: Stopper, n: usize) -> StopSet {
+        match stopper {
+            Stopper::Iris => {
+                let container = ThreadContainer::new("bench");
+                for _ in 0..n {
+                    container.spawn("idle", |stop| stop.wait());
+                }
+                StopSet::Iris(container)
+            }
+            Stopper::SharedCondvar => {
+                let flag = Arc::new((Mutex::new(false), Condvar::new()));
+                let handles = (0..n)
+                    .map(|_| {
+                        let flag = flag.clone();
+                        std::thread::spawn(move || {
+                            let (lock, cv) = &*flag;
+                            let mut stopped = lock.lock().unwrap();
+                            while !*stopped {
+                                stopped = cv.wait(stopped).unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                StopSet::Shared(flag, handles)
+            }
+            Stopper::ParkFloor => StopSet::Park(
+                (0..n)
+                    .map(|_| {
+                        let flag = Arc::new(AtomicBool::new(false));
+                        let f = flag.clone();
+                        let h = std::thread::spawn(move || {
+                            while !f.load(Ordering::Acquire) {
+                                std::thread::park();
+                            }
+                        });
+                        (flag, h)
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Signals every thread and joins them all.
+    pub fn stop(self) {
+        match self {
+            StopSet::Iris(container) => container.stop(Duration::from_secs(60)).unwrap(),
+            StopSet::Shared(flag, handles) => {
+                *flag.0.lock().unwrap() = true;
+                flag.1.notify_all();
+                for h in handles {
+                    h.join().unwrap();
+                }
+            }
+            StopSet::Park(threads) => {
+                for (flag, h) in &threads {
+                    flag.store(true, Ordering::Release);
+                    h.thread().unpark();
+                }
+                for (_, h) in threads {
+                    h.join().unwrap();
+                }
+            }
+        }
+    }
+}
+
+/// Median time to stop and join `n` idle threads.
+pub fn stop_idle(stopper: Stopper, n: usize, rounds: usize) -> Samples {
+    sample(rounds, || {
+        let set = StopSet::new(stopper, n);
+        let started = Instant::now();
+        set.stop();
+        started.elapsed()
+    })
+}
+
+/// A chain of `depth` nested containers holding `total` idle threads spread evenly
+/// over the levels.
+pub fn tree(depth: usize, total: usize) -> ThreadContainer {
+    let root = ThreadContainer::new("root");
+    let mut level = root.clone();
+    for d in 0..depth {
+        let here = total / depth + usize::from(d < total % depth);
+        for _ in 0..here {
+            level.spawn("idle", |stop| stop.wait());
+        }
+        if d + 1 < depth {
+            level = level.create_child(format!("level-{}", d + 1));
+        }
+    }
+    root
+}
+
+/// Time to stop a tree of `depth` levels holding `total` threads.
+pub fn stop_tree(depth: usize, total: usize, rounds: usize) -> Samples {
+    sample(rounds, || {
+        let root = tree(depth, total);
+        let started = Instant::now();
+        root.stop(Duration::from_secs(60)).unwrap();
+        started.elapsed()
+    })
+}
+
+// ---------------------------------------------------------------- waiting ----
+
+/// Runs `wait(path)` on a thread, signals `path` from this one once the waiter is
+/// parked (plus a random part of `poll_ms`, so a polling loop is caught at a random
+/// phase), and measures from just before the file is created to the waiter's return.
+pub fn file_wake_latency(
+    rounds: usize,
+    poll_ms: u64,
+    wait: impl Fn(&Path) + Send + Sync + 'static,
+) -> Samples {
+    let wait = Arc::new(wait);
+    let dir = tempfile::tempdir().unwrap();
+    let mut random = XorShift::new();
+    let mut samples = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let path = dir.path().join(format!("s{round}"));
+        let (p, w) = (path.clone(), wait.clone());
+        let waiter = std::thread::spawn(move || {
+            w(&p);
+            Instant::now()
+        });
+        // A benchmark may pause: let the waiter get into its blocking wait, so the
+        // figure is wake latency, not setup.
+        std::thread::sleep(Duration::from_millis(3) + random.below(Duration::from_millis(poll_ms)));
+        let signalled = Instant::now();
+        std::fs::File::create(&path).unwrap();
+        samples.push(waiter.join().unwrap().saturating_duration_since(signalled));
+    }
+    Samples::new(samples)
+}
+
+pub fn polling_file_latency(rounds: usize, every_ms: u64) -> Samples {
+    file_wake_latency(rounds, every_ms, move |path| {
+        while !path.exists() {
+            std::thread::sleep(Duration::from_millis(every_ms));
+        }
+    })
+}
+
+/// The floor and Iris measured in alternating rounds, so that the machine's state
+/// (CPU frequency, idle states of a virtual machine) is the same for both: the floor
+/// is one inotify instance kept open on the directory (as Iris keeps its shared
+/// watcher) with a thread blocked in `read` on it; Iris is a `SentinelFile::wait`.
+/// Returns (floor, sentinel).
+pub fn inotify_floor_and_sentinel(rounds: usize) -> (Samples, Samples) {
+    use inotify::{Inotify, WatchMask};
+    let dir = tempfile::tempdir().unwrap();
+    let floor_dir = dir.path().join("floor");
+    let iris_dir = dir.path().join("iris");
+    std::fs::create_dir_all(&floor_dir).unwrap();
+    std::fs::create_dir_all(&iris_dir).unwrap();
+    let inotify = Inotify::init().unwrap();
+    inotify
+        .watches()
+        .add(&floor_dir, WatchMask::CREATE | WatchMask::MOVED_TO)
+        .unwrap();
+    let inotify = Arc::new(parking_lot::Mutex::new(inotify));
+    let (mut floor, mut iris) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    for round in 0..rounds {
+        let path = floor_dir.join(format!("s{round}"));
+        let (inotify, p) = (inotify.clone(), path.clone());
+        let waiter = std::thread::spawn(move || {
+            let mut inotify = inotify.lock();
+            let mut buffer = [0u8; 4096];
+            let name = p.file_name().unwrap().to_owned();
+            loop {
+                let events = inotify.read_events_blocking(&mut buffer).unwrap();
+                if events.into_iter().any(|e| e.name == Some(name.as_os_str())) {
+                    return Instant::now();
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_millis(3));
+        let signalled = Instant::now();
+        std::fs::File::create(&path).unwrap();
+        floor.push(waiter.join().unwrap().saturating_duration_since(signalled));
+
+        let path = iris_dir.join(format!("s{round}"));
+        let p = path.clone();
+        let waiter = std::thread::spawn(move || {
+            SentinelFile::new(p).wait(Duration::from_secs(10)).unwrap();
+            Instant::now()
+        });
+        std::thread::sleep(Duration::from_millis(3));
+        let signalled = Instant::now();
+        std::fs::File::create(&path).unwrap();
+        iris.push(waiter.join().unwrap().saturating_duration_since(signalled));
+    }
+    (Samples::new(floor), Samples::new(iris))
+}
+
+/// On-CPU nanoseconds of the calling thread, from the scheduler's own accounting.
+pub fn thread_cpu_ns() -> u64 {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+    text.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// CPU time the waiting thread uses during a 1 s wait on an unsignalled sentinel.
+pub fn sentinel_cpu_per_second() -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let sentinel = SentinelFile::new(dir.path().join("never"));
+    let _ = sentinel.wait(Duration::from_millis(5)); // start the shared watcher first
+    let before = thread_cpu_ns();
+    let _ = sentinel.wait(Duration::from_secs(1));
+    Duration::from_nanos(thread_cpu_ns() - before)
+}
+
+/// How a condition is waited for.
+#[derive(Clone, Copy, Debug)]
+pub enum ConditionWaiter {
+    Iris,
+    FixedPoll(u64),
+}
+
+/// Flips a flag at a random moment 10 to 40 ms into the wait and measures the time
+/// from the flip to the waiter's return.
+pub fn condition_latency(rounds: usize, waiter: ConditionWaiter) -> Samples {
+    let mut random = XorShift::new();
+    let mut samples = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let delay = Duration::from_millis(10) + random.below(Duration::from_millis(30));
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        let waiting = std::thread::spawn(move || {
+            match waiter {
+                ConditionWaiter::Iris => {
+                    wait_for_condition(|| f.load(Ordering::Acquire), Duration::from_secs(10))
+                        .unwrap()
+                }
+                ConditionWaiter::FixedPoll(ms) => {
+                    while !f.load(Ordering::Acquire) {
+                        std::thread::sleep(Duration::from_millis(ms));
+                    }
+                }
+            }
+            Instant::now()
+        });
+        std::thread::sleep(delay);
+        let flipped = Instant::now();
+        flag.store(true, Ordering::Release);
+        samples.push(waiting.join().unwrap().saturating_duration_since(flipped));
+    }
+    Samples::new(samples)
+}
+
+/// How many times `wait_for_condition` checks a condition that never holds during
+/// a wait of `duration`.
+pub fn condition_checks(duration: Duration) -> u64 {
+    let mut checks = 0u64;
+    let _ = wait_for_condition(
+        || {
+            checks += 1;
+            false
+        },
+        duration,
+    );
+    checks
+}
+
+/// Checks made in the first second of a wait, and checks per second once the
+/// backoff has reached its cap (from the difference between a 3 s and a 1 s wait).
+pub fn condition_check_rates() -> (u64, f64) {
+    let first = condition_checks(Duration::from_secs(1));
+    let three = condition_checks(Duration::from_secs(3));
+    (first, three.saturating_sub(first) as f64 / 2.0)
+}
+
+// ---------------------------------------------------------------- harness ----
+
+/// Scope + snapshot + stop + diff of a test that spawns nothing (what
+/// `#[iris_test]` adds to a passing test), averaged over `iters`.
+pub fn test_scope_overhead(iters: u32) -> Duration {
+    let started = Instant::now();
+    for _ in 0..iters {
+        TestScope::begin(TestOptions::new("bench"))
+            .finish()
+            .unwrap();
+    }
+    started.elapsed() / iters
+}
+
+/// `n` idle threads in the process (small stacks), released when the guard drops.
+pub struct IdleThreads {
+    release: Option<std::sync::mpsc::Sender<()>>,
+    handles: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl IdleThreads {
+    pub fn new(n: usize) -> IdleThreads {
+        let (release, receiver) = std::sync::mpsc::channel::<()>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let handles = (0..n)
+            .map(|_| {
+                let receiver = receiver.clone();
+                std::thread::Builder::new()
+                    .stack_size(SMALL_STACK)
+                    .spawn(move || {
+                        let _ = receiver
+                            .lock()
+                            .map(|r| r.recv_timeout(Duration::from_secs(600)));
+                    })
+                    .unwrap()
+            })
+            .collect();
+        IdleThreads {
+            release: Some(release),
+            handles,
+        }
+    }
+}
+
+impl Drop for IdleThreads {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+// ---------------------------------------------------------------- processes ----
+
+pub const CHATTY_LINES: u32 = 1_000_000;
+
+/// The chatty children: (label, shell script).
+pub fn chatty_children() -> [(&'static str, String); 2] {
+    [
+        (
+            "line-buffered child (awk, fflush per line)",
+            format!("awk 'BEGIN {{ for (i = 0; i < {CHATTY_LINES}; i++) {{ print \"log line \" i; fflush() }} }}'"),
+        ),
+        (
+            "block-buffered child (yes | head)",
+            format!("yes 'log line 0123456' | head -n {CHATTY_LINES}"),
+        ),
+    ]
+}
+
+pub fn to_dev_null(script: &str) -> Duration {
+    let started = Instant::now();
+    let status = std::process::Command::new("sh")
+        .args(["-c", script])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    started.elapsed()
+}
+
+/// A pipe read in 64 KiB chunks and thrown away: what capturing costs at the least.
+pub fn drained(script: &str) -> Duration {
+    use std::io::Read;
+    let started = Instant::now();
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buffer = vec![0u8; 64 << 10];
+    while stdout.read(&mut buffer).unwrap() > 0 {}
+    assert!(child.wait().unwrap().success());
+    started.elapsed()
+}
+
+/// Time until the child has exited and every line has been captured by Iris.
+pub fn captured(script: &str) -> Duration {
+    let app = ThreadContainer::new("bench");
+    let mut command = std::process::Command::new("sh");
+    command.args(["-c", script]);
+    let started = Instant::now();
+    let child = app
+        .spawn_process_with("chatty", command, ProcessOptions::new().log_lines(false))
+        .unwrap();
+    let output = child.output(Duration::from_secs(120)).unwrap();
+    let took = started.elapsed();
+    assert!(output.success());
+    assert_eq!(
+        output.lines.last().unwrap().seq,
+        u64::from(CHATTY_LINES) - 1
+    );
+    app.stop(Duration::from_secs(10)).unwrap();
+    took
+}
