@@ -300,18 +300,7 @@ fn main() {
 /// harness and under nextest.
 fn suite_overhead() -> Result<Vec<Row>, String> {
     let binary = build_overhead_binary()?;
-    let run_libtest = |filter: &str| -> Result<Duration, String> {
-        let started = Instant::now();
-        let status = Command::new(&binary)
-            .args([filter, "-q"])
-            .stdout(std::process::Stdio::null())
-            .status()
-            .map_err(|e| e.to_string())?;
-        status
-            .success()
-            .then(|| started.elapsed())
-            .ok_or_else(|| "a test failed".to_string())
-    };
+    let run_libtest = |filter: &str| timed(Command::new(&binary).args([filter, "-q"]));
     let median = |filter: &str| -> Result<Duration, String> {
         let mut runs = (0..5)
             .map(|_| run_libtest(filter))
@@ -324,29 +313,20 @@ fn suite_overhead() -> Result<Vec<Row>, String> {
     let plain = median("plain::")?;
     let with_iris = median("with_iris::")?;
     let per_test = with_iris.saturating_sub(plain) / 1000;
-    let mut rows = vec![Row {
-        what: "6. 1,000 trivial tests under `cargo test` (libtest, parallel)".into(),
-        iris: format!("{:.1} ms with `#[iris_test]`", ms(with_iris)),
-        baseline: format!("plain `#[test]`: {:.1} ms", ms(plain)),
-        ratio: format!("{:.1} µs a test", us(per_test)),
-        target: "< 300 µs a test".into(),
-        met: Some(per_test < Duration::from_micros(300)),
-    }];
+    let mut rows = vec![per_test_row(
+        "6. 1,000 trivial tests under `cargo test` (libtest, parallel)",
+        format!("{:.1} ms", ms(with_iris)),
+        format!("{:.1} ms", ms(plain)),
+        per_test,
+    )];
     // What nextest does for each test, without its scheduling: a fresh process that
     // runs one test, 300 times for each kind, alternating.
-    let one_process = |name: &str| -> Result<Duration, String> {
-        let started = Instant::now();
-        let status = Command::new(&binary)
-            .args(["--exact", name, "--nocapture"])
-            .env("NEXTEST_EXECUTION_MODE", "process-per-test")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .map_err(|e| e.to_string())?;
-        status
-            .success()
-            .then(|| started.elapsed())
-            .ok_or_else(|| "a test failed".to_string())
+    let one_process = |name: &str| {
+        timed(
+            Command::new(&binary)
+                .args(["--exact", name, "--nocapture"])
+                .env("NEXTEST_EXECUTION_MODE", "process-per-test"),
+        )
     };
     let (mut plain_runs, mut iris_runs) = (Vec::new(), Vec::new());
     for _ in 0..300 {
@@ -357,15 +337,12 @@ fn suite_overhead() -> Result<Vec<Row>, String> {
         Samples::new(plain_runs).p50(),
         Samples::new(iris_runs).p50(),
     );
-    let cold = iris_one.saturating_sub(plain_one);
-    rows.push(Row {
-        what: "6. one test in a fresh process (what nextest runs per test), median of 300".into(),
-        iris: format!("{:.2} ms with `#[iris_test]`", ms(iris_one)),
-        baseline: format!("plain `#[test]`: {:.2} ms", ms(plain_one)),
-        ratio: format!("{:.0} µs a test", us(cold)),
-        target: "< 300 µs a test".into(),
-        met: Some(cold < Duration::from_micros(300)),
-    });
+    rows.push(per_test_row(
+        "6. one test in a fresh process (what nextest runs per test), median of 300",
+        format!("{:.2} ms", ms(iris_one)),
+        format!("{:.2} ms", ms(plain_one)),
+        iris_one.saturating_sub(plain_one),
+    ));
 
     // nextest's own "Summary [ 2.345s]" time, without cargo's start-up.
     let nextest = |filter: &str| -> Result<Duration, String> {
@@ -430,6 +407,33 @@ fn suite_overhead() -> Result<Vec<Row>, String> {
         }),
     }
     Ok(rows)
+}
+
+/// A row for a per-test overhead: the time with `#[iris_test]`, without, and the
+/// difference a test.
+fn per_test_row(what: &str, with_iris: String, plain: String, per_test: Duration) -> Row {
+    Row {
+        what: what.into(),
+        iris: format!("{with_iris} with `#[iris_test]`"),
+        baseline: format!("plain `#[test]`: {plain}"),
+        ratio: format!("{:.1} µs a test", us(per_test)),
+        target: "< 300 µs a test".into(),
+        met: Some(per_test < Duration::from_micros(300)),
+    }
+}
+
+/// Runs `command` with its output discarded; the wall time if it succeeded.
+fn timed(command: &mut Command) -> Result<Duration, String> {
+    let started = Instant::now();
+    let status = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    status
+        .success()
+        .then(|| started.elapsed())
+        .ok_or_else(|| "a test failed".to_string())
 }
 
 fn build_overhead_binary() -> Result<String, String> {
