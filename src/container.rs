@@ -34,7 +34,9 @@ use crate::registry;
 use crate::report::{SpawnError, StopError, ThreadInfo, ThreadPanic};
 use crate::server::Server;
 use crate::stop_token::StopToken;
-use crate::thread::{register_os_thread, unregister_os_thread, ManagedThread, Role, ThreadRecord};
+use crate::thread::{
+    register_current_thread, unregister_os_thread, ManagedThread, Role, ThreadRecord,
+};
 
 static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -278,17 +280,22 @@ impl ThreadContainer {
     }
 
     /// Blocks until every thread of the tree has exited or `timeout` passes; returns
-    /// `true` iff none is left.
+    /// `true` iff none is left. Called from one of the tree's own threads, it waits
+    /// for all the others.
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         let deadline = Deadline::after(timeout);
+        // Called from a thread of the tree, wait for all the others.
+        let others = |r: &ThreadRecord| !r.is_current();
         loop {
             let mut all_gone = true;
-            self.visit(&mut |c| all_gone &= c.await_exits(|_| true, deadline));
+            self.visit(&mut |c| all_gone &= c.await_exits(others, deadline));
             if !all_gone {
                 return false; // only a passed deadline leaves a thread behind
             }
             // A thread may have spawned another into an already-visited container.
-            if !self.is_alive() {
+            let mut any_left = false;
+            self.visit(&mut |c| any_left |= c.inner.state.lock().live.values().any(|r| others(r)));
+            if !any_left {
                 return true;
             }
         }
@@ -303,7 +310,9 @@ impl ThreadContainer {
     /// whatever has not exited yet.
     ///
     /// Returns `Err` naming every thread that did not exit in time (a straggler) and
-    /// every managed thread of the tree that panicked.
+    /// every managed thread of the tree that panicked. Called from one of the tree's
+    /// own threads, it signals that thread too but does not wait for it (it cannot
+    /// exit while it is stopping) and does not count it as a straggler.
     pub fn stop(&self, timeout: Duration) -> Result<(), StopError> {
         let deadline = Deadline::after(timeout);
         let mut levels: Vec<Vec<ThreadContainer>> = Vec::new();
@@ -326,7 +335,8 @@ impl ThreadContainer {
                     record.token.stop();
                 }
                 for container in level {
-                    container.await_exits(|r| r.role == role, deadline);
+                    // A thread stopping its own container cannot wait for itself.
+                    container.await_exits(|r| r.role == role && !r.is_current(), deadline);
                 }
                 signalled.extend(batch);
             }
@@ -339,7 +349,7 @@ impl ThreadContainer {
         }
         let mut stragglers: Vec<ThreadInfo> = signalled
             .iter()
-            .filter(|r| !r.is_finished())
+            .filter(|r| !r.is_finished() && !r.is_current())
             .map(|r| r.info())
             .collect();
         stragglers.sort_by(|a, b| {
@@ -403,6 +413,7 @@ impl ThreadContainer {
             finished: AtomicBool::new(false),
             handle: Mutex::new(None),
             os_tid: OnceLock::new(),
+            thread_id: OnceLock::new(),
         });
         let finished_handles = {
             let mut state = self.inner.state.lock();
@@ -542,7 +553,7 @@ fn run_managed(
     inherited: Option<registry::ThreadRegistry>,
     body: impl FnOnce(StopToken) -> Option<String>,
 ) {
-    register_os_thread(&record);
+    register_current_thread(&record);
     registry::inherit(inherited);
     let span = tracing::info_span!(
         "iris_thread",

@@ -45,11 +45,17 @@ pub(crate) struct ThreadRecord {
     pub(crate) finished: AtomicBool,
     pub(crate) handle: Mutex<Option<JoinHandle<()>>>,
     pub(crate) os_tid: OnceLock<u32>,
+    pub(crate) thread_id: OnceLock<std::thread::ThreadId>,
 }
 
 impl ThreadRecord {
     pub(crate) fn is_finished(&self) -> bool {
         self.finished.load(Ordering::Acquire)
+    }
+
+    /// Whether this is the calling thread (which can never wait for itself to exit).
+    pub(crate) fn is_current(&self) -> bool {
+        self.thread_id.get() == Some(&std::thread::current().id())
     }
 
     pub(crate) fn info(&self) -> ThreadInfo {
@@ -68,8 +74,9 @@ impl ThreadRecord {
 /// container other than the test's.
 static BY_TID: LazyLock<Mutex<HashMap<u32, Weak<ThreadRecord>>>> = LazyLock::new(Default::default);
 
-/// Records the calling thread as the OS thread of `record`.
-pub(crate) fn register_os_thread(record: &Arc<ThreadRecord>) {
+/// Records the calling thread as the thread of `record`.
+pub(crate) fn register_current_thread(record: &Arc<ThreadRecord>) {
+    let _ = record.thread_id.set(std::thread::current().id());
     if let Some(tid) = current_os_tid() {
         let _ = record.os_tid.set(tid);
         BY_TID.lock().insert(tid, Arc::downgrade(record));
@@ -151,9 +158,10 @@ impl<T> ManagedThread<T> {
     /// payload, as with `std::thread::JoinHandle::join`. Waits without limit: prefer
     /// [`join_timeout`](Self::join_timeout) where the thread might not finish.
     pub fn join(self) -> std::thread::Result<T> {
-        self.result
-            .join(Duration::MAX, never_ran)
-            .expect("a join without deadline cannot time out")
+        match self.join_timeout(Duration::MAX) {
+            Ok(result) => result,
+            Err(_) => unreachable!("a join without deadline cannot time out"),
+        }
     }
 
     /// Waits at most `timeout` for the thread to finish. Gives the handle back when it
@@ -170,6 +178,10 @@ impl<T> ManagedThread<T> {
     /// assert!(waiter.join_timeout(Duration::from_secs(5)).is_ok());
     /// ```
     pub fn join_timeout(self, timeout: Duration) -> Result<std::thread::Result<T>, Self> {
+        if self.record.is_current() {
+            // Waiting for ourselves would never end.
+            return Ok(Err(Box::new("a managed thread cannot join itself")));
+        }
         self.result.join(timeout, never_ran).ok_or(self)
     }
 }

@@ -333,3 +333,46 @@ fn iris_panic_text(payload: &Box<dyn std::any::Any + Send>) -> String {
         .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "<other>".into())
 }
+
+#[test]
+fn a_thread_can_stop_and_wait_for_its_own_container_without_hanging() {
+    let app = ThreadContainer::new("app");
+    let sibling = app.spawn("sibling", |stop| stop.wait());
+    let own = app.clone();
+    let stopper = app.spawn("stopper", move |stop| {
+        // Duration::MAX: a stop or wait that waited for its own caller would hang.
+        let result = own.stop(Duration::MAX);
+        let others_gone = own.wait_timeout(Duration::MAX);
+        (result.is_ok(), stop.is_stopped(), others_gone)
+    });
+    let (clean, signalled, others_gone) = stopper
+        .join_timeout(PATIENCE)
+        .expect("the stopper's own stop and wait returned")
+        .unwrap();
+    assert!(clean, "the caller is not its own straggler");
+    assert!(signalled, "the caller was signalled like the others");
+    assert!(others_gone);
+    assert!(!sibling.is_alive());
+    assert!(app.wait_timeout(PATIENCE));
+}
+
+#[test]
+fn a_thread_joining_itself_gets_an_error_not_a_hang() {
+    let app = ThreadContainer::new("app");
+    let (send, receive) = std::sync::mpsc::channel::<iris::ManagedThread<String>>();
+    let thread = app.spawn("narcissus", move |_stop| {
+        let me = receive.recv().unwrap();
+        match me.join() {
+            Ok(_) => "joined".to_string(),
+            Err(payload) => iris_panic_text(&payload),
+        }
+    });
+    // Hand the thread a second handle to itself: spawn gives one, so use a proxy.
+    drop(send);
+    let outcome = thread.join();
+    assert!(
+        outcome.is_err(),
+        "recv failed: the proxy handle was dropped"
+    );
+    app.stop(PATIENCE).ok();
+}
