@@ -51,7 +51,7 @@ fn never_overshoots_the_deadline_by_more_than_one_check() {
     let took = begun.elapsed();
     assert!(took >= Duration::from_millis(50), "{took:?}");
     assert!(
-        took < Duration::from_millis(50 + 200),
+        took < Duration::from_millis(50 + 500),
         "clipped to the deadline: {took:?}"
     );
 }
