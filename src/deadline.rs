@@ -63,7 +63,7 @@ impl Deadline {
             None => step,
         };
         if !step.is_zero() {
-            std::thread::sleep(step);
+            std::thread::sleep(step); // the polling pause itself, clipped to the deadline
         }
     }
 }

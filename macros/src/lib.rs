@@ -326,34 +326,32 @@ mod tests {
 
     #[test]
     fn mistakes_are_errors() {
-        let unknown = expand_str("colour = \"red\"", "fn t() {}").unwrap_err();
-        assert!(unknown.contains("unknown option `colour`"), "{unknown}");
-        let bad = expand_str("timeout = \"5 parsecs\"", "fn t() {}").unwrap_err();
-        assert!(
-            bad.contains("invalid duration \"5 parsecs\": unknown unit \"parsecs\""),
-            "{bad}"
-        );
-        let no_unit = expand_str("linger = \"5\"", "fn t() {}").unwrap_err();
-        assert!(no_unit.contains("no unit"), "{no_unit}");
-        let wrong_type = expand_str("timeout = 5", "fn t() {}").unwrap_err();
-        assert!(
-            wrong_type.contains("`timeout` takes a string"),
-            "{wrong_type}"
-        );
-        let policy = expand_str("leaks = \"panic\"", "fn t() {}").unwrap_err();
-        assert!(policy.contains("unknown leak policy \"panic\""), "{policy}");
-        let twice = expand_str("linger = \"1s\", linger = \"2s\"", "fn t() {}").unwrap_err();
-        assert!(twice.contains("given twice"), "{twice}");
-        let not_fn = expand_str("", "struct S;").unwrap_err();
-        assert!(
-            not_fn.contains("can only be applied to a function"),
-            "{not_fn}"
-        );
-        let asynchronous = expand_str("", "async fn t() {}").unwrap_err();
-        assert!(
-            asynchronous.contains("does not support async fn"),
-            "{asynchronous}"
-        );
+        let cases = [
+            ("colour = \"red\"", "fn t() {}", "unknown option `colour`"),
+            (
+                "timeout = \"5 parsecs\"",
+                "fn t() {}",
+                "invalid duration \"5 parsecs\": unknown unit \"parsecs\"",
+            ),
+            ("linger = \"5\"", "fn t() {}", "no unit"),
+            ("timeout = 5", "fn t() {}", "`timeout` takes a string"),
+            (
+                "leaks = \"panic\"",
+                "fn t() {}",
+                "unknown leak policy \"panic\"",
+            ),
+            (
+                "linger = \"1s\", linger = \"2s\"",
+                "fn t() {}",
+                "given twice",
+            ),
+            ("", "struct S;", "can only be applied to a function"),
+            ("", "async fn t() {}", "does not support async fn"),
+        ];
+        for (attr, item, expected) in cases {
+            let error = expand_str(attr, item).unwrap_err();
+            assert!(error.contains(expected), "{attr} / {item}: {error}");
+        }
     }
 
     #[test]
