@@ -192,6 +192,8 @@ impl LeakReport {
     }
 }
 
+impl std::error::Error for LeakReport {}
+
 /// The key under which identical leaks are grouped: the name with every run of
 /// digits replaced by `N` ("worker-12" and "worker-3" are both "worker-N").
 fn name_shape(name: &str) -> String {
