@@ -9,6 +9,8 @@
 //!   spawned through Iris.
 //! - [`Server`] and [`Executor`]: servers and worker pools with the same lifecycle.
 //! - [`wait_for_condition`], [`Wait`], [`SentinelFile`]: waiting without sleeps.
+//! - `ManagedProcess`, `run_process` (unix): child processes with the same lifecycle,
+//!   their output as structured lines.
 //! - [`iris_test`], [`TestScope`]: every test proves it left no thread behind
 //!   ([`LeakReport`]).
 //!
