@@ -165,6 +165,13 @@ pub fn thread_registry_scope(name: impl Into<String>) -> RegistryScope {
 /// Closing it (or dropping it) removes it from this thread's stack and stops its
 /// registry with [`DEFAULT_STOP_TIMEOUT`]. Scopes nest, and may be dropped in any
 /// order.
+///
+/// It belongs to the thread that opened it (it is not `Send`):
+///
+/// ```compile_fail
+/// let scope = iris::thread_registry_scope("test:x");
+/// std::thread::spawn(move || drop(scope)); // error: `*const ()` cannot be sent
+/// ```
 #[must_use = "the scope ends (and stops its threads) when this guard is dropped"]
 pub struct RegistryScope {
     id: u64,
