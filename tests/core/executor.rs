@@ -92,3 +92,20 @@ fn zero_workers_means_one_and_a_stopped_container_gives_a_refusing_pool() {
     let late = app.spawn_executor(2, "late");
     assert!(late.is_shut_down() && late.submit(|| ()).is_err());
 }
+
+#[test]
+fn task_joins_take_zero_and_max() {
+    let app = ThreadContainer::new("app");
+    let pool = app.spawn_executor(1, "pool");
+    let gate = StopToken::new();
+    let g = gate.clone();
+    let task = pool.submit(move || g.wait_timeout(PATIENCE)).unwrap();
+    let task = task.join_timeout(std::time::Duration::ZERO).unwrap_err();
+    assert!(!task.is_finished());
+    gate.stop();
+    assert!(task
+        .join_timeout(std::time::Duration::MAX)
+        .unwrap()
+        .unwrap());
+    app.stop(std::time::Duration::MAX).unwrap();
+}

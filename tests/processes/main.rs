@@ -316,3 +316,32 @@ fn a_child_printing_100_mb_does_not_grow_memory_past_the_cap() {
     assert!(grown < 48 << 20, "peak memory grew by {} MiB", grown >> 20);
     app.stop(PATIENCE).unwrap();
 }
+
+#[test]
+fn zero_and_max_durations_work_for_process_waits() {
+    let app = ThreadContainer::new("app");
+    let p = app
+        .spawn_process_with(
+            "sleeper",
+            sh("echo up; exec sleep 1000"),
+            ProcessOptions::new().grace(Duration::ZERO),
+        )
+        .unwrap();
+    assert!(matches!(
+        p.wait_exit(Duration::ZERO),
+        Err(ProcessWaitError::TimedOut { .. })
+    ));
+    assert!(p.wait_for_line(|l| l.text == "up", Duration::MAX).is_ok());
+    assert!(p
+        .wait_for_line(|l| l.text == "never", Duration::ZERO)
+        .is_err());
+    assert!(p.output(Duration::ZERO).is_err());
+    // A zero grace: SIGTERM, then SIGKILL at once unless it is already gone.
+    let status = p.terminate(Duration::MAX).unwrap();
+    assert!(
+        status.signal() == Some(15) || status.signal() == Some(9),
+        "{status:?}"
+    );
+    assert!(p.output(Duration::MAX).is_ok());
+    app.stop(Duration::MAX).unwrap();
+}
