@@ -22,6 +22,7 @@ use std::fmt;
 use std::io::{self, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -73,13 +74,15 @@ impl fmt::Display for LogLine {
     }
 }
 
+const DEFAULT_LOG_BYTES: usize = 1 << 20;
+
 /// How a managed process is run.
 #[derive(Clone, Debug)]
 pub struct ProcessOptions {
     grace: Duration,
     capture_bytes: usize,
     max_line_bytes: usize,
-    log_lines: bool,
+    log_bytes: usize,
 }
 
 impl Default for ProcessOptions {
@@ -88,14 +91,14 @@ impl Default for ProcessOptions {
             grace: Duration::from_secs(2),
             capture_bytes: 4 << 20,
             max_line_bytes: 64 << 10,
-            log_lines: true,
+            log_bytes: DEFAULT_LOG_BYTES,
         }
     }
 }
 
 impl ProcessOptions {
-    /// Defaults: 2 s grace, 4 MiB of captured lines, lines cut at 64 KiB, each line
-    /// also logged through `tracing`.
+    /// Defaults: 2 s grace, 4 MiB of captured lines, lines cut at 64 KiB, and the
+    /// first 1 MiB of output also logged through `tracing`, line by line.
     pub fn new() -> ProcessOptions {
         ProcessOptions::default()
     }
@@ -118,9 +121,18 @@ impl ProcessOptions {
         self
     }
 
-    /// Whether each line is also emitted through `tracing` (on by default).
+    /// Whether lines are also emitted through `tracing` (on by default, up to
+    /// [`log_bytes`](Self::log_bytes)).
     pub fn log_lines(mut self, on: bool) -> ProcessOptions {
-        self.log_lines = on;
+        self.log_bytes = if on { DEFAULT_LOG_BYTES } else { 0 };
+        self
+    }
+
+    /// How much output (in bytes) is logged through `tracing` before logging stops
+    /// with one line saying so (capture goes on). A test's captured output is held in
+    /// memory by the test harness, so a chatty child must not flood it. Default 1 MiB.
+    pub fn log_bytes(mut self, bytes: usize) -> ProcessOptions {
+        self.log_bytes = bytes;
         self
     }
 }
@@ -308,6 +320,9 @@ struct Shared {
     command_line: String,
     grace: Duration,
     capture_bytes: usize,
+    log_limit: usize,
+    /// Bytes of output that may still be logged through `tracing`.
+    log_budget: AtomicUsize,
     state: Mutex<State>,
     /// Exit, end of output, stop requests.
     changed: Condvar,
@@ -431,6 +446,8 @@ impl ThreadContainer {
             command_line: command_line(&command),
             grace: options.grace,
             capture_bytes: options.capture_bytes,
+            log_limit: options.log_bytes,
+            log_budget: AtomicUsize::new(options.log_bytes),
             state: Mutex::new(State {
                 exit: None,
                 open_streams: 2,
@@ -499,7 +516,7 @@ impl ManagedProcess {
         ];
         for (stream, pipe) in readers {
             let shared = self.shared.clone();
-            let (max_line, log) = (options.max_line_bytes, options.log_lines);
+            let (max_line, log) = (options.max_line_bytes, options.log_bytes > 0);
             let spawned = group.try_spawn(format!("{name}-{}", stream.as_str()), move |_stop| {
                 if let Some(pipe) = pipe {
                     read_lines(&shared, stream, pipe, max_line, log);
@@ -721,6 +738,27 @@ impl Shared {
         }
     }
 
+    /// Logs a line through `tracing` while the log budget lasts.
+    fn log_line(&self, stream: Stream, text: &str) {
+        let cost = text.len().max(1);
+        let before = self
+            .log_budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                (left > 0).then(|| left.saturating_sub(cost))
+            });
+        match before {
+            Err(_) => {} // the budget was spent before this line
+            Ok(left) if left >= cost => {
+                tracing::info!(process = %self.name, stream = stream.as_str(), "{text}");
+            }
+            Ok(_) => tracing::info!(
+                process = %self.name,
+                "output beyond {} bytes is no longer logged; it is still captured (ManagedProcess::lines)",
+                self.log_limit
+            ),
+        }
+    }
+
     /// Appends a batch of lines (one read's worth) under one lock and one wake-up.
     fn push_lines(&self, batch: &mut Vec<(Stream, String)>) {
         if batch.is_empty() {
@@ -759,7 +797,7 @@ fn line_text(shared: &Shared, stream: Stream, bytes: &[u8], cut: usize, log: boo
         text.push_str(&format!("…[cut {cut} bytes]"));
     }
     if log {
-        tracing::info!(process = %shared.name, stream = stream.as_str(), "{text}");
+        shared.log_line(stream, &text);
     }
     text
 }
