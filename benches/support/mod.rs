@@ -5,7 +5,7 @@
 // Shared by several targets; each uses a part.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -33,10 +33,6 @@ impl Samples {
 
     pub fn p50(&self) -> Duration {
         self.percentile(0.5)
-    }
-
-    pub fn p99(&self) -> Duration {
-        self.percentile(0.99)
     }
 
     pub fn millis(&self, q: f64) -> f64 {
@@ -219,41 +215,40 @@ pub fn stop_tree(depth: usize, total: usize, rounds: usize) -> Samples {
 
 // ---------------------------------------------------------------- waiting ----
 
-/// Runs `wait(path)` on a thread, signals `path` from this one once the waiter is
-/// parked (plus a random part of `poll_ms`, so a polling loop is caught at a random
-/// phase), and measures from just before the file is created to the waiter's return.
-pub fn file_wake_latency(
-    rounds: usize,
-    poll_ms: u64,
-    wait: impl Fn(&Path) + Send + Sync + 'static,
-) -> Samples {
-    let wait = Arc::new(wait);
-    let dir = tempfile::tempdir().unwrap();
-    let mut random = XorShift::new();
-    let mut samples = Vec::with_capacity(rounds);
-    for round in 0..rounds {
-        let path = dir.path().join(format!("s{round}"));
-        let (p, w) = (path.clone(), wait.clone());
-        let waiter = std::thread::spawn(move || {
-            w(&p);
-            Instant::now()
-        });
-        // A benchmark may pause: let the waiter get into its blocking wait, so the
-        // figure is wake latency, not setup.
-        std::thread::sleep(Duration::from_millis(3) + random.below(Duration::from_millis(poll_ms)));
-        let signalled = Instant::now();
-        std::fs::File::create(&path).unwrap();
-        samples.push(waiter.join().unwrap().saturating_duration_since(signalled));
-    }
-    Samples::new(samples)
+/// One round: runs `wait(path)` on a thread, creates `path` from this one after
+/// `pause` (time for the waiter to get into its blocking wait, so the figure is wake
+/// latency, not setup), and measures from just before the file is created to the
+/// waiter's return.
+fn one_wake(path: PathBuf, pause: Duration, wait: impl FnOnce(&Path) + Send + 'static) -> Duration {
+    let p = path.clone();
+    let waiter = std::thread::spawn(move || {
+        wait(&p);
+        Instant::now()
+    });
+    std::thread::sleep(pause);
+    let signalled = Instant::now();
+    std::fs::File::create(&path).unwrap();
+    waiter.join().unwrap().saturating_duration_since(signalled)
 }
 
+const SETTLE: Duration = Duration::from_millis(3);
+
+/// A file polled every `every_ms`, signalled at a random phase of the loop.
 pub fn polling_file_latency(rounds: usize, every_ms: u64) -> Samples {
-    file_wake_latency(rounds, every_ms, move |path| {
-        while !path.exists() {
-            std::thread::sleep(Duration::from_millis(every_ms));
-        }
-    })
+    let dir = tempfile::tempdir().unwrap();
+    let mut random = XorShift::new();
+    Samples::new(
+        (0..rounds)
+            .map(|round| {
+                let pause = SETTLE + random.below(Duration::from_millis(every_ms));
+                one_wake(dir.path().join(format!("s{round}")), pause, move |path| {
+                    while !path.exists() {
+                        std::thread::sleep(Duration::from_millis(every_ms));
+                    }
+                })
+            })
+            .collect(),
+    )
 }
 
 /// The floor and Iris measured in alternating rounds, so that the machine's state
@@ -276,34 +271,30 @@ pub fn inotify_floor_and_sentinel(rounds: usize) -> (Samples, Samples) {
     let inotify = Arc::new(parking_lot::Mutex::new(inotify));
     let (mut floor, mut iris) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
     for round in 0..rounds {
-        let path = floor_dir.join(format!("s{round}"));
-        let (inotify, p) = (inotify.clone(), path.clone());
-        let waiter = std::thread::spawn(move || {
-            let mut inotify = inotify.lock();
-            let mut buffer = [0u8; 4096];
-            let name = p.file_name().unwrap().to_owned();
-            loop {
-                let events = inotify.read_events_blocking(&mut buffer).unwrap();
-                if events.into_iter().any(|e| e.name == Some(name.as_os_str())) {
-                    return Instant::now();
-                }
-            }
-        });
-        std::thread::sleep(Duration::from_millis(3));
-        let signalled = Instant::now();
-        std::fs::File::create(&path).unwrap();
-        floor.push(waiter.join().unwrap().saturating_duration_since(signalled));
-
-        let path = iris_dir.join(format!("s{round}"));
-        let p = path.clone();
-        let waiter = std::thread::spawn(move || {
-            SentinelFile::new(p).wait(Duration::from_secs(10)).unwrap();
-            Instant::now()
-        });
-        std::thread::sleep(Duration::from_millis(3));
-        let signalled = Instant::now();
-        std::fs::File::create(&path).unwrap();
-        iris.push(waiter.join().unwrap().saturating_duration_since(signalled));
+        let inotify = inotify.clone();
+        floor.push(one_wake(
+            floor_dir.join(format!("s{round}")),
+            SETTLE,
+            move |path| {
+                let mut inotify = inotify.lock();
+                let mut buffer = [0u8; 4096];
+                let name = path.file_name().unwrap();
+                while !inotify
+                    .read_events_blocking(&mut buffer)
+                    .unwrap()
+                    .any(|e| e.name == Some(name))
+                {}
+            },
+        ));
+        iris.push(one_wake(
+            iris_dir.join(format!("s{round}")),
+            SETTLE,
+            |path| {
+                SentinelFile::new(path)
+                    .wait(Duration::from_secs(10))
+                    .unwrap()
+            },
+        ));
     }
     (Samples::new(floor), Samples::new(iris))
 }
