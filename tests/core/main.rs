@@ -2,6 +2,8 @@
 
 mod container;
 mod executor;
+#[path = "../support/log_capture.rs"]
+mod log_capture;
 mod logging;
 mod registry;
 mod server;

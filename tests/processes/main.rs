@@ -2,6 +2,9 @@
 //! itself as a helper (see `helper`).
 #![cfg(unix)]
 
+#[path = "../support/log_capture.rs"]
+mod log_capture;
+
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::time::Duration;
@@ -348,28 +351,9 @@ fn zero_and_max_durations_work_for_process_waits() {
     app.stop(Duration::MAX).unwrap();
 }
 
-#[derive(Clone, Default)]
-struct LogBuffer(std::sync::Arc<parking_lot::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn lines_are_logged_with_the_process_name_until_the_log_budget_is_spent() {
-    let buffer = LogBuffer::default();
-    let sink = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = log_capture::capture_logs();
     let app = ThreadContainer::new("app");
     let p = app
         .spawn_process_with(
@@ -385,7 +369,7 @@ fn lines_are_logged_with_the_process_name_until_the_log_budget_is_spent() {
         "capture is not limited by the log budget"
     );
     app.stop(PATIENCE).unwrap();
-    let text = String::from_utf8(buffer.0.lock().clone()).unwrap();
+    let text = logs.text();
     assert!(
         text.contains("first process=talker stream=\"stdout\""),
         "{text}"
