@@ -1,6 +1,7 @@
+use iris::ThreadContainer;
+
 use crate::log_capture::capture_logs;
 use crate::PATIENCE;
-use iris::ThreadContainer;
 
 #[test]
 fn background_logs_reach_the_spawners_subscriber_inside_a_named_span() {
