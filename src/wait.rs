@@ -329,12 +329,17 @@ impl WaitTimeout {
     }
 }
 
+/// The start of a wait's failure message: its description, or "condition".
+fn write_subject(f: &mut fmt::Formatter<'_>, description: Option<&str>) -> fmt::Result {
+    match description {
+        Some(d) => write!(f, "{d}: "),
+        None => f.write_str("condition "),
+    }
+}
+
 impl fmt::Display for WaitTimeout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.description {
-            Some(d) => write!(f, "{d}: ")?,
-            None => f.write_str("condition ")?,
-        }
+        write_subject(f, self.description.as_deref())?;
         write!(
             f,
             "did not become true within {:?} (waited {:.1?}, {} check(s)) at {}",
@@ -368,10 +373,7 @@ impl ConditionBroke {
 
 impl fmt::Display for ConditionBroke {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.description {
-            Some(d) => write!(f, "{d}: ")?,
-            None => f.write_str("condition ")?,
-        }
+        write_subject(f, self.description.as_deref())?;
         write!(
             f,
             "stopped holding after {:.1?} of the required {:?} (check {}) at {}",
