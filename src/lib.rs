@@ -48,49 +48,41 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod completion;
-mod container;
-mod deadline;
-mod executor;
-#[cfg(feature = "rstest")]
-pub mod fixtures;
-mod harness;
-mod leak;
-mod os_threads;
+// Layers, lowest first; a layer imports only the layers above it in this list
+// (docs/architecture.md draws them).
+mod leaks;
+mod os;
 #[cfg(unix)]
 mod process;
-mod registry;
-mod report;
-mod sentinel;
-mod server;
-mod stop_token;
-mod thread;
+mod sync;
+mod threads;
 mod wait;
-mod watcher;
 
-pub use container::ThreadContainer;
-pub use executor::{Executor, ExecutorShutdown, TaskHandle};
-pub use harness::{run_test, run_test_with_timeout, LeakPolicy, TestOptions, TestScope};
 pub use iris_test_macros::iris_test;
-pub use leak::{LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
-pub use os_threads::OsThread;
+#[cfg(feature = "rstest")]
+pub use leaks::fixtures;
+pub use leaks::harness::{run_test, run_test_with_timeout, LeakPolicy, TestOptions, TestScope};
+pub use leaks::report::{LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
+pub use os::threads::OsThread;
 #[cfg(unix)]
 pub use process::{
     run_process, LogLine, ManagedProcess, ProcessError, ProcessOptions, ProcessOutput,
     ProcessWaitError, Stream,
 };
-pub use registry::{
+pub use sync::stop_token::StopToken;
+pub use threads::container::ThreadContainer;
+pub use threads::executor::{Executor, ExecutorShutdown, TaskHandle};
+pub use threads::managed_thread::ManagedThread;
+pub use threads::registry::{
     get_thread_registry, thread_registry_scope, RegistryScope, ThreadRegistry, DEFAULT_STOP_TIMEOUT,
 };
-pub use report::{SpawnError, StopError, ThreadInfo, ThreadPanic};
-pub use sentinel::{Detection, SentinelError, SentinelFile};
-pub use server::Server;
-pub use stop_token::StopToken;
-pub use thread::ManagedThread;
-pub use wait::{
+pub use threads::report::{SpawnError, StopError, ThreadInfo, ThreadPanic};
+pub use threads::server::Server;
+pub use wait::condition::{
     scaled, timeout_scale, wait_for_condition, ConditionBroke, Polling, Wait, WaitTimeout,
     DEFAULT_WAIT_TIMEOUT,
 };
+pub use wait::sentinel::{Detection, SentinelError, SentinelFile};
 
 // The guide's and the README's examples are compiled and run as doctests.
 #[cfg(doctest)]
@@ -100,14 +92,3 @@ struct GuideExamples;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
-
-/// The text of a panic payload (`&str` or `String`), as the panic hook would print it.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_string()
-    }
-}

@@ -23,9 +23,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use crate::deadline::Deadline;
-use crate::wait::Backoff;
-use crate::watcher::{self, Waiter, WatchFailure};
+use super::condition::Backoff;
+use super::watcher::{self, Waiter, WatchFailure};
+use crate::sync::deadline::Deadline;
 
 /// How often a wait looks at the file even when file events work: a safety net for
 /// filesystems that deliver no events (network mounts, some container overlays).

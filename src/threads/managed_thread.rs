@@ -3,11 +3,14 @@
 //!
 //! Invariants:
 //! - A record is in its container's live set from before the OS thread exists until
-//!   the thread's body has returned (or unwound); `finished` flips exactly once, while
-//!   the container lock is held, at the same moment the record leaves the live set.
+//!   the thread's body has returned (or unwound); `finished` flips exactly once, just
+//!   before the record leaves the live set, and both happen before the result is
+//!   delivered to a joiner.
 //! - The OS `JoinHandle` ends up in exactly one place: the record (while the thread
-//!   runs) or the container's reap list (once it finished), so a stop can join every
-//!   OS thread and nothing lingers in `/proc/self/task` afterwards.
+//!   runs) or the container's reap list (once it finished). The record's handle slot
+//!   decides who puts it there when the thread finishes before its spawner has parked
+//!   the handle, so a stop can join every OS thread and nothing lingers in
+//!   `/proc/self/task` afterwards.
 //! - The handle owns nothing: dropping it neither stops nor detaches the thread.
 
 use std::collections::HashMap;
@@ -20,9 +23,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::completion::Completion;
-use crate::report::ThreadInfo;
-use crate::stop_token::StopToken;
+use super::report::ThreadInfo;
+use crate::sync::completion::Completion;
+use crate::sync::stop_token::StopToken;
 
 /// What a managed thread is for; decides in which phase of a stop it is stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,13 +45,72 @@ pub(crate) struct ThreadRecord {
     pub(crate) started: Instant,
     pub(crate) token: StopToken,
     pub(crate) role: Role,
-    pub(crate) finished: AtomicBool,
-    pub(crate) handle: Mutex<Option<JoinHandle<()>>>,
+    finished: AtomicBool,
+    handle: Mutex<OsHandle>,
     pub(crate) os_tid: OnceLock<u32>,
     pub(crate) thread_id: OnceLock<std::thread::ThreadId>,
 }
 
+/// Where a managed thread's OS handle is.
+pub(crate) enum OsHandle {
+    /// The spawner has not parked it yet, and the thread is running.
+    Pending,
+    /// Parked in the record while the thread runs.
+    Parked(JoinHandle<()>),
+    /// The thread's body has returned; the handle belongs on the reap list.
+    Exited,
+}
+
 impl ThreadRecord {
+    pub(crate) fn new(
+        id: u64,
+        name: String,
+        container_path: Arc<str>,
+        spawned_at: &'static Location<'static>,
+        token: StopToken,
+        role: Role,
+    ) -> ThreadRecord {
+        ThreadRecord {
+            id,
+            name,
+            container_path,
+            spawned_at,
+            started: Instant::now(),
+            token,
+            role,
+            finished: AtomicBool::new(false),
+            handle: Mutex::new(OsHandle::Pending),
+            os_tid: OnceLock::new(),
+            thread_id: OnceLock::new(),
+        }
+    }
+
+    /// The spawner parks the thread's handle; gives it back when the thread has
+    /// already exited (then the spawner reaps it).
+    pub(crate) fn keep_handle(&self, handle: JoinHandle<()>) -> Option<JoinHandle<()>> {
+        let mut slot = self.handle.lock();
+        match *slot {
+            OsHandle::Exited => Some(handle),
+            _ => {
+                *slot = OsHandle::Parked(handle);
+                None
+            }
+        }
+    }
+
+    /// The thread, at its end, takes its own parked handle for the reap list (`None`
+    /// when its spawner has not parked it yet: the spawner will reap it).
+    pub(crate) fn take_handle(&self) -> Option<JoinHandle<()>> {
+        match std::mem::replace(&mut *self.handle.lock(), OsHandle::Exited) {
+            OsHandle::Parked(handle) => Some(handle),
+            OsHandle::Pending | OsHandle::Exited => None,
+        }
+    }
+
+    pub(crate) fn mark_finished(&self) {
+        self.finished.store(true, Ordering::Release);
+    }
+
     pub(crate) fn is_finished(&self) -> bool {
         self.finished.load(Ordering::Acquire)
     }
@@ -74,19 +136,21 @@ impl ThreadRecord {
 /// container other than the test's.
 static BY_TID: LazyLock<Mutex<HashMap<u32, Weak<ThreadRecord>>>> = LazyLock::new(Default::default);
 
-/// Records the calling thread as the thread of `record`.
-pub(crate) fn register_current_thread(record: &Arc<ThreadRecord>) {
-    let _ = record.thread_id.set(std::thread::current().id());
-    if let Some(tid) = current_os_tid() {
-        let _ = record.os_tid.set(tid);
-        BY_TID.lock().insert(tid, Arc::downgrade(record));
+impl ThreadRecord {
+    /// Records the calling thread as the thread of this record.
+    pub(crate) fn register_current_thread(self: &Arc<Self>) {
+        let _ = self.thread_id.set(std::thread::current().id());
+        if let Some(tid) = current_os_tid() {
+            let _ = self.os_tid.set(tid);
+            BY_TID.lock().insert(tid, Arc::downgrade(self));
+        }
     }
-}
 
-/// Forgets the calling thread's record (at the end of its body).
-pub(crate) fn unregister_os_thread(record: &ThreadRecord) {
-    if let Some(tid) = record.os_tid.get() {
-        BY_TID.lock().remove(tid);
+    /// Forgets the calling thread's record (at the end of its body).
+    pub(crate) fn unregister_os_thread(&self) {
+        if let Some(tid) = self.os_tid.get() {
+            BY_TID.lock().remove(tid);
+        }
     }
 }
 

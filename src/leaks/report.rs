@@ -13,8 +13,8 @@
 
 use std::fmt;
 
-use crate::os_threads::OsThread;
-use crate::report::{ThreadInfo, ThreadPanic};
+use crate::os::threads::OsThread;
+use crate::threads::report::{ThreadInfo, ThreadPanic};
 
 /// A managed thread still running after the test's registry was stopped.
 #[derive(Clone, Debug)]
@@ -410,7 +410,9 @@ mod tests {
         let lines: Vec<_> = text.lines().collect();
         assert_eq!(lines[0], "iris: test `t` leaked 17 thread(s)");
         assert!(
-            lines[1].starts_with("  16x \"worker-N\" in `test:t/pool`, spawned at src/leak.rs:"),
+            lines[1].starts_with(
+                "  16x \"worker-N\" in `test:t/pool`, spawned at src/leaks/report.rs:"
+            ),
             "{text}"
         );
         assert!(

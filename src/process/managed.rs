@@ -30,9 +30,9 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use parking_lot::{Condvar, Mutex};
 
-use crate::container::ThreadContainer;
-use crate::deadline::Deadline;
-use crate::report::SpawnError;
+use crate::sync::deadline::Deadline;
+use crate::threads::container::ThreadContainer;
+use crate::threads::report::SpawnError;
 
 /// Which output stream a line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -243,7 +243,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("\"stubborn\" in `test:a/child`, spawned at src/report.rs:"),
+            text.contains("\"stubborn\" in `test:a/child`, spawned at src/threads/report.rs:"),
             "{text}"
         );
         assert!(

@@ -13,14 +13,11 @@
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use parking_lot::{Condvar, Mutex};
-
-use crate::deadline::Deadline;
-use crate::panic_message;
+use super::deadline::Deadline;
+use super::loom::{Arc, AtomicBool, Condvar, Mutex, Ordering};
+use super::panic_message;
 
 type Callback = Box<dyn FnOnce() + Send + 'static>;
 type PanicSink = Box<dyn Fn(String) + Send + Sync + 'static>;
@@ -64,8 +61,9 @@ struct Inner {
     stopped: AtomicBool,
     state: Mutex<State>,
     condvar: Condvar,
-    /// Where messages of panicking callbacks go besides `tracing` (set by a container).
-    panic_sink: OnceLock<PanicSink>,
+    /// Where messages of panicking callbacks go besides `tracing` (set by a container
+    /// when it makes the token, never changed after).
+    panic_sink: Option<PanicSink>,
 }
 
 #[derive(Default)]
@@ -77,21 +75,23 @@ struct State {
 impl StopToken {
     /// A token that is not stopped.
     pub fn new() -> StopToken {
+        StopToken::with_sink(None)
+    }
+
+    /// A token whose panicking callbacks are also reported to `sink`.
+    pub(crate) fn with_panic_sink(sink: impl Fn(String) + Send + Sync + 'static) -> StopToken {
+        StopToken::with_sink(Some(Box::new(sink)))
+    }
+
+    fn with_sink(panic_sink: Option<PanicSink>) -> StopToken {
         StopToken {
             inner: Arc::new(Inner {
                 stopped: AtomicBool::new(false),
                 state: Mutex::new(State::default()),
                 condvar: Condvar::new(),
-                panic_sink: OnceLock::new(),
+                panic_sink,
             }),
         }
-    }
-
-    /// A token whose panicking callbacks are also reported to `sink`.
-    pub(crate) fn with_panic_sink(sink: impl Fn(String) + Send + Sync + 'static) -> StopToken {
-        let token = StopToken::new();
-        let _ = token.inner.panic_sink.set(Box::new(sink));
-        token
     }
 
     /// Requests stop: wakes every waiter and runs every registered callback once, on
@@ -174,7 +174,7 @@ impl StopToken {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(callback)) {
             let message = panic_message(payload.as_ref());
             tracing::error!(panic = %message, "iris: an on_stop callback panicked");
-            if let Some(sink) = self.inner.panic_sink.get() {
+            if let Some(sink) = &self.inner.panic_sink {
                 sink(format!("on_stop callback panicked: {message}"));
             }
         }

@@ -23,14 +23,16 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::completion::{Completion, NoValue};
-use crate::deadline::Deadline;
-use crate::leak::{LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
-use crate::os_threads::{self, OsThread};
-use crate::registry::{self, thread_registry_scope, RegistryScope, ThreadRegistry};
-use crate::stop_token::StopToken;
-use crate::thread::{current_os_tid, managed_by_tid};
-use crate::wait::Backoff;
+use super::report::{LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
+use crate::os::processes;
+use crate::os::threads::{self as os_threads, OsThread};
+use crate::sync::completion::{Completion, NoValue};
+use crate::sync::deadline::Deadline;
+use crate::sync::stop_token::StopToken;
+use crate::threads::context;
+use crate::threads::managed_thread::{current_os_tid, managed_by_tid};
+use crate::threads::registry::{thread_registry_scope, RegistryScope, ThreadRegistry};
+use crate::wait::condition::Backoff;
 
 /// What to do when a test leaks a thread or a background thread panicked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -423,18 +425,16 @@ pub fn run_test_with_timeout<T: Send + 'static>(
     body: impl FnOnce() -> T + Send + 'static,
 ) -> T {
     let scope = TestScope::begin(options);
-    let registry = scope.registry().clone();
     let result = std::sync::Arc::new(Completion::new());
     let slot = result.clone();
-    let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+    // The body's thread inherits the test's scope (just opened on this thread), the
+    // subscriber and the span, as a managed thread would.
+    let inherited = context::capture();
     let thread_name = scope.options.name.clone();
     let spawned = std::thread::Builder::new()
         .name(thread_name)
         .spawn(move || {
-            registry::inherit(Some(registry));
-            let outcome = tracing::dispatcher::with_default(&dispatch, || {
-                catch_unwind(AssertUnwindSafe(body))
-            });
+            let outcome = inherited.run(|| catch_unwind(AssertUnwindSafe(body)));
             drop(slot.complete(outcome));
         });
     let handle = match spawned {
@@ -485,7 +485,7 @@ impl Snapshot {
     fn take() -> Option<Snapshot> {
         Some(Snapshot {
             tids: os_threads::snapshot_tids()?,
-            children: os_threads::child_pids_of(parent_threads(&[])).unwrap_or_default(),
+            children: processes::child_pids_of(parent_threads(&[])).unwrap_or_default(),
         })
     }
 }
@@ -508,7 +508,7 @@ fn children_born_since(
     known: &HashSet<u32>,
     newborn_threads: &[u32],
 ) -> Vec<LeakedProcess> {
-    let mut pids: Vec<u32> = os_threads::child_pids_of(parent_threads(newborn_threads))
+    let mut pids: Vec<u32> = processes::child_pids_of(parent_threads(newborn_threads))
         .unwrap_or_default()
         .into_iter()
         .filter(|p| !before.contains(p) && !known.contains(p))
@@ -516,11 +516,11 @@ fn children_born_since(
     pids.sort_unstable();
     pids.into_iter()
         .filter_map(|pid| {
-            let (state, _) = os_threads::process_stat(pid)?;
+            let (state, _) = processes::process_stat(pid)?;
             let managed = managed_process(pid);
             Some(LeakedProcess {
                 pid,
-                command_line: os_threads::process_cmdline(pid).unwrap_or_default(),
+                command_line: processes::process_cmdline(pid).unwrap_or_default(),
                 state: Some(state),
                 name: managed.as_ref().map(|m| m.0.clone()),
                 container: managed.map(|m| m.1),
@@ -545,7 +545,7 @@ fn managed_processes_left(registry_path: &str) -> Vec<LeakedProcess> {
     crate::process::running_under(registry_path)
         .into_iter()
         .map(|p| LeakedProcess {
-            state: os_threads::process_stat(p.pid).map(|(state, _)| state),
+            state: processes::process_stat(p.pid).map(|(state, _)| state),
             pid: p.pid,
             command_line: p.command_line,
             name: Some(p.name),

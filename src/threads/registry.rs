@@ -2,24 +2,21 @@
 //! it around.
 //!
 //! Invariants:
-//! - Each OS thread has a stack of scopes (thread-local), plus an *inherited* registry
-//!   that a managed thread receives from its spawner. The current registry is the top
-//!   of the stack, else the inherited one, else the process-wide `"default"`.
-//! - A scope is removed by its id, not by popping, so guards dropped out of order
-//!   remove exactly themselves and never another scope.
+//! - The current registry is the innermost scope of this thread, else the one it
+//!   inherited from its spawner (both kept in `context.rs`), else the process-wide
+//!   `"default"`.
 //! - `RegistryScope` is not `Send`: it belongs to the stack of the thread that made it.
 //! - Closing a scope is bounded by its stop timeout (5 s by default).
 
-use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::container::ThreadContainer;
-use crate::report::StopError;
+use super::container::ThreadContainer;
+use super::context;
+use super::report::StopError;
 
 /// How long closing a scope waits for its threads: [`RegistryScope::close`] and drop.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -76,41 +73,9 @@ impl fmt::Debug for ThreadRegistry {
     }
 }
 
-#[derive(Default)]
-struct ScopeStack {
-    inherited: Option<ThreadRegistry>,
-    scopes: Vec<(u64, ThreadRegistry)>,
-}
-
-thread_local! {
-    static SCOPES: RefCell<ScopeStack> = RefCell::new(ScopeStack::default());
-}
-
-static NEXT_SCOPE_ID: AtomicU64 = AtomicU64::new(1);
-
 fn default_registry() -> &'static ThreadRegistry {
     static DEFAULT: OnceLock<ThreadRegistry> = OnceLock::new();
     DEFAULT.get_or_init(|| ThreadRegistry::new("default"))
-}
-
-/// The registry of this thread's scope or inheritance, if any (not the default).
-pub(crate) fn inheritable() -> Option<ThreadRegistry> {
-    SCOPES
-        .try_with(|stack| {
-            let stack = stack.borrow();
-            stack
-                .scopes
-                .last()
-                .map(|(_, registry)| registry.clone())
-                .or_else(|| stack.inherited.clone())
-        })
-        .ok()
-        .flatten()
-}
-
-/// Installs the registry a managed thread inherits from its spawner.
-pub(crate) fn inherit(registry: Option<ThreadRegistry>) {
-    let _ = SCOPES.try_with(|stack| stack.borrow_mut().inherited = registry);
 }
 
 /// The current registry: the innermost [`thread_registry_scope`] of this thread; in a
@@ -134,7 +99,10 @@ pub(crate) fn inherit(registry: Option<ThreadRegistry>) {
 /// assert_eq!(get_thread_registry().name(), "default");
 /// ```
 pub fn get_thread_registry() -> ThreadRegistry {
-    inheritable().unwrap_or_else(|| default_registry().clone())
+    match context::current_registry() {
+        Some(container) => ThreadRegistry { container },
+        None => default_registry().clone(),
+    }
 }
 
 /// Installs a fresh registry named `name` as this thread's current one until the
@@ -150,8 +118,7 @@ pub fn get_thread_registry() -> ThreadRegistry {
 /// ```
 pub fn thread_registry_scope(name: impl Into<String>) -> RegistryScope {
     let registry = ThreadRegistry::new(name);
-    let id = NEXT_SCOPE_ID.fetch_add(1, Ordering::Relaxed);
-    SCOPES.with(|stack| stack.borrow_mut().scopes.push((id, registry.clone())));
+    let id = context::push_scope(registry.container.clone());
     RegistryScope {
         id,
         registry,
@@ -195,7 +162,7 @@ impl RegistryScope {
     fn end(&mut self, timeout: Duration) -> Result<(), StopError> {
         self.open = false;
         let id = self.id;
-        let _ = SCOPES.try_with(|stack| stack.borrow_mut().scopes.retain(|(i, _)| *i != id));
+        context::remove_scope(id);
         self.registry.stop(timeout)
     }
 }

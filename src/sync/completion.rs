@@ -8,9 +8,8 @@
 //!   back to whoever can still report it (see `complete` and `drop_observer`): this is
 //!   how a panic nobody will ever look at gets reported instead of swallowed.
 
-use parking_lot::{Condvar, Mutex};
-
-use crate::deadline::Deadline;
+use super::deadline::Deadline;
+use super::loom::{Condvar, Mutex};
 
 pub(crate) struct Completion<T> {
     state: Mutex<State<T>>,

@@ -8,6 +8,9 @@
 //!   workers drain the queue before they exit: accepted work is never lost silently.
 //!   If no worker exists to drain it, the queued tasks are dropped and their handles
 //!   report that, instead of waiting forever.
+//! - A task's result reaches its `TaskHandle` only after the task has left the
+//!   executor's count of active tasks: once `join` returns, the task is counted
+//!   nowhere.
 //! - A task that panics never takes its worker down. Its panic goes to its
 //!   `TaskHandle`; if that handle is dropped without being joined, the panic is
 //!   recorded in the container's stop result instead of vanishing.
@@ -20,12 +23,16 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::completion::Completion;
-use crate::container::{ContainerInner, ThreadContainer};
-use crate::panic_message;
-use crate::thread::Role;
+use super::container::{ContainerInner, Drain, Exit, ThreadContainer};
+use super::context;
+use super::managed_thread::Role;
+use crate::sync::completion::Completion;
+use crate::sync::panic_message;
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+/// A queued task: runs the user's code and returns how to deliver its result.
+type Job = Box<dyn FnOnce() -> Delivery + Send + 'static>;
+/// Hands a finished task's result to its handle (or reports an unobserved panic).
+type Delivery = Box<dyn FnOnce() + Send + 'static>;
 
 /// A pool of managed worker threads, made by
 /// [`ThreadContainer::spawn_executor`](crate::ThreadContainer::spawn_executor).
@@ -53,6 +60,8 @@ pub(crate) struct Shared {
 #[derive(Default)]
 struct State {
     queue: VecDeque<Job>,
+    /// Tasks taken off the queue whose results are not delivered yet.
+    running: usize,
     workers: usize,
     idle: usize,
     next_index: usize,
@@ -155,6 +164,61 @@ impl Executor {
     pub fn is_shut_down(&self) -> bool {
         self.shared.state.lock().shut_down
     }
+
+    /// Tasks accepted and not finished yet: queued or running. A task whose handle's
+    /// `join` has returned is never counted.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iris::ThreadContainer;
+    ///
+    /// let app = ThreadContainer::new("app");
+    /// let pool = app.spawn_executor(1, "io");
+    /// let task = pool.submit(|| 1).unwrap();
+    /// task.join().unwrap();
+    /// assert_eq!(pool.active_tasks(), 0);
+    /// app.stop(Duration::from_secs(5)).unwrap();
+    /// ```
+    pub fn active_tasks(&self) -> usize {
+        let state = self.shared.state.lock();
+        state.queue.len() + state.running
+    }
+}
+
+impl ThreadContainer {
+    /// A pool of at most `max_workers` managed worker threads (named `prefix-0`,
+    /// `prefix-1`, ...), started on demand. When this container stops, the pool
+    /// stops taking work, runs what is queued, and its workers exit. `max_workers`
+    /// of 0 is treated as 1.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iris::ThreadContainer;
+    ///
+    /// let app = ThreadContainer::new("app");
+    /// let pool = app.spawn_executor(2, "hash");
+    /// let task = pool.submit(|| 6 * 7).unwrap();
+    /// assert_eq!(task.join().unwrap(), 42);
+    /// app.stop(Duration::from_secs(5)).unwrap();
+    /// assert!(pool.submit(|| ()).is_err());
+    /// ```
+    #[track_caller]
+    pub fn spawn_executor(&self, max_workers: usize, prefix: impl Into<String>) -> Executor {
+        let executor = Executor::new(
+            Arc::downgrade(&self.inner),
+            max_workers,
+            prefix.into(),
+            Location::caller(),
+        );
+        self.add_drain(executor.shared.clone());
+        executor
+    }
+}
+
+impl Drain for Shared {
+    fn shut_down(&self) {
+        self.shutdown();
+    }
 }
 
 impl Shared {
@@ -176,16 +240,18 @@ impl Shared {
         let launched = match self.container.upgrade() {
             Some(inner) => {
                 let shared = self.clone();
-                ThreadContainer { inner }
-                    .launch(
-                        format!("{}-{index}", self.prefix),
-                        Role::Worker,
-                        self.spawned_at,
-                        move |_stop| {
-                            shared.work();
-                            None
-                        },
-                    )
+                let container = ThreadContainer { inner };
+                let name = format!("{}-{index}", self.prefix);
+                let (thread, path) = (name.clone(), container.path().to_string());
+                let inherited = context::capture();
+                container
+                    .launch(name, Role::Worker, self.spawned_at, move |_stop| {
+                        inherited.run_managed(&thread, &path, || shared.work());
+                        Exit {
+                            panic: None,
+                            deliver: None,
+                        }
+                    })
                     .is_ok()
             }
             None => false,
@@ -215,6 +281,7 @@ impl Shared {
                 let mut state = self.state.lock();
                 loop {
                     if let Some(job) = state.queue.pop_front() {
+                        state.running += 1;
                         break Some(job);
                     }
                     if state.shut_down {
@@ -226,7 +293,11 @@ impl Shared {
                 }
             };
             match job {
-                Some(job) => job(),
+                Some(job) => {
+                    let deliver = job();
+                    self.state.lock().running -= 1;
+                    deliver();
+                }
                 None => break,
             }
         }
@@ -243,6 +314,7 @@ impl fmt::Debug for Executor {
             .field("workers", &state.workers)
             .field("idle", &state.idle)
             .field("queued", &state.queue.len())
+            .field("running", &state.running)
             .field("shut_down", &state.shut_down)
             .finish()
     }
@@ -256,13 +328,19 @@ struct Task<F, T> {
     f: Option<F>,
 }
 
-impl<F: FnOnce() -> T, T> Task<F, T> {
-    fn run(mut self) {
+impl<F: FnOnce() -> T, T: Send + 'static> Task<F, T> {
+    /// Runs the task; the returned delivery hands its result over.
+    fn run(mut self) -> Delivery {
         let f = self.f.take().expect("a task runs once");
         let outcome = catch_unwind(AssertUnwindSafe(f));
-        if let Some(Err(payload)) = self.result.complete(outcome) {
-            report_unobserved(&self.container, &self.prefix, payload.as_ref());
-        }
+        let result = self.result.clone();
+        let container = std::mem::take(&mut self.container);
+        let prefix = std::mem::take(&mut self.prefix);
+        Box::new(move || {
+            if let Some(Err(payload)) = result.complete(outcome) {
+                report_unobserved(&container, &prefix, payload.as_ref());
+            }
+        })
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, MutexGuard};
+use super::loom::{Condvar, MutexGuard};
 
 /// When a bounded operation must give up. `None` inside means "never".
 #[derive(Clone, Copy, Debug)]

@@ -27,7 +27,7 @@ use std::sync::{Arc, OnceLock};
 use notify::{Event, EventKind, RecursiveMode, Watcher as _};
 use parking_lot::{Condvar, Mutex};
 
-use crate::deadline::Deadline;
+use crate::sync::deadline::Deadline;
 
 /// One waiting sentinel: woken when an event may concern its target.
 pub(crate) struct Waiter {
@@ -101,7 +101,7 @@ pub(crate) fn shared() -> Option<&'static SharedWatcher> {
 static SHARED: OnceLock<Option<SharedWatcher>> = OnceLock::new();
 
 fn create() -> Option<SharedWatcher> {
-    let before = crate::os_threads::snapshot_tids();
+    let before = crate::os::threads::snapshot_tids();
     let watcher = notify::recommended_watcher(|result: notify::Result<Event>| {
         // `get` never blocks: events that arrive while the watcher is still being
         // set up concern no waiter (waiters register through the finished watcher).
@@ -135,15 +135,16 @@ fn create() -> Option<SharedWatcher> {
 /// (briefly, bounded) for the name; matching on the name as well as on novelty keeps
 /// threads spawned concurrently elsewhere out.
 fn record_helper_thread(before: &std::collections::HashSet<u32>) {
-    let found = crate::wait::Wait::new()
+    let found = crate::wait::condition::Wait::new()
         .timeout(std::time::Duration::from_secs(2))
         .until_some(|| {
-            let now = crate::os_threads::snapshot_tids()?;
+            let now = crate::os::threads::snapshot_tids()?;
             let helpers: Vec<u32> = now
                 .difference(before)
                 .copied()
                 .filter(|tid| {
-                    crate::os_threads::thread_name(*tid).is_some_and(|n| n.starts_with("notify-rs"))
+                    crate::os::threads::thread_name(*tid)
+                        .is_some_and(|n| n.starts_with("notify-rs"))
                 })
                 .collect();
             (!helpers.is_empty()).then_some(helpers)
@@ -151,7 +152,7 @@ fn record_helper_thread(before: &std::collections::HashSet<u32>) {
     match found {
         Ok(helpers) => helpers
             .into_iter()
-            .for_each(crate::os_threads::register_helper),
+            .for_each(crate::os::threads::register_helper),
         Err(error) => tracing::debug!(%error, "iris: could not identify the file watcher's thread"),
     }
 }
@@ -367,10 +368,10 @@ mod tests {
     #[test]
     fn the_watcher_thread_is_recorded_as_a_helper() {
         shared().unwrap();
-        let helpers = crate::os_threads::helper_tids();
+        let helpers = crate::os::threads::helper_tids();
         let names: Vec<_> = helpers
             .iter()
-            .filter_map(|t| crate::os_threads::thread_name(*t))
+            .filter_map(|t| crate::os::threads::thread_name(*t))
             .collect();
         assert!(
             names.iter().any(|n| n.starts_with("notify-rs")),

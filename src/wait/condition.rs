@@ -17,7 +17,7 @@ use std::panic::Location;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::deadline::Deadline;
+use crate::sync::deadline::Deadline;
 
 /// The default timeout of [`Wait::new`] and the one-argument assertion macros,
 /// before [`IRIS_TIMEOUT_SCALE`](timeout_scale) is applied.

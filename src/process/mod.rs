@@ -1,0 +1,16 @@
+//! Managed child processes: a process with the lifecycle of a managed thread, its
+//! output as structured lines, and a stop that ends its whole tree of descendants.
+//!
+//! - [`managed`]: [`ManagedProcess`], spawning, output capture, the supervisor;
+//! - [`tree`]: ending a process's group and every descendant that left it;
+//!
+//! Imports `sync`, `os` and `threads` (its helper threads are managed threads).
+
+pub(crate) mod managed;
+pub(crate) mod tree;
+
+pub(crate) use managed::{managed_by_pid, running_under};
+pub use managed::{
+    run_process, LogLine, ManagedProcess, ProcessError, ProcessOptions, ProcessOutput,
+    ProcessWaitError, Stream,
+};

@@ -1,0 +1,99 @@
+//! What a thread inherits from the thread that spawned it, in one place: the current
+//! registry (the stack of registry scopes), the `tracing` subscriber, and the
+//! `tracing` span.
+//!
+//! Invariants:
+//! - Each OS thread has a stack of scopes (thread-local), plus an *inherited* registry
+//!   that a managed thread receives from its spawner. The current registry is the top
+//!   of the stack, else the inherited one; `registry.rs` falls back to the
+//!   process-wide default.
+//! - A scope is removed by its id, not by popping, so guards dropped out of order
+//!   remove exactly themselves and never another scope.
+//! - [`capture`] runs on the spawning thread and [`Inherited::run`] on the spawned
+//!   one, before any user code: a thread never runs user code without its
+//!   inheritance installed.
+//! - The stack holds the registries' root containers, not registries, so this file
+//!   depends only on the container and the registry layer is built on top of it.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::container::ThreadContainer;
+
+#[derive(Default)]
+struct ScopeStack {
+    inherited: Option<ThreadContainer>,
+    scopes: Vec<(u64, ThreadContainer)>,
+}
+
+thread_local! {
+    static SCOPES: RefCell<ScopeStack> = RefCell::new(ScopeStack::default());
+}
+
+static NEXT_SCOPE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The registry container current on this thread (innermost scope, else inherited),
+/// if any.
+pub(crate) fn current_registry() -> Option<ThreadContainer> {
+    SCOPES
+        .try_with(|stack| {
+            let stack = stack.borrow();
+            stack
+                .scopes
+                .last()
+                .map(|(_, registry)| registry.clone())
+                .or_else(|| stack.inherited.clone())
+        })
+        .ok()
+        .flatten()
+}
+
+/// Makes `registry` the innermost scope of this thread; returns the id to remove it by.
+pub(crate) fn push_scope(registry: ThreadContainer) -> u64 {
+    let id = NEXT_SCOPE_ID.fetch_add(1, Ordering::Relaxed);
+    SCOPES.with(|stack| stack.borrow_mut().scopes.push((id, registry)));
+    id
+}
+
+/// Removes scope `id` from this thread's stack, wherever it is in it.
+pub(crate) fn remove_scope(id: u64) {
+    let _ = SCOPES.try_with(|stack| stack.borrow_mut().scopes.retain(|(i, _)| *i != id));
+}
+
+/// What a new thread takes over from its spawner.
+pub(crate) struct Inherited {
+    registry: Option<ThreadContainer>,
+    dispatch: tracing::Dispatch,
+    span: tracing::Span,
+}
+
+/// Captures, on the spawning thread, what the new thread will inherit.
+pub(crate) fn capture() -> Inherited {
+    Inherited {
+        registry: current_registry(),
+        // The spawner's subscriber too, so that a test's subscriber (often installed
+        // thread-locally) also sees what its background threads log.
+        dispatch: tracing::dispatcher::get_default(|d| d.clone()),
+        // And its span, so span-based tools attribute the thread's logs to the test.
+        span: tracing::Span::current(),
+    }
+}
+
+impl Inherited {
+    /// Installs the inheritance on this (new) thread and runs `f` inside the
+    /// spawner's subscriber and span.
+    pub(crate) fn run<T>(self, f: impl FnOnce() -> T) -> T {
+        let _ = SCOPES.try_with(|stack| stack.borrow_mut().inherited = self.registry);
+        tracing::dispatcher::with_default(&self.dispatch, || self.span.in_scope(f))
+    }
+
+    /// [`run`](Self::run) inside an `iris_thread` span naming the managed thread, a
+    /// child of the spawner's span.
+    pub(crate) fn run_managed<T>(self, thread: &str, container: &str, f: impl FnOnce() -> T) -> T {
+        let parent = self.span.clone();
+        self.run(|| {
+            let span = tracing::info_span!(parent: &parent, "iris_thread", thread = %thread, container = %container);
+            span.in_scope(f)
+        })
+    }
+}
