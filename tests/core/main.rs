@@ -5,6 +5,7 @@ mod executor;
 #[path = "../support/log_capture.rs"]
 mod log_capture;
 mod logging;
+mod races;
 mod registry;
 mod server;
 mod stop_token;
