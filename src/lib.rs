@@ -46,6 +46,9 @@
 //!
 //! The user guide is `docs/thread-safety.md` in the repository.
 #![deny(missing_docs)]
+// A `--cfg loom` build exists only to run tests/loom.rs: the modelled internals are made
+// reachable there (`__loom`), and code the models do not use is dead.
+#![cfg_attr(loom, allow(missing_docs, private_bounds, dead_code))]
 #![forbid(unsafe_code)]
 
 // Layers, lowest first; a layer imports only the layers above it in this list
@@ -83,6 +86,16 @@ pub use wait::condition::{
     DEFAULT_WAIT_TIMEOUT,
 };
 pub use wait::sentinel::{Detection, SentinelError, SentinelFile};
+
+/// The crate-private primitives that `tests/loom.rs` models, reachable only in a
+/// `--cfg loom` build.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod __loom {
+    pub use crate::sync::completion::{Completion, NoValue};
+    pub use crate::sync::deadline::Deadline;
+    pub use crate::sync::live_set::LiveSet;
+}
 
 // The guide's and the README's examples are compiled and run as doctests.
 #[cfg(doctest)]

@@ -11,7 +11,7 @@
 use super::deadline::Deadline;
 use super::loom::{Condvar, Mutex};
 
-pub(crate) struct Completion<T> {
+pub struct Completion<T> {
     state: Mutex<State<T>>,
     condvar: Condvar,
 }
@@ -29,7 +29,7 @@ enum Slot<T> {
 }
 
 /// Why an observer got no value.
-pub(crate) enum NoValue {
+pub enum NoValue {
     /// The deadline passed first.
     TimedOut,
     /// The producer went away without a value.
@@ -37,7 +37,7 @@ pub(crate) enum NoValue {
 }
 
 impl<T> Completion<T> {
-    pub(crate) fn new() -> Completion<T> {
+    pub fn new() -> Completion<T> {
         Completion {
             state: Mutex::new(State {
                 slot: Slot::Pending,
@@ -48,7 +48,7 @@ impl<T> Completion<T> {
     }
 
     /// Stores the value. Returns it back when no observer will ever take it.
-    pub(crate) fn complete(&self, value: T) -> Option<T> {
+    pub fn complete(&self, value: T) -> Option<T> {
         let mut state = self.state.lock();
         if state.observer_gone {
             return Some(value);
@@ -60,7 +60,7 @@ impl<T> Completion<T> {
     }
 
     /// The producer is gone without a value.
-    pub(crate) fn abandon(&self) {
+    pub fn abandon(&self) {
         let mut state = self.state.lock();
         if matches!(state.slot, Slot::Pending) {
             state.slot = Slot::Abandoned;
@@ -70,7 +70,7 @@ impl<T> Completion<T> {
     }
 
     /// The observer is gone; returns a value that arrived but was never taken.
-    pub(crate) fn drop_observer(&self) -> Option<T> {
+    pub fn drop_observer(&self) -> Option<T> {
         let mut state = self.state.lock();
         state.observer_gone = true;
         match std::mem::replace(&mut state.slot, Slot::Taken) {
@@ -82,12 +82,12 @@ impl<T> Completion<T> {
         }
     }
 
-    pub(crate) fn is_done(&self) -> bool {
+    pub fn is_done(&self) -> bool {
         !matches!(self.state.lock().slot, Slot::Pending)
     }
 
     /// Waits for the value until `deadline`, and takes it.
-    pub(crate) fn take(&self, deadline: Deadline) -> Result<T, NoValue> {
+    pub fn take(&self, deadline: Deadline) -> Result<T, NoValue> {
         let mut state = self.state.lock();
         loop {
             match std::mem::replace(&mut state.slot, Slot::Taken) {
@@ -112,7 +112,7 @@ impl<T> Completion<std::thread::Result<T>> {
     /// Joins a thread's or task's result, waiting at most `timeout`: `None` when it
     /// has not finished. A slot abandoned by its producer becomes an `Err` whose
     /// payload is the message `abandoned` gives, as a panic would.
-    pub(crate) fn join(
+    pub fn join(
         &self,
         timeout: std::time::Duration,
         abandoned: impl FnOnce() -> String,

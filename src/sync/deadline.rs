@@ -8,24 +8,24 @@
 
 use std::time::{Duration, Instant};
 
-use super::loom::{Condvar, MutexGuard};
+use super::loom::CondvarWait;
 
 /// When a bounded operation must give up. `None` inside means "never".
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Deadline {
+pub struct Deadline {
     at: Option<Instant>,
 }
 
 impl Deadline {
     /// A deadline `timeout` from now; saturates to "never" when the sum overflows.
-    pub(crate) fn after(timeout: Duration) -> Deadline {
+    pub fn after(timeout: Duration) -> Deadline {
         Deadline {
             at: Instant::now().checked_add(timeout),
         }
     }
 
     /// Whichever of the two deadlines comes first.
-    pub(crate) fn earliest(self, other: Deadline) -> Deadline {
+    pub fn earliest(self, other: Deadline) -> Deadline {
         match (self.at, other.at) {
             (Some(a), Some(b)) => Deadline { at: Some(a.min(b)) },
             (Some(_), None) => self,
@@ -34,30 +34,30 @@ impl Deadline {
     }
 
     /// Time left, `None` when there is no deadline.
-    pub(crate) fn remaining(&self) -> Option<Duration> {
+    pub fn remaining(&self) -> Option<Duration> {
         self.at
             .map(|at| at.saturating_duration_since(Instant::now()))
     }
 
     /// Whether the deadline has passed.
-    pub(crate) fn is_expired(&self) -> bool {
+    pub fn is_expired(&self) -> bool {
         matches!(self.remaining(), Some(d) if d.is_zero())
     }
 
     /// Blocks on `condvar` until notified or the deadline passes; returns `false` on timeout.
     /// Spurious wake-ups are possible: callers re-check their condition in a loop.
-    pub(crate) fn wait<T>(&self, condvar: &Condvar, guard: &mut MutexGuard<'_, T>) -> bool {
+    pub fn wait<G>(&self, condvar: &impl CondvarWait<G>, guard: &mut G) -> bool {
         match self.at {
             None => {
-                condvar.wait(guard);
+                condvar.wait_untimed(guard);
                 true
             }
-            Some(at) => !condvar.wait_until(guard, at).timed_out(),
+            Some(at) => !condvar.wait_until_instant(guard, at),
         }
     }
 
     /// Sleeps at most `step`, clipped to the deadline.
-    pub(crate) fn sleep_at_most(&self, step: Duration) {
+    pub fn sleep_at_most(&self, step: Duration) {
         let step = match self.remaining() {
             Some(left) => step.min(left),
             None => step,

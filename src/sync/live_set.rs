@@ -22,7 +22,7 @@ use super::deadline::Deadline;
 use super::loom::{Condvar, Mutex};
 
 /// The members of a running group, keyed by id, and whether it still admits new ones.
-pub(crate) struct LiveSet<R> {
+pub struct LiveSet<R> {
     state: Mutex<State<R>>,
     changed: Condvar,
 }
@@ -34,7 +34,7 @@ struct State<R> {
 
 impl<R: Clone> LiveSet<R> {
     /// An empty set; a set born `closed` admits nothing.
-    pub(crate) fn new(closed: bool) -> LiveSet<R> {
+    pub fn new(closed: bool) -> LiveSet<R> {
         LiveSet {
             state: Mutex::new(State {
                 closed,
@@ -45,7 +45,7 @@ impl<R: Clone> LiveSet<R> {
     }
 
     /// Adds `member` under `id` unless the set is closed; gives it back if it is.
-    pub(crate) fn admit(&self, id: u64, member: R) -> Result<(), R> {
+    pub fn admit(&self, id: u64, member: R) -> Result<(), R> {
         let mut state = self.state.lock();
         if state.closed {
             return Err(member);
@@ -55,19 +55,19 @@ impl<R: Clone> LiveSet<R> {
     }
 
     /// Admits nothing from now on. Returns whether it was open until now.
-    pub(crate) fn close(&self) -> bool {
+    pub fn close(&self) -> bool {
         let mut state = self.state.lock();
         !std::mem::replace(&mut state.closed, true)
     }
 
     /// Whether the set admits nothing any more.
-    pub(crate) fn is_closed(&self) -> bool {
+    pub fn is_closed(&self) -> bool {
         self.state.lock().closed
     }
 
     /// Removes member `id` and wakes everyone waiting for departures; `None` when it
     /// already left (or never joined).
-    pub(crate) fn leave(&self, id: u64) -> Option<R> {
+    pub fn leave(&self, id: u64) -> Option<R> {
         let left = self.state.lock().members.remove(&id);
         if left.is_some() {
             self.changed.notify_all();
@@ -76,7 +76,7 @@ impl<R: Clone> LiveSet<R> {
     }
 
     /// The members for which `which` holds, sorted by id.
-    pub(crate) fn members(&self, which: impl Fn(&R) -> bool) -> Vec<R> {
+    pub fn members(&self, which: impl Fn(&R) -> bool) -> Vec<R> {
         let state = self.state.lock();
         let mut found: Vec<(u64, R)> = state
             .members
@@ -90,17 +90,17 @@ impl<R: Clone> LiveSet<R> {
     }
 
     /// Whether any member satisfies `which`.
-    pub(crate) fn any(&self, which: impl Fn(&R) -> bool) -> bool {
+    pub fn any(&self, which: impl Fn(&R) -> bool) -> bool {
         self.state.lock().members.values().any(which)
     }
 
     /// How many members there are.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.state.lock().members.len()
     }
 
     /// Waits until no member satisfies `which`, or the deadline; `true` iff none does.
-    pub(crate) fn await_none(&self, which: impl Fn(&R) -> bool, deadline: Deadline) -> bool {
+    pub fn await_none(&self, which: impl Fn(&R) -> bool, deadline: Deadline) -> bool {
         let mut state = self.state.lock();
         loop {
             // Checked under the lock that `leave` takes before notifying: a departure

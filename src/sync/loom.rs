@@ -15,18 +15,57 @@
 //!   timing out. That is what makes "no wake-up is lost" provable.
 
 #[cfg(not(loom))]
-pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
+pub(crate) use parking_lot::{Condvar, Mutex};
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
 
 #[cfg(loom)]
-pub(crate) use self::model::{Condvar, Mutex, MutexGuard};
+pub(crate) use self::model::{Condvar, Mutex};
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
+
+/// A condvar that a [`Deadline`](super::deadline::Deadline) can wait on: parking_lot's
+/// always (the unmodelled modules keep using it in a loom build), and loom's under
+/// `--cfg loom`.
+pub(crate) trait CondvarWait<G> {
+    /// Waits for a notification (spurious wake-ups allowed).
+    fn wait_untimed(&self, guard: &mut G);
+    /// Waits for a notification or until `at`; returns `true` on a timeout.
+    fn wait_until_instant(&self, guard: &mut G, at: std::time::Instant) -> bool;
+}
+
+impl<T> CondvarWait<parking_lot::MutexGuard<'_, T>> for parking_lot::Condvar {
+    fn wait_untimed(&self, guard: &mut parking_lot::MutexGuard<'_, T>) {
+        self.wait(guard);
+    }
+
+    fn wait_until_instant(
+        &self,
+        guard: &mut parking_lot::MutexGuard<'_, T>,
+        at: std::time::Instant,
+    ) -> bool {
+        self.wait_until(guard, at).timed_out()
+    }
+}
+
+#[cfg(loom)]
+impl<T> CondvarWait<model::MutexGuard<'_, T>> for model::Condvar {
+    fn wait_untimed(&self, guard: &mut model::MutexGuard<'_, T>) {
+        self.wait(guard);
+    }
+
+    fn wait_until_instant(
+        &self,
+        guard: &mut model::MutexGuard<'_, T>,
+        at: std::time::Instant,
+    ) -> bool {
+        self.wait_until(guard, at).timed_out()
+    }
+}
 
 #[cfg(loom)]
 mod model {

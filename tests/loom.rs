@@ -1,0 +1,224 @@
+//! Loom models of the primitives users trust never to hang or lose a wake-up.
+//!
+//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom` (`.ci/run`
+//! does). Under `--cfg loom` the modelled modules take their locks, condvars, atomics
+//! and `Arc`s from loom (`src/sync/loom.rs`), so these models explore every
+//! interleaving of the code that ships, up to a preemption bound. A waiter that is
+//! never woken fails a model as a deadlock: under loom a timed wait never times out.
+#![cfg(loom)]
+
+use std::sync::atomic::Ordering as StdOrdering;
+use std::time::Duration;
+
+use iris::__loom::{Completion, Deadline, LiveSet, NoValue};
+use iris::StopToken;
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+
+/// Every model runs under one preemption bound, enough for the races below (each
+/// needs at most two preemptions) and small enough to keep `.ci/run` fast.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(3);
+    }
+    builder.check(f);
+}
+
+fn never() -> Deadline {
+    Deadline::after(Duration::MAX)
+}
+
+// ----- StopToken -----
+
+/// `stop` racing `on_stop`: the callback runs exactly once, by whichever side
+/// comes second.
+#[test]
+fn stop_token_callback_registered_during_stop_runs_exactly_once() {
+    model(|| {
+        let token = StopToken::new();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let registrar = {
+            let (token, runs) = (token.clone(), runs.clone());
+            thread::spawn(move || {
+                token.on_stop(move || {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+        };
+        token.stop();
+        registrar.join().unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// Two stoppers racing: callbacks registered before still run exactly once.
+#[test]
+fn stop_token_two_stoppers_run_each_callback_once() {
+    model(|| {
+        let token = StopToken::new();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let r = runs.clone();
+        token.on_stop(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        let other = {
+            let token = token.clone();
+            thread::spawn(move || token.stop())
+        };
+        token.stop();
+        other.join().unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(token.is_stopped());
+    });
+}
+
+/// `stop` racing `wait` and `wait_timeout`: no waiter is lost (a lost wake-up
+/// would leave a waiter blocked forever, which loom reports as a deadlock).
+#[test]
+fn stop_token_wakes_every_waiter() {
+    model(|| {
+        let token = StopToken::new();
+        let waiter = {
+            let token = token.clone();
+            thread::spawn(move || token.wait())
+        };
+        let timed = {
+            let token = token.clone();
+            thread::spawn(move || token.wait_timeout(Duration::from_secs(3600)))
+        };
+        token.stop();
+        waiter.join().unwrap();
+        assert!(
+            timed.join().unwrap(),
+            "a timed waiter woken by stop says stopped"
+        );
+    });
+}
+
+// ----- Completion -----
+
+/// `complete` racing an unbounded `take`: the observer always gets the value.
+#[test]
+fn completion_set_racing_wait_delivers_the_value() {
+    model(|| {
+        let slot = Arc::new(Completion::<u32>::new());
+        let producer = {
+            let slot = slot.clone();
+            thread::spawn(move || assert!(slot.complete(7).is_none()))
+        };
+        assert!(matches!(slot.take(never()), Ok(7)));
+        producer.join().unwrap();
+    });
+}
+
+/// `complete` racing a `take` whose deadline has passed: either the value or a
+/// timeout, and after a timeout the value is still there for the next take.
+#[test]
+fn completion_set_racing_timeout_never_loses_the_value() {
+    model(|| {
+        let slot = Arc::new(Completion::<u32>::new());
+        let producer = {
+            let slot = slot.clone();
+            thread::spawn(move || assert!(slot.complete(7).is_none()))
+        };
+        match slot.take(Deadline::after(Duration::ZERO)) {
+            Ok(value) => assert_eq!(value, 7),
+            Err(NoValue::TimedOut) => assert!(matches!(slot.take(never()), Ok(7))),
+            Err(NoValue::Abandoned) => panic!("nobody abandoned the slot"),
+        }
+        producer.join().unwrap();
+    });
+}
+
+/// `abandon` racing `take`: the observer wakes with `Abandoned`, never hangs.
+#[test]
+fn completion_abandon_wakes_the_observer() {
+    model(|| {
+        let slot = Arc::new(Completion::<u32>::new());
+        let producer = {
+            let slot = slot.clone();
+            thread::spawn(move || slot.abandon())
+        };
+        assert!(matches!(slot.take(never()), Err(NoValue::Abandoned)));
+        producer.join().unwrap();
+    });
+}
+
+/// The observer leaving races the value arriving: exactly one side ends up holding
+/// the value (to report a panic nobody will see), never both, never neither.
+#[test]
+fn completion_observer_leaving_hands_the_value_to_exactly_one_side() {
+    model(|| {
+        let slot = Arc::new(Completion::<u32>::new());
+        let producer = {
+            let slot = slot.clone();
+            thread::spawn(move || slot.complete(7))
+        };
+        let kept_by_observer = slot.drop_observer();
+        let kept_by_producer = producer.join().unwrap();
+        match (kept_by_observer, kept_by_producer) {
+            (Some(7), None) | (None, Some(7)) => {}
+            other => panic!("the value went to {other:?}"),
+        }
+    });
+}
+
+// ----- LiveSet: spawn racing stop -----
+
+struct Member {
+    token: StopToken,
+    left: AtomicUsize,
+}
+
+/// A spawner admits a thread while a stopper closes the set, signals its members and
+/// waits for them. No admitted thread escapes the stop (the stopper signals it and
+/// sees it leave), a refused one never runs, and each leaves (is joined) once.
+#[test]
+fn live_set_spawn_racing_stop_lets_no_thread_escape() {
+    model(|| {
+        let set = Arc::new(LiveSet::<std::sync::Arc<Member>>::new(false));
+        let member = std::sync::Arc::new(Member {
+            token: StopToken::new(),
+            left: AtomicUsize::new(0),
+        });
+        let spawner = {
+            let (set, member) = (set.clone(), member.clone());
+            thread::spawn(move || {
+                if set.admit(1, member.clone()).is_err() {
+                    return None;
+                }
+                // The managed thread: runs until signalled, then leaves the set.
+                Some(thread::spawn(move || {
+                    member.token.wait();
+                    if set.leave(1).is_some() {
+                        member.left.fetch_add(1, Ordering::SeqCst);
+                    }
+                    assert!(set.leave(1).is_none(), "a member leaves once");
+                }))
+            })
+        };
+        // The stop: close, then signal everyone admitted, then wait for them.
+        assert!(set.close());
+        for m in set.members(|_| true) {
+            m.token.stop();
+        }
+        assert!(
+            set.await_none(|_| true, never()),
+            "no deadline, so none is left"
+        );
+        let admitted = spawner.join().unwrap();
+        if let Some(thread) = admitted {
+            thread.join().unwrap();
+            assert_eq!(member.left.load(Ordering::SeqCst), 1);
+        } else {
+            assert!(
+                !member.token.is_stopped(),
+                "a refused thread was never seen"
+            );
+        }
+        assert!(set.admit(2, member.clone()).is_err(), "closed for good");
+        let _ = StdOrdering::SeqCst;
+    });
+}
