@@ -1,0 +1,163 @@
+//! The layering rule of docs/architecture.md, checked on the source: a layer imports
+//! only layers below it, and no two source files import each other, directly or in a
+//! circle.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// The layers, lowest first; layers of the same rank must not import each other.
+const LAYERS: &[(&str, u8)] = &[
+    ("sync", 0),
+    ("os", 0),
+    ("threads", 1),
+    ("wait", 1),
+    ("process", 2),
+    ("leaks", 3),
+];
+
+fn rank(layer: &str) -> Option<u8> {
+    LAYERS
+        .iter()
+        .find(|(name, _)| *name == layer)
+        .map(|(_, r)| *r)
+}
+
+fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            source_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// `src/threads/container.rs` -> ["threads", "container"]; `mod.rs` is its folder.
+fn module_of(src: &Path, file: &Path) -> Vec<String> {
+    let relative = file.strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> = relative
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod") {
+        parts.pop();
+    }
+    parts
+}
+
+/// The modules a file refers to: `crate::a::b` and `super::b` paths outside comments.
+fn references(module: &[String], text: &str) -> BTreeSet<Vec<String>> {
+    let mut found = BTreeSet::new();
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        for (prefix, base) in [
+            ("crate::", Vec::new()),
+            ("super::", module[..module.len().saturating_sub(1)].to_vec()),
+        ] {
+            let mut rest = code;
+            while let Some(at) = rest.find(prefix) {
+                // `$crate::` in macros names the public API, not a module.
+                let preceded_by_dollar = at > 0 && rest.as_bytes()[at - 1] == b'$';
+                let after = &rest[at + prefix.len()..];
+                let path: Vec<String> = after
+                    .split("::")
+                    .map(|seg| {
+                        seg.chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_')
+                            .collect::<String>()
+                    })
+                    .take_while(|seg| {
+                        !seg.is_empty() && seg.chars().next().is_some_and(|c| c.is_lowercase())
+                    })
+                    .collect();
+                if !preceded_by_dollar && !path.is_empty() {
+                    let mut full = base.clone();
+                    full.extend(path);
+                    found.insert(full);
+                }
+                rest = &after[..];
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn layers_import_only_lower_layers_and_files_form_no_circle() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    source_files(&src, &mut files);
+    let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(&src, f)).collect();
+
+    let mut edges: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
+    let mut violations = Vec::new();
+    for file in &files {
+        let module = module_of(&src, file);
+        if module == ["lib"] {
+            continue; // the crate root declares the layers and re-exports them
+        }
+        let layer = module[0].clone();
+        let own_rank = rank(&layer).unwrap_or_else(|| panic!("{layer}/ is not a known layer"));
+        let text = std::fs::read_to_string(file).unwrap();
+        for reference in references(&module, &text) {
+            // The longest prefix of the path that is a source file.
+            let target = (1..=reference.len())
+                .rev()
+                .map(|n| reference[..n].to_vec())
+                .find(|m| modules.contains(m));
+            let Some(target) = target else { continue };
+            let target_layer = &target[0];
+            if target_layer != &layer {
+                let target_rank = rank(target_layer).unwrap();
+                if target_rank >= own_rank {
+                    violations.push(format!(
+                        "{} imports {}",
+                        module.join("::"),
+                        target.join("::")
+                    ));
+                }
+            }
+            if target != module && target.len() > 1 {
+                edges.entry(module.clone()).or_default().insert(target);
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "layering violations:\n{}",
+        violations.join("\n")
+    );
+
+    // No circle: a depth-first search finds no back edge.
+    fn visit(
+        node: &Vec<String>,
+        edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+        state: &mut BTreeMap<Vec<String>, bool>,
+        path: &mut Vec<Vec<String>>,
+    ) {
+        match state.get(node) {
+            Some(true) => return,
+            Some(false) => {
+                let names: Vec<String> = path.iter().map(|m| m.join("::")).collect();
+                panic!(
+                    "import circle: {} -> {}",
+                    names.join(" -> "),
+                    node.join("::")
+                );
+            }
+            None => {}
+        }
+        state.insert(node.clone(), false);
+        path.push(node.clone());
+        for next in edges.get(node).into_iter().flatten() {
+            visit(next, edges, state, path);
+        }
+        path.pop();
+        state.insert(node.clone(), true);
+    }
+    let mut state = BTreeMap::new();
+    for module in edges.keys() {
+        visit(module, &edges, &mut state, &mut Vec::new());
+    }
+}
