@@ -50,11 +50,88 @@ pub(crate) fn child_pids_of(tids: impl IntoIterator<Item = u32>) -> Option<HashS
 
 /// The state letter and parent pid of process `pid`, from `/proc/PID/stat`.
 pub(crate) fn process_stat(pid: u32) -> Option<(char, u32)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((state, ppid))
+    let stat = ProcessStat::read(pid)?;
+    Some((stat.state, stat.ppid))
+}
+
+/// The fields of `/proc/PID/stat` that Iris uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ProcessStat {
+    /// The scheduler state letter (`Z` for a zombie).
+    pub(crate) state: char,
+    /// The parent's pid.
+    pub(crate) ppid: u32,
+    /// The process group.
+    pub(crate) pgrp: u32,
+    /// When the process started, in clock ticks since boot: with the pid, it names
+    /// one process even after the pid is reused.
+    pub(crate) start_time: u64,
+}
+
+impl ProcessStat {
+    /// Reads process `pid`; `None` when it is gone or unreadable.
+    pub(crate) fn read(pid: u32) -> Option<ProcessStat> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // "pid (comm) S ppid pgrp session tty tpgid flags minflt cminflt majflt
+        // cmajflt utime stime cutime cstime priority nice threads itrealvalue
+        // starttime ...": comm may hold spaces and parentheses, so split after the
+        // last ')'. Fields after it are numbered from 3 (state).
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        Some(ProcessStat {
+            state: fields.first()?.chars().next()?,
+            ppid: fields.get(1)?.parse().ok()?,
+            pgrp: fields.get(2)?.parse().ok()?,
+            start_time: fields.get(19)?.parse().ok()?,
+        })
+    }
+}
+
+/// The direct children of process `pid` (every thread's), from
+/// `/proc/PID/task/*/children`.
+pub(crate) fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut children: Vec<u32> = tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect();
+    children.sort_unstable();
+    children.dedup();
+    children
+}
+
+/// Every descendant of process `pid` (not `pid` itself), walked breadth-first. A
+/// process can fork while the walk runs, so the walk is repeated until two rounds in
+/// a row find the same set (at most a few rounds).
+pub(crate) fn descendants(pid: u32) -> Vec<u32> {
+    let walk = || {
+        let mut found = Vec::new();
+        let mut frontier = vec![pid];
+        while let Some(parent) = frontier.pop() {
+            for child in children_of(parent) {
+                if !found.contains(&child) && child != pid {
+                    found.push(child);
+                    frontier.push(child);
+                }
+            }
+        }
+        found.sort_unstable();
+        found
+    };
+    let mut last = walk();
+    for _ in 0..4 {
+        let again = walk();
+        if again == last {
+            break;
+        }
+        last = again;
+    }
+    last
 }
 
 /// The command line of process `pid` (arguments joined by spaces).

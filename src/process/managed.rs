@@ -4,7 +4,12 @@
 //! Invariants:
 //! - The child runs in its own process group; stopping it sends SIGTERM to the whole
 //!   group, waits the grace period, then sends SIGKILL to the group. Grandchildren go
-//!   with it: nothing the test started outlives a stop.
+//!   with it, and so do descendants that left the group (`setsid`, a double fork):
+//!   the supervisor walks the tree while the child runs and before every signal
+//!   (`tree.rs`), so nothing the test started outlives a stop.
+//! - A managed process is not finished while a descendant that left its group is
+//!   alive: its supervisor stays (and so shows in `alive_threads`) until a stop ends
+//!   the escapee, and a test that ends with one alive reports it.
 //! - A reaper thread waits on the child, so it is always reaped (no zombie), however
 //!   the handle is used or dropped.
 //! - Every thread of a process (supervisor, reaper, one reader per stream) is a
@@ -26,10 +31,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Weak};
 use std::time::{Duration, SystemTime};
 
-use nix::sys::signal::{killpg, Signal};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use parking_lot::{Condvar, Mutex};
 
+use super::tree::{signal_group, Escapees};
 use crate::sync::deadline::Deadline;
 use crate::threads::container::ThreadContainer;
 use crate::threads::report::SpawnError;
@@ -329,6 +335,8 @@ struct Shared {
     /// New lines (and end of output). Separate from `changed`, so a chatty child
     /// does not wake everyone who waits for its exit once per line.
     new_lines: Condvar,
+    /// Descendants that left the process group.
+    escapees: Escapees,
 }
 
 struct State {
@@ -352,23 +360,37 @@ pub(crate) struct RunningProcess {
     pub(crate) command_line: String,
 }
 
-/// Managed processes still running whose container path is `path` or below it.
+/// Managed processes still running whose container path is `path` or below it, and
+/// the descendants of any of them that left the process group and are still alive.
 pub(crate) fn running_under(path: &str) -> Vec<RunningProcess> {
     let mut live = LIVE.lock();
     live.retain(|w| w.strong_count() > 0);
-    live.iter()
+    let under: Vec<Arc<Shared>> = live
+        .iter()
         .filter_map(Weak::upgrade)
-        .filter(|s| {
-            (s.container_path == path || s.container_path.starts_with(&format!("{path}/")))
-                && s.state.lock().exit.is_none()
-        })
-        .map(|s| RunningProcess {
-            pid: s.pid,
-            name: s.name.clone(),
-            container: s.container_path.clone(),
-            command_line: s.command_line.clone(),
-        })
-        .collect()
+        .filter(|s| s.container_path == path || s.container_path.starts_with(&format!("{path}/")))
+        .collect();
+    drop(live);
+    let mut running = Vec::new();
+    for shared in under {
+        if shared.state.lock().exit.is_none() {
+            running.push(RunningProcess {
+                pid: shared.pid,
+                name: shared.name.clone(),
+                container: shared.container_path.clone(),
+                command_line: shared.command_line.clone(),
+            });
+        }
+        for escapee in shared.escapees.alive() {
+            running.push(RunningProcess {
+                pid: escapee.pid,
+                name: format!("{} (a descendant that left its process group)", shared.name),
+                container: shared.container_path.clone(),
+                command_line: escapee.command_line(),
+            });
+        }
+    }
+    running
 }
 
 /// The managed name and container of process `pid`, if it is one.
@@ -459,6 +481,7 @@ impl ThreadContainer {
             }),
             changed: Condvar::new(),
             new_lines: Condvar::new(),
+            escapees: Escapees::default(),
         });
         {
             let mut live = LIVE.lock();
@@ -499,7 +522,7 @@ impl ManagedProcess {
         if let Err(error) = reaper {
             // No thread will wait: kill and reap here (the `Child` went with the
             // closure), then report.
-            self.shared.signal_group(Signal::SIGKILL);
+            signal_group(self.shared.pid, Signal::SIGKILL, &self.shared.name);
             let _ = nix::sys::wait::waitpid(Pid::from_raw(self.shared.pid as i32), None);
             self.shared.state.lock().exit = Some(ExitStatus::from_raw(Signal::SIGKILL as i32));
             return Err(error);
@@ -526,7 +549,7 @@ impl ManagedProcess {
                 shared.new_lines.notify_all();
             });
             if let Err(error) = spawned {
-                self.shared.signal_group(Signal::SIGKILL);
+                signal_group(self.shared.pid, Signal::SIGKILL, &self.shared.name);
                 return Err(error);
             }
         }
@@ -540,7 +563,7 @@ impl ManagedProcess {
             shared.supervise();
         });
         if let Err(error) = supervisor {
-            self.shared.signal_group(Signal::SIGKILL);
+            signal_group(self.shared.pid, Signal::SIGKILL, &self.shared.name);
             return Err(error);
         }
         Ok(())
@@ -691,31 +714,63 @@ impl Shared {
         }
     }
 
-    fn signal_group(&self, signal: Signal) {
-        // ESRCH (no such group) just means everyone is gone already.
-        if let Err(errno) = killpg(Pid::from_raw(self.pid as i32), signal) {
-            if errno != nix::errno::Errno::ESRCH {
-                tracing::warn!(process = %self.name, %errno, "cannot send {signal} to the process group");
-            }
+    /// Sends `signal` to the child's process group and to every descendant that left
+    /// it (walking the tree once more first, while the child is not reaped).
+    fn signal_tree(&self, signal: Signal) {
+        if self.state.lock().exit.is_none() {
+            self.escapees.track(self.pid);
         }
+        signal_group(self.pid, signal, &self.name);
+        self.escapees.signal(signal, &self.name);
     }
 
-    /// The supervisor's body: until a stop is requested, or the child exited and its
-    /// output closed; on a stop, SIGTERM, grace, SIGKILL, for the child and then for
-    /// whatever of its group still holds the output open.
+    /// The supervisor's body: until a stop is requested, or the child exited, its
+    /// output closed and no descendant that left its group is alive; on a stop,
+    /// SIGTERM, grace, SIGKILL, for the child, then for whatever of its tree still
+    /// holds the output open, then for escaped descendants.
+    ///
+    /// Meanwhile it walks the child's tree now and then (from 1 ms after the start,
+    /// doubling up to 250 ms), so that a descendant that leaves the group and whose
+    /// parent exits is still known.
     fn supervise(&self) {
+        let mut walk_every = Duration::from_millis(1);
         let mut state = self.state.lock();
-        let finished = |s: &State| s.exit.is_some() && s.open_streams == 0;
-        while !state.stop_requested && !finished(&state) {
-            self.changed.wait(&mut state);
-        }
-        if !state.stop_requested {
-            return;
+        loop {
+            if state.stop_requested {
+                break;
+            }
+            let child_running = state.exit.is_none();
+            if !child_running && state.open_streams == 0 && self.escapees.alive().is_empty() {
+                return;
+            }
+            Deadline::after(walk_every).wait(&self.changed, &mut state);
+            walk_every = (walk_every * 2).min(Duration::from_millis(250));
+            if state.exit.is_none() && !state.stop_requested {
+                drop(state);
+                self.escapees.track(self.pid);
+                state = self.state.lock();
+            }
         }
         drop(state);
         self.terminate_until("exit", |s| s.exit.is_some());
         // Grandchildren that kept the output open go too, so the readers end.
         self.terminate_until("close its output", |s| s.open_streams == 0);
+        self.terminate_escapees();
+    }
+
+    /// SIGTERM to the escaped descendants still alive, the grace period, SIGKILL.
+    fn terminate_escapees(&self) {
+        if self.escapees.alive().is_empty() {
+            return;
+        }
+        self.escapees.signal(Signal::SIGTERM, &self.name);
+        let gone = crate::wait::condition::Wait::new()
+            .timeout(self.grace)
+            .until(|| self.escapees.alive().is_empty());
+        if gone.is_err() {
+            tracing::warn!(process = %self.name, "descendants that left the process group did not exit within {:?} of SIGTERM; sending SIGKILL", self.grace);
+            self.escapees.signal(Signal::SIGKILL, &self.name);
+        }
     }
 
     /// Unless `done` already holds: SIGTERM to the group, the grace period, SIGKILL.
@@ -723,7 +778,7 @@ impl Shared {
         if done(&self.state.lock()) {
             return;
         }
-        self.signal_group(Signal::SIGTERM);
+        self.signal_tree(Signal::SIGTERM);
         if self
             .wait_until(self.grace, |s| done(s).then_some(()))
             .is_none()
@@ -734,7 +789,7 @@ impl Shared {
                 "did not {what} within {:?} of SIGTERM; sending SIGKILL",
                 self.grace
             );
-            self.signal_group(Signal::SIGKILL);
+            self.signal_tree(Signal::SIGKILL);
         }
     }
 

@@ -263,3 +263,23 @@ fn an_unmanaged_child_process_is_found_through_proc() {
         "{out}"
     );
 }
+
+#[test]
+fn a_descendant_that_left_the_process_group_is_reported_with_its_command() {
+    let (passed, out) = run("escaped_descendant_survives", false, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("iris: test `scenarios::escaped_descendant_survives` leaked"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "process \"escaper (a descendant that left its process group)\" in `test:scenarios::escaped_descendant_survives/escaper` (pid "
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("): sh -c trap \"\" TERM; echo escaped; sleep 3"),
+        "{out}"
+    );
+}

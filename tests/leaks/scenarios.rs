@@ -127,3 +127,25 @@ fn unmanaged_child_process() {
         .unwrap();
     std::mem::forget(child);
 }
+
+#[iris_test(stop_timeout = "200ms", linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn escaped_descendant_survives() {
+    // The child's own child leaves the process group and ignores SIGTERM for longer
+    // than the stop timeout (it ends by itself after 3 s).
+    let mut command = std::process::Command::new("sh");
+    command.args([
+        "-c",
+        "setsid sh -c 'trap \"\" TERM; echo escaped; sleep 3' & exec sleep 3",
+    ]);
+    let child = get_thread_registry()
+        .spawn_process_with(
+            "escaper",
+            command,
+            iris::ProcessOptions::new().grace(Duration::from_secs(2)),
+        )
+        .unwrap();
+    child
+        .wait_for_line(|l| l.text == "escaped", crate::PATIENCE)
+        .unwrap();
+}

@@ -380,3 +380,70 @@ fn lines_are_logged_with_the_process_name_until_the_log_budget_is_spent() {
     );
     assert_eq!(text.matches("no longer logged").count(), 1, "{text}");
 }
+
+/// Starts a child whose own child leaves the process group with `setsid` and prints
+/// its pid; returns the container, the process and the escapee's pid.
+fn spawn_with_escapee(script: &str) -> (ThreadContainer, iris::ManagedProcess, u32) {
+    let app = ThreadContainer::new("escape");
+    let process = app
+        .spawn_process_with(
+            "parent",
+            sh(script),
+            ProcessOptions::new().grace(Duration::from_secs(1)),
+        )
+        .unwrap();
+    let line = process
+        .wait_for_line(|l| l.text.starts_with("escapee "), PATIENCE)
+        .unwrap();
+    let pid: u32 = line.text["escapee ".len()..].trim().parse().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    assert_ne!(
+        fields[2],
+        process.pid().to_string(),
+        "the escapee really is in another process group"
+    );
+    (app, process, pid)
+}
+
+#[test]
+fn a_descendant_that_left_the_group_with_setsid_is_killed_on_stop() {
+    // The escapee keeps the captured output open, as a daemon started from a script
+    // often does; a group kill alone would leave it running and the readers waiting.
+    let (app, _process, escapee) =
+        spawn_with_escapee("setsid sh -c 'echo escapee $$; exec sleep 1000' & exec sleep 1000");
+    app.stop(PATIENCE)
+        .expect("the whole tree ends, escapee included");
+    wait_for_condition(|| is_gone(escapee), PATIENCE).expect("the escapee was killed");
+}
+
+#[test]
+fn an_escapee_whose_parent_exited_first_is_still_killed_on_stop() {
+    // The parent exits on its own; the escapee is re-parented out of the tree, and
+    // only the supervisor's earlier walks know about it.
+    let (app, process, escapee) =
+        spawn_with_escapee("setsid sh -c 'echo escapee $$; exec sleep 1000' & sleep 0.3; exit 0");
+    process.wait_exit(PATIENCE).unwrap();
+    assert!(!is_gone(escapee), "it outlived its parent");
+    assert!(
+        app.is_alive(),
+        "a process whose escaped descendant lives is not finished"
+    );
+    app.stop(PATIENCE)
+        .expect("the escapee ends with the container");
+    wait_for_condition(|| is_gone(escapee), PATIENCE).expect("the escapee was killed");
+}
+
+#[test]
+fn an_escapee_that_ignores_sigterm_gets_sigkill() {
+    let (app, _process, escapee) = spawn_with_escapee(
+        "setsid sh -c 'trap \"\" TERM; echo escapee $$; while :; do sleep 1; done' & exec sleep 1000",
+    );
+    app.stop(PATIENCE).expect("SIGKILL after the grace period");
+    wait_for_condition(|| is_gone(escapee), PATIENCE).expect("the escapee was killed");
+}
