@@ -76,7 +76,7 @@ fn references(module: &[String], text: &str) -> BTreeSet<Vec<String>> {
                     full.extend(path);
                     found.insert(full);
                 }
-                rest = &after[..];
+                rest = after;
             }
         }
     }

@@ -98,14 +98,9 @@ fn spawn_racing_stop_from_several_threads_lets_no_thread_escape() {
             helpers.push(std::thread::spawn(move || {
                 go.wait_timeout(PATIENCE);
                 let mut handles = Vec::new();
-                loop {
-                    match app.try_spawn(format!("s{spawner}"), |stop| stop.wait()) {
-                        Ok(thread) => {
-                            accepted.fetch_add(1, Ordering::SeqCst);
-                            handles.push(thread);
-                        }
-                        Err(_) => break,
-                    }
+                while let Ok(thread) = app.try_spawn(format!("s{spawner}"), |stop| stop.wait()) {
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    handles.push(thread);
                 }
                 // Every accepted thread must be stopped by the stop that refused us.
                 for thread in handles {
