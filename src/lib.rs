@@ -51,6 +51,18 @@
 #![cfg_attr(loom, allow(missing_docs, private_bounds, dead_code))]
 #![forbid(unsafe_code)]
 
+/// Implements `Debug` as `Display` for error types, as `anyhow` and `eyre` do, so that
+/// `expect`, `unwrap` and `?` in a test print the report rather than a struct.
+macro_rules! debug_as_display {
+    ($($ty:ty),*) => {$(
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(self, f)
+            }
+        }
+    )*};
+}
+
 // Layers, lowest first; a layer imports only the layers above it in this list
 // (docs/architecture.md draws them).
 mod leaks;

@@ -17,12 +17,12 @@
 //!   captured output, so they are visible for passing tests too.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use super::output::{self, Runner};
 use super::report::{LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
 use crate::os::processes;
 use crate::os::threads::{self as os_threads, OsThread};
@@ -68,7 +68,7 @@ fn policy_override() -> Option<LeakPolicy> {
         match text.parse() {
             Ok(policy) => Some(policy),
             Err(error) => {
-                real_stderr(&format!("iris: ignoring IRIS_LEAKS: {error}"));
+                output::about_run(&format!("iris: ignoring IRIS_LEAKS: {error}"));
                 None
             }
         }
@@ -83,6 +83,7 @@ pub struct TestOptions {
     linger: Duration,
     leaks: LeakPolicy,
     timeout: Option<Duration>,
+    ignore_threads: Vec<String>,
 }
 
 impl TestOptions {
@@ -103,6 +104,7 @@ impl TestOptions {
             linger: Duration::from_secs(1),
             leaks: LeakPolicy::Fail,
             timeout: None,
+            ignore_threads: Vec::new(),
         }
     }
 
@@ -131,6 +133,33 @@ impl TestOptions {
         self
     }
 
+    /// Threads not to report: a comma-separated list of globs (`*` any run of
+    /// characters, `?` one character) matched against a leaked thread's name (its OS
+    /// name, and for a managed thread also its full name). For process-wide pools
+    /// created on first use, such as `"rayon-*"`. Adds to the list; the environment
+    /// variable `IRIS_IGNORE_THREADS` (same syntax) adds to it for a whole run.
+    ///
+    /// ```
+    /// use iris::TestOptions;
+    ///
+    /// let options = TestOptions::new("t").ignore_threads("rayon-*, tokio-runtime-w*");
+    /// assert!(options.ignores("rayon-worker-3"));
+    /// assert!(!options.ignores("my-worker"));
+    /// ```
+    pub fn ignore_threads(mut self, globs: &str) -> TestOptions {
+        self.ignore_threads.extend(split_globs(globs));
+        self
+    }
+
+    /// Whether a thread named `name` is on the ignore list (the options' and
+    /// `IRIS_IGNORE_THREADS`).
+    pub fn ignores(&self, name: &str) -> bool {
+        self.ignore_threads
+            .iter()
+            .chain(env_ignored_threads())
+            .any(|glob| glob_matches(glob, name))
+    }
+
     /// The test's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -142,29 +171,62 @@ impl TestOptions {
     }
 }
 
+fn split_globs(globs: &str) -> impl Iterator<Item = String> + '_ {
+    globs
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_string)
+}
+
+/// `IRIS_IGNORE_THREADS`, read once.
+fn env_ignored_threads() -> &'static [String] {
+    static GLOBS: OnceLock<Vec<String>> = OnceLock::new();
+    GLOBS.get_or_init(|| {
+        std::env::var("IRIS_IGNORE_THREADS")
+            .map(|text| split_globs(&text).collect())
+            .unwrap_or_default()
+    })
+}
+
+/// Whether `text` matches `glob`, where `*` matches any run of characters (also
+/// none) and `?` exactly one.
+pub(crate) fn glob_matches(glob: &str, text: &str) -> bool {
+    let (glob, text): (Vec<char>, Vec<char>) = (glob.chars().collect(), text.chars().collect());
+    // Classic two-pointer wildcard matching with backtracking to the last `*`.
+    let (mut g, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if g < glob.len() && (glob[g] == '?' || glob[g] == text[t]) {
+            g += 1;
+            t += 1;
+        } else if g < glob.len() && glob[g] == '*' {
+            star = Some((g, t));
+            g += 1;
+        } else if let Some((star_g, star_t)) = star {
+            g = star_g + 1;
+            t = star_t + 1;
+            star = Some((star_g, star_t + 1));
+        } else {
+            return false;
+        }
+    }
+    glob[g..].iter().all(|c| *c == '*')
+}
+
 /// Whether this test has the process to itself, so that every new OS thread is its.
 fn process_ownership() -> Result<(), String> {
     if !cfg!(target_os = "linux") {
         return Err("only supported on Linux".into());
     }
-    if std::env::var("NEXTEST_EXECUTION_MODE").is_ok_and(|m| m == "process-per-test") {
-        return Ok(());
-    }
-    let args: Vec<String> = std::env::args().collect();
-    let one_thread = std::env::var("RUST_TEST_THREADS").is_ok_and(|n| n.trim() == "1")
-        || args.iter().any(|a| a == "--test-threads=1")
-        || args
-            .windows(2)
-            .any(|w| w[0] == "--test-threads" && w[1] == "1");
-    if one_thread {
-        Ok(())
-    } else {
-        Err(
-            "the process may be shared with other tests; run under cargo nextest or with --test-threads=1"
-                .into(),
-        )
+    match output::runner() {
+        Runner::Nextest | Runner::LibtestSerial => Ok(()),
+        Runner::Shared => Err(SHARED_PROCESS.into()),
     }
 }
+
+const SHARED_PROCESS: &str =
+    "the process may be shared with other tests; run under cargo nextest or with --test-threads=1";
 
 /// The guard of one test: a fresh registry scope plus a snapshot of the process's
 /// threads, checked when the test ends.
@@ -190,6 +252,14 @@ pub struct TestScope {
     scope: Option<RegistryScope>,
     before: Result<Snapshot, String>,
     watchdog: Option<StopToken>,
+    /// The OS names a thread gets when nobody names it: its creator's (this thread's,
+    /// or the main thread's when the creator was an unnamed thread itself).
+    creator_names: Vec<String>,
+    /// The thread running the body when it is not this one (`timeout`): it belongs
+    /// to the test, and is never a leak.
+    body_tid: Option<u32>,
+    /// The thread that opened the scope (the body's, unless `body_tid` says otherwise).
+    own_tid: Option<u32>,
     _logs: Option<tracing::subscriber::DefaultGuard>,
 }
 
@@ -200,7 +270,7 @@ impl TestScope {
     /// to the test's captured output, at the level given by `IRIS_LOG` (default
     /// `info`).
     pub fn begin(options: TestOptions) -> TestScope {
-        let logs = install_test_logger();
+        let logs = output::install_test_logger();
         let before = match options.policy() {
             LeakPolicy::Ignore => Err("leak checks are off (leaks = \"ignore\")".into()),
             _ => process_ownership().and_then(|()| {
@@ -209,16 +279,33 @@ impl TestScope {
         };
         if let Err(why) = &before {
             tracing::debug!(test = %options.name, "iris: unmanaged-thread check skipped: {why}");
+            if why == SHARED_PROCESS {
+                // Silence is not success: say once per run that the check did not run.
+                output::note_once(
+                    "shared-process",
+                    "iris: note: threads started outside Iris are not checked in this run, \
+                     because its tests share one process; run `cargo nextest run` or \
+                     `cargo test -- --test-threads=1` for the exact check",
+                );
+            }
         }
         let scope = thread_registry_scope(format!("test:{}", options.name));
         let watchdog = options
             .timeout
-            .map(|timeout| spawn_watchdog(options.name.clone(), timeout, (*scope).clone()));
+            .map(|timeout| spawn_watchdog(options.name.clone(), timeout, (*scope).clone(), current_os_tid()));
+        let creator_names = [current_os_tid(), Some(std::process::id())]
+            .into_iter()
+            .flatten()
+            .filter_map(os_threads::thread_name)
+            .collect();
         TestScope {
             options,
             scope: Some(scope),
             before,
             watchdog,
+            creator_names,
+            body_tid: None,
+            own_tid: current_os_tid(),
             _logs: logs,
         }
     }
@@ -259,11 +346,11 @@ impl TestScope {
         if report.is_clean() || policy == LeakPolicy::Ignore {
             return Ok(());
         }
-        append_json(&report);
+        output::append_json(&report);
         match policy {
             LeakPolicy::Fail => Err(report),
             LeakPolicy::Warn | LeakPolicy::Ignore => {
-                real_stderr(&format!(
+                output::about_test(&format!(
                     "{report}\n  (leaks = \"warn\": the test still passes)"
                 ));
                 Ok(())
@@ -282,10 +369,17 @@ impl TestScope {
             Ok(()) => (Vec::new(), Vec::new()),
             Err(error) => (error.stragglers().to_vec(), error.panics().to_vec()),
         };
+        let stragglers: Vec<_> = stragglers
+            .into_iter()
+            .filter(|info| !self.options.ignores(info.name()))
+            .collect();
+        let sampled = OsThread::sample(&stragglers.iter().filter_map(|i| i.os_tid()).collect::<Vec<_>>());
         let stragglers: Vec<Straggler> = stragglers
             .into_iter()
             .map(|info| Straggler {
-                os: info.os_tid().and_then(OsThread::read),
+                os: info
+                    .os_tid()
+                    .and_then(|tid| sampled.iter().find(|o| o.tid == tid).cloned()),
                 info,
             })
             .collect();
@@ -342,7 +436,9 @@ impl TestScope {
             let children = children_born_since(&before.children, reported_pids, &newborn);
             let threads: Vec<u32> = newborn
                 .into_iter()
-                .filter(|t| !reported_tids.contains(t))
+                .filter(|t| !reported_tids.contains(t) && Some(*t) != self.body_tid)
+                // Ignored threads are not waited for either.
+                .filter(|t| !os_threads::thread_name(*t).is_some_and(|n| self.options.ignores(&n)))
                 .collect();
             (threads, children)
         };
@@ -356,14 +452,19 @@ impl TestScope {
             deadline.sleep_at_most(backoff.next_pause());
             left = newcomers();
         }
-        let threads = left
-            .0
+        let threads = OsThread::sample(&left.0)
             .into_iter()
-            .filter_map(|tid| {
-                Some(UnmanagedThread {
-                    os: OsThread::read(tid)?,
-                    managed: managed_by_tid(tid),
-                })
+            .map(|os| {
+                let managed = managed_by_tid(os.tid);
+                UnmanagedThread {
+                    inherited_name: managed.is_none() && self.creator_names.contains(&os.name),
+                    os,
+                    managed,
+                }
+            })
+            .filter(|t| {
+                !self.options.ignores(&t.os.name)
+                    && !t.managed.as_ref().is_some_and(|m| self.options.ignores(m.name()))
             })
             .collect();
         (threads, left.1)
@@ -372,7 +473,8 @@ impl TestScope {
     /// A description of what the test is running right now: its registry's live
     /// threads, and (when the test owns the process) other threads born during it.
     pub fn live_threads(&self) -> String {
-        describe_live(self.registry(), self.before.as_ref().ok().map(|b| &b.tids))
+        let body = self.body_tid.or(self.own_tid);
+        describe_live(self.registry(), self.before.as_ref().ok().map(|b| &b.tids), body)
     }
 }
 
@@ -383,7 +485,7 @@ impl Drop for TestScope {
         }
         if let Err(report) = self.conclude() {
             if std::thread::panicking() {
-                real_stderr(&report.to_string());
+                output::about_test(&report.to_string());
             } else {
                 panic!("{report}");
             }
@@ -410,6 +512,7 @@ impl std::fmt::Debug for TestScope {
 /// The body's own panic always wins (so `#[should_panic]` works), with any leak
 /// report printed beside it; otherwise a finding fails the test under
 /// [`LeakPolicy::Fail`]. `Result`-returning bodies pass their result through.
+#[track_caller]
 pub fn run_test<T>(options: TestOptions, body: impl FnOnce() -> T) -> T {
     let scope = TestScope::begin(options);
     let outcome = catch_unwind(AssertUnwindSafe(body));
@@ -418,15 +521,19 @@ pub fn run_test<T>(options: TestOptions, body: impl FnOnce() -> T) -> T {
 
 /// [`run_test`] with the body on its own thread, so that a body still running after
 /// `timeout` fails the test (with a dump of its live threads) instead of hanging the
-/// run. The stuck body is left behind; it shows in the report.
+/// run. The failure shows where the body is stuck; the body's thread belongs to the
+/// test and is never reported as a leak (it is left behind: nothing can stop it).
+#[track_caller]
 pub fn run_test_with_timeout<T: Send + 'static>(
     options: TestOptions,
     timeout: Duration,
     body: impl FnOnce() -> T + Send + 'static,
 ) -> T {
-    let scope = TestScope::begin(options);
+    let mut scope = TestScope::begin(options);
     let result = std::sync::Arc::new(Completion::new());
     let slot = result.clone();
+    let body_tid = std::sync::Arc::new(OnceLock::new());
+    let tid_slot = body_tid.clone();
     // The body's thread inherits the test's scope (just opened on this thread), the
     // subscriber and the span, as a managed thread would.
     let inherited = context::capture();
@@ -434,6 +541,9 @@ pub fn run_test_with_timeout<T: Send + 'static>(
     let spawned = std::thread::Builder::new()
         .name(thread_name)
         .spawn(move || {
+            if let Some(tid) = current_os_tid() {
+                let _ = tid_slot.set(tid);
+            }
             let outcome = inherited.run(|| catch_unwind(AssertUnwindSafe(body)));
             drop(slot.complete(outcome));
         });
@@ -447,16 +557,24 @@ pub fn run_test_with_timeout<T: Send + 'static>(
             settle(scope, outcome)
         }
         Err(NoValue::TimedOut) => {
+            scope.body_tid = body_tid.get().copied();
             let dump = scope.live_threads();
             let name = scope.options.name.clone();
             drop(handle); // detached: it cannot be stopped from here
-                          // The scope's drop still stops the registry and reports on stderr.
-            panic!("iris: test `{name}` timed out after {timeout:?}; the body is still running.\n{dump}");
+            // Unwinding drops the scope, which still stops the test's registry and
+            // reports what outlived it beside this failure.
+            panic!(
+                "iris: test `{name}` timed out after {timeout:?}: its body is still running.\n{dump}\n  \
+                 hint: the body itself did not finish; its state above says where it waits. \
+                 Raise `timeout` only if the work is really that slow; see docs/thread-safety.md, \
+                 \"Debugging a hanging test\""
+            );
         }
         Err(NoValue::Abandoned) => panic!("iris: the test body's thread ended without a result"),
     }
 }
 
+#[track_caller]
 fn settle<T>(mut scope: TestScope, outcome: std::thread::Result<T>) -> T {
     match outcome {
         Ok(value) => match scope.conclude() {
@@ -465,7 +583,7 @@ fn settle<T>(mut scope: TestScope, outcome: std::thread::Result<T>) -> T {
         },
         Err(payload) => {
             if let Err(report) = scope.conclude() {
-                real_stderr(&format!(
+                output::about_test(&format!(
                     "{report}\n  (reported beside the test's own panic)"
                 ));
             }
@@ -575,35 +693,47 @@ fn threads_born_since(before: &HashSet<u32>, known: &HashSet<u32>) -> Vec<u32> {
     tids
 }
 
-fn describe_live(registry: &ThreadRegistry, before: Option<&HashSet<u32>>) -> String {
-    let mut text = String::from("live threads of the test:");
+/// What the test is running: where its body is (`body`, a thread id), its
+/// registry's live threads, and other threads born since `before`.
+fn describe_live(registry: &ThreadRegistry, before: Option<&HashSet<u32>>, body: Option<u32>) -> String {
+    let mut text = String::from("where the test is:");
+    match body.and_then(|tid| OsThread::sample(&[tid]).pop()) {
+        Some(os) => text.push_str(&format!("\n  the test body: {os}")),
+        None => text.push_str("\n  the test body: (its state cannot be read on this platform)"),
+    }
     let managed = registry.alive_threads();
-    let mut managed_tids = HashSet::new();
+    let mut known: HashSet<u32> = body.into_iter().collect();
     for info in &managed {
-        let os = info.os_tid().and_then(OsThread::read);
-        if let Some(tid) = info.os_tid() {
-            managed_tids.insert(tid);
-        }
         text.push_str(&format!("\n  {info}"));
-        if let Some(os) = os {
-            text.push_str(&format!(" [{os}]"));
+        if let Some(tid) = info.os_tid() {
+            known.insert(tid);
+            if let Some(os) = OsThread::sample(&[tid]).pop() {
+                text.push_str(&format!(" [{os}]"));
+            }
         }
     }
     if let Some(before) = before {
-        let others = threads_born_since(before, &managed_tids);
-        for os in others.into_iter().filter_map(OsThread::read) {
+        let others = threads_born_since(before, &known);
+        for os in OsThread::sample(&others) {
             text.push_str(&format!("\n  unmanaged: {os}"));
         }
+    } else {
+        text.push_str("\n  (threads started outside Iris are listed only when the test owns its process)");
     }
-    if managed.is_empty() && text.lines().count() == 1 {
-        text.push_str("\n  (none besides the test's own thread)");
+    if managed.is_empty() {
+        text.push_str("\n  (no managed thread of the test is running)");
     }
     text
 }
 
 /// A helper thread that dumps the test's live threads to stderr if it runs longer
 /// than `timeout`. Stopped (and gone) when the test ends.
-fn spawn_watchdog(test: String, timeout: Duration, registry: ThreadRegistry) -> StopToken {
+fn spawn_watchdog(
+    test: String,
+    timeout: Duration,
+    registry: ThreadRegistry,
+    body: Option<u32>,
+) -> StopToken {
     let done = StopToken::new();
     let watching = done.clone();
     let registered = std::sync::Arc::new(Completion::new());
@@ -617,9 +747,9 @@ fn spawn_watchdog(test: String, timeout: Duration, registry: ThreadRegistry) -> 
             }
             let _ = ready.complete(());
             if !watching.wait_timeout(timeout) {
-                real_stderr(&format!(
+                output::from_watchdog(&format!(
                     "iris: test `{test}` is still running after {timeout:?}\n{}",
-                    describe_live(&registry, None)
+                    describe_live(&registry, None, body)
                 ));
                 watching.wait();
             }
@@ -632,48 +762,4 @@ fn spawn_watchdog(test: String, timeout: Duration, registry: ThreadRegistry) -> 
         let _ = registered.take(Deadline::after(Duration::from_secs(5)));
     }
     done
-}
-
-/// Writes to the process's stderr, bypassing the test harness's output capture.
-fn real_stderr(text: &str) {
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "{text}");
-}
-
-fn append_json(report: &LeakReport) {
-    let Some(path) = std::env::var_os("IRIS_LEAK_REPORT") else {
-        return;
-    };
-    let line = format!("{}\n", report.to_json_line());
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        // One write of the whole line: appends from parallel test processes do not
-        // interleave within a line.
-        .and_then(|mut file| file.write_all(line.as_bytes()));
-    if let Err(error) = written {
-        real_stderr(&format!(
-            "iris: cannot append to IRIS_LEAK_REPORT={}: {error}",
-            std::path::Path::new(&path).display()
-        ));
-    }
-}
-
-/// Installs a subscriber writing to the test's captured output when there is none.
-fn install_test_logger() -> Option<tracing::subscriber::DefaultGuard> {
-    let unset = tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>());
-    if !unset || tracing::dispatcher::has_been_set() {
-        return None;
-    }
-    let level = std::env::var("IRIS_LOG")
-        .ok()
-        .and_then(|l| l.parse::<tracing_subscriber::filter::LevelFilter>().ok())
-        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
-    let subscriber = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_max_level(level)
-        .with_ansi(false)
-        .finish();
-    Some(tracing::subscriber::set_default(subscriber))
 }

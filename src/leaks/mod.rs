@@ -12,4 +12,5 @@
 #[cfg(feature = "rstest")]
 pub mod fixtures;
 pub(crate) mod harness;
+pub(crate) mod output;
 pub(crate) mod report;

@@ -33,6 +33,9 @@ pub struct UnmanagedThread {
     /// Its managed description when it is a managed thread of some *other* container
     /// (spawned outside the test's registry, e.g. into a container the test made).
     pub managed: Option<ThreadInfo>,
+    /// Whether its OS name is its creator's: a thread nobody named carries the name
+    /// of the thread that created it.
+    pub inherited_name: bool,
 }
 
 /// A child process still alive (or unreaped) after the test.
@@ -75,7 +78,7 @@ pub enum UnmanagedCheck {
 }
 
 /// What a test left behind: managed stragglers, unmanaged threads, background panics.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct LeakReport {
     pub(crate) test: String,
     pub(crate) stragglers: Vec<Straggler>,
@@ -194,24 +197,8 @@ impl LeakReport {
 
 impl std::error::Error for LeakReport {}
 
-/// The key under which identical leaks are grouped: the name with every run of
-/// digits replaced by `N` ("worker-12" and "worker-3" are both "worker-N").
-fn name_shape(name: &str) -> String {
-    let mut shape = String::with_capacity(name.len());
-    let mut in_digits = false;
-    for c in name.chars() {
-        if c.is_ascii_digit() {
-            if !in_digits {
-                shape.push('N');
-            }
-            in_digits = true;
-        } else {
-            shape.push(c);
-            in_digits = false;
-        }
-    }
-    shape
-}
+// `expect`, `unwrap` and `?` print the report, not a struct.
+debug_as_display!(LeakReport);
 
 /// Groups `items` by `key`, keeping first-seen order.
 fn group<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> Vec<(K, Vec<&T>)> {
@@ -265,29 +252,26 @@ impl fmt::Display for LeakReport {
             )?;
         }
 
+        // Grouped only by what is really equal (container, spawn site, where they
+        // are blocked); names are listed as they are, never rewritten.
         let stragglers = group(&self.stragglers, |s| {
             (
-                name_shape(s.info.name()),
                 s.info.container().to_string(),
                 s.info.spawned_at(),
-                s.os.as_ref().and_then(|o| o.blocked_in.clone()),
+                s.os.as_ref().map(|o| (o.state, o.blocked_in.clone())),
             )
         });
-        for ((shape, container, spawned_at, _), members) in &stragglers {
+        for ((container, spawned_at, _), members) in &stragglers {
             let first = members[0];
-            let name = if members.len() > 1 {
-                shape.as_str()
-            } else {
-                first.info.name()
-            };
             let oldest = members
                 .iter()
                 .map(|s| s.info.alive_for())
                 .max()
                 .unwrap_or_default();
+            let names = name_list(members.iter().map(|s| s.info.name()));
             write!(
                 f,
-                "\n  {}{name:?} in `{container}`, spawned at {spawned_at}, alive for {oldest:.2?}{}",
+                "\n  {}{names} in `{container}`, spawned at {spawned_at}, alive for {oldest:.2?}{}",
                 count_prefix(members.len()),
                 os_suffix(first.os.as_ref())
             )?;
@@ -295,24 +279,25 @@ impl fmt::Display for LeakReport {
 
         let unmanaged = group(&self.unmanaged, |u| {
             (
-                name_shape(&u.os.name),
+                u.os.name.clone(),
+                u.inherited_name,
                 u.managed
                     .as_ref()
                     .map(|m| (m.container().to_string(), m.spawned_at())),
-                u.os.blocked_in.clone(),
+                (u.os.state, u.os.blocked_in.clone()),
             )
         });
-        for ((shape, managed, _), members) in &unmanaged {
+        for ((name, inherited, managed, _), members) in &unmanaged {
             let first = members[0];
-            let name = if members.len() > 1 {
-                shape.as_str()
-            } else {
-                first.os.name.as_str()
-            };
             let tids: Vec<String> = members.iter().map(|u| u.os.tid.to_string()).collect();
+            let what = if *inherited {
+                format!("unnamed unmanaged thread (it carries its creator's name {name:?})")
+            } else {
+                format!("unmanaged thread {name:?}")
+            };
             write!(
                 f,
-                "\n  {}unmanaged thread {name:?} (tid {}){}",
+                "\n  {}{what} (tid {}){}",
                 count_prefix(members.len()),
                 tids.join(", "),
                 os_suffix(Some(&first.os))
@@ -344,18 +329,54 @@ impl fmt::Display for LeakReport {
                 "\n  (threads spawned outside Iris were not checked: {why})"
             )?;
         }
-        let advice = if !self.processes.is_empty() && self.leaked() == 0 {
-            "stop (or wait for) every child process the test starts; ManagedProcess does it for you"
-        } else if self.leaked() > 0 {
-            "make each leaked thread honour its StopToken (or join it) before the test ends"
-        } else {
-            "a background thread panicked; its message is above"
-        };
-        write!(
-            f,
-            "\n  hint: {advice}; see docs/thread-safety.md, \"Reading a leak report\""
-        )
+        for hint in self.hints() {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        write!(f, "\n  see docs/thread-safety.md, \"Reading a leak report\"")
     }
+}
+
+impl LeakReport {
+    /// One piece of advice per kind of finding present, in report order.
+    fn hints(&self) -> Vec<&'static str> {
+        let mut hints = Vec::new();
+        if !self.stragglers.is_empty() {
+            hints.push(
+                "a managed thread did not exit within `stop_timeout` of its stop request: make its loop \
+                 wait on its StopToken (`while !stop.wait_timeout(period)`), or unblock its blocking call \
+                 from `stop.on_stop(..)`",
+            );
+        }
+        if !self.unmanaged.is_empty() {
+            hints.push(
+                "a thread started outside Iris outlived the test: join it before the test ends, or spawn \
+                 it through a container (`get_thread_registry().spawn(..)`); a process-wide pool created \
+                 on first use can be listed in `ignore_threads`",
+            );
+        }
+        if !self.processes.is_empty() {
+            hints.push(
+                "stop (or wait for) every child process the test starts; ManagedProcess does it for you",
+            );
+        }
+        if !self.panics.is_empty() {
+            hints.push(
+                "a background thread panicked (message above), so its work never finished: fix the \
+                 panic, or join the thread and handle its Err",
+            );
+        }
+        hints
+    }
+}
+
+/// Names as they are, quoted; a long list is cut after eight.
+fn name_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.collect();
+    let mut shown: Vec<String> = names.iter().take(8).map(|n| format!("{n:?}")).collect();
+    if names.len() > 8 {
+        shown.push(format!("and {} more", names.len() - 8));
+    }
+    shown.join(", ")
 }
 
 #[cfg(test)]
@@ -386,10 +407,42 @@ mod tests {
     }
 
     #[test]
-    fn names_are_shaped_by_digit_runs() {
-        assert_eq!(name_shape("worker-12"), "worker-N");
-        assert_eq!(name_shape("w1-x22y3"), "wN-xNyN");
-        assert_eq!(name_shape(""), "");
+    fn names_are_listed_as_they_are() {
+        assert_eq!(name_list(["w-1", "w-2"].into_iter()), "\"w-1\", \"w-2\"");
+        let many: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
+        assert!(name_list(many.iter().map(String::as_str)).ends_with("\"t7\", and 2 more"));
+    }
+
+    fn unmanaged(tid: u32, name: &str, inherited_name: bool) -> UnmanagedThread {
+        UnmanagedThread {
+            os: OsThread {
+                tid,
+                name: name.into(),
+                state: 'S',
+                blocked_in: Some("futex_wait_queue".into()),
+            },
+            managed: None,
+            inherited_name,
+        }
+    }
+
+    #[test]
+    fn an_unnamed_thread_says_whose_name_it_carries_and_names_are_never_rewritten() {
+        let mut r = report(Vec::new(), Vec::new());
+        r.unmanaged = vec![
+            unmanaged(11, "chan3::main", true),
+            unmanaged(12, "chan3::main", true),
+            unmanaged(13, "chan4::main", false),
+        ];
+        let text = r.to_string();
+        assert!(
+            text.contains("2x unnamed unmanaged thread (it carries its creator's name \"chan3::main\") (tid 11, 12), sleeping in futex_wait_queue"),
+            "{text}"
+        );
+        assert!(text.contains("unmanaged thread \"chan4::main\" (tid 13)"), "{text}");
+        assert!(!text.contains("chanN"), "{text}");
+        assert!(text.contains("join it before the test ends"), "{text}");
+        assert!(!text.contains("StopToken"), "advice for managed threads only: {text}");
     }
 
     #[test]
@@ -411,7 +464,7 @@ mod tests {
         assert_eq!(lines[0], "iris: test `t` leaked 17 thread(s)");
         assert!(
             lines[1].starts_with(
-                "  16x \"worker-N\" in `test:t/pool`, spawned at src/leaks/report.rs:"
+                "  16x \"worker-0\", \"worker-1\", \"worker-2\", \"worker-3\", \"worker-4\", \"worker-5\", \"worker-6\", \"worker-7\", and 8 more in `test:t/pool`, spawned at src/leaks/report.rs:"
             ),
             "{text}"
         );
@@ -420,9 +473,11 @@ mod tests {
             "{text}"
         );
         assert!(
-            lines[3].contains("hint:") && lines[3].contains("Reading a leak report"),
+            lines[3].contains("hint: a managed thread did not exit within `stop_timeout`"),
             "{text}"
         );
+        assert!(lines[4].contains("Reading a leak report"), "{text}");
+        assert!(!text.contains("ignore_threads"), "advice for unmanaged threads only: {text}");
     }
 
     #[test]

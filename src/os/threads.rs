@@ -71,6 +71,25 @@ impl OsThread {
         })
     }
 
+    /// Reads each of the threads `tids` several times over a few milliseconds and
+    /// keeps, per thread, the state and blocking point seen most often: one reading
+    /// can catch a sleeping thread in the instant it runs, and a report must say
+    /// what the thread mostly does. Threads that are gone are left out.
+    pub(crate) fn sample(tids: &[u32]) -> Vec<OsThread> {
+        const ROUNDS: usize = 8;
+        let mut seen: Vec<Vec<OsThread>> = vec![Vec::new(); tids.len()];
+        for round in 0..ROUNDS {
+            for (tid, readings) in tids.iter().zip(seen.iter_mut()) {
+                readings.extend(OsThread::read(*tid));
+            }
+            if round + 1 < ROUNDS {
+                // The pause between readings is the sampling itself.
+                std::thread::sleep(std::time::Duration::from_micros(500));
+            }
+        }
+        seen.into_iter().filter_map(dominant).collect()
+    }
+
     /// The state letter spelled out.
     pub fn state_name(&self) -> &'static str {
         match self.state {
@@ -93,6 +112,14 @@ impl fmt::Display for OsThread {
         }
         Ok(())
     }
+}
+
+/// The reading whose (state, blocking point) occurs most often; ties go to the
+/// latest reading.
+fn dominant(readings: Vec<OsThread>) -> Option<OsThread> {
+    let key = |t: &OsThread| (t.state, t.blocked_in.clone());
+    let count = |t: &OsThread| readings.iter().filter(|r| key(r) == key(t)).count();
+    readings.iter().max_by_key(|t| count(t)).cloned()
 }
 
 /// The kernel function thread `tid` is blocked in, from `/proc/.../wchan`.

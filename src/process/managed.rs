@@ -144,7 +144,6 @@ impl ProcessOptions {
 }
 
 /// Why a process could not be started or run.
-#[derive(Debug)]
 #[non_exhaustive]
 pub enum ProcessError {
     /// The OS could not start the program.
@@ -197,8 +196,11 @@ impl std::error::Error for ProcessError {
     }
 }
 
+// `expect`, `unwrap` and `?` print the message, not a struct.
+debug_as_display!(ProcessError);
+
 /// A wait on a process that did not end the way it was asked to.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum ProcessWaitError {
     /// The timeout passed first.
@@ -247,6 +249,9 @@ impl fmt::Display for ProcessWaitError {
 }
 
 impl std::error::Error for ProcessWaitError {}
+
+// `expect`, `unwrap` and `?` print the message, not a struct.
+debug_as_display!(ProcessWaitError);
 
 /// What a finished process printed, and how it ended.
 #[derive(Clone, Debug)]

@@ -69,7 +69,7 @@ struct State {
 }
 
 /// Returned by [`Executor::submit`] once the owning container is stopping or stopped.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ExecutorShutdown {
     prefix: String,
 }
@@ -85,6 +85,9 @@ impl fmt::Display for ExecutorShutdown {
 }
 
 impl std::error::Error for ExecutorShutdown {}
+
+// `expect`, `unwrap` and `?` print the message, not a struct.
+debug_as_display!(ExecutorShutdown);
 
 impl Executor {
     pub(crate) fn new(

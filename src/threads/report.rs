@@ -110,7 +110,7 @@ impl fmt::Display for ThreadPanic {
 
 /// What went wrong while stopping a container: threads that did not exit before the
 /// deadline (*stragglers*) and managed threads that panicked.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct StopError {
     pub(crate) container: String,
     pub(crate) timeout: Duration,
@@ -162,8 +162,10 @@ impl fmt::Display for StopError {
 
 impl std::error::Error for StopError {}
 
+// `expect`, `unwrap` and `?` print the message, not a struct.
+debug_as_display!(StopError);
+
 /// Why a managed thread could not be spawned.
-#[derive(Debug)]
 #[non_exhaustive]
 pub enum SpawnError {
     /// The container is stopping or stopped and takes no new threads.
@@ -204,6 +206,9 @@ impl std::error::Error for SpawnError {
         }
     }
 }
+
+// `expect`, `unwrap` and `?` print the message, not a struct.
+debug_as_display!(SpawnError);
 
 #[cfg(test)]
 mod tests {

@@ -297,7 +297,7 @@ impl Wait {
 /// A condition that did not become true in time. Its `Display` says what was
 /// awaited, the timeout, the time actually waited, how many checks were made, the
 /// last error (for [`Wait::until_ok`]) and where the wait was written.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct WaitTimeout {
     description: Option<String>,
     timeout: Duration,
@@ -354,8 +354,11 @@ impl fmt::Display for WaitTimeout {
 
 impl std::error::Error for WaitTimeout {}
 
+// `expect`, `unwrap` and `?` print the message, not a struct.
+debug_as_display!(WaitTimeout);
+
 /// A condition that stopped holding during [`Wait::holds_for`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ConditionBroke {
     description: Option<String>,
     duration: Duration,
@@ -383,6 +386,9 @@ impl fmt::Display for ConditionBroke {
 }
 
 impl std::error::Error for ConditionBroke {}
+
+// `expect`, `unwrap` and `?` print the message, not a struct.
+debug_as_display!(ConditionBroke);
 
 /// Panics unless `condition` becomes true within the timeout (default: 5 s, scaled
 /// by `IRIS_TIMEOUT_SCALE`; an explicit timeout is scaled too, since this is a test

@@ -261,7 +261,6 @@ fn warn_fallback(why: &str) {
 }
 
 /// Why [`SentinelFile::wait`] returned without the signal.
-#[derive(Debug)]
 #[non_exhaustive]
 pub enum SentinelError {
     /// The timeout passed first.
@@ -309,3 +308,6 @@ impl std::error::Error for SentinelError {
         }
     }
 }
+
+// `expect`, `unwrap` and `?` print the message, not a struct.
+debug_as_display!(SentinelError);

@@ -2,9 +2,20 @@ use std::process::{Command, Output};
 
 /// Runs `scenarios::NAME` in a child process of this test binary.
 fn run(name: &str, owns_process: bool, env: &[(&str, &str)]) -> (bool, String) {
+    let (passed, text) = run_with_args(
+        &["--ignored", "--exact", &format!("scenarios::{name}")],
+        owns_process,
+        env,
+    );
+    assert!(text.contains("running 1 test"), "the scenario ran: {text}");
+    (passed, text)
+}
+
+/// Runs this test binary with `args`, as a user's `cargo test` would.
+fn run_with_args(args: &[&str], owns_process: bool, env: &[(&str, &str)]) -> (bool, String) {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
-        .args(["--ignored", "--exact", &format!("scenarios::{name}")])
+        .args(args)
         .env("RUST_BACKTRACE", "0")
         .env_remove("NEXTEST_EXECUTION_MODE")
         .env_remove("RUST_TEST_THREADS")
@@ -26,7 +37,6 @@ fn run(name: &str, owns_process: bool, env: &[(&str, &str)]) -> (bool, String) {
         String::from_utf8_lossy(&stdout),
         String::from_utf8_lossy(&stderr)
     );
-    assert!(text.contains("running 1 test"), "the scenario ran: {text}");
     (status.success(), text)
 }
 
@@ -75,11 +85,12 @@ fn identical_leaks_are_grouped() {
     assert!(out.contains("leaked 16 thread(s)"), "{out}");
     assert!(
         out.contains(&format!(
-            "16x \"worker-N\" in `test:scenarios::leaked_pool/pool`, spawned at {}",
+            "16x \"worker-0\", \"worker-1\", \"worker-2\", \"worker-3\", \"worker-4\", \"worker-5\", \"worker-6\", \"worker-7\", and 8 more in `test:scenarios::leaked_pool/pool`, spawned at {}",
             site_of("pool.spawn(format!(\"worker-{i}\")")
         )),
         "{out}"
     );
+    assert!(!out.contains("worker-N"), "names are never rewritten: {out}");
 }
 
 #[test]
@@ -94,6 +105,90 @@ fn an_unmanaged_std_thread_fails_when_the_test_owns_the_process() {
         out.contains("unmanaged thread \"rogue-std\" (tid "),
         "{out}"
     );
+    assert!(out.contains("hint: a thread started outside Iris outlived the test: join it"), "{out}");
+    assert!(!out.contains("StopToken"), "advice for managed threads only: {out}");
+}
+
+#[test]
+fn an_unnamed_thread_is_called_unnamed_with_the_name_it_inherited() {
+    let (passed, out) = run("unnamed_thread", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("unnamed unmanaged thread (it carries its creator's name \"scenarios::unna\")"),
+        "{out}"
+    );
+}
+
+#[test]
+fn failures_are_raised_at_the_users_test_not_inside_iris() {
+    for (scenario, line_of) in [
+        ("managed_straggler", "fn managed_straggler()"),
+        ("background_panic", "fn background_panic()"),
+        ("unmanaged_thread", "fn unmanaged_thread()"),
+    ] {
+        let (passed, out) = run(scenario, true, &[]);
+        assert!(!passed, "{out}");
+        assert!(out.contains(&format!("panicked at {}", site_of(line_of))), "{scenario}: {out}");
+        assert!(!out.contains("panicked at src/"), "{scenario}: {out}");
+    }
+}
+
+#[test]
+fn with_one_test_thread_the_runners_lines_stay_whole() {
+    // libtest prints `test NAME ... ` and finishes the line after the test: a report
+    // written to the real stderr in between would split it.
+    let (passed, out) = run_with_args(
+        &["--ignored", "--exact", "scenarios::warned", "--test-threads=1"],
+        false,
+        &[],
+    );
+    assert!(passed, "{out}");
+    assert!(out.contains("test scenarios::warned ... ok\n"), "{out}");
+    let (passed, out) = run_with_args(
+        &["--ignored", "--exact", "scenarios::own_panic_wins", "--test-threads=1"],
+        false,
+        &[],
+    );
+    assert!(passed, "{out}");
+    assert!(out.contains("test scenarios::own_panic_wins - should panic ... ok\n"), "{out}");
+}
+
+#[test]
+fn a_sleeping_straggler_is_reported_as_sleeping_not_running() {
+    let (passed, out) = run("sleepy_straggler", true, &[]);
+    assert!(!passed, "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("\"napper\""))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains(", sleeping in "), "{line}");
+}
+
+#[test]
+fn an_expect_on_finish_prints_the_report_not_a_struct() {
+    let (passed, out) = run("finish_expect", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("the worker stops: iris: test `scenarios::finish_expect` leaked 1 thread(s)"),
+        "{out}"
+    );
+    assert!(!out.contains("LeakReport {"), "{out}");
+}
+
+#[test]
+fn log_settings_warn_when_wrong_and_rust_log_is_honoured() {
+    let (_, out) = run("clean", true, &[("IRIS_LOG", "bogus=[")]);
+    assert!(out.contains("iris: ignoring IRIS_LOG=\"bogus=[\""), "{out}");
+    let (passed, out) = run("logs_debug_then_fails", true, &[("RUST_LOG", "debug")]);
+    assert!(!passed && out.contains("a debug detail"), "{out}");
+    let (passed, out) = run("logs_debug_then_fails", true, &[]);
+    assert!(!passed && !out.contains("a debug detail"), "info by default: {out}");
+    let (_, out) = run(
+        "logs_debug_then_fails",
+        true,
+        &[("RUST_LOG", "debug"), ("IRIS_LOG", "warn")],
+    );
+    assert!(!out.contains("a debug detail"), "IRIS_LOG wins over RUST_LOG: {out}");
 }
 
 #[test]
@@ -110,6 +205,23 @@ fn in_a_shared_process_the_unmanaged_check_is_skipped() {
         passed,
         "nothing managed leaked and the OS check cannot run: {out}"
     );
+}
+
+#[test]
+fn a_passing_shared_run_says_once_that_the_unmanaged_check_did_not_run() {
+    // Both `clean` scenarios, in one process, in parallel: the run passes, and says
+    // once (not once per test) that threads outside Iris were not checked.
+    let (passed, out) = run_with_args(&["--ignored", "scenarios::clean"], false, &[]);
+    assert!(passed, "{out}");
+    assert!(out.contains("running 2 tests"), "{out}");
+    assert_eq!(
+        out.matches("iris: note: threads started outside Iris are not checked in this run").count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("cargo nextest run"), "says how to get the check: {out}");
+    let (passed, out) = run("clean", true, &[]);
+    assert!(passed && !out.contains("iris: note"), "no note where the check runs: {out}");
 }
 
 #[test]
@@ -183,8 +295,19 @@ fn a_hanging_test_times_out_with_a_dump_of_its_threads() {
         "{out}"
     );
     assert!(
-        out.contains("live threads of the test:") && out.contains("\"helper-of-hang\""),
-        "{out}"
+        out.contains("where the test is:\n  the test body: tid "),
+        "the dump starts with where the body is: {out}"
+    );
+    assert!(out.contains("sleeping in "), "the body's blocking point: {out}");
+    assert!(out.contains("\"helper-of-hang\""), "{out}");
+    assert!(out.contains("hint: the body itself did not finish"), "{out}");
+    assert!(
+        !out.contains("unmanaged thread \"scenarios::hang"),
+        "the body's thread is the test's, never a leak: {out}"
+    );
+    assert!(
+        out.contains(&format!("panicked at {}", site_of("fn hangs()"))),
+        "raised at the test: {out}"
     );
 }
 

@@ -149,3 +149,46 @@ fn escaped_descendant_survives() {
         .wait_for_line(|l| l.text == "escaped", crate::PATIENCE)
         .unwrap();
 }
+
+#[iris_test(linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn unnamed_thread() {
+    let (keep, blocked) = mpsc::channel::<()>();
+    std::mem::forget(keep);
+    // No name: the OS name is the creator's (this test's thread).
+    std::thread::spawn(move || blocked.recv());
+}
+
+#[iris_test]
+#[ignore = "run by end_to_end"]
+fn clean_too() {
+    get_thread_registry().spawn("polite-too", |stop| stop.wait());
+}
+
+#[iris_test(stop_timeout = "100ms", linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn sleepy_straggler() {
+    get_thread_registry().spawn("napper", |_ignored| loop {
+        // The behaviour under test: a thread that sleeps in a loop, ignoring its token.
+        std::thread::sleep(Duration::from_millis(50));
+    });
+}
+
+#[test]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn finish_expect() {
+    let scope = iris::TestScope::begin(
+        iris::TestOptions::new("scenarios::finish_expect")
+            .stop_timeout(Duration::from_millis(100))
+            .linger(Duration::from_millis(100)),
+    );
+    get_thread_registry().spawn("ignorer", |_ignored| never().wait());
+    scope.finish().expect("the worker stops");
+}
+
+#[iris_test]
+#[ignore = "fails on purpose; run by end_to_end"]
+fn logs_debug_then_fails() {
+    tracing::debug!("a debug detail");
+    panic!("failing so that the captured logs are shown");
+}

@@ -1,0 +1,158 @@
+//! Where Iris's own words go, so that the test runner's lines stay intact: reports,
+//! warnings, notes, the watchdog's dump, `IRIS_LEAK_REPORT` JSON lines, and the
+//! log subscriber a test gets when it has none.
+//!
+//! Invariants:
+//! - Under libtest with one test thread, libtest has written `test NAME ... ` and
+//!   waits to finish the line: anything written to the real stderr then would land
+//!   inside it. So a test's report goes through the test's captured output (libtest
+//!   shows it with the test's failure, or with `--nocapture`/`--show-output`).
+//! - Elsewhere (parallel libtest, nextest) a report is written to the real stderr in
+//!   one write of whole lines, which libtest's whole-line output cannot split, and
+//!   which nextest captures per test.
+//! - A note about the whole run is written once per process.
+//! - Only the watchdog, which speaks while a test may hang forever, writes to the
+//!   real stderr in every mode; under a one-thread libtest it starts a fresh line.
+
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
+use super::report::LeakReport;
+
+/// How the tests of this process are being run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Runner {
+    /// cargo-nextest: one test per process.
+    Nextest,
+    /// libtest with one test thread: the process runs one test at a time.
+    LibtestSerial,
+    /// libtest running tests in parallel in this process (or an unknown harness).
+    Shared,
+}
+
+/// The runner, read once from the environment and the command line.
+pub(crate) fn runner() -> Runner {
+    static RUNNER: OnceLock<Runner> = OnceLock::new();
+    *RUNNER.get_or_init(|| {
+        if std::env::var("NEXTEST_EXECUTION_MODE").is_ok_and(|m| m == "process-per-test") {
+            return Runner::Nextest;
+        }
+        let args: Vec<String> = std::env::args().collect();
+        let one_thread = std::env::var("RUST_TEST_THREADS").is_ok_and(|n| n.trim() == "1")
+            || args.iter().any(|a| a == "--test-threads=1")
+            || args
+                .windows(2)
+                .any(|w| w[0] == "--test-threads" && w[1] == "1");
+        if one_thread {
+            Runner::LibtestSerial
+        } else {
+            Runner::Shared
+        }
+    })
+}
+
+/// Text about one test (a report under `warn`, a report beside the test's own
+/// panic): through the test's captured output where libtest is mid-line, else in one
+/// write of whole lines to the real stderr.
+pub(crate) fn about_test(text: &str) {
+    match runner() {
+        Runner::LibtestSerial => eprintln!("{text}"),
+        Runner::Nextest | Runner::Shared => whole_lines_to_stderr(text),
+    }
+}
+
+/// A note about the whole run, written once per process for each `key`.
+pub(crate) fn note_once(key: &'static str, text: &str) {
+    static SAID: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if said.contains(&key) {
+        return;
+    }
+    said.push(key);
+    drop(said);
+    about_run(text);
+}
+
+/// A warning about the run's configuration (a bad environment variable): whole
+/// lines, to the real stderr unless libtest is mid-line.
+pub(crate) fn about_run(text: &str) {
+    about_test(text);
+}
+
+/// The watchdog's words: the test may never end, so they cannot wait for its
+/// captured output to be shown.
+pub(crate) fn from_watchdog(text: &str) {
+    if runner() == Runner::LibtestSerial {
+        whole_lines_to_stderr(&format!("\n{text}"));
+    } else {
+        whole_lines_to_stderr(text);
+    }
+}
+
+/// One write of `text` and a newline to the process's stderr, bypassing libtest's
+/// capture.
+fn whole_lines_to_stderr(text: &str) {
+    let line = format!("{text}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// Appends the report as one JSON line to `IRIS_LEAK_REPORT`, if set. A relative path
+/// is relative to the test process's working directory, which cargo sets to the
+/// package's directory.
+pub(crate) fn append_json(report: &LeakReport) {
+    let Some(path) = std::env::var_os("IRIS_LEAK_REPORT") else {
+        return;
+    };
+    let line = format!("{}\n", report.to_json_line());
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        // One write of the whole line: appends from parallel test processes do not
+        // interleave within a line.
+        .and_then(|mut file| file.write_all(line.as_bytes()));
+    if let Err(error) = written {
+        let shown = std::path::absolute(&path).unwrap_or_else(|_| path.clone().into());
+        about_run(&format!(
+            "iris: cannot append to IRIS_LEAK_REPORT={}: {error}",
+            shown.display()
+        ));
+    }
+}
+
+/// The level filter of the log subscriber Iris installs: `IRIS_LOG`, else `RUST_LOG`
+/// (directives such as `info,my_crate=debug`), else `info`. A value that does not
+/// parse is warned about once and `info` is used.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    use tracing_subscriber::EnvFilter;
+    for variable in ["IRIS_LOG", "RUST_LOG"] {
+        let Ok(text) = std::env::var(variable) else {
+            continue;
+        };
+        return match EnvFilter::builder().parse(&text) {
+            Ok(filter) => filter,
+            Err(error) => {
+                note_once(
+                    "log-filter",
+                    &format!("iris: ignoring {variable}={text:?} ({error}); logging at info"),
+                );
+                EnvFilter::new("info")
+            }
+        };
+    }
+    EnvFilter::new("info")
+}
+
+/// Installs a subscriber writing to the test's captured output when there is none.
+pub(crate) fn install_test_logger() -> Option<tracing::subscriber::DefaultGuard> {
+    let unset = tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>());
+    if !unset || tracing::dispatcher::has_been_set() {
+        return None;
+    }
+    let subscriber = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(log_filter())
+        .with_ansi(false)
+        .finish();
+    Some(tracing::subscriber::set_default(subscriber))
+}
