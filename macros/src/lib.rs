@@ -32,6 +32,9 @@ use syn::{parse2, Attribute, Item, ItemFn, LitStr, ReturnType};
 ///   disappear; the wait ends as soon as they are gone.
 /// - `leaks` (default `"fail"`): `"fail"`, `"warn"` (print the report, pass) or
 ///   `"ignore"`. The environment variable `IRIS_LEAKS` overrides it for a whole run.
+/// - `ignore_threads` (no default): a comma-separated list of globs (`*`, `?`) of thread
+///   names not to report, such as `"rayon-*"` for a process-wide pool created on
+///   first use. `IRIS_IGNORE_THREADS` adds to it for a whole run.
 /// - `timeout` (no default): a watchdog. The body runs on its own thread; past the
 ///   timeout, the test fails with a dump of its live threads instead of hanging.
 ///
@@ -55,9 +58,37 @@ struct Options {
     linger: Option<(u64, u32)>,
     leaks: Option<String>,
     timeout: Option<(u64, u32)>,
+    ignore_threads: Option<String>,
 }
 
-const KEYS: &str = "stop_timeout, linger, leaks, timeout";
+const KEYS: &str = "stop_timeout, linger, leaks, timeout, ignore_threads";
+const KEY_LIST: [&str; 5] = ["stop_timeout", "linger", "leaks", "timeout", "ignore_threads"];
+
+/// The known option closest to a misspelt `key`, if one is close enough.
+fn did_you_mean(key: &str) -> Option<&'static str> {
+    KEY_LIST
+        .iter()
+        .map(|known| (edit_distance(key, known), *known))
+        .filter(|(distance, known)| *distance <= known.len() / 3 + 1)
+        .min()
+        .map(|(_, known)| known)
+}
+
+/// Levenshtein distance, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
 
 fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
     let mut options = Options::default();
@@ -75,10 +106,26 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             "linger" => options.linger.is_some(),
             "leaks" => options.leaks.is_some(),
             "timeout" => options.timeout.is_some(),
-            _ => return Err(meta.error(format!("unknown option `{key}`; expected one of: {KEYS}"))),
+            "ignore_threads" => options.ignore_threads.is_some(),
+            _ => {
+                return Err(meta.error(match did_you_mean(&key) {
+                    Some(known) => format!("unknown option `{key}`; did you mean `{known}`?"),
+                    None => format!("unknown option `{key}`; expected one of: {KEYS}"),
+                }))
+            }
         };
         if slot_taken {
             return Err(meta.error(format!("option `{key}` is given twice")));
+        }
+        if !meta.input.peek(syn::Token![=]) {
+            let example = match key.as_str() {
+                "leaks" => "leaks = \"warn\"",
+                "ignore_threads" => "ignore_threads = \"rayon-*\"",
+                "linger" => "linger = \"250ms\"",
+                "timeout" => "timeout = \"30s\"",
+                _ => "stop_timeout = \"2s\"",
+            };
+            return Err(meta.error(format!("option `{key}` needs a value, such as `{example}`")));
         }
         let value = meta.value()?;
         let expr: syn::Expr = value.parse()?;
@@ -88,10 +135,10 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                 ..
             }) => s.clone(),
             other => {
-                let hint = if key == "leaks" {
-                    "\"fail\", \"warn\" or \"ignore\""
-                } else {
-                    "\"250ms\" or \"5s\""
+                let hint = match key.as_str() {
+                    "leaks" => "\"fail\", \"warn\" or \"ignore\"",
+                    "ignore_threads" => "\"rayon-*, my-pool-*\"",
+                    _ => "\"250ms\" or \"5s\"",
                 };
                 return Err(syn::Error::new(
                     other.span(),
@@ -110,6 +157,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                 }
                 options.leaks = Some(policy);
             }
+            "ignore_threads" => options.ignore_threads = Some(literal.value()),
             _ => {
                 let duration = parse_duration(&literal)?;
                 match key.as_str() {
@@ -234,6 +282,9 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         );
         builder = quote!(#builder.leaks(::iris::LeakPolicy::#variant));
     }
+    if let Some(globs) = &options.ignore_threads {
+        builder = quote!(#builder.ignore_threads(#globs));
+    }
     let call = match options.timeout {
         Some(d) => {
             let d = duration(d);
@@ -290,6 +341,8 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("run_test_with_timeout"), "{out}");
+        let out = expand_str(r#"ignore_threads = "rayon-*, pool-?""#, "fn t() {}").unwrap();
+        assert!(out.contains(". ignore_threads (\"rayon-*, pool-?\")"), "{out}");
         assert!(out.contains("Duration :: new (120u64 , 0u32)"), "{out}");
     }
 
@@ -327,7 +380,10 @@ mod tests {
     #[test]
     fn mistakes_are_errors() {
         let cases = [
-            ("colour = \"red\"", "fn t() {}", "unknown option `colour`"),
+            ("colour = \"red\"", "fn t() {}", "unknown option `colour`; expected one of"),
+            ("stop_timout = \"1s\"", "fn t() {}", "did you mean `stop_timeout`?"),
+            ("linger", "fn t() {}", "option `linger` needs a value, such as `linger = \"250ms\"`"),
+            ("ignore_threads = 3", "fn t() {}", "`ignore_threads` takes a string"),
             (
                 "timeout = \"5 parsecs\"",
                 "fn t() {}",

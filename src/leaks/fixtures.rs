@@ -62,11 +62,11 @@ pub fn sentinel() -> TempSentinel {
     TempSentinel::new().expect("iris: cannot create a temporary directory for the sentinel fixture")
 }
 
-/// The `test_scope` fixture: a [`TestScope`](crate::TestScope) for the running test,
-/// with default options. Threads the test spawns through
-/// [`get_thread_registry`](crate::get_thread_registry) land in it, and when the
-/// fixture is dropped at the end of the test it checks for leaks and background
-/// panics (and panics with the report under the default `fail` policy).
+/// The `test_scope` fixture: a [`TestScope`](crate::TestScope) for the running test.
+/// Threads the test spawns through [`get_thread_registry`](crate::get_thread_registry)
+/// land in it, and when the fixture is dropped at the end of the test it checks for
+/// leaks and background panics (and panics with the report under the default `fail`
+/// policy).
 ///
 /// ```
 /// use iris::fixtures::test_scope;
@@ -81,9 +81,30 @@ pub fn sentinel() -> TempSentinel {
 /// # fn main() {}
 /// ```
 ///
+/// Options go through rstest's `#[with(..)]` (the test's name still comes from the
+/// running test):
+///
+/// ```
+/// use std::time::Duration;
+/// use iris::fixtures::test_scope;
+/// use iris::{TestOptions, TestScope};
+/// use rstest::rstest;
+///
+/// #[rstest]
+/// fn quick_to_give_up(
+///     #[with(TestOptions::new("quick").stop_timeout(Duration::from_millis(200)))]
+///     test_scope: TestScope,
+/// ) {
+///     assert_eq!(test_scope.options().stop_timeout_value(), Duration::from_millis(200));
+/// }
+/// # fn main() {}
+/// ```
+///
 /// `#[iris_test]` does the same with options; prefer it unless the scope must be a
 /// fixture (for example to share one with other fixtures).
 #[fixture]
-pub fn test_scope() -> crate::TestScope {
-    crate::TestScope::begin(crate::TestOptions::new("rstest"))
+pub fn test_scope(
+    #[default(crate::TestOptions::new("rstest"))] options: crate::TestOptions,
+) -> crate::TestScope {
+    crate::TestScope::begin(options)
 }

@@ -160,6 +160,11 @@ impl TestOptions {
             .any(|glob| glob_matches(glob, name))
     }
 
+    /// The stop timeout in force.
+    pub fn stop_timeout_value(&self) -> Duration {
+        self.stop_timeout
+    }
+
     /// The test's name.
     pub fn name(&self) -> &str {
         &self.name

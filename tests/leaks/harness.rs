@@ -114,6 +114,24 @@ fn iris_test_may_also_come_before_rstest(#[case] label: &str) {
 }
 
 #[rstest]
+fn the_test_scope_fixture_takes_options(
+    #[with(TestOptions::new("fixture").stop_timeout(Duration::from_millis(100)).linger(Duration::from_millis(100)))]
+    test_scope: TestScope,
+) {
+    let release = StopToken::new();
+    let held = release.clone();
+    get_thread_registry().spawn("stubborn", move |_ignored| {
+        held.wait_timeout(PATIENCE);
+    });
+    let started = std::time::Instant::now();
+    let report = test_scope.finish().unwrap_err();
+    release.stop();
+    assert_eq!(report.stragglers().len(), 1);
+    // The default stop timeout is 5 s; 100 ms was asked for. A wide margin.
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+}
+
+#[rstest]
 fn the_test_scope_fixture_checks_at_the_end(test_scope: TestScope) {
     assert!(get_thread_registry().same_as(test_scope.registry()));
     assert!(test_scope

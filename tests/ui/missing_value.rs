@@ -1,0 +1,6 @@
+use iris::iris_test;
+
+#[iris_test(linger = "1s", stop_timeout)]
+fn needs_a_value() {}
+
+fn main() {}
