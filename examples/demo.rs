@@ -30,6 +30,13 @@ impl Server for Heartbeat {
     }
 }
 
+/// Prints a report indented, as a test's output would show it.
+fn print_report(report: &str) {
+    for line in report.lines() {
+        println!("   | {line}");
+    }
+}
+
 fn main() {
     println!("1. A registry scope, and component code that finds it implicitly");
     let scope = thread_registry_scope("demo");
@@ -166,13 +173,23 @@ fn main() {
             .map_or("still running?".to_string(), |s| s.to_string())
     );
 
-    println!("\n5. Leak detection: what #[iris_test] reports for a leaky test");
-    let release = StopToken::new();
-    let scope = TestScope::begin(
-        TestOptions::new("demo::leaky_test")
+    println!("\n5. Leak detection: one report of each kind");
+    // The demo runs its "tests" one at a time, so it owns its process and the check
+    // of threads started outside Iris runs too.
+    let options = |name: &str| {
+        TestOptions::new(name)
             .stop_timeout(Duration::from_millis(100))
-            .linger(Duration::from_millis(100)),
-    );
+            .linger(Duration::from_millis(100))
+            .owns_process()
+    };
+    let release = StopToken::new();
+    // The panics below are on purpose and shown in the reports: keep the default
+    // hook's message and backtrace out of the tour.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+
+    println!("   a) managed stragglers, grouped, and a background panic:");
+    let scope = TestScope::begin(options("demo::leaky_pool"));
     // The "test body": a pool whose workers wait on the wrong thing.
     let pool = get_thread_registry().create_child("pool");
     for i in 0..4 {
@@ -183,11 +200,47 @@ fn main() {
     }
     get_thread_registry().spawn("uploader", |_stop| panic!("connection refused"));
     get_thread_registry().wait_timeout(Duration::from_millis(20));
-    let report = scope.inspect();
-    for line in report.to_string().lines() {
-        println!("   | {line}");
+    print_report(&scope.inspect().to_string());
+
+    println!("   b) a plain std thread nobody joined (and nobody named):");
+    let scope = TestScope::begin(options("demo::forgot_to_join"));
+    let r = release.clone();
+    std::thread::spawn(move || r.wait_timeout(Duration::from_secs(10)));
+    print_report(&scope.inspect().to_string());
+
+    println!("   c) a child process that ignores SIGTERM for longer than the stop timeout:");
+    let scope = TestScope::begin(options("demo::stubborn_child"));
+    let mut command = std::process::Command::new("sh");
+    command.args(["-c", "trap '' TERM; echo ready; sleep 2"]);
+    let child = get_thread_registry()
+        .spawn_process_with(
+            "stubborn-child",
+            command,
+            ProcessOptions::new().grace(Duration::from_millis(500)),
+        )
+        .expect("sh starts");
+    child
+        .wait_for_line(|l| l.text == "ready", Duration::from_secs(5))
+        .expect("it says it is ready");
+    print_report(&scope.inspect().to_string());
+
+    println!("   d) a test body that hangs (timeout = \"200ms\"):");
+    let r = release.clone();
+    let hung = std::panic::catch_unwind(move || {
+        iris::run_test_with_timeout(
+            options("demo::hangs").leaks(iris::LeakPolicy::Warn),
+            Duration::from_millis(200),
+            move || {
+                r.wait_timeout(Duration::from_secs(10));
+            },
+        )
+    });
+    if let Err(payload) = hung {
+        if let Some(message) = payload.downcast_ref::<String>() {
+            print_report(message);
+        }
     }
     release.stop();
-
+    std::panic::set_hook(default_hook);
     println!("\nDone. See docs/thread-safety.md for the patterns behind this tour.");
 }

@@ -62,7 +62,13 @@ struct Options {
 }
 
 const KEYS: &str = "stop_timeout, linger, leaks, timeout, ignore_threads";
-const KEY_LIST: [&str; 5] = ["stop_timeout", "linger", "leaks", "timeout", "ignore_threads"];
+const KEY_LIST: [&str; 5] = [
+    "stop_timeout",
+    "linger",
+    "leaks",
+    "timeout",
+    "ignore_threads",
+];
 
 /// The known option closest to a misspelt `key`, if one is close enough.
 fn did_you_mean(key: &str) -> Option<&'static str> {
@@ -83,7 +89,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
             diagonal = above;
         }
     }
@@ -341,9 +349,12 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("run_test_with_timeout"), "{out}");
-        let out = expand_str(r#"ignore_threads = "rayon-*, pool-?""#, "fn t() {}").unwrap();
-        assert!(out.contains(". ignore_threads (\"rayon-*, pool-?\")"), "{out}");
         assert!(out.contains("Duration :: new (120u64 , 0u32)"), "{out}");
+        let out = expand_str(r#"ignore_threads = "rayon-*, pool-?""#, "fn t() {}").unwrap();
+        assert!(
+            out.contains(". ignore_threads (\"rayon-*, pool-?\")"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -380,10 +391,26 @@ mod tests {
     #[test]
     fn mistakes_are_errors() {
         let cases = [
-            ("colour = \"red\"", "fn t() {}", "unknown option `colour`; expected one of"),
-            ("stop_timout = \"1s\"", "fn t() {}", "did you mean `stop_timeout`?"),
-            ("linger", "fn t() {}", "option `linger` needs a value, such as `linger = \"250ms\"`"),
-            ("ignore_threads = 3", "fn t() {}", "`ignore_threads` takes a string"),
+            (
+                "colour = \"red\"",
+                "fn t() {}",
+                "unknown option `colour`; expected one of",
+            ),
+            (
+                "stop_timout = \"1s\"",
+                "fn t() {}",
+                "did you mean `stop_timeout`?",
+            ),
+            (
+                "linger",
+                "fn t() {}",
+                "option `linger` needs a value, such as `linger = \"250ms\"`",
+            ),
+            (
+                "ignore_threads = 3",
+                "fn t() {}",
+                "`ignore_threads` takes a string",
+            ),
             (
                 "timeout = \"5 parsecs\"",
                 "fn t() {}",

@@ -84,6 +84,7 @@ pub struct TestOptions {
     leaks: LeakPolicy,
     timeout: Option<Duration>,
     ignore_threads: Vec<String>,
+    owns_process: bool,
 }
 
 impl TestOptions {
@@ -105,6 +106,7 @@ impl TestOptions {
             leaks: LeakPolicy::Fail,
             timeout: None,
             ignore_threads: Vec::new(),
+            owns_process: false,
         }
     }
 
@@ -158,6 +160,16 @@ impl TestOptions {
             .iter()
             .chain(env_ignored_threads())
             .any(|glob| glob_matches(glob, name))
+    }
+
+    /// Declares that this test has the process to itself, so the check of threads
+    /// started outside Iris runs even where Iris cannot tell from the runner: for a
+    /// hand-written harness (`harness = false`) that runs its tests one at a time.
+    /// Do not set it where tests run in parallel in one process: another test's
+    /// threads would be blamed.
+    pub fn owns_process(mut self) -> TestOptions {
+        self.owns_process = true;
+        self
     }
 
     /// The stop timeout in force.
@@ -220,9 +232,12 @@ pub(crate) fn glob_matches(glob: &str, text: &str) -> bool {
 }
 
 /// Whether this test has the process to itself, so that every new OS thread is its.
-fn process_ownership() -> Result<(), String> {
+fn process_ownership(declared: bool) -> Result<(), String> {
     if !cfg!(target_os = "linux") {
         return Err("only supported on Linux".into());
+    }
+    if declared {
+        return Ok(());
     }
     match output::runner() {
         Runner::Nextest | Runner::LibtestSerial => Ok(()),
@@ -278,7 +293,7 @@ impl TestScope {
         let logs = output::install_test_logger();
         let before = match options.policy() {
             LeakPolicy::Ignore => Err("leak checks are off (leaks = \"ignore\")".into()),
-            _ => process_ownership().and_then(|()| {
+            _ => process_ownership(options.owns_process).and_then(|()| {
                 Snapshot::take().ok_or_else(|| "cannot read /proc/self/task".to_string())
             }),
         };
@@ -295,9 +310,14 @@ impl TestScope {
             }
         }
         let scope = thread_registry_scope(format!("test:{}", options.name));
-        let watchdog = options
-            .timeout
-            .map(|timeout| spawn_watchdog(options.name.clone(), timeout, (*scope).clone(), current_os_tid()));
+        let watchdog = options.timeout.map(|timeout| {
+            spawn_watchdog(
+                options.name.clone(),
+                timeout,
+                (*scope).clone(),
+                current_os_tid(),
+            )
+        });
         let creator_names = [current_os_tid(), Some(std::process::id())]
             .into_iter()
             .flatten()
@@ -378,7 +398,12 @@ impl TestScope {
             .into_iter()
             .filter(|info| !self.options.ignores(info.name()))
             .collect();
-        let sampled = OsThread::sample(&stragglers.iter().filter_map(|i| i.os_tid()).collect::<Vec<_>>());
+        let sampled = OsThread::sample(
+            &stragglers
+                .iter()
+                .filter_map(|i| i.os_tid())
+                .collect::<Vec<_>>(),
+        );
         let stragglers: Vec<Straggler> = stragglers
             .into_iter()
             .map(|info| Straggler {
@@ -388,6 +413,11 @@ impl TestScope {
                 info,
             })
             .collect();
+        // Every thread of the test's registry that is still running is accounted for
+        // here (as a straggler or inside its process's line), never again as an
+        // unmanaged thread.
+        let reported_tids: HashSet<u32> =
+            stragglers.iter().filter_map(|s| s.info.os_tid()).collect();
         let registry_path = format!("test:{}", self.options.name);
         let mut processes = managed_processes_left(&registry_path);
         // A process that will not die keeps its own threads (reaper, readers,
@@ -402,8 +432,6 @@ impl TestScope {
             .collect();
         let (unmanaged, unmanaged_check) = match &self.before {
             Ok(before) if self.options.policy() != LeakPolicy::Ignore => {
-                let reported_tids: HashSet<u32> =
-                    stragglers.iter().filter_map(|s| s.info.os_tid()).collect();
                 let reported_pids: HashSet<u32> = processes.iter().map(|p| p.pid).collect();
                 let (threads, children) = self.lingering(before, &reported_tids, &reported_pids);
                 processes.extend(children);
@@ -469,7 +497,10 @@ impl TestScope {
             })
             .filter(|t| {
                 !self.options.ignores(&t.os.name)
-                    && !t.managed.as_ref().is_some_and(|m| self.options.ignores(m.name()))
+                    && !t
+                        .managed
+                        .as_ref()
+                        .is_some_and(|m| self.options.ignores(m.name()))
             })
             .collect();
         (threads, left.1)
@@ -479,7 +510,11 @@ impl TestScope {
     /// threads, and (when the test owns the process) other threads born during it.
     pub fn live_threads(&self) -> String {
         let body = self.body_tid.or(self.own_tid);
-        describe_live(self.registry(), self.before.as_ref().ok().map(|b| &b.tids), body)
+        describe_live(
+            self.registry(),
+            self.before.as_ref().ok().map(|b| &b.tids),
+            body,
+        )
     }
 }
 
@@ -566,8 +601,8 @@ pub fn run_test_with_timeout<T: Send + 'static>(
             let dump = scope.live_threads();
             let name = scope.options.name.clone();
             drop(handle); // detached: it cannot be stopped from here
-            // Unwinding drops the scope, which still stops the test's registry and
-            // reports what outlived it beside this failure.
+                          // Unwinding drops the scope, which still stops the test's registry and
+                          // reports what outlived it beside this failure.
             panic!(
                 "iris: test `{name}` timed out after {timeout:?}: its body is still running.\n{dump}\n  \
                  hint: the body itself did not finish; its state above says where it waits. \
@@ -700,7 +735,11 @@ fn threads_born_since(before: &HashSet<u32>, known: &HashSet<u32>) -> Vec<u32> {
 
 /// What the test is running: where its body is (`body`, a thread id), its
 /// registry's live threads, and other threads born since `before`.
-fn describe_live(registry: &ThreadRegistry, before: Option<&HashSet<u32>>, body: Option<u32>) -> String {
+fn describe_live(
+    registry: &ThreadRegistry,
+    before: Option<&HashSet<u32>>,
+    body: Option<u32>,
+) -> String {
     let mut text = String::from("where the test is:");
     match body.and_then(|tid| OsThread::sample(&[tid]).pop()) {
         Some(os) => text.push_str(&format!("\n  the test body: {os}")),
@@ -723,7 +762,9 @@ fn describe_live(registry: &ThreadRegistry, before: Option<&HashSet<u32>>, body:
             text.push_str(&format!("\n  unmanaged: {os}"));
         }
     } else {
-        text.push_str("\n  (threads started outside Iris are listed only when the test owns its process)");
+        text.push_str(
+            "\n  (threads started outside Iris are listed only when the test owns its process)",
+        );
     }
     if managed.is_empty() {
         text.push_str("\n  (no managed thread of the test is running)");

@@ -332,7 +332,10 @@ impl fmt::Display for LeakReport {
         for hint in self.hints() {
             write!(f, "\n  hint: {hint}")?;
         }
-        write!(f, "\n  see docs/thread-safety.md, \"Reading a leak report\"")
+        write!(
+            f,
+            "\n  see docs/thread-safety.md, \"Reading a leak report\""
+        )
     }
 }
 
@@ -354,9 +357,17 @@ impl LeakReport {
                  on first use can be listed in `ignore_threads`",
             );
         }
-        if !self.processes.is_empty() {
+        if self.processes.iter().any(|p| p.container.is_some()) {
             hints.push(
-                "stop (or wait for) every child process the test starts; ManagedProcess does it for you",
+                "a managed process outlived the stop: it ignored SIGTERM for longer than \
+                 `stop_timeout`; make it exit on SIGTERM, or give it a `grace` shorter than \
+                 `stop_timeout`",
+            );
+        }
+        if self.processes.iter().any(|p| p.container.is_none()) {
+            hints.push(
+                "a child process the test started was never stopped or waited for: wait for it, or \
+                 start it with `spawn_process`, which stops and reaps it for you",
             );
         }
         if !self.panics.is_empty() {
@@ -439,10 +450,16 @@ mod tests {
             text.contains("2x unnamed unmanaged thread (it carries its creator's name \"chan3::main\") (tid 11, 12), sleeping in futex_wait_queue"),
             "{text}"
         );
-        assert!(text.contains("unmanaged thread \"chan4::main\" (tid 13)"), "{text}");
+        assert!(
+            text.contains("unmanaged thread \"chan4::main\" (tid 13)"),
+            "{text}"
+        );
         assert!(!text.contains("chanN"), "{text}");
         assert!(text.contains("join it before the test ends"), "{text}");
-        assert!(!text.contains("StopToken"), "advice for managed threads only: {text}");
+        assert!(
+            !text.contains("StopToken"),
+            "advice for managed threads only: {text}"
+        );
     }
 
     #[test]
@@ -477,7 +494,10 @@ mod tests {
             "{text}"
         );
         assert!(lines[4].contains("Reading a leak report"), "{text}");
-        assert!(!text.contains("ignore_threads"), "advice for unmanaged threads only: {text}");
+        assert!(
+            !text.contains("ignore_threads"),
+            "advice for unmanaged threads only: {text}"
+        );
     }
 
     #[test]

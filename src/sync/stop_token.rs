@@ -181,6 +181,12 @@ impl StopToken {
     }
 }
 
+// A panic cannot leave a token half-updated: its state changes under its lock and
+// callbacks run outside it under `catch_unwind`. So a token may cross a
+// `catch_unwind` boundary (its boxed panic sink alone would forbid it).
+impl std::panic::UnwindSafe for StopToken {}
+impl std::panic::RefUnwindSafe for StopToken {}
+
 impl Default for StopToken {
     fn default() -> Self {
         StopToken::new()

@@ -90,7 +90,10 @@ fn identical_leaks_are_grouped() {
         )),
         "{out}"
     );
-    assert!(!out.contains("worker-N"), "names are never rewritten: {out}");
+    assert!(
+        !out.contains("worker-N"),
+        "names are never rewritten: {out}"
+    );
 }
 
 #[test]
@@ -105,8 +108,14 @@ fn an_unmanaged_std_thread_fails_when_the_test_owns_the_process() {
         out.contains("unmanaged thread \"rogue-std\" (tid "),
         "{out}"
     );
-    assert!(out.contains("hint: a thread started outside Iris outlived the test: join it"), "{out}");
-    assert!(!out.contains("StopToken"), "advice for managed threads only: {out}");
+    assert!(
+        out.contains("hint: a thread started outside Iris outlived the test: join it"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("StopToken"),
+        "advice for managed threads only: {out}"
+    );
 }
 
 #[test]
@@ -114,7 +123,9 @@ fn an_unnamed_thread_is_called_unnamed_with_the_name_it_inherited() {
     let (passed, out) = run("unnamed_thread", true, &[]);
     assert!(!passed, "{out}");
     assert!(
-        out.contains("unnamed unmanaged thread (it carries its creator's name \"scenarios::unna\")"),
+        out.contains(
+            "unnamed unmanaged thread (it carries its creator's name \"scenarios::unna\")"
+        ),
         "{out}"
     );
 }
@@ -128,7 +139,10 @@ fn failures_are_raised_at_the_users_test_not_inside_iris() {
     ] {
         let (passed, out) = run(scenario, true, &[]);
         assert!(!passed, "{out}");
-        assert!(out.contains(&format!("panicked at {}", site_of(line_of))), "{scenario}: {out}");
+        assert!(
+            out.contains(&format!("panicked at {}", site_of(line_of))),
+            "{scenario}: {out}"
+        );
         assert!(!out.contains("panicked at src/"), "{scenario}: {out}");
     }
 }
@@ -138,19 +152,32 @@ fn with_one_test_thread_the_runners_lines_stay_whole() {
     // libtest prints `test NAME ... ` and finishes the line after the test: a report
     // written to the real stderr in between would split it.
     let (passed, out) = run_with_args(
-        &["--ignored", "--exact", "scenarios::warned", "--test-threads=1"],
+        &[
+            "--ignored",
+            "--exact",
+            "scenarios::warned",
+            "--test-threads=1",
+        ],
         false,
         &[],
     );
     assert!(passed, "{out}");
     assert!(out.contains("test scenarios::warned ... ok\n"), "{out}");
     let (passed, out) = run_with_args(
-        &["--ignored", "--exact", "scenarios::own_panic_wins", "--test-threads=1"],
+        &[
+            "--ignored",
+            "--exact",
+            "scenarios::own_panic_wins",
+            "--test-threads=1",
+        ],
         false,
         &[],
     );
     assert!(passed, "{out}");
-    assert!(out.contains("test scenarios::own_panic_wins - should panic ... ok\n"), "{out}");
+    assert!(
+        out.contains("test scenarios::own_panic_wins - should panic ... ok\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -182,13 +209,19 @@ fn log_settings_warn_when_wrong_and_rust_log_is_honoured() {
     let (passed, out) = run("logs_debug_then_fails", true, &[("RUST_LOG", "debug")]);
     assert!(!passed && out.contains("a debug detail"), "{out}");
     let (passed, out) = run("logs_debug_then_fails", true, &[]);
-    assert!(!passed && !out.contains("a debug detail"), "info by default: {out}");
+    assert!(
+        !passed && !out.contains("a debug detail"),
+        "info by default: {out}"
+    );
     let (_, out) = run(
         "logs_debug_then_fails",
         true,
         &[("RUST_LOG", "debug"), ("IRIS_LOG", "warn")],
     );
-    assert!(!out.contains("a debug detail"), "IRIS_LOG wins over RUST_LOG: {out}");
+    assert!(
+        !out.contains("a debug detail"),
+        "IRIS_LOG wins over RUST_LOG: {out}"
+    );
 }
 
 #[test]
@@ -215,13 +248,20 @@ fn a_passing_shared_run_says_once_that_the_unmanaged_check_did_not_run() {
     assert!(passed, "{out}");
     assert!(out.contains("running 2 tests"), "{out}");
     assert_eq!(
-        out.matches("iris: note: threads started outside Iris are not checked in this run").count(),
+        out.matches("iris: note: threads started outside Iris are not checked in this run")
+            .count(),
         1,
         "{out}"
     );
-    assert!(out.contains("cargo nextest run"), "says how to get the check: {out}");
+    assert!(
+        out.contains("cargo nextest run"),
+        "says how to get the check: {out}"
+    );
     let (passed, out) = run("clean", true, &[]);
-    assert!(passed && !out.contains("iris: note"), "no note where the check runs: {out}");
+    assert!(
+        passed && !out.contains("iris: note"),
+        "no note where the check runs: {out}"
+    );
 }
 
 #[test]
@@ -298,9 +338,15 @@ fn a_hanging_test_times_out_with_a_dump_of_its_threads() {
         out.contains("where the test is:\n  the test body: tid "),
         "the dump starts with where the body is: {out}"
     );
-    assert!(out.contains("sleeping in "), "the body's blocking point: {out}");
+    assert!(
+        out.contains("sleeping in "),
+        "the body's blocking point: {out}"
+    );
     assert!(out.contains("\"helper-of-hang\""), "{out}");
-    assert!(out.contains("hint: the body itself did not finish"), "{out}");
+    assert!(
+        out.contains("hint: the body itself did not finish"),
+        "{out}"
+    );
     assert!(
         !out.contains("unmanaged thread \"scenarios::hang"),
         "the body's thread is the test's, never a leak: {out}"
@@ -362,7 +408,14 @@ fn a_managed_process_that_outlives_the_test_is_named_with_pid_and_command() {
         out.contains("iris: test `scenarios::managed_process_survives` leaked"),
         "{out}"
     );
-    assert!(out.contains("and 1 process(es)"), "{out}");
+    assert!(
+        out.contains("leaked 0 thread(s) and 1 process(es)"),
+        "the process's own threads are folded into its line, never unmanaged: {out}"
+    );
+    assert!(
+        out.contains("hint: a managed process outlived the stop"),
+        "{out}"
+    );
     assert!(
         out.contains("process \"stubborn-child\" in `test:scenarios::managed_process_survives/stubborn-child` (pid "),
         "{out}"

@@ -128,7 +128,11 @@ fn the_test_scope_fixture_takes_options(
     release.stop();
     assert_eq!(report.stragglers().len(), 1);
     // The default stop timeout is 5 s; 100 ms was asked for. A wide margin.
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[rstest]
