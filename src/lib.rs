@@ -84,7 +84,7 @@ pub use process::{
     run_process, LogLine, ManagedProcess, ProcessError, ProcessOptions, ProcessOutput,
     ProcessWaitError, Stream,
 };
-pub use sync::stop_token::StopToken;
+pub use sync::stop_token::{StopToken, Stopped, StoppedOwned};
 pub use threads::container::ThreadContainer;
 pub use threads::executor::{Executor, ExecutorShutdown, TaskHandle};
 pub use threads::managed_thread::ManagedThread;

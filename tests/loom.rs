@@ -97,6 +97,38 @@ fn stop_token_wakes_every_waiter() {
     });
 }
 
+/// `stop` racing the async waiter's registration: the future always completes
+/// (a lost wake-up would leave `block_on` parked forever: a loom deadlock).
+#[test]
+fn stop_token_future_is_woken_by_a_racing_stop() {
+    model(|| {
+        let token = StopToken::new();
+        let stopper = {
+            let token = token.clone();
+            thread::spawn(move || token.stop())
+        };
+        loom::future::block_on(token.stopped());
+        stopper.join().unwrap();
+    });
+}
+
+/// A dropped, never-completed future leaves no waker behind to be woken later.
+#[test]
+fn stop_token_dropped_future_forgets_its_waker() {
+    model(|| {
+        let token = StopToken::new();
+        let owned = token.clone().stopped_owned();
+        drop(owned);
+        let stopper = {
+            let token = token.clone();
+            thread::spawn(move || token.stop())
+        };
+        loom::future::block_on(token.clone().stopped_owned());
+        stopper.join().unwrap();
+        assert!(format!("{token:?}").contains("async_waiters: 0"));
+    });
+}
+
 // ----- Completion -----
 
 /// `complete` racing an unbounded `take`: the observer always gets the value.

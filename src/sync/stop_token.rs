@@ -6,13 +6,20 @@
 //!   registered concurrently with `stop` runs exactly once: either by `stop` or inline
 //!   in `on_stop`.
 //! - Waiters block on a condvar, never poll: `stop` wakes all of them at once.
+//! - Async waiters ([`Stopped`], [`StoppedOwned`]) register their `Waker` under the
+//!   same lock that `stop` takes to flip the flag, after re-checking the flag under
+//!   it: either they see the flag, or their waker is in the list `stop` takes and
+//!   wakes. No wake-up is lost. A future that is dropped removes its waker.
 //! - Callbacks run outside the lock (a callback may touch the token again), each under
 //!   `catch_unwind`: one panicking callback neither skips the others nor unwinds into
 //!   the stopping thread. Its message goes to the panic sink (the owning container's
 //!   stop result) and to `tracing`.
 
 use std::fmt;
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use super::deadline::Deadline;
@@ -70,6 +77,9 @@ struct Inner {
 struct State {
     callbacks: Vec<Callback>,
     waiters: usize,
+    /// Async waiters, by registration id.
+    wakers: Vec<(u64, Waker)>,
+    next_waker: u64,
 }
 
 impl StopToken {
@@ -97,14 +107,20 @@ impl StopToken {
     /// Requests stop: wakes every waiter and runs every registered callback once, on
     /// this thread. Calling it again does nothing.
     pub fn stop(&self) {
-        let callbacks = {
+        let (callbacks, wakers) = {
             let mut state = self.inner.state.lock();
             if self.inner.stopped.swap(true, Ordering::AcqRel) {
                 return;
             }
-            std::mem::take(&mut state.callbacks)
+            (
+                std::mem::take(&mut state.callbacks),
+                std::mem::take(&mut state.wakers),
+            )
         };
         self.inner.condvar.notify_all();
+        for (_, waker) in wakers {
+            waker.wake();
+        }
         for callback in callbacks {
             self.run_callback(callback);
         }
@@ -170,6 +186,92 @@ impl StopToken {
         self.run_callback(Box::new(f));
     }
 
+    /// A future that completes once stop is requested (at once if it already is):
+    /// the async counterpart of [`wait`](Self::wait), to `select!` on beside the
+    /// work of a task loop.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future before it completes loses nothing (the stop
+    /// is sticky; a new future sees it).
+    ///
+    /// ```
+    /// use iris::StopToken;
+    ///
+    /// let stop = StopToken::new();
+    /// let stopper = stop.clone();
+    /// std::thread::spawn(move || stopper.stop());
+    /// // Any executor works; a tiny one for the example:
+    /// futures_lite_block_on(stop.stopped());
+    /// assert!(stop.is_stopped());
+    /// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     use std::task::{Context, Poll, Wake, Waker};
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+    /// #     let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop {
+    /// #         if let Poll::Ready(v) = f.as_mut().poll(&mut Context::from_waker(&waker)) { return v; }
+    /// #         std::thread::park();
+    /// #     }
+    /// # }
+    /// ```
+    pub fn stopped(&self) -> Stopped<'_> {
+        Stopped {
+            token: self,
+            registration: None,
+        }
+    }
+
+    /// [`stopped`](Self::stopped) that owns a clone of the token, for `'static`
+    /// futures (a spawned task).
+    ///
+    /// # Cancel safety
+    /// Cancel safe, as [`stopped`](Self::stopped).
+    pub fn stopped_owned(self) -> StoppedOwned {
+        StoppedOwned {
+            token: self,
+            registration: None,
+        }
+    }
+
+    /// One poll of a stop future whose waker is registered under `registration`.
+    fn poll_stopped(&self, registration: &mut Option<u64>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_stopped() {
+            self.forget_waker(registration);
+            return Poll::Ready(());
+        }
+        let mut state = self.inner.state.lock();
+        // Re-checked under the lock `stop` takes to flip the flag: if it is still
+        // clear, the waker registered below is in the list `stop` will wake.
+        if self.is_stopped() {
+            drop(state);
+            self.forget_waker(registration);
+            return Poll::Ready(());
+        }
+        match registration {
+            Some(id) => {
+                if let Some((_, waker)) = state.wakers.iter_mut().find(|(i, _)| i == id) {
+                    if !waker.will_wake(cx.waker()) {
+                        waker.clone_from(cx.waker());
+                    }
+                }
+            }
+            None => {
+                let id = state.next_waker;
+                state.next_waker += 1;
+                state.wakers.push((id, cx.waker().clone()));
+                *registration = Some(id);
+            }
+        }
+        Poll::Pending
+    }
+
+    fn forget_waker(&self, registration: &mut Option<u64>) {
+        if let Some(id) = registration.take() {
+            self.inner.state.lock().wakers.retain(|(i, _)| *i != id);
+        }
+    }
+
     fn run_callback(&self, callback: Callback) {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(callback)) {
             let message = panic_message(payload.as_ref());
@@ -187,6 +289,64 @@ impl StopToken {
 impl std::panic::UnwindSafe for StopToken {}
 impl std::panic::RefUnwindSafe for StopToken {}
 
+/// The future of [`StopToken::stopped`]: completes once the token is stopped.
+#[must_use = "futures do nothing unless `.await`ed or polled"]
+pub struct Stopped<'a> {
+    token: &'a StopToken,
+    registration: Option<u64>,
+}
+
+impl Future for Stopped<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.token.poll_stopped(&mut this.registration, cx)
+    }
+}
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        self.token.forget_waker(&mut self.registration);
+    }
+}
+
+impl fmt::Debug for Stopped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stopped")
+            .field("stopped", &self.token.is_stopped())
+            .finish()
+    }
+}
+
+/// The future of [`StopToken::stopped_owned`]: completes once the token is stopped.
+#[must_use = "futures do nothing unless `.await`ed or polled"]
+pub struct StoppedOwned {
+    token: StopToken,
+    registration: Option<u64>,
+}
+
+impl Future for StoppedOwned {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.token.poll_stopped(&mut this.registration, cx)
+    }
+}
+
+impl Drop for StoppedOwned {
+    fn drop(&mut self) {
+        self.token.forget_waker(&mut self.registration);
+    }
+}
+
+impl fmt::Debug for StoppedOwned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoppedOwned")
+            .field("stopped", &self.token.is_stopped())
+            .finish()
+    }
+}
+
 impl Default for StopToken {
     fn default() -> Self {
         StopToken::new()
@@ -200,6 +360,7 @@ impl fmt::Debug for StopToken {
             .field("stopped", &self.is_stopped())
             .field("callbacks", &state.callbacks.len())
             .field("waiters", &state.waiters)
+            .field("async_waiters", &state.wakers.len())
             .finish()
     }
 }
