@@ -63,19 +63,24 @@ macro_rules! debug_as_display {
     )*};
 }
 
-// Layers, lowest first; a layer imports only the layers above it in this list
-// (docs/architecture.md draws them).
+// The layers: sync and os at the bottom, then threads and wait, then process and
+// tasks, then leaks; a layer imports only layers below it (docs/architecture.md draws
+// them, tests/architecture.rs checks it).
 mod leaks;
 mod os;
 #[cfg(unix)]
 mod process;
 mod sync;
+#[cfg(feature = "tokio")]
+mod tasks;
 mod threads;
 mod wait;
 
 pub use iris_test_macros::iris_test;
 #[cfg(feature = "rstest")]
 pub use leaks::fixtures;
+#[cfg(feature = "tokio")]
+pub use leaks::async_harness::run_async_test;
 pub use leaks::harness::{run_test, run_test_with_timeout, LeakPolicy, TestOptions, TestScope};
 pub use leaks::report::{LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
 pub use os::threads::OsThread;
@@ -93,10 +98,14 @@ pub use threads::registry::{
 };
 pub use threads::report::{SpawnError, StopError, ThreadInfo, ThreadPanic};
 pub use threads::server::Server;
+#[cfg(feature = "tokio")]
+pub use tasks::{managed_task::ManagedTask, runtime::Flavor};
 pub use wait::condition::{
     scaled, timeout_scale, wait_for_condition, ConditionBroke, Polling, Wait, WaitTimeout,
     DEFAULT_WAIT_TIMEOUT,
 };
+#[cfg(feature = "tokio")]
+pub use wait::condition::wait_for_condition_async;
 pub use wait::sentinel::{Detection, SentinelError, SentinelFile};
 
 /// The crate-private primitives that `tests/loom.rs` models, reachable only in a

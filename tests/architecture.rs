@@ -12,6 +12,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("threads", 1),
     ("wait", 1),
     ("process", 2),
+    ("tasks", 2),
     ("leaks", 3),
 ];
 

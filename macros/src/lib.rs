@@ -42,8 +42,13 @@ use syn::{parse2, Attribute, Item, ItemFn, LitStr, ReturnType};
 /// `#[tokio::test]`, ...) is present or the function takes parameters. Other
 /// attributes (`#[should_panic]`, `#[ignore]`, ...) pass through; a test's own panic
 /// always wins over the leak report. With rstest, each `#[case]` gets its own scope,
-/// whichever of `#[rstest]` and `#[iris_test]` comes first. `async fn` is not
-/// supported yet (a compile error says what to use instead).
+/// whichever of `#[rstest]` and `#[iris_test]` comes first.
+///
+/// `async fn` (with iris's `tokio` feature) runs on a fresh tokio runtime per test,
+/// whose threads and tasks see the test's registry; two more options apply:
+/// `flavor = "current_thread"` (default) or `"multi_thread"`, and
+/// `worker_threads = N` (multi-thread only). `#[tokio::test]` written above
+/// `#[iris_test]` also works (tokio's runtime, Iris's checks).
 #[proc_macro_attribute]
 pub fn iris_test(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(attr.into(), item.into())
@@ -52,22 +57,28 @@ pub fn iris_test(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// The options written in `#[iris_test(...)]`.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 struct Options {
     stop_timeout: Option<(u64, u32)>,
     linger: Option<(u64, u32)>,
     leaks: Option<String>,
     timeout: Option<(u64, u32)>,
     ignore_threads: Option<String>,
+    /// `flavor = "..."`, with the literal's span for errors.
+    flavor: Option<(String, Span)>,
+    /// `worker_threads = N`, with the literal's span.
+    worker_threads: Option<(usize, Span)>,
 }
 
-const KEYS: &str = "stop_timeout, linger, leaks, timeout, ignore_threads";
-const KEY_LIST: [&str; 5] = [
+const KEYS: &str = "stop_timeout, linger, leaks, timeout, ignore_threads, flavor, worker_threads";
+const KEY_LIST: [&str; 7] = [
     "stop_timeout",
     "linger",
     "leaks",
     "timeout",
     "ignore_threads",
+    "flavor",
+    "worker_threads",
 ];
 
 /// The known option closest to a misspelt `key`, if one is close enough.
@@ -115,6 +126,8 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             "leaks" => options.leaks.is_some(),
             "timeout" => options.timeout.is_some(),
             "ignore_threads" => options.ignore_threads.is_some(),
+            "flavor" => options.flavor.is_some(),
+            "worker_threads" => options.worker_threads.is_some(),
             _ => {
                 return Err(meta.error(match did_you_mean(&key) {
                     Some(known) => format!("unknown option `{key}`; did you mean `{known}`?"),
@@ -131,12 +144,38 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                 "ignore_threads" => "ignore_threads = \"rayon-*\"",
                 "linger" => "linger = \"250ms\"",
                 "timeout" => "timeout = \"30s\"",
+                "flavor" => "flavor = \"multi_thread\"",
+                "worker_threads" => "worker_threads = 2",
                 _ => "stop_timeout = \"2s\"",
             };
             return Err(meta.error(format!("option `{key}` needs a value, such as `{example}`")));
         }
         let value = meta.value()?;
         let expr: syn::Expr = value.parse()?;
+        if key == "worker_threads" {
+            let workers = match &expr {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Int(n),
+                    ..
+                }) => n.base10_parse::<usize>().map_err(|_| {
+                    syn::Error::new(n.span(), "`worker_threads` takes a whole number, such as 2")
+                })?,
+                other => {
+                    return Err(syn::Error::new(
+                        other.span(),
+                        "`worker_threads` takes a whole number, such as 2",
+                    ))
+                }
+            };
+            if workers == 0 {
+                return Err(syn::Error::new(
+                    expr.span(),
+                    "`worker_threads` must be at least 1",
+                ));
+            }
+            options.worker_threads = Some((workers, expr.span()));
+            return Ok(());
+        }
         let literal = match &expr {
             syn::Expr::Lit(syn::ExprLit {
                 lit: syn::Lit::Str(s),
@@ -145,6 +184,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             other => {
                 let hint = match key.as_str() {
                     "leaks" => "\"fail\", \"warn\" or \"ignore\"",
+                    "flavor" => "\"current_thread\" or \"multi_thread\"",
                     "ignore_threads" => "\"rayon-*, my-pool-*\"",
                     _ => "\"250ms\" or \"5s\"",
                 };
@@ -166,6 +206,16 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                 options.leaks = Some(policy);
             }
             "ignore_threads" => options.ignore_threads = Some(literal.value()),
+            "flavor" => {
+                let flavor = literal.value();
+                if !["current_thread", "multi_thread"].contains(&flavor.as_str()) {
+                    return Err(syn::Error::new(
+                        literal.span(),
+                        format!("unknown flavor {flavor:?}; expected \"current_thread\" or \"multi_thread\""),
+                    ));
+                }
+                options.flavor = Some((flavor, literal.span()));
+            }
             _ => {
                 let duration = parse_duration(&literal)?;
                 match key.as_str() {
@@ -244,20 +294,60 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             ))
         }
     };
+    let is_async = function.sig.asyncness.is_some();
     if let Some(asyncness) = &function.sig.asyncness {
-        return Err(syn::Error::new(
-            asyncness.span(),
-            "#[iris_test] does not support async fn yet: use your runtime's test attribute \
-             (e.g. #[tokio::test]) and open an `iris::TestScope` inside the test",
-        ));
+        if !cfg!(feature = "tokio") {
+            return Err(syn::Error::new(
+                asyncness.span(),
+                "#[iris_test] async fn needs iris's `tokio` feature: \
+                 iris = { version = \"0.1\", features = [\"tokio\"] }",
+            ));
+        }
+        if let Some(tokio) = function.attrs.iter().find(|a| {
+            a.path().segments.len() == 2
+                && a.path().segments[0].ident == "tokio"
+                && a.path().segments[1].ident == "test"
+        }) {
+            return Err(syn::Error::new(
+                tokio.span(),
+                "#[iris_test] async fn builds its own runtime: drop #[tokio::test], or write it \
+                 above #[iris_test] (tokio then expands first)",
+            ));
+        }
+    } else {
+        for (span, option) in [
+            (options.flavor.as_ref().map(|f| f.1), "flavor"),
+            (options.worker_threads.as_ref().map(|w| w.1), "worker_threads"),
+        ] {
+            if let Some(span) = span {
+                return Err(syn::Error::new(
+                    span,
+                    format!("`{option}` is for an async fn (the test's tokio runtime)"),
+                ));
+            }
+        }
+    }
+    if let Some((_, span)) = &options.worker_threads {
+        if options.flavor.as_ref().map(|f| f.0.as_str()) != Some("multi_thread") {
+            return Err(syn::Error::new(
+                *span,
+                "`worker_threads` needs flavor = \"multi_thread\" (the default flavor is current_thread)",
+            ));
+        }
     }
 
     let ItemFn {
         attrs,
         vis,
-        sig,
+        mut sig,
         block,
     } = function;
+    // An async fn with parameters and no test attribute is the function rstest calls
+    // from each generated case (`#[rstest]` written above us): the cases carry this
+    // attribute too and are wrapped themselves, so this one stays as it is.
+    if is_async && !sig.inputs.is_empty() && !attrs.iter().any(is_test_attribute) {
+        return Ok(quote! { #(#attrs)* #vis #sig #block });
+    }
     let add_test = !attrs.iter().any(is_test_attribute) && sig.inputs.is_empty();
     let test_attr = if add_test { quote!(#[test]) } else { quote!() };
     let ident = &sig.ident;
@@ -292,6 +382,27 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     }
     if let Some(globs) = &options.ignore_threads {
         builder = quote!(#builder.ignore_threads(#globs));
+    }
+    if is_async {
+        if options.flavor.as_ref().is_some_and(|f| f.0 == "multi_thread") {
+            builder = quote!(#builder.flavor(::iris::Flavor::MultiThread));
+        }
+        if let Some((workers, _)) = options.worker_threads {
+            builder = quote!(#builder.worker_threads(#workers));
+        }
+        if let Some(d) = options.timeout {
+            let d = duration(d);
+            builder = quote!(#builder.timeout(#d));
+        }
+        sig.asyncness = None;
+        let call = quote_spanned!(block.span()=> ::iris::run_async_test(#builder, async move #block));
+        return Ok(quote! {
+            #test_attr
+            #(#attrs)*
+            #vis #sig {
+                #call
+            }
+        });
     }
     let call = match options.timeout {
         Some(d) => {
@@ -429,9 +540,47 @@ mod tests {
                 "given twice",
             ),
             ("", "struct S;", "can only be applied to a function"),
-            ("", "async fn t() {}", "does not support async fn"),
+            ("flavor = \"multi_thread\"", "fn t() {}", "`flavor` is for an async fn"),
+            ("worker_threads = 0", "fn t() {}", "must be at least 1"),
         ];
         for (attr, item, expected) in cases {
+            let error = expand_str(attr, item).unwrap_err();
+            assert!(error.contains(expected), "{attr} / {item}: {error}");
+        }
+    }
+
+    #[test]
+    fn async_fns_run_on_a_test_runtime_with_the_feature() {
+        let result = expand_str("", "async fn t() -> Result<(), String> { Ok(()) }");
+        if !cfg!(feature = "tokio") {
+            assert!(result.unwrap_err().contains("needs iris's `tokio` feature"));
+            return;
+        }
+        let out = result.unwrap();
+        assert!(out.starts_with("# [test] fn t () -> Result < () , String >"), "{out}");
+        assert!(out.contains(":: iris :: run_async_test ("), "{out}");
+        assert!(out.contains("async move { Ok (()) }"), "{out}");
+        let out = expand_str(
+            r#"flavor = "multi_thread", worker_threads = 2, timeout = "1s""#,
+            "async fn t() {}",
+        )
+        .unwrap();
+        assert!(out.contains(". flavor (:: iris :: Flavor :: MultiThread)"), "{out}");
+        assert!(out.contains(". worker_threads (2usize)"), "{out}");
+        assert!(out.contains(". timeout (:: std :: time :: Duration :: new (1u64 , 0u32))"), "{out}");
+        // The function rstest calls from its cases is left as it is.
+        let out = expand_str("", "async fn t(x: u32) { let _ = x; }").unwrap();
+        assert!(out.contains("async fn t (x : u32)") && !out.contains("run_async_test"), "{out}");
+        for (attr, item, expected) in [
+            ("flavor = \"threaded\"", "async fn t() {}", "unknown flavor \"threaded\""),
+            ("worker_threads = 2", "async fn t() {}", "needs flavor = \"multi_thread\""),
+            (
+                "flavor = \"current_thread\", worker_threads = 2",
+                "async fn t() {}",
+                "needs flavor = \"multi_thread\"",
+            ),
+            ("", "#[tokio::test] async fn t() {}", "drop #[tokio::test]"),
+        ] {
             let error = expand_str(attr, item).unwrap_err();
             assert!(error.contains(expected), "{attr} / {item}: {error}");
         }

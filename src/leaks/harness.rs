@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::output::{self, Runner};
-use super::report::{LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
+use super::report::{TaskFindings, LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
 use crate::os::processes;
 use crate::os::threads::{self as os_threads, OsThread};
 use crate::sync::completion::{Completion, NoValue};
@@ -85,6 +85,10 @@ pub struct TestOptions {
     timeout: Option<Duration>,
     ignore_threads: Vec<String>,
     owns_process: bool,
+    #[cfg(feature = "tokio")]
+    pub(crate) flavor: crate::tasks::runtime::Flavor,
+    #[cfg(feature = "tokio")]
+    pub(crate) worker_threads: Option<usize>,
 }
 
 impl TestOptions {
@@ -107,6 +111,10 @@ impl TestOptions {
             timeout: None,
             ignore_threads: Vec::new(),
             owns_process: false,
+            #[cfg(feature = "tokio")]
+            flavor: crate::tasks::runtime::Flavor::CurrentThread,
+            #[cfg(feature = "tokio")]
+            worker_threads: None,
         }
     }
 
@@ -172,9 +180,34 @@ impl TestOptions {
         self
     }
 
+    /// The tokio scheduler of an async test (default: current thread).
+    #[cfg(feature = "tokio")]
+    pub fn flavor(mut self, flavor: crate::tasks::runtime::Flavor) -> TestOptions {
+        self.flavor = flavor;
+        self
+    }
+
+    /// The number of worker threads of a multi-thread async test (default: the
+    /// number of CPUs; 0 is treated as 1).
+    #[cfg(feature = "tokio")]
+    pub fn worker_threads(mut self, workers: usize) -> TestOptions {
+        self.worker_threads = Some(workers);
+        self
+    }
+
     /// The stop timeout in force.
     pub fn stop_timeout_value(&self) -> Duration {
         self.stop_timeout
+    }
+
+    /// The grace period in force.
+    pub fn linger_value(&self) -> Duration {
+        self.linger
+    }
+
+    /// The watchdog timeout, if any.
+    pub fn timeout_value(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// The test's name.
@@ -231,6 +264,26 @@ pub(crate) fn glob_matches(glob: &str, text: &str) -> bool {
     glob[g..].iter().all(|c| *c == '*')
 }
 
+/// When the check runs inside a live tokio runtime (a `TestScope` in a
+/// `#[tokio::test]`), that runtime's pool threads (tokio's default name) are not the
+/// test's leak: they live as long as the runtime, which outlives the check. Returns
+/// the other threads and how many were set aside.
+#[cfg(feature = "tokio")]
+fn without_running_runtime_threads(threads: Vec<UnmanagedThread>) -> (Vec<UnmanagedThread>, usize) {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return (threads, 0);
+    }
+    let (runtime, others): (Vec<_>, Vec<_>) = threads
+        .into_iter()
+        .partition(|t| t.managed.is_none() && t.os.name.starts_with("tokio-runtime-w"));
+    (others, runtime.len())
+}
+
+#[cfg(not(feature = "tokio"))]
+fn without_running_runtime_threads(threads: Vec<UnmanagedThread>) -> (Vec<UnmanagedThread>, usize) {
+    (threads, 0)
+}
+
 /// Whether this test has the process to itself, so that every new OS thread is its.
 fn process_ownership(declared: bool) -> Result<(), String> {
     if !cfg!(target_os = "linux") {
@@ -280,6 +333,13 @@ pub struct TestScope {
     body_tid: Option<u32>,
     /// The thread that opened the scope (the body's, unless `body_tid` says otherwise).
     own_tid: Option<u32>,
+    /// Set when the registry was already stopped (an async test stops it without
+    /// blocking its runtime): the final close then only collects.
+    pub(crate) already_stopped: bool,
+    /// What an async test left on its runtime.
+    pub(crate) tasks: TaskFindings,
+    /// Threads of the test's own runtime: reported as tasks, never as unmanaged.
+    pub(crate) runtime_tids: HashSet<u32>,
     _logs: Option<tracing::subscriber::DefaultGuard>,
 }
 
@@ -331,6 +391,9 @@ impl TestScope {
             creator_names,
             body_tid: None,
             own_tid: current_os_tid(),
+            already_stopped: false,
+            tasks: TaskFindings::default(),
+            runtime_tids: HashSet::new(),
             _logs: logs,
         }
     }
@@ -390,14 +453,21 @@ impl TestScope {
         let Some(scope) = self.scope.take() else {
             unreachable!("a scope is concluded once");
         };
-        let (stragglers, panics) = match scope.close_with_timeout(self.options.stop_timeout) {
+        let stop_timeout = if self.already_stopped {
+            Duration::ZERO // it had its deadline; now only collect what is left
+        } else {
+            self.options.stop_timeout
+        };
+        let (stragglers, panics) = match scope.close_with_timeout(stop_timeout) {
             Ok(()) => (Vec::new(), Vec::new()),
             Err(error) => (error.stragglers().to_vec(), error.panics().to_vec()),
         };
-        let stragglers: Vec<_> = stragglers
+        let (task_stragglers, stragglers): (Vec<_>, Vec<_>) = stragglers
             .into_iter()
             .filter(|info| !self.options.ignores(info.name()))
-            .collect();
+            .partition(|info| info.is_task());
+        let mut tasks = std::mem::take(&mut self.tasks);
+        tasks.stragglers = task_stragglers;
         let sampled = OsThread::sample(
             &stragglers
                 .iter()
@@ -416,8 +486,9 @@ impl TestScope {
         // Every thread of the test's registry that is still running is accounted for
         // here (as a straggler or inside its process's line), never again as an
         // unmanaged thread.
-        let reported_tids: HashSet<u32> =
+        let mut reported_tids: HashSet<u32> =
             stragglers.iter().filter_map(|s| s.info.os_tid()).collect();
+        reported_tids.extend(self.runtime_tids.iter().copied());
         let registry_path = format!("test:{}", self.options.name);
         let mut processes = managed_processes_left(&registry_path);
         // A process that will not die keeps its own threads (reaper, readers,
@@ -435,6 +506,8 @@ impl TestScope {
                 let reported_pids: HashSet<u32> = processes.iter().map(|p| p.pid).collect();
                 let (threads, children) = self.lingering(before, &reported_tids, &reported_pids);
                 processes.extend(children);
+                let (threads, not_counted) = without_running_runtime_threads(threads);
+                tasks.runtime_threads_not_counted = not_counted;
                 (threads, UnmanagedCheck::Checked)
             }
             Ok(_) => (
@@ -450,6 +523,7 @@ impl TestScope {
             processes,
             panics,
             unmanaged_check,
+            tasks,
         }
     }
 
@@ -615,7 +689,7 @@ pub fn run_test_with_timeout<T: Send + 'static>(
 }
 
 #[track_caller]
-fn settle<T>(mut scope: TestScope, outcome: std::thread::Result<T>) -> T {
+pub(crate) fn settle<T>(mut scope: TestScope, outcome: std::thread::Result<T>) -> T {
     match outcome {
         Ok(value) => match scope.conclude() {
             Ok(()) => value,

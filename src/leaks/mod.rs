@@ -9,6 +9,8 @@
 //!
 //! It may import every other layer; nothing imports it.
 
+#[cfg(feature = "tokio")]
+pub(crate) mod async_harness;
 #[cfg(feature = "rstest")]
 pub mod fixtures;
 pub(crate) mod harness;

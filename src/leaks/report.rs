@@ -86,6 +86,28 @@ pub struct LeakReport {
     pub(crate) processes: Vec<LeakedProcess>,
     pub(crate) panics: Vec<ThreadPanic>,
     pub(crate) unmanaged_check: UnmanagedCheck,
+    pub(crate) tasks: TaskFindings,
+}
+
+/// What an async test left on its runtime.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TaskFindings {
+    /// Managed tasks that did not finish before the stop deadline.
+    pub(crate) stragglers: Vec<ThreadInfo>,
+    /// Other tasks (plain `tokio::spawn`) still alive after `linger`.
+    pub(crate) plain: usize,
+    /// Runtime threads still busy after the runtime's shutdown deadline: blocking
+    /// tasks that never returned (or a task blocking its worker).
+    pub(crate) blocking: Vec<OsThread>,
+    /// Threads of a runtime still running around the check (a `TestScope` inside
+    /// `#[tokio::test]`): not the test's leak while the runtime lives.
+    pub(crate) runtime_threads_not_counted: usize,
+}
+
+impl TaskFindings {
+    fn count(&self) -> usize {
+        self.stragglers.len() + self.plain + self.blocking.len()
+    }
 }
 
 impl LeakReport {
@@ -125,9 +147,34 @@ impl LeakReport {
         self.stragglers.len() + self.unmanaged.len()
     }
 
+    /// Managed tasks that did not finish before the stop deadline (async tests).
+    pub fn task_stragglers(&self) -> &[ThreadInfo] {
+        &self.tasks.stragglers
+    }
+
+    /// How many plain (not managed) tasks were still alive on the test's runtime
+    /// after `linger` (async tests).
+    pub fn plain_tasks(&self) -> usize {
+        self.tasks.plain
+    }
+
+    /// Runtime threads still busy after the runtime's shutdown deadline: blocking
+    /// tasks that never returned (async tests).
+    pub fn stuck_blocking_tasks(&self) -> &[OsThread] {
+        &self.tasks.blocking
+    }
+
+    /// How many tasks leaked: managed stragglers, plain tasks, stuck blocking tasks.
+    pub fn leaked_tasks(&self) -> usize {
+        self.tasks.count()
+    }
+
     /// Whether nothing leaked and nothing panicked.
     pub fn is_clean(&self) -> bool {
-        self.leaked() == 0 && self.processes.is_empty() && self.panics.is_empty()
+        self.leaked() == 0
+            && self.leaked_tasks() == 0
+            && self.processes.is_empty()
+            && self.panics.is_empty()
     }
 
     /// One line of JSON (no trailing newline) with the findings, for machines.
@@ -190,6 +237,11 @@ impl LeakReport {
             "processes": processes,
             "panics": panics,
             "unmanaged_check": check,
+            "tasks": {
+                "stragglers": self.tasks.stragglers.iter().map(info).collect::<Vec<_>>(),
+                "plain": self.tasks.plain,
+                "blocking": self.tasks.blocking.iter().map(os).collect::<Vec<_>>(),
+            },
         })
         .to_string()
     }
@@ -233,6 +285,7 @@ fn count_prefix(n: usize) -> String {
 
 impl fmt::Display for LeakReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tasks = self.leaked_tasks();
         if self.leaked() > 0 || !self.processes.is_empty() {
             write!(
                 f,
@@ -240,9 +293,14 @@ impl fmt::Display for LeakReport {
                 self.test,
                 self.leaked()
             )?;
+            if tasks > 0 {
+                write!(f, " and {tasks} task(s)")?;
+            }
             if !self.processes.is_empty() {
                 write!(f, " and {} process(es)", self.processes.len())?;
             }
+        } else if tasks > 0 {
+            write!(f, "iris: test `{}` leaked {tasks} task(s)", self.test)?;
         } else {
             write!(
                 f,
@@ -310,12 +368,29 @@ impl fmt::Display for LeakReport {
             }
         }
 
+        for task in &self.tasks.stragglers {
+            write!(f, "\n  {task}")?;
+        }
+        if self.tasks.plain > 0 {
+            write!(
+                f,
+                "\n  {} plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`",
+                self.tasks.plain
+            )?;
+        }
+        for thread in &self.tasks.blocking {
+            write!(
+                f,
+                "\n  blocking task still running after the runtime's shutdown deadline: {thread}"
+            )?;
+        }
+
         for process in &self.processes {
             write!(f, "\n  {process}")?;
         }
 
         if !self.panics.is_empty() {
-            if self.leaked() > 0 || !self.processes.is_empty() {
+            if self.leaked() > 0 || tasks > 0 || !self.processes.is_empty() {
                 write!(f, "\n  and {} background panic(s):", self.panics.len())?;
             }
             for panic in &self.panics {
@@ -323,6 +398,13 @@ impl fmt::Display for LeakReport {
             }
         }
 
+        if self.tasks.runtime_threads_not_counted > 0 {
+            write!(
+                f,
+                "\n  ({} thread(s) of the tokio runtime this check ran in were not counted: they live as long as the runtime)",
+                self.tasks.runtime_threads_not_counted
+            )?;
+        }
         if let UnmanagedCheck::Skipped(why) = &self.unmanaged_check {
             write!(
                 f,
@@ -348,6 +430,19 @@ impl LeakReport {
                 "a managed thread did not exit within `stop_timeout` of its stop request: make its loop \
                  wait on its StopToken (`while !stop.wait_timeout(period)`), or unblock its blocking call \
                  from `stop.on_stop(..)`",
+            );
+        }
+        if !self.tasks.stragglers.is_empty() || self.tasks.plain > 0 {
+            hints.push(
+                "a task outlived the test: make its loop `select!` on `stop.stopped()` (managed \
+                 tasks), or keep the JoinHandle of a plain `tokio::spawn` and await or abort it \
+                 before the test ends",
+            );
+        }
+        if !self.tasks.blocking.is_empty() {
+            hints.push(
+                "a blocking task (`spawn_blocking`) never returned, so its runtime could not shut \
+                 down: give its blocking call a deadline or a way to be woken",
             );
         }
         if !self.unmanaged.is_empty() {
@@ -403,6 +498,7 @@ mod tests {
             spawned_at: at,
             started: Instant::now(),
             os_tid: None,
+            is_task: false,
         }
     }
 
@@ -414,6 +510,7 @@ mod tests {
             processes: Vec::new(),
             panics,
             unmanaged_check: UnmanagedCheck::Checked,
+            tasks: TaskFindings::default(),
         }
     }
 

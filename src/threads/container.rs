@@ -99,6 +99,24 @@ pub(crate) trait Drain: Send + Sync {
     fn shut_down(&self);
 }
 
+/// The two phases of a level's stop.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The container's own threads and tasks.
+    Own,
+    /// Executor workers, after the executors were told to drain.
+    Workers,
+}
+
+impl Phase {
+    fn covers(self, role: Role) -> bool {
+        match self {
+            Phase::Own => role != Role::Worker,
+            Phase::Workers => role == Role::Worker,
+        }
+    }
+}
+
 /// What a managed thread's body hands back to [`ThreadContainer::launch`].
 pub(crate) struct Exit {
     /// The message of the user code's panic, if it panicked.
@@ -154,7 +172,23 @@ impl ThreadContainer {
         child
     }
 
-    /// Whether any thread of this container or of its descendants is still running.
+    /// The live managed tasks (`spawn_task`) of this container and its descendants.
+    pub fn alive_tasks(&self) -> Vec<ThreadInfo> {
+        let mut infos = Vec::new();
+        self.visit(&mut |c| {
+            infos.extend(
+                c.inner
+                    .live
+                    .members(|r| r.role == Role::Task)
+                    .iter()
+                    .map(|r| r.info()),
+            )
+        });
+        infos
+    }
+
+    /// Whether any thread (or managed task) of this container or of its descendants
+    /// is still running.
     pub fn is_alive(&self) -> bool {
         let mut alive = false;
         self.visit(&mut |c| alive |= c.inner.live.len() > 0);
@@ -164,7 +198,15 @@ impl ThreadContainer {
     /// The live threads of this container and its descendants.
     pub fn alive_threads(&self) -> Vec<ThreadInfo> {
         let mut infos = Vec::new();
-        self.visit(&mut |c| infos.extend(c.inner.live.members(|_| true).iter().map(|r| r.info())));
+        self.visit(&mut |c| {
+            infos.extend(
+                c.inner
+                    .live
+                    .members(|r| r.role != Role::Task)
+                    .iter()
+                    .map(|r| r.info()),
+            )
+        });
         infos
     }
 
@@ -216,23 +258,24 @@ impl ThreadContainer {
 
         let mut signalled: Vec<Arc<ThreadRecord>> = Vec::new();
         for level in levels.iter().rev() {
-            for role in [Role::Thread, Role::Worker] {
+            // Threads and tasks together, then executor workers.
+            for phase in [Phase::Own, Phase::Workers] {
                 let mut batch = Vec::new();
                 for container in level {
-                    if role == Role::Worker {
+                    if phase == Phase::Workers {
                         let drains = container.inner.tree.lock().drains.clone();
                         for drain in drains {
                             drain.shut_down();
                         }
                     }
-                    batch.extend(container.inner.live.members(|r| r.role == role));
+                    batch.extend(container.inner.live.members(|r| phase.covers(r.role)));
                 }
                 for record in &batch {
                     record.token.stop();
                 }
                 for container in level {
                     // A thread stopping its own container cannot wait for itself.
-                    let waited_for = |r: &Arc<ThreadRecord>| r.role == role && !r.is_current();
+                    let waited_for = |r: &Arc<ThreadRecord>| phase.covers(r.role) && !r.is_current();
                     container.inner.live.await_none(waited_for, deadline);
                 }
                 signalled.extend(batch);
@@ -292,15 +335,13 @@ impl ThreadContainer {
         tree.drains.push(drain);
     }
 
-    /// Starts an OS thread for `body`, admitted to the live set before it exists.
-    /// `body` runs on the new thread with the thread's stop token; what it returns
-    /// says whether the user code panicked and how to deliver the result.
-    pub(crate) fn launch(
+    /// Admits a new member (thread or task) to the live set, with a fresh stop token
+    /// whose panicking callbacks are recorded here. Refused once stopping.
+    pub(crate) fn admit(
         &self,
         name: String,
         role: Role,
         spawned_at: &'static Location<'static>,
-        body: impl FnOnce(StopToken) -> Exit + Send + 'static,
     ) -> Result<Arc<ThreadRecord>, SpawnError> {
         let id = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed);
         let token = {
@@ -326,6 +367,28 @@ impl ThreadContainer {
                 thread: record.name.clone(),
             });
         }
+        Ok(record)
+    }
+
+    /// A member that is not an OS thread of ours (a task) has ended: its panic is
+    /// recorded, then it leaves the live set.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by tasks
+    pub(crate) fn retire(&self, record: &ThreadRecord, panic: Option<String>) {
+        retire(&self.inner, record, panic);
+    }
+
+    /// Starts an OS thread for `body`, admitted to the live set before it exists.
+    /// `body` runs on the new thread with the thread's stop token; what it returns
+    /// says whether the user code panicked and how to deliver the result.
+    pub(crate) fn launch(
+        &self,
+        name: String,
+        role: Role,
+        spawned_at: &'static Location<'static>,
+        body: impl FnOnce(StopToken) -> Exit + Send + 'static,
+    ) -> Result<Arc<ThreadRecord>, SpawnError> {
+        let record = self.admit(name, role, spawned_at)?;
+        let id = record.id;
         let finished_handles = take_finished(&mut self.inner.tree.lock().reap);
         join_all(finished_handles);
 
@@ -425,14 +488,10 @@ fn run_managed(
     let handle = record.take_handle();
     match container.upgrade() {
         Some(container) => {
-            if let Some(message) = exit.panic {
-                container.record_panic(&record.name, message);
-            }
             if let Some(handle) = handle {
                 container.tree.lock().reap.push(handle);
             }
-            record.mark_finished();
-            container.live.leave(record.id);
+            retire(&container, &record, exit.panic);
         }
         // Nobody can stop or list it any more: only the joiner is left to tell.
         None => record.mark_finished(),
@@ -441,6 +500,16 @@ fn run_managed(
     if let Some(deliver) = exit.deliver {
         deliver();
     }
+}
+
+/// The end of a member's life in its container: its panic recorded first (a stop that
+/// sees it leave also sees the panic), then `finished`, then it leaves the live set.
+fn retire(container: &ContainerInner, record: &ThreadRecord, panic: Option<String>) {
+    if let Some(message) = panic {
+        container.record_panic(&record.name, message);
+    }
+    record.mark_finished();
+    container.live.leave(record.id);
 }
 
 /// The name given to the OS: std truncates it to the 15-byte kernel limit itself, but

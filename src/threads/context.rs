@@ -60,6 +60,33 @@ pub(crate) fn remove_scope(id: u64) {
     let _ = SCOPES.try_with(|stack| stack.borrow_mut().scopes.retain(|(i, _)| *i != id));
 }
 
+/// Makes `registry` this thread's inherited registry for the rest of its life (a
+/// runtime's worker thread, at its start).
+pub(crate) fn inherit(registry: Option<ThreadContainer>) {
+    let _ = SCOPES.try_with(|stack| stack.borrow_mut().inherited = registry);
+}
+
+/// Makes `registry` the innermost scope of this thread until the guard is dropped:
+/// a task, for one poll, on whatever thread polls it.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by tasks
+pub(crate) fn enter_scope(registry: ThreadContainer) -> ScopeGuard {
+    ScopeGuard {
+        id: push_scope(registry),
+    }
+}
+
+/// Removes its scope when dropped (see [`enter_scope`]).
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by tasks
+pub(crate) struct ScopeGuard {
+    id: u64,
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        remove_scope(self.id);
+    }
+}
+
 /// What a new thread takes over from its spawner.
 pub(crate) struct Inherited {
     registry: Option<ThreadContainer>,
@@ -83,12 +110,18 @@ impl Inherited {
     /// Installs the inheritance on this (new) thread and runs `f` inside the
     /// spawner's subscriber and span.
     pub(crate) fn run<T>(self, f: impl FnOnce() -> T) -> T {
-        let _ = SCOPES.try_with(|stack| stack.borrow_mut().inherited = self.registry);
+        inherit(self.registry);
         tracing::dispatcher::with_default(&self.dispatch, || self.span.in_scope(f))
     }
 
     /// [`run`](Self::run) inside an `iris_thread` span naming the managed thread, a
     /// child of the spawner's span.
+    /// The parts, for a task that installs them on every poll.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by tasks
+    pub(crate) fn into_parts(self) -> (Option<ThreadContainer>, tracing::Dispatch, tracing::Span) {
+        (self.registry, self.dispatch, self.span)
+    }
+
     pub(crate) fn run_managed<T>(self, thread: &str, container: &str, f: impl FnOnce() -> T) -> T {
         let parent = self.span.clone();
         self.run(|| {

@@ -34,6 +34,9 @@ pub(crate) enum Role {
     Thread,
     /// An executor worker, stopped after the container's own threads.
     Worker,
+    /// A managed async task (`spawn_task`): no OS thread of its own; stopped with
+    /// the threads.
+    Task,
 }
 
 /// What a container knows about one of its threads.
@@ -127,6 +130,7 @@ impl ThreadRecord {
             spawned_at: self.spawned_at,
             started: self.started,
             os_tid: self.os_tid.get().copied(),
+            is_task: self.role == Role::Task,
         }
     }
 }

@@ -30,6 +30,7 @@ pub struct ThreadInfo {
     pub(crate) spawned_at: &'static Location<'static>,
     pub(crate) started: Instant,
     pub(crate) os_tid: Option<u32>,
+    pub(crate) is_task: bool,
 }
 
 impl ThreadInfo {
@@ -53,14 +54,23 @@ impl ThreadInfo {
         self.started.elapsed()
     }
 
-    /// The kernel's id for the thread (Linux only), once the thread has started.
+    /// The kernel's id for the thread (Linux only), once the thread has started;
+    /// `None` for a task.
     pub fn os_tid(&self) -> Option<u32> {
         self.os_tid
+    }
+
+    /// Whether this describes a managed async task rather than a thread.
+    pub fn is_task(&self) -> bool {
+        self.is_task
     }
 }
 
 impl fmt::Display for ThreadInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_task {
+            f.write_str("task ")?;
+        }
         write!(
             f,
             "{:?} in `{}`, spawned at {}, alive for {:.2?}",
@@ -175,6 +185,11 @@ pub enum SpawnError {
         /// Name of the thread that was refused.
         thread: String,
     },
+    /// There is no tokio runtime to spawn a task on (`spawn_task` outside one).
+    NoRuntime {
+        /// Name of the task that was refused.
+        task: String,
+    },
     /// The operating system refused to create the thread.
     Os {
         /// Name of the thread that was refused.
@@ -194,6 +209,10 @@ impl fmt::Display for SpawnError {
             SpawnError::Os { thread, source } => {
                 write!(f, "cannot spawn {thread:?}: the OS refused: {source}")
             }
+            SpawnError::NoRuntime { task } => write!(
+                f,
+                "cannot spawn task {task:?}: there is no tokio runtime here (call it from inside one, as tokio::spawn)"
+            ),
         }
     }
 }
@@ -202,7 +221,7 @@ impl std::error::Error for SpawnError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SpawnError::Os { source, .. } => Some(source),
-            SpawnError::Stopped { .. } => None,
+            SpawnError::Stopped { .. } | SpawnError::NoRuntime { .. } => None,
         }
     }
 }
@@ -233,6 +252,7 @@ mod tests {
                 spawned_at: Location::caller(),
                 started: Instant::now(),
                 os_tid: None,
+                is_task: false,
             }],
             panics: vec![ThreadPanic {
                 thread_name: "boomer".into(),

@@ -13,6 +13,7 @@
 //!   value seen, and where the wait was written (`#[track_caller]`).
 
 use std::fmt;
+use std::ops::ControlFlow;
 use std::panic::Location;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -121,6 +122,8 @@ pub fn scaled(timeout: Duration) -> Duration {
 /// let error = wait_for_condition(|| false, Duration::from_millis(10)).unwrap_err();
 /// assert!(error.to_string().contains("did not become true within 10ms"));
 /// ```
+///
+/// In async code, use [`wait_for_condition_async`] (cargo feature `tokio`).
 #[track_caller]
 pub fn wait_for_condition(
     mut condition: impl FnMut() -> bool,
@@ -129,6 +132,38 @@ pub fn wait_for_condition(
     Wait::new()
         .timeout(timeout)
         .until_some(|| condition().then_some(()))
+}
+
+/// [`wait_for_condition`] for async code (cargo feature `tokio`): the same checks,
+/// backoff and error, but it never blocks a runtime thread, so a current-thread
+/// runtime keeps running other tasks while it waits. Needs the runtime's timer
+/// (`enable_time`, on in every test runtime).
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use iris::wait_for_condition_async;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let ready = Arc::new(AtomicBool::new(false));
+/// let flag = ready.clone();
+/// tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+/// wait_for_condition_async(|| ready.load(Ordering::SeqCst), Duration::from_secs(5))
+///     .await
+///     .unwrap();
+/// # });
+/// ```
+///
+/// # Cancel safety
+/// Cancel safe: dropping the future just stops checking.
+#[cfg(feature = "tokio")]
+#[track_caller]
+pub fn wait_for_condition_async(
+    condition: impl FnMut() -> bool,
+    timeout: Duration,
+) -> impl std::future::Future<Output = Result<(), WaitTimeout>> {
+    Wait::new().timeout(timeout).until_async(condition)
 }
 
 /// A configurable wait: what is awaited, for how long, how often to look.
@@ -229,28 +264,36 @@ impl Wait {
         location: &'static Location<'static>,
         mut probe: impl FnMut() -> Result<T, E>,
     ) -> Result<T, (WaitTimeout, E)> {
-        let started = Instant::now();
-        let deadline = Deadline::after(self.timeout);
-        let backoff = Backoff::default_schedule();
-        let mut checks = 0u64;
+        let mut attempts = Attempts::new(self, location);
         loop {
-            checks += 1;
-            let last = match probe() {
-                Ok(value) => return Ok(value),
-                Err(error) => error,
-            };
-            if deadline.is_expired() {
-                let timeout = WaitTimeout {
-                    description: self.description,
-                    timeout: self.timeout,
-                    elapsed: started.elapsed(),
-                    checks,
-                    last: None,
-                    location,
-                };
-                return Err((timeout, last));
+            match attempts.check(probe()) {
+                ControlFlow::Break(result) => return result,
+                ControlFlow::Continue(pause) => std::thread::sleep(pause), // the polling pause, clipped to the deadline
             }
-            deadline.sleep_at_most(self.pause(&backoff));
+        }
+    }
+
+    /// [`until`](Self::until) for async code: the same checks, pauses and error, but
+    /// the pauses are `tokio::time::sleep`s, so a current-thread runtime keeps running
+    /// its other tasks meanwhile (cargo feature `tokio`; needs the runtime's timer).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future just stops checking.
+    #[cfg(feature = "tokio")]
+    #[track_caller]
+    pub fn until_async(
+        self,
+        mut condition: impl FnMut() -> bool,
+    ) -> impl std::future::Future<Output = Result<(), WaitTimeout>> {
+        let location = Location::caller();
+        async move {
+            let mut attempts = Attempts::new(self, location);
+            loop {
+                match attempts.check(if condition() { Ok(()) } else { Err(()) }) {
+                    ControlFlow::Break(result) => return result.map_err(|(timeout, ())| timeout),
+                    ControlFlow::Continue(pause) => tokio::time::sleep(pause).await,
+                }
+            }
         }
     }
 
@@ -290,6 +333,59 @@ impl Wait {
         match self.polling {
             Polling::Backoff => backoff.next_pause(),
             Polling::Every(interval) => interval.max(Duration::from_micros(1)),
+        }
+    }
+}
+
+/// One wait's bookkeeping, shared by the blocking and the async loops: each check's
+/// result either ends the wait or says how long to pause before the next one (clipped
+/// to the deadline; zero pauses never happen, the deadline ends the wait first).
+struct Attempts {
+    wait: Wait,
+    location: &'static Location<'static>,
+    started: Instant,
+    deadline: Deadline,
+    backoff: Backoff,
+    checks: u64,
+}
+
+impl Attempts {
+    fn new(wait: Wait, location: &'static Location<'static>) -> Attempts {
+        Attempts {
+            deadline: Deadline::after(wait.timeout),
+            wait,
+            location,
+            started: Instant::now(),
+            backoff: Backoff::default_schedule(),
+            checks: 0,
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn check<T, E>(
+        &mut self,
+        outcome: Result<T, E>,
+    ) -> ControlFlow<Result<T, (WaitTimeout, E)>, Duration> {
+        self.checks += 1;
+        let last = match outcome {
+            Ok(value) => return ControlFlow::Break(Ok(value)),
+            Err(error) => error,
+        };
+        let pause = self.wait.pause(&self.backoff);
+        match self.deadline.remaining() {
+            Some(left) if left.is_zero() => ControlFlow::Break(Err((
+                WaitTimeout {
+                    description: self.wait.description.take(),
+                    timeout: self.wait.timeout,
+                    elapsed: self.started.elapsed(),
+                    checks: self.checks,
+                    last: None,
+                    location: self.location,
+                },
+                last,
+            ))),
+            Some(left) => ControlFlow::Continue(pause.min(left)),
+            None => ControlFlow::Continue(pause),
         }
     }
 }

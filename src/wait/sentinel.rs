@@ -27,6 +27,16 @@ use super::condition::Backoff;
 use super::watcher::{self, Waiter, WatchFailure};
 use crate::sync::deadline::Deadline;
 
+/// What one look of a wait decided.
+enum Step {
+    /// Signalled (`true`) or out of time (`false`).
+    Done(bool),
+    /// A directory on the way changed: register again.
+    Rearm,
+    /// Wait for a wake-up past this generation.
+    Wait(u64),
+}
+
 /// How often a wait looks at the file even when file events work: a safety net for
 /// filesystems that deliver no events (network mounts, some container overlays).
 const BACKSTOP: Duration = Duration::from_millis(250);
@@ -150,27 +160,146 @@ impl SentinelFile {
     ) -> Result<bool, SentinelError> {
         let waiter = Waiter::new(target.to_path_buf());
         loop {
-            let dir = self.nearest_existing_dir(target)?;
-            let registration = match shared.register(&dir, &waiter) {
-                Ok(registration) => registration,
-                Err(WatchFailure::Io(e)) => return Err(self.io_error(e)),
-                Err(WatchFailure::Unavailable(why)) => {
-                    warn_fallback(&why);
-                    return self.poll(target, deadline);
-                }
+            let Some(registration) = self.arm(shared, target, &waiter)? else {
+                return self.poll(target, deadline);
             };
             loop {
-                let generation = waiter.generation();
-                if waiter.seen_created.load(Ordering::Acquire) || self.check(target)? {
-                    return Ok(true);
+                match self.step(&waiter, target, registration.dir(), deadline)? {
+                    Step::Done(signalled) => return Ok(signalled),
+                    Step::Rearm => break,
+                    Step::Wait(generation) => waiter
+                        .wait_past(generation, deadline.earliest(Deadline::after(BACKSTOP))),
                 }
-                if deadline.is_expired() {
-                    return Ok(false);
+            }
+        }
+    }
+
+    /// Registers `waiter` on the nearest existing directory on the way to `target`;
+    /// `None` when file events are unavailable there (the caller polls instead).
+    fn arm(
+        &self,
+        shared: &'static watcher::SharedWatcher,
+        target: &Path,
+        waiter: &std::sync::Arc<Waiter>,
+    ) -> Result<Option<watcher::Registration>, SentinelError> {
+        let dir = self.nearest_existing_dir(target)?;
+        match shared.register(&dir, waiter) {
+            Ok(registration) => Ok(Some(registration)),
+            Err(WatchFailure::Io(e)) => Err(self.io_error(e)),
+            Err(WatchFailure::Unavailable(why)) => {
+                warn_fallback(&why);
+                Ok(None)
+            }
+        }
+    }
+
+    /// One look, shared by the blocking and the async waits: signalled, out of time,
+    /// a directory on the way changed (re-arm), or wait past this generation.
+    fn step(
+        &self,
+        waiter: &Waiter,
+        target: &Path,
+        armed_on: &Path,
+        deadline: Deadline,
+    ) -> Result<Step, SentinelError> {
+        // Read before looking: an event after the look bumps it, so the wait ends.
+        let generation = waiter.generation();
+        if waiter.seen_created.load(Ordering::Acquire) || self.check(target)? {
+            return Ok(Step::Done(true));
+        }
+        if deadline.is_expired() {
+            return Ok(Step::Done(false));
+        }
+        if self.nearest_existing_dir(target)? != armed_on {
+            return Ok(Step::Rearm); // a directory on the way appeared or vanished
+        }
+        Ok(Step::Wait(generation))
+    }
+
+    /// [`wait`](Self::wait) for async code (cargo feature `tokio`): the same checks,
+    /// the same shared watcher and the same error, but it never blocks a runtime
+    /// thread, so a current-thread runtime keeps running other tasks while it waits.
+    /// Needs the runtime's timer.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future removes its registration; the file is
+    /// untouched.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iris::SentinelFile;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let ready = SentinelFile::new(dir.path().join("ready"));
+    /// let signaller = ready.clone();
+    /// tokio::spawn(async move { signaller.signal().unwrap() });
+    /// ready.wait_async(Duration::from_secs(5)).await.unwrap();
+    /// # });
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub async fn wait_async(&self, timeout: Duration) -> Result<(), SentinelError> {
+        let started = Instant::now();
+        let deadline = Deadline::after(timeout);
+        let target = std::path::absolute(&self.path).map_err(|e| self.io_error(e))?;
+        if self.check(&target)? {
+            return Ok(());
+        }
+        let events = self.detection == Detection::Events && !polling_forced();
+        let signalled = match events.then(watcher::shared).flatten() {
+            Some(shared) => self.wait_for_events_async(shared, &target, deadline).await?,
+            None => self.poll_async(&target, deadline).await?,
+        };
+        if signalled {
+            Ok(())
+        } else {
+            Err(SentinelError::NotSignalled {
+                path: self.path.clone(),
+                timeout,
+                waited: started.elapsed(),
+            })
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    async fn wait_for_events_async(
+        &self,
+        shared: &'static watcher::SharedWatcher,
+        target: &Path,
+        deadline: Deadline,
+    ) -> Result<bool, SentinelError> {
+        let waiter = Waiter::new(target.to_path_buf());
+        loop {
+            let Some(registration) = self.arm(shared, target, &waiter)? else {
+                return self.poll_async(target, deadline).await;
+            };
+            loop {
+                match self.step(&waiter, target, registration.dir(), deadline)? {
+                    Step::Done(signalled) => return Ok(signalled),
+                    Step::Rearm => break,
+                    Step::Wait(generation) => {
+                        let bound = deadline
+                            .earliest(Deadline::after(BACKSTOP))
+                            .remaining()
+                            .unwrap_or(BACKSTOP);
+                        let _ = tokio::time::timeout(bound, waiter.woken_past(generation)).await;
+                    }
                 }
-                if self.nearest_existing_dir(target)? != registration.dir() {
-                    break; // a directory on the way appeared or vanished: re-arm
-                }
-                waiter.wait_past(generation, deadline.earliest(Deadline::after(BACKSTOP)));
+            }
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    async fn poll_async(&self, target: &Path, deadline: Deadline) -> Result<bool, SentinelError> {
+        let backoff = Backoff::default_schedule();
+        loop {
+            if self.check(target)? {
+                return Ok(true);
+            }
+            match deadline.remaining() {
+                Some(left) if left.is_zero() => return Ok(false),
+                Some(left) => tokio::time::sleep(backoff.next_pause().min(left)).await,
+                None => tokio::time::sleep(backoff.next_pause()).await,
             }
         }
     }

@@ -37,6 +37,9 @@ pub(crate) struct Waiter {
     pub(crate) seen_created: AtomicBool,
     events: Mutex<u64>,
     condvar: Condvar,
+    /// Async waiters (`wait_async`), woken with the blocking ones.
+    #[cfg(feature = "tokio")]
+    wakers: Mutex<Vec<std::task::Waker>>,
 }
 
 impl Waiter {
@@ -46,17 +49,46 @@ impl Waiter {
             seen_created: AtomicBool::new(false),
             events: Mutex::new(0),
             condvar: Condvar::new(),
+            #[cfg(feature = "tokio")]
+            wakers: Mutex::new(Vec::new()),
         })
     }
 
     fn wake(&self) {
         *self.events.lock() += 1;
         self.condvar.notify_all();
+        #[cfg(feature = "tokio")]
+        for waker in std::mem::take(&mut *self.wakers.lock()) {
+            waker.wake();
+        }
     }
 
     /// The number of wake-ups so far.
     pub(crate) fn generation(&self) -> u64 {
         *self.events.lock()
+    }
+
+    /// Completes at the first wake-up after `generation` (the async `wait_past`; the
+    /// caller bounds it with a timer).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn woken_past(&self, generation: u64) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            // The waker is registered before the generation is re-read, and `wake`
+            // bumps the generation before it takes the wakers: a wake-up between
+            // the two is seen by one or the other.
+            {
+                // One entry per task however often it re-polls (timeouts re-poll).
+                let mut wakers = self.wakers.lock();
+                if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                    wakers.push(cx.waker().clone());
+                }
+            }
+            if *self.events.lock() != generation {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
     }
 
     /// Blocks until a wake-up after `generation`, or the deadline.

@@ -1,0 +1,284 @@
+//! [`ManagedTask`]: a tokio task with a name, an owner and a stop token, like a
+//! managed thread; and [`ThreadContainer::stop_async`].
+//!
+//! Invariants:
+//! - A task is admitted to its container's live set before it is spawned (refused
+//!   once the container is stopping), so a stop either refuses it or signals it.
+//! - Each poll runs inside what the spawner handed down: its registry as the
+//!   innermost scope of the polling thread (whatever thread that is), its `tracing`
+//!   subscriber, and an `iris_task` span that is a child of the spawner's span.
+//! - The user's future is polled under `catch_unwind`: a panic never unwinds into the
+//!   runtime; it is recorded in the container (a background panic, joined or not)
+//!   and handed to the joiner.
+//! - The task leaves the live set when its future completes or panics, *before* the
+//!   result reaches `join`, and also when it is dropped unfinished (cancelled by a
+//!   runtime shutdown): a finished task is never counted alive.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::os::threads as os_threads;
+use crate::sync::panic_message;
+use crate::sync::stop_token::StopToken;
+use crate::threads::container::{ContainerInner, ThreadContainer};
+use crate::threads::context;
+use crate::threads::managed_thread::{current_os_tid, Role, ThreadRecord};
+use crate::threads::report::{SpawnError, StopError};
+
+/// The handle to one managed task, returned by
+/// [`ThreadContainer::spawn_task`](crate::ThreadContainer::spawn_task).
+///
+/// Dropping it stops nothing and detaches nothing: the container owns the task and
+/// stops it with the rest.
+///
+/// ```
+/// use std::time::Duration;
+/// use iris::ThreadContainer;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let app = ThreadContainer::new("app");
+/// let ticker = app.spawn_task("ticker", |stop| async move {
+///     let mut ticks = 0;
+///     loop {
+///         tokio::select! {
+///             _ = stop.stopped() => break ticks,
+///             _ = tokio::time::sleep(Duration::from_millis(1)) => ticks += 1,
+///         }
+///     }
+/// });
+/// ticker.stop();
+/// let ticks = ticker.join().await.unwrap();
+/// # let _ = ticks;
+/// app.stop_async(Duration::from_secs(5)).await.unwrap();
+/// # });
+/// ```
+pub struct ManagedTask<T> {
+    record: Arc<ThreadRecord>,
+    handle: tokio::task::JoinHandle<std::thread::Result<T>>,
+}
+
+impl<T> ManagedTask<T> {
+    /// The task's name.
+    pub fn name(&self) -> &str {
+        &self.record.name
+    }
+
+    /// Requests the task to stop (its token's `stop`).
+    pub fn stop(&self) {
+        self.record.token.stop();
+    }
+
+    /// A clone of the task's stop token.
+    pub fn stop_token(&self) -> StopToken {
+        self.record.token.clone()
+    }
+
+    /// Whether the task's future has not finished yet.
+    pub fn is_alive(&self) -> bool {
+        !self.record.is_finished()
+    }
+
+    /// Waits for the task and returns its output; `Err` holds its panic payload (or
+    /// says that the runtime shut down before the task finished).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future drops the handle (the task goes on).
+    pub async fn join(self) -> std::thread::Result<T> {
+        match self.handle.await {
+            Ok(result) => result,
+            Err(error) if error.is_panic() => Err(error.into_panic()),
+            Err(_) => Err(Box::new(format!(
+                "task {:?} was cancelled: its runtime shut down before it finished",
+                self.record.name
+            ))),
+        }
+    }
+}
+
+impl<T> fmt::Debug for ManagedTask<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManagedTask")
+            .field("name", &self.record.name)
+            .field("container", &self.record.container_path)
+            .field("alive", &self.is_alive())
+            .field("stop_requested", &self.record.token.is_stopped())
+            .field("spawned_at", &format_args!("{}", self.record.spawned_at))
+            .finish()
+    }
+}
+
+impl ThreadContainer {
+    /// Spawns `f(stop_token)` as a managed task on the current tokio runtime.
+    ///
+    /// Use a task for I/O-bound work on tokio; use a thread
+    /// ([`spawn`](Self::spawn)) for blocking or CPU-bound work. The task should
+    /// `select!` on [`StopToken::stopped`] so that a stop ends it.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime (like `tokio::spawn`), or when this container is
+    /// stopping; [`try_spawn_task`](Self::try_spawn_task) returns the error instead.
+    #[track_caller]
+    pub fn spawn_task<F, Fut, T>(&self, name: impl Into<String>, f: F) -> ManagedTask<T>
+    where
+        F: FnOnce(StopToken) -> Fut,
+        Fut: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.try_spawn_task(name, f) {
+            Ok(task) => task,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// [`spawn_task`](Self::spawn_task), or why it cannot.
+    ///
+    /// ```
+    /// use iris::{SpawnError, ThreadContainer};
+    ///
+    /// let app = ThreadContainer::new("app");
+    /// let outside = app.try_spawn_task("t", |_stop| async {});
+    /// assert!(matches!(outside, Err(SpawnError::NoRuntime { .. })));
+    /// ```
+    #[track_caller]
+    pub fn try_spawn_task<F, Fut, T>(
+        &self,
+        name: impl Into<String>,
+        f: F,
+    ) -> Result<ManagedTask<T>, SpawnError>
+    where
+        F: FnOnce(StopToken) -> Fut,
+        Fut: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let name = name.into();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(SpawnError::NoRuntime { task: name });
+        };
+        let record = self.admit(name, Role::Task, Location::caller())?;
+        let (registry, dispatch, parent) = context::capture().into_parts();
+        let span = dispatch_span(&dispatch, &parent, &record);
+        let future = TaskFuture {
+            inner: Box::pin(f(record.token.clone())),
+            record: record.clone(),
+            container: Arc::downgrade(&self.inner),
+            registry,
+            dispatch,
+            span,
+            done: false,
+        };
+        let handle = runtime.spawn(future);
+        Ok(ManagedTask { record, handle })
+    }
+
+    /// [`stop`](Self::stop) without blocking the calling thread: for callers inside
+    /// a tokio runtime (a blocking `stop` there could wait for tasks that need the
+    /// very thread it blocks). The stop runs on a helper thread, under the same one
+    /// deadline, while this future waits for it.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future does not cancel the stop, which goes on to
+    /// its deadline.
+    pub async fn stop_async(&self, timeout: Duration) -> Result<(), StopError> {
+        let (send, receive) = tokio::sync::oneshot::channel();
+        let container = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("iris-stop".into())
+            .spawn(move || {
+                // An Iris helper: never a leak of the test that awaits it.
+                let tid = current_os_tid();
+                if let Some(tid) = tid {
+                    os_threads::register_helper(tid);
+                }
+                let _ = send.send(container.stop(timeout));
+                if let Some(tid) = tid {
+                    os_threads::unregister_helper(tid);
+                }
+            });
+        match spawned {
+            Ok(_) => match receive.await {
+                Ok(result) => result,
+                // The helper died without an answer (it cannot panic: stop catches).
+                Err(_) => self.stop(Duration::ZERO),
+            },
+            // No thread to spare: signal everything and report what is left, at once.
+            Err(_) => self.stop(Duration::ZERO),
+        }
+    }
+}
+
+fn dispatch_span(
+    dispatch: &tracing::Dispatch,
+    parent: &tracing::Span,
+    record: &ThreadRecord,
+) -> tracing::Span {
+    tracing::dispatcher::with_default(dispatch, || {
+        tracing::info_span!(parent: parent, "iris_task", task = %record.name, container = %record.container_path)
+    })
+}
+
+/// The future that runs on the runtime: the user's, inside the inheritance, with its
+/// panic caught and its membership ended.
+struct TaskFuture<T> {
+    inner: Pin<Box<dyn Future<Output = T> + Send>>,
+    record: Arc<ThreadRecord>,
+    container: Weak<ContainerInner>,
+    registry: Option<ThreadContainer>,
+    dispatch: tracing::Dispatch,
+    span: tracing::Span,
+    done: bool,
+}
+
+impl<T> TaskFuture<T> {
+    fn retire(&mut self, panic: Option<String>) {
+        self.done = true;
+        match self.container.upgrade() {
+            Some(inner) => ThreadContainer { inner }.retire(&self.record, panic),
+            None => self.record.mark_finished(),
+        }
+    }
+}
+
+impl<T> Future for TaskFuture<T> {
+    type Output = std::thread::Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let polled = {
+            let _scope = this.registry.clone().map(context::enter_scope);
+            let _dispatch = tracing::dispatcher::set_default(&this.dispatch);
+            let _span = this.span.enter();
+            let inner = &mut this.inner;
+            catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx)))
+        };
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(value)) => {
+                this.retire(None);
+                Poll::Ready(Ok(value))
+            }
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                tracing::dispatcher::with_default(&this.dispatch, || {
+                    let _span = this.span.enter();
+                    tracing::error!(panic = %message, "managed task panicked");
+                });
+                this.retire(Some(message));
+                Poll::Ready(Err(payload))
+            }
+        }
+    }
+}
+
+impl<T> Drop for TaskFuture<T> {
+    fn drop(&mut self) {
+        if !self.done {
+            // Cancelled before it finished (the runtime shut down): it is gone.
+            self.retire(None);
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Async tasks on tokio (cargo feature `tokio`): managed tasks with stop tokens,
+//! stopping a container without blocking a runtime thread, and the runtime an async
+//! test runs on.
+//!
+//! - [`managed_task`]: [`ThreadContainer::spawn_task`](crate::ThreadContainer::spawn_task),
+//!   [`ManagedTask`](managed_task::ManagedTask), `stop_async`;
+//! - [`runtime`]: the fresh runtime of an async test, whose threads and tasks see the
+//!   test's registry.
+//!
+//! Imports `sync`, `os` and `threads`: a task is a member of its container's live
+//! set like a thread (role `Task`), so one stop covers both.
+
+pub(crate) mod managed_task;
+pub(crate) mod runtime;

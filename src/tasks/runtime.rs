@@ -1,0 +1,80 @@
+//! The fresh tokio runtime of an async test (`#[iris_test] async fn`).
+//!
+//! Invariants:
+//! - Every thread the runtime starts (workers and blocking-pool threads) inherits the
+//!   test's registry and `tracing` subscriber before it runs anything, so plain
+//!   `tokio::spawn` and `spawn_blocking` code, and what it spawns, stays in the test.
+//! - The runtime's threads are known by kernel id while they live, so the end of the
+//!   test can tell a stuck blocking task (its thread still alive after the runtime's
+//!   shutdown deadline) from an unmanaged leak.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::threads::container::ThreadContainer;
+use crate::threads::context;
+use crate::threads::managed_thread::current_os_tid;
+
+/// Which tokio scheduler an async test runs on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Flavor {
+    /// One thread: the test's own (the default, as `#[tokio::test]`).
+    #[default]
+    CurrentThread,
+    /// A pool of worker threads (`worker_threads`, default: the number of CPUs).
+    MultiThread,
+}
+
+thread_local! {
+    /// The subscriber a runtime thread writes to, for the thread's whole life.
+    static RUNTIME_DISPATCH: RefCell<Option<tracing::subscriber::DefaultGuard>> =
+        const { RefCell::new(None) };
+}
+
+/// A test's runtime and the kernel ids of its live threads.
+pub(crate) struct TestRuntime {
+    pub(crate) runtime: tokio::runtime::Runtime,
+    pub(crate) threads: Arc<Mutex<Vec<u32>>>,
+}
+
+/// Builds the runtime of an async test whose registry is `registry`.
+pub(crate) fn build(
+    flavor: Flavor,
+    worker_threads: Option<usize>,
+    registry: &ThreadContainer,
+) -> std::io::Result<TestRuntime> {
+    let mut builder = match flavor {
+        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+        Flavor::MultiThread => tokio::runtime::Builder::new_multi_thread(),
+    };
+    if let (Flavor::MultiThread, Some(workers)) = (flavor, worker_threads) {
+        builder.worker_threads(workers.max(1));
+    }
+    let threads: Arc<Mutex<Vec<u32>>> = Arc::default();
+    let (started, stopped) = (threads.clone(), threads.clone());
+    let registry = registry.clone();
+    let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+    builder
+        .enable_all()
+        .on_thread_start(move || {
+            context::inherit(Some(registry.clone()));
+            let guard = tracing::dispatcher::set_default(&dispatch);
+            let _ = RUNTIME_DISPATCH.try_with(|slot| *slot.borrow_mut() = Some(guard));
+            if let Some(tid) = current_os_tid() {
+                started.lock().push(tid);
+            }
+        })
+        .on_thread_stop(move || {
+            if let Some(tid) = current_os_tid() {
+                stopped.lock().retain(|t| *t != tid);
+            }
+            let _ = RUNTIME_DISPATCH.try_with(|slot| slot.borrow_mut().take());
+            context::inherit(None);
+        });
+    Ok(TestRuntime {
+        runtime: builder.build()?,
+        threads,
+    })
+}

@@ -1,0 +1,6 @@
+use iris::iris_test;
+
+#[iris_test(flavor = "threaded")]
+async fn bad_flavor() {}
+
+fn main() {}

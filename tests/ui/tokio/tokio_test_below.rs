@@ -1,0 +1,7 @@
+use iris::iris_test;
+
+#[iris_test]
+#[tokio::test]
+async fn tokio_test_below() {}
+
+fn main() {}
