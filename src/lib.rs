@@ -77,10 +77,10 @@ mod threads;
 mod wait;
 
 pub use iris_test_macros::iris_test;
-#[cfg(feature = "rstest")]
-pub use leaks::fixtures;
 #[cfg(feature = "tokio")]
 pub use leaks::async_harness::run_async_test;
+#[cfg(feature = "rstest")]
+pub use leaks::fixtures;
 pub use leaks::harness::{run_test, run_test_with_timeout, LeakPolicy, TestOptions, TestScope};
 pub use leaks::report::{LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
 pub use os::threads::OsThread;
@@ -90,6 +90,8 @@ pub use process::{
     ProcessWaitError, Stream,
 };
 pub use sync::stop_token::{StopToken, Stopped, StoppedOwned};
+#[cfg(feature = "tokio")]
+pub use tasks::{managed_task::ManagedTask, runtime::Flavor};
 pub use threads::container::ThreadContainer;
 pub use threads::executor::{Executor, ExecutorShutdown, TaskHandle};
 pub use threads::managed_thread::ManagedThread;
@@ -99,13 +101,11 @@ pub use threads::registry::{
 pub use threads::report::{SpawnError, StopError, ThreadInfo, ThreadPanic};
 pub use threads::server::Server;
 #[cfg(feature = "tokio")]
-pub use tasks::{managed_task::ManagedTask, runtime::Flavor};
+pub use wait::condition::wait_for_condition_async;
 pub use wait::condition::{
     scaled, timeout_scale, wait_for_condition, ConditionBroke, Polling, Wait, WaitTimeout,
     DEFAULT_WAIT_TIMEOUT,
 };
-#[cfg(feature = "tokio")]
-pub use wait::condition::wait_for_condition_async;
 pub use wait::sentinel::{Detection, SentinelError, SentinelFile};
 
 /// The crate-private primitives that `tests/loom.rs` models, reachable only in a

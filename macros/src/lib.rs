@@ -317,7 +317,10 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     } else {
         for (span, option) in [
             (options.flavor.as_ref().map(|f| f.1), "flavor"),
-            (options.worker_threads.as_ref().map(|w| w.1), "worker_threads"),
+            (
+                options.worker_threads.as_ref().map(|w| w.1),
+                "worker_threads",
+            ),
         ] {
             if let Some(span) = span {
                 return Err(syn::Error::new(
@@ -384,7 +387,11 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         builder = quote!(#builder.ignore_threads(#globs));
     }
     if is_async {
-        if options.flavor.as_ref().is_some_and(|f| f.0 == "multi_thread") {
+        if options
+            .flavor
+            .as_ref()
+            .is_some_and(|f| f.0 == "multi_thread")
+        {
             builder = quote!(#builder.flavor(::iris::Flavor::MultiThread));
         }
         if let Some((workers, _)) = options.worker_threads {
@@ -395,7 +402,8 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             builder = quote!(#builder.timeout(#d));
         }
         sig.asyncness = None;
-        let call = quote_spanned!(block.span()=> ::iris::run_async_test(#builder, async move #block));
+        let call =
+            quote_spanned!(block.span()=> ::iris::run_async_test(#builder, async move #block));
         return Ok(quote! {
             #test_attr
             #(#attrs)*
@@ -540,7 +548,11 @@ mod tests {
                 "given twice",
             ),
             ("", "struct S;", "can only be applied to a function"),
-            ("flavor = \"multi_thread\"", "fn t() {}", "`flavor` is for an async fn"),
+            (
+                "flavor = \"multi_thread\"",
+                "fn t() {}",
+                "`flavor` is for an async fn",
+            ),
             ("worker_threads = 0", "fn t() {}", "must be at least 1"),
         ];
         for (attr, item, expected) in cases {
@@ -557,7 +569,10 @@ mod tests {
             return;
         }
         let out = result.unwrap();
-        assert!(out.starts_with("# [test] fn t () -> Result < () , String >"), "{out}");
+        assert!(
+            out.starts_with("# [test] fn t () -> Result < () , String >"),
+            "{out}"
+        );
         assert!(out.contains(":: iris :: run_async_test ("), "{out}");
         assert!(out.contains("async move { Ok (()) }"), "{out}");
         let out = expand_str(
@@ -565,15 +580,32 @@ mod tests {
             "async fn t() {}",
         )
         .unwrap();
-        assert!(out.contains(". flavor (:: iris :: Flavor :: MultiThread)"), "{out}");
+        assert!(
+            out.contains(". flavor (:: iris :: Flavor :: MultiThread)"),
+            "{out}"
+        );
         assert!(out.contains(". worker_threads (2usize)"), "{out}");
-        assert!(out.contains(". timeout (:: std :: time :: Duration :: new (1u64 , 0u32))"), "{out}");
+        assert!(
+            out.contains(". timeout (:: std :: time :: Duration :: new (1u64 , 0u32))"),
+            "{out}"
+        );
         // The function rstest calls from its cases is left as it is.
         let out = expand_str("", "async fn t(x: u32) { let _ = x; }").unwrap();
-        assert!(out.contains("async fn t (x : u32)") && !out.contains("run_async_test"), "{out}");
+        assert!(
+            out.contains("async fn t (x : u32)") && !out.contains("run_async_test"),
+            "{out}"
+        );
         for (attr, item, expected) in [
-            ("flavor = \"threaded\"", "async fn t() {}", "unknown flavor \"threaded\""),
-            ("worker_threads = 2", "async fn t() {}", "needs flavor = \"multi_thread\""),
+            (
+                "flavor = \"threaded\"",
+                "async fn t() {}",
+                "unknown flavor \"threaded\"",
+            ),
+            (
+                "worker_threads = 2",
+                "async fn t() {}",
+                "needs flavor = \"multi_thread\"",
+            ),
             (
                 "flavor = \"current_thread\", worker_threads = 2",
                 "async fn t() {}",

@@ -83,8 +83,17 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
     let registry = scope.registry().container().clone();
     let stop_timeout = scope.options().stop_timeout_value();
     let linger = scope.options().linger_value();
-    // The stop's verdict is collected by the scope's close, which only looks now.
-    let _ = runtime.block_on(registry.stop_async(stop_timeout));
+    // The scope's close only looks after this. Tasks that did not stop are taken
+    // from this verdict: the runtime's shutdown below drops them, and a dropped task
+    // is no longer alive to be found.
+    if let Err(error) = runtime.block_on(registry.stop_async(stop_timeout)) {
+        scope.tasks.stragglers = error
+            .stragglers()
+            .iter()
+            .filter(|s| s.is_task())
+            .cloned()
+            .collect();
+    }
     scope.already_stopped = true;
 
     let metrics = runtime.handle().metrics();
@@ -93,8 +102,12 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
     runtime.block_on(async {
         let backoff = Backoff::new(Duration::from_micros(50), Duration::from_millis(10));
         while metrics.num_alive_tasks() > managed_left() && !deadline.is_expired() {
-            tokio::time::sleep(backoff.next_pause().min(deadline.remaining().unwrap_or(Duration::MAX)))
-                .await;
+            tokio::time::sleep(
+                backoff
+                    .next_pause()
+                    .min(deadline.remaining().unwrap_or(Duration::MAX)),
+            )
+            .await;
         }
     });
     let plain = metrics.num_alive_tasks().saturating_sub(managed_left());

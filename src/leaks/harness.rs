@@ -23,7 +23,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::output::{self, Runner};
-use super::report::{TaskFindings, LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
+use super::report::{
+    LeakReport, LeakedProcess, Straggler, TaskFindings, UnmanagedCheck, UnmanagedThread,
+};
 use crate::os::processes;
 use crate::os::threads::{self as os_threads, OsThread};
 use crate::sync::completion::{Completion, NoValue};
@@ -264,8 +266,12 @@ pub(crate) fn glob_matches(glob: &str, text: &str) -> bool {
     glob[g..].iter().all(|c| *c == '*')
 }
 
+/// tokio's default names for its pool threads (they changed in tokio 1.4x).
+#[cfg(feature = "tokio")]
+const TOKIO_THREAD_NAMES: [&str; 2] = ["tokio-runtime-w*", "tokio-rt-worker*"];
+
 /// When the check runs inside a live tokio runtime (a `TestScope` in a
-/// `#[tokio::test]`), that runtime's pool threads (tokio's default name) are not the
+/// `#[tokio::test]`), that runtime's pool threads (tokio's default names) are not the
 /// test's leak: they live as long as the runtime, which outlives the check. Returns
 /// the other threads and how many were set aside.
 #[cfg(feature = "tokio")]
@@ -273,9 +279,12 @@ fn without_running_runtime_threads(threads: Vec<UnmanagedThread>) -> (Vec<Unmana
     if tokio::runtime::Handle::try_current().is_err() {
         return (threads, 0);
     }
-    let (runtime, others): (Vec<_>, Vec<_>) = threads
-        .into_iter()
-        .partition(|t| t.managed.is_none() && t.os.name.starts_with("tokio-runtime-w"));
+    let (runtime, others): (Vec<_>, Vec<_>) = threads.into_iter().partition(|t| {
+        t.managed.is_none()
+            && TOKIO_THREAD_NAMES
+                .iter()
+                .any(|g| glob_matches(g, &t.os.name))
+    });
     (others, runtime.len())
 }
 
@@ -467,7 +476,9 @@ impl TestScope {
             .filter(|info| !self.options.ignores(info.name()))
             .partition(|info| info.is_task());
         let mut tasks = std::mem::take(&mut self.tasks);
-        tasks.stragglers = task_stragglers;
+        if !self.already_stopped {
+            tasks.stragglers = task_stragglers;
+        } // else: an async test recorded them before its runtime dropped them
         let sampled = OsThread::sample(
             &stragglers
                 .iter()

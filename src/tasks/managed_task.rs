@@ -216,9 +216,10 @@ fn dispatch_span(
     parent: &tracing::Span,
     record: &ThreadRecord,
 ) -> tracing::Span {
-    tracing::dispatcher::with_default(dispatch, || {
-        tracing::info_span!(parent: parent, "iris_task", task = %record.name, container = %record.container_path)
-    })
+    tracing::dispatcher::with_default(
+        dispatch,
+        || tracing::info_span!(parent: parent, "iris_task", task = %record.name, container = %record.container_path),
+    )
 }
 
 /// The future that runs on the runtime: the user's, inside the inheritance, with its

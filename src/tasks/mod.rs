@@ -2,8 +2,8 @@
 //! stopping a container without blocking a runtime thread, and the runtime an async
 //! test runs on.
 //!
-//! - [`managed_task`]: [`ThreadContainer::spawn_task`](crate::ThreadContainer::spawn_task),
-//!   [`ManagedTask`](managed_task::ManagedTask), `stop_async`;
+//! - [`managed_task`]: `spawn_task`, the [`ManagedTask`](managed_task::ManagedTask)
+//!   handle, `stop_async`;
 //! - [`runtime`]: the fresh runtime of an async test, whose threads and tasks see the
 //!   test's registry.
 //!

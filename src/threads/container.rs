@@ -275,7 +275,8 @@ impl ThreadContainer {
                 }
                 for container in level {
                     // A thread stopping its own container cannot wait for itself.
-                    let waited_for = |r: &Arc<ThreadRecord>| phase.covers(r.role) && !r.is_current();
+                    let waited_for =
+                        |r: &Arc<ThreadRecord>| phase.covers(r.role) && !r.is_current();
                     container.inner.live.await_none(waited_for, deadline);
                 }
                 signalled.extend(batch);

@@ -167,8 +167,9 @@ impl SentinelFile {
                 match self.step(&waiter, target, registration.dir(), deadline)? {
                     Step::Done(signalled) => return Ok(signalled),
                     Step::Rearm => break,
-                    Step::Wait(generation) => waiter
-                        .wait_past(generation, deadline.earliest(Deadline::after(BACKSTOP))),
+                    Step::Wait(generation) => {
+                        waiter.wait_past(generation, deadline.earliest(Deadline::after(BACKSTOP)))
+                    }
                 }
             }
         }
@@ -247,7 +248,10 @@ impl SentinelFile {
         }
         let events = self.detection == Detection::Events && !polling_forced();
         let signalled = match events.then(watcher::shared).flatten() {
-            Some(shared) => self.wait_for_events_async(shared, &target, deadline).await?,
+            Some(shared) => {
+                self.wait_for_events_async(shared, &target, deadline)
+                    .await?
+            }
             None => self.poll_async(&target, deadline).await?,
         };
         if signalled {

@@ -1,55 +1,8 @@
-use std::process::{Command, Output};
+use crate::scenario::{run, run_with_args, site_in};
 
-/// Runs `scenarios::NAME` in a child process of this test binary.
-fn run(name: &str, owns_process: bool, env: &[(&str, &str)]) -> (bool, String) {
-    let (passed, text) = run_with_args(
-        &["--ignored", "--exact", &format!("scenarios::{name}")],
-        owns_process,
-        env,
-    );
-    assert!(text.contains("running 1 test"), "the scenario ran: {text}");
-    (passed, text)
-}
-
-/// Runs this test binary with `args`, as a user's `cargo test` would.
-fn run_with_args(args: &[&str], owns_process: bool, env: &[(&str, &str)]) -> (bool, String) {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .env_remove("NEXTEST_EXECUTION_MODE")
-        .env_remove("RUST_TEST_THREADS")
-        .env_remove("IRIS_LEAKS")
-        .env_remove("IRIS_LEAK_REPORT");
-    if owns_process {
-        command.env("NEXTEST_EXECUTION_MODE", "process-per-test");
-    }
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = command.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&stdout),
-        String::from_utf8_lossy(&stderr)
-    );
-    (status.success(), text)
-}
-
-/// `file:line:` of the first line of scenarios.rs containing `pattern`, as a spawn
-/// location is printed.
+/// `file:line:` of the first line of scenarios.rs containing `pattern`.
 fn site_of(pattern: &str) -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/leaks/scenarios.rs");
-    let source = std::fs::read_to_string(path).unwrap();
-    let index = source
-        .lines()
-        .position(|l| l.contains(pattern))
-        .expect("pattern is in scenarios.rs");
-    format!("tests/leaks/scenarios.rs:{}:", index + 1)
+    site_in("tests/leaks/scenarios.rs", pattern)
 }
 
 #[test]

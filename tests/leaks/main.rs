@@ -6,6 +6,8 @@
 
 mod end_to_end;
 mod harness;
+#[path = "../support/scenario.rs"]
+mod scenario;
 mod scenarios;
 
 use std::time::Duration;

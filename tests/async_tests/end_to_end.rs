@@ -1,0 +1,129 @@
+//! The async failure paths as a user reads them: each scenario runs in a child
+//! process of this test binary.
+
+use std::time::{Duration, Instant};
+
+use crate::scenario::{run, site_in};
+
+fn site_of(pattern: &str) -> String {
+    site_in("tests/async_tests/scenarios.rs", pattern)
+}
+
+#[test]
+fn a_stubborn_task_is_reported_by_name_and_spawn_site_within_stop_timeout() {
+    let started = Instant::now();
+    let (passed, out) = run("stubborn_task", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("iris: test `scenarios::stubborn_task` leaked 1 task(s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "task \"stubborn-task\" in `test:scenarios::stubborn_task`, spawned at {}",
+            site_of("spawn_task(\"stubborn-task\"")
+        )),
+        "{out}"
+    );
+    assert!(out.contains("select!` on `stop.stopped()`"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "panicked at {}",
+            site_of("async fn stubborn_task")
+        )),
+        "{out}"
+    );
+    // stop_timeout (200 ms) + linger (100 ms) + the shutdown deadline, with a wide
+    // margin for a loaded machine: what matters is that nothing waits for the task.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_leaked_plain_task_fails_its_test() {
+    let (passed, out) = run("leaked_plain_task", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("iris: test `scenarios::leaked_plain_task` leaked 1 task(s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "1 plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_stuck_spawn_blocking_fails_its_test_and_the_test_still_ends() {
+    for scenario in ["stuck_blocking_task", "stuck_blocking_task_multi_thread"] {
+        let started = Instant::now();
+        let (passed, out) = run(scenario, true, &[]);
+        assert!(!passed, "{out}");
+        assert!(
+            out.contains(&format!(
+                "iris: test `scenarios::{scenario}` leaked 1 task(s)"
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains("blocking task still running after the runtime's shutdown deadline: tid "),
+            "{out}"
+        );
+        assert!(out.contains("sleeping in "), "{out}");
+        assert!(
+            !out.contains("unmanaged thread"),
+            "the runtime's thread is a task, not a leak: {out}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn a_task_panic_fails_a_passing_body() {
+    let (passed, out) = run("task_panic", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("iris: test `scenarios::task_panic` had 1 background panic(s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "\"doomed-task\" in `test:scenarios::task_panic` panicked: the async job failed"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_hung_async_body_times_out() {
+    let started = Instant::now();
+    let (passed, out) = run("hangs_async", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("iris: test `scenarios::hangs_async` timed out after 200ms"),
+        "{out}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_clean_async_test_passes_in_every_mode() {
+    for owns in [true, false] {
+        let (passed, out) = run("clean_async", owns, &[]);
+        assert!(passed, "{out}");
+        assert!(!out.contains("iris: test"), "{out}");
+    }
+}

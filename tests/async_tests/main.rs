@@ -1,0 +1,298 @@
+//! Async tests and managed tokio tasks (cargo feature `tokio`).
+#![cfg(feature = "tokio")]
+
+mod end_to_end;
+#[path = "../support/scenario.rs"]
+mod scenario;
+mod scenarios;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use iris::{
+    get_thread_registry, iris_test, run_async_test, wait_for_condition_async, Flavor, SentinelFile,
+    SpawnError, StopToken, TestOptions, TestScope, ThreadContainer,
+};
+use rstest::rstest;
+
+/// A generous bound for things that should take milliseconds (slow CI machines).
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+#[iris_test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_thread_test_runs_on_its_workers() {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    assert_eq!(metrics.num_workers(), 2);
+}
+
+#[iris_test]
+async fn the_default_flavor_is_current_thread() {
+    assert_eq!(
+        tokio::runtime::Handle::current().runtime_flavor(),
+        tokio::runtime::RuntimeFlavor::CurrentThread
+    );
+}
+
+#[test]
+fn a_managed_task_is_stopped_by_the_scopes_end() {
+    let saw_stop = Arc::new(AtomicBool::new(false));
+    let flag = saw_stop.clone();
+    run_async_test(TestOptions::new("a_managed_task_is_stopped"), async move {
+        get_thread_registry().spawn_task("listener", |stop| async move {
+            stop.stopped().await;
+            flag.store(true, Ordering::SeqCst);
+        });
+    });
+    assert!(
+        saw_stop.load(Ordering::SeqCst),
+        "the task saw its stop and ended"
+    );
+}
+
+#[iris_test]
+async fn an_async_wait_sees_a_flag_set_by_another_task_on_one_thread() {
+    let flag = Arc::new(AtomicBool::new(false));
+    let setter = flag.clone();
+    // On a current-thread runtime the setter only runs if the wait yields.
+    tokio::spawn(async move { setter.store(true, Ordering::SeqCst) });
+    wait_for_condition_async(|| flag.load(Ordering::SeqCst), PATIENCE)
+        .await
+        .unwrap();
+}
+
+#[iris_test]
+async fn an_async_wait_times_out_with_the_usual_message() {
+    let error = wait_for_condition_async(|| false, Duration::from_millis(20))
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("did not become true within 20ms"),
+        "{error}"
+    );
+}
+
+#[iris_test]
+async fn a_sentinel_wait_async_wakes_on_the_file_and_lets_other_tasks_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let ready = SentinelFile::new(dir.path().join("sub/ready"));
+    let signaller = ready.clone();
+    tokio::spawn(async move { signaller.signal().unwrap() });
+    ready.wait_async(PATIENCE).await.unwrap();
+    let never = SentinelFile::new(dir.path().join("never"));
+    let error = never
+        .wait_async(Duration::from_millis(20))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("not signalled within"),
+        "{error}"
+    );
+}
+
+#[iris_test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_tokio_tasks_and_blocking_tasks_see_the_tests_registry() {
+    let mine = get_thread_registry();
+    assert!(mine.name().starts_with("test:"), "{}", mine.name());
+    let in_task = tokio::spawn(async { get_thread_registry() }).await.unwrap();
+    assert!(in_task.same_as(&mine), "a plain task: {}", in_task.name());
+    let in_blocking = tokio::task::spawn_blocking(get_thread_registry)
+        .await
+        .unwrap();
+    assert!(
+        in_blocking.same_as(&mine),
+        "spawn_blocking: {}",
+        in_blocking.name()
+    );
+    let in_managed = mine
+        .spawn_task("probe", |_stop| async { get_thread_registry() })
+        .join()
+        .await
+        .unwrap();
+    assert!(in_managed.same_as(&mine));
+}
+
+#[iris_test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_sees_its_spawners_registry_wherever_it_is_polled() {
+    // As with threads: the registry current where the task was spawned, not the
+    // container it was spawned into, and on whatever worker polls it.
+    let mine = get_thread_registry();
+    let other = iris::ThreadRegistry::new("other");
+    let scope_registry = {
+        let scope = iris::thread_registry_scope("inner-scope");
+        let seen = other
+            .spawn_task("probe", |_stop| async {
+                tokio::task::yield_now().await;
+                get_thread_registry()
+            })
+            .join()
+            .await
+            .unwrap();
+        assert!(seen.same_as(&scope), "{}", seen.name());
+        scope.close().unwrap();
+        seen
+    };
+    assert!(!scope_registry.same_as(&mine));
+    other.stop_async(PATIENCE).await.unwrap();
+}
+
+#[iris_test]
+async fn join_returns_the_output_and_a_joined_task_is_counted_nowhere() {
+    let registry = get_thread_registry();
+    for round in 0..200 {
+        let task = registry.spawn_task("short", move |_stop| async move { round * 2 });
+        assert_eq!(task.join().await.unwrap(), round * 2);
+        assert!(registry.alive_tasks().is_empty(), "round {round}");
+        assert!(!registry.is_alive(), "round {round}");
+    }
+}
+
+#[iris_test]
+async fn a_task_panic_reaches_the_joiner_and_the_containers_stop_error() {
+    let app = ThreadContainer::new("app");
+    let task = app.spawn_task("boom", |_stop| async { panic!("task failed: {}", 7) });
+    let payload = task.join().await.unwrap_err();
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or(payload.downcast_ref::<&str>().copied());
+    assert_eq!(text, Some("task failed: 7"));
+    let error = app.stop_async(PATIENCE).await.unwrap_err();
+    assert_eq!(error.panics().len(), 1);
+    assert_eq!(error.panics()[0].thread_name(), "boom");
+    assert_eq!(error.panics()[0].message(), "task failed: 7");
+}
+
+#[iris_test]
+async fn stop_async_stops_tasks_and_threads_under_one_deadline() {
+    let app = ThreadContainer::new("app");
+    let release = StopToken::new();
+    let held = release.clone();
+    app.spawn_task("polite", |stop| async move { stop.stopped().await });
+    app.spawn("thread", |stop| stop.wait());
+    app.spawn_task("stubborn", move |_ignored| async move {
+        held.stopped().await;
+    });
+    let error = app
+        .stop_async(Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert_eq!(error.stragglers().len(), 1);
+    let straggler = &error.stragglers()[0];
+    assert_eq!(straggler.name(), "stubborn");
+    assert!(straggler.is_task());
+    assert!(straggler.spawned_at().file().ends_with("main.rs"));
+    assert!(
+        error.to_string().contains("task \"stubborn\" in `app`"),
+        "{error}"
+    );
+    release.stop();
+    wait_for_condition_async(|| !app.is_alive(), PATIENCE)
+        .await
+        .unwrap();
+}
+
+#[test]
+fn spawn_task_outside_a_runtime_is_an_error_and_a_stopped_container_refuses() {
+    let app = ThreadContainer::new("app");
+    assert!(matches!(
+        app.try_spawn_task("t", |_stop| async {}),
+        Err(SpawnError::NoRuntime { .. })
+    ));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        app.stop_async(Duration::ZERO).await.unwrap();
+        assert!(matches!(
+            app.try_spawn_task("late", |_stop| async {}),
+            Err(SpawnError::Stopped { .. })
+        ));
+    });
+}
+
+#[iris_test]
+async fn result_returns_work() -> Result<(), String> {
+    tokio::task::yield_now().await;
+    Ok(())
+}
+
+#[iris_test]
+#[should_panic(expected = "the async body failed")]
+async fn should_panic_works() {
+    tokio::task::yield_now().await;
+    panic!("the async body failed");
+}
+
+// rstest requires an async test's attribute to end in `test`, so with async fns
+// write `#[iris_test]` above `#[rstest]` (Iris then hands rstest a plain test), or
+// name it with rstest's `#[test_attr(iris_test)]` (below).
+#[iris_test]
+#[rstest]
+#[case(1)]
+#[case(3)]
+async fn rstest_cases_each_get_a_scope(#[case] tasks: usize) {
+    let registry = get_thread_registry();
+    assert!(
+        registry.name().contains("rstest_cases_each_get_a_scope"),
+        "{}",
+        registry.name()
+    );
+    let done = Arc::new(AtomicUsize::new(0));
+    for i in 0..tasks {
+        let done = done.clone();
+        registry.spawn_task(format!("t{i}"), move |stop| async move {
+            stop.stopped().await;
+            done.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+    assert_eq!(registry.alive_tasks().len(), tasks);
+}
+
+#[rstest]
+#[case(2)]
+#[test_attr(iris_test)]
+async fn rstest_with_iris_test_as_its_test_attribute(#[case] n: usize) {
+    assert!(get_thread_registry()
+        .name()
+        .contains("rstest_with_iris_test_as_its_test_attribute"));
+    assert_eq!(n, 2);
+}
+
+#[tokio::test]
+#[iris_test]
+async fn tokio_test_above_iris_test_keeps_working() {
+    get_thread_registry().spawn("worker", |stop| stop.wait());
+    tokio::task::yield_now().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_scope_inside_tokio_test_does_not_blame_the_runtimes_pool() {
+    // The documented route without the macro: the runtime's blocking-pool thread is
+    // still alive (idle) when the scope finishes, and is not the test's leak.
+    let scope = TestScope::begin(TestOptions::new("scope_in_tokio_test").owns_process());
+    tokio::task::spawn_blocking(|| 40 + 2).await.unwrap();
+    let report = scope.inspect();
+    // (Other tests of this process may leave threads of their own in a parallel
+    // run: only the runtime's pool is asserted on.)
+    assert!(
+        report
+            .unmanaged()
+            .iter()
+            .all(|t| !t.os.name.starts_with("tokio-")),
+        "{report}"
+    );
+}
+
+#[test]
+fn options_choose_the_runtime() {
+    run_async_test(
+        TestOptions::new("options")
+            .flavor(Flavor::MultiThread)
+            .worker_threads(3),
+        async {
+            assert_eq!(tokio::runtime::Handle::current().metrics().num_workers(), 3);
+        },
+    );
+}

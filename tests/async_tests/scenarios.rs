@@ -1,0 +1,81 @@
+//! Async tests that misbehave on purpose. Run by `end_to_end` only.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use iris::{get_thread_registry, iris_test, StopToken};
+
+/// Never stopped: what waits on it outlives its test.
+fn never() -> &'static StopToken {
+    static NEVER: OnceLock<StopToken> = OnceLock::new();
+    NEVER.get_or_init(StopToken::new)
+}
+
+#[iris_test(stop_timeout = "200ms", linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+async fn stubborn_task() {
+    get_thread_registry().spawn_task("stubborn-task", |_ignored| async {
+        never().stopped().await;
+    });
+}
+
+#[iris_test(stop_timeout = "100ms", linger = "200ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+async fn leaked_plain_task() {
+    tokio::spawn(async {
+        never().stopped().await;
+    });
+}
+
+#[iris_test(stop_timeout = "100ms", linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+async fn stuck_blocking_task() {
+    tokio::task::spawn_blocking(|| {
+        // A blocking call that never returns (until the process ends).
+        never().wait();
+    });
+}
+
+#[iris_test]
+#[ignore = "fails on purpose; run by end_to_end"]
+async fn task_panic() {
+    let task = get_thread_registry().spawn_task("doomed-task", |_stop| async {
+        panic!("the async job failed");
+    });
+    // The body passes; only Iris notices the panic (nobody awaits the result).
+    drop(task);
+    iris::wait_for_condition_async(
+        || get_thread_registry().alive_tasks().is_empty(),
+        crate::PATIENCE,
+    )
+    .await
+    .unwrap();
+}
+
+#[iris_test(
+    flavor = "multi_thread",
+    worker_threads = 2,
+    stop_timeout = "100ms",
+    linger = "100ms"
+)]
+#[ignore = "leaks on purpose; run by end_to_end"]
+async fn stuck_blocking_task_multi_thread() {
+    tokio::task::spawn_blocking(|| never().wait());
+    let _ = Duration::ZERO;
+}
+
+#[iris_test(timeout = "200ms")]
+#[ignore = "hangs on purpose; run by end_to_end"]
+async fn hangs_async() {
+    never().stopped().await;
+}
+
+#[iris_test]
+#[ignore = "run by end_to_end"]
+async fn clean_async() {
+    let registry = get_thread_registry();
+    registry.spawn_task("polite", |stop| async move { stop.stopped().await });
+    let handle = tokio::spawn(async { 1 + 1 });
+    assert_eq!(handle.await.unwrap(), 2);
+    tokio::task::spawn_blocking(|| ()).await.unwrap();
+}

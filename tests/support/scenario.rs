@@ -1,0 +1,61 @@
+//! Running a scenario (an `#[ignore]`d test that misbehaves on purpose) in a child
+//! process of the test binary, as a user's `cargo test` would, and reading what the
+//! user would read.
+
+use std::process::{Command, Output};
+
+/// Runs `scenarios::NAME` of this test binary in a child process; `owns_process`
+/// makes it look like nextest's process-per-test mode.
+pub fn run(name: &str, owns_process: bool, env: &[(&str, &str)]) -> (bool, String) {
+    let (passed, text) = run_with_args(
+        &["--ignored", "--exact", &format!("scenarios::{name}")],
+        owns_process,
+        env,
+    );
+    assert!(text.contains("running 1 test"), "the scenario ran: {text}");
+    (passed, text)
+}
+
+/// Runs this test binary with `args`; returns whether it passed and its stdout
+/// followed by its stderr.
+pub fn run_with_args(args: &[&str], owns_process: bool, env: &[(&str, &str)]) -> (bool, String) {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("NEXTEST_EXECUTION_MODE")
+        .env_remove("RUST_TEST_THREADS")
+        .env_remove("IRIS_LEAKS")
+        .env_remove("IRIS_LOG")
+        .env_remove("RUST_LOG")
+        .env_remove("IRIS_LEAK_REPORT");
+    if owns_process {
+        command.env("NEXTEST_EXECUTION_MODE", "process-per-test");
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&stdout),
+        String::from_utf8_lossy(&stderr)
+    );
+    (status.success(), text)
+}
+
+/// `FILE:LINE:` of the first line of `file` (relative to the package) containing
+/// `pattern`, as a spawn location or a panic location is printed.
+pub fn site_in(file: &str, pattern: &str) -> String {
+    let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(path).unwrap();
+    let index = source
+        .lines()
+        .position(|l| l.contains(pattern))
+        .unwrap_or_else(|| panic!("{pattern:?} is in {file}"));
+    format!("{file}:{}:", index + 1)
+}
