@@ -242,5 +242,75 @@ fn main() {
     }
     release.stop();
     std::panic::set_hook(default_hook);
+    async_tour();
+
     println!("\nDone. See docs/thread-safety.md for the patterns behind this tour.");
+}
+
+/// 6. The same on tokio: a managed task, an async wait, and the report of an async
+/// test that leaks a task (cargo feature `tokio`).
+#[cfg(feature = "tokio")]
+fn async_tour() {
+    use iris::{run_async_test, wait_for_condition_async};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    println!("\n6. Async: a managed task, an async wait, a leaked task reported");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let app = ThreadContainer::new("async-app");
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let counter = ticks.clone();
+        app.spawn_task("ticker", |stop| async move {
+            loop {
+                tokio::select! {
+                    _ = stop.stopped() => break,
+                    _ = tokio::time::sleep(Duration::from_millis(2)) => {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
+        });
+        wait_for_condition_async(|| ticks.load(Ordering::SeqCst) >= 5, Duration::from_secs(5))
+            .await
+            .expect("the ticker ticks");
+        app.stop_async(Duration::from_secs(5))
+            .await
+            .expect("the task honours its token");
+        println!(
+            "   ticker stopped after {} ticks, without blocking the runtime",
+            ticks.load(Ordering::SeqCst)
+        );
+    });
+
+    println!("   an async test whose task ignores its stop token:");
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let failed = std::panic::catch_unwind(|| {
+        run_async_test(
+            TestOptions::new("demo::async_leak")
+                .stop_timeout(Duration::from_millis(100))
+                .linger(Duration::from_millis(100))
+                .owns_process(),
+            async {
+                get_thread_registry().spawn_task("deaf-task", |_ignored| async {
+                    std::future::pending::<()>().await;
+                });
+                tokio::spawn(std::future::pending::<()>());
+            },
+        )
+    });
+    std::panic::set_hook(default_hook);
+    if let Err(payload) = failed {
+        if let Some(report) = payload.downcast_ref::<String>() {
+            print_report(report);
+        }
+    }
+}
+
+#[cfg(not(feature = "tokio"))]
+fn async_tour() {
+    println!("\n6. Async: run `cargo run --example demo --features tokio` for the tokio tour");
 }
