@@ -247,8 +247,8 @@ fn main() {
     println!("\nDone. See docs/thread-safety.md for the patterns behind this tour.");
 }
 
-/// 6. The same on tokio: a managed task, an async wait, and the report of an async
-/// test that leaks a task (cargo feature `tokio`).
+/// Part 6, the same on tokio: a managed task, an async wait, and the report of an
+/// async test that leaks a task (cargo feature `tokio`).
 #[cfg(feature = "tokio")]
 fn async_tour() {
     use iris::{run_async_test, wait_for_condition_async};
