@@ -492,3 +492,148 @@ pub fn captured(script: &str) -> Duration {
     app.stop(Duration::from_secs(10)).unwrap();
     took
 }
+
+// ------------------------------------------------------------------ async ----
+
+/// A current-thread runtime with every driver, as `#[tokio::test]` builds one.
+#[cfg(feature = "tokio")]
+pub fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Per-test cost of an empty async test, averaged over `iters`: with
+/// `#[iris_test]` (`run_async_test`, what the attribute expands to) and with what
+/// `#[tokio::test]` expands to (a fresh current-thread runtime and `block_on`).
+/// Returns (iris, tokio), each a list of per-test times for a median.
+#[cfg(feature = "tokio")]
+pub fn async_test_overhead(iters: usize) -> (Samples, Samples) {
+    let (mut iris, mut plain) = (Vec::with_capacity(iters), Vec::with_capacity(iters));
+    for _ in 0..iters {
+        let started = Instant::now();
+        iris::run_async_test(TestOptions::new("bench"), async {
+            divan::black_box(1);
+        });
+        iris.push(started.elapsed());
+        let started = Instant::now();
+        current_thread_runtime().block_on(async {
+            divan::black_box(1);
+        });
+        plain.push(started.elapsed());
+    }
+    (Samples::new(iris), Samples::new(plain))
+}
+
+/// Spawn a task and await its output, `iters` times on one current-thread runtime:
+/// per operation, (managed `spawn_task` + `join`, `tokio::spawn` + await), measured
+/// in alternating batches.
+#[cfg(feature = "tokio")]
+pub fn task_spawn_join(iters: u32) -> (Duration, Duration) {
+    let runtime = current_thread_runtime();
+    let container = ThreadContainer::new("bench");
+    let (mut iris, mut plain) = (Duration::ZERO, Duration::ZERO);
+    runtime.block_on(async {
+        for _ in 0..10 {
+            let started = Instant::now();
+            for i in 0..iters / 10 {
+                let task =
+                    container.spawn_task("t", move |_stop| async move { divan::black_box(i) });
+                divan::black_box(task.join().await.unwrap());
+            }
+            iris += started.elapsed();
+            let started = Instant::now();
+            for i in 0..iters / 10 {
+                let task = tokio::spawn(async move { divan::black_box(i) });
+                divan::black_box(task.await.unwrap());
+            }
+            plain += started.elapsed();
+        }
+    });
+    container.stop(Duration::from_secs(5)).unwrap();
+    (iris / iters, plain / iters)
+}
+
+/// Stopping `n` idle tasks: managed tasks waiting on their stop tokens, stopped with
+/// `stop_async`; and the baseline, `n` tasks waiting on child tokens of one
+/// tokio-util `CancellationToken`, cancelled and awaited. Each round on a fresh
+/// current-thread runtime; returns (iris, cancellation token).
+#[cfg(feature = "tokio")]
+pub fn stop_idle_tasks(n: usize, rounds: usize) -> (Samples, Samples) {
+    let (mut iris, mut baseline) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let runtime = current_thread_runtime();
+        runtime.block_on(async {
+            let container = ThreadContainer::new("bench");
+            for _ in 0..n {
+                container.spawn_task("idle", |stop| async move { stop.stopped().await });
+            }
+            tokio::task::yield_now().await; // every task parked on its token
+            let started = Instant::now();
+            container.stop_async(Duration::from_secs(60)).await.unwrap();
+            iris.push(started.elapsed());
+
+            let token = tokio_util::sync::CancellationToken::new();
+            let handles: Vec<_> = (0..n)
+                .map(|_| tokio::spawn(token.child_token().cancelled_owned()))
+                .collect();
+            tokio::task::yield_now().await;
+            let started = Instant::now();
+            token.cancel();
+            for handle in handles {
+                handle.await.unwrap();
+            }
+            baseline.push(started.elapsed());
+        });
+    }
+    (Samples::new(iris), Samples::new(baseline))
+}
+
+/// Like `inotify_floor_and_sentinel`, for `SentinelFile::wait_async` on a
+/// current-thread runtime. Returns (floor, async sentinel).
+#[cfg(feature = "tokio")]
+pub fn inotify_floor_and_sentinel_async(rounds: usize) -> (Samples, Samples) {
+    use inotify::{Inotify, WatchMask};
+    let dir = tempfile::tempdir().unwrap();
+    let floor_dir = dir.path().join("floor");
+    let iris_dir = dir.path().join("iris");
+    std::fs::create_dir_all(&floor_dir).unwrap();
+    std::fs::create_dir_all(&iris_dir).unwrap();
+    let inotify = Inotify::init().unwrap();
+    inotify
+        .watches()
+        .add(&floor_dir, WatchMask::CREATE | WatchMask::MOVED_TO)
+        .unwrap();
+    let inotify = Arc::new(parking_lot::Mutex::new(inotify));
+    let (mut floor, mut iris) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    for round in 0..rounds {
+        let inotify = inotify.clone();
+        floor.push(one_wake(
+            floor_dir.join(format!("s{round}")),
+            SETTLE,
+            move |path| {
+                let mut inotify = inotify.lock();
+                let mut buffer = [0u8; 4096];
+                let name = path.file_name().unwrap();
+                while !inotify
+                    .read_events_blocking(&mut buffer)
+                    .unwrap()
+                    .any(|e| e.name == Some(name))
+                {}
+            },
+        ));
+        // The runtime is built before the round starts timing (as a test's is).
+        let runtime = current_thread_runtime();
+        iris.push(one_wake(
+            iris_dir.join(format!("s{round}")),
+            SETTLE,
+            move |path| {
+                runtime
+                    .block_on(SentinelFile::new(path).wait_async(Duration::from_secs(10)))
+                    .unwrap()
+            },
+        ));
+    }
+    (Samples::new(floor), Samples::new(iris))
+}

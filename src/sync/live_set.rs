@@ -17,6 +17,7 @@
 //! - `await_none` never waits past its deadline.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::deadline::Deadline;
 use super::loom::{Condvar, Mutex};
@@ -29,7 +30,30 @@ pub struct LiveSet<R> {
 
 struct State<R> {
     closed: bool,
-    members: HashMap<u64, R>,
+    members: HashMap<u64, R, BuildHasherDefault<IdHasher>>,
+}
+
+/// Member ids are unique numbers handed out by the crate, never chosen by a user, so
+/// they need no protection against collisions crafted by an attacker (SipHash's
+/// job): one multiplication spreads them over the table. Spawning is a hot path.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        // Fibonacci hashing: the golden ratio's multiplier, high bits well mixed.
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 impl<R: Clone> LiveSet<R> {
@@ -38,7 +62,7 @@ impl<R: Clone> LiveSet<R> {
         LiveSet {
             state: Mutex::new(State {
                 closed,
-                members: HashMap::new(),
+                members: HashMap::default(),
             }),
             changed: Condvar::new(),
         }

@@ -27,7 +27,13 @@ use super::loom::{Arc, AtomicBool, Condvar, Mutex, Ordering};
 use super::panic_message;
 
 type Callback = Box<dyn FnOnce() + Send + 'static>;
-type PanicSink = Box<dyn Fn(String) + Send + Sync + 'static>;
+/// Where a token reports its panicking callbacks besides `tracing` (the owning
+/// container, through the thread's record). Held weakly: a token never keeps its
+/// owner alive, and reporting to an owner that is gone is a no-op.
+pub(crate) trait PanicSink: Send + Sync {
+    /// Records the message of a panicking callback.
+    fn report_panic(&self, message: String);
+}
 
 /// A one-way stop signal shared by clones.
 ///
@@ -70,7 +76,7 @@ struct Inner {
     condvar: Condvar,
     /// Where messages of panicking callbacks go besides `tracing` (set by a container
     /// when it makes the token, never changed after).
-    panic_sink: Option<PanicSink>,
+    panic_sink: Option<std::sync::Weak<dyn PanicSink>>,
 }
 
 #[derive(Default)]
@@ -89,11 +95,11 @@ impl StopToken {
     }
 
     /// A token whose panicking callbacks are also reported to `sink`.
-    pub(crate) fn with_panic_sink(sink: impl Fn(String) + Send + Sync + 'static) -> StopToken {
-        StopToken::with_sink(Some(Box::new(sink)))
+    pub(crate) fn with_panic_sink(sink: std::sync::Weak<dyn PanicSink>) -> StopToken {
+        StopToken::with_sink(Some(sink))
     }
 
-    fn with_sink(panic_sink: Option<PanicSink>) -> StopToken {
+    fn with_sink(panic_sink: Option<std::sync::Weak<dyn PanicSink>>) -> StopToken {
         StopToken {
             inner: Arc::new(Inner {
                 stopped: AtomicBool::new(false),
@@ -276,8 +282,8 @@ impl StopToken {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(callback)) {
             let message = panic_message(payload.as_ref());
             tracing::error!(panic = %message, "iris: an on_stop callback panicked");
-            if let Some(sink) = &self.inner.panic_sink {
-                sink(format!("on_stop callback panicked: {message}"));
+            if let Some(sink) = self.inner.panic_sink.as_ref().and_then(|w| w.upgrade()) {
+                sink.report_panic(format!("on_stop callback panicked: {message}"));
             }
         }
     }
@@ -402,16 +408,22 @@ mod tests {
 
     #[test]
     fn a_panicking_callback_is_reported_and_the_others_still_run() {
-        let reported = Arc::new(Mutex::new(Vec::new()));
-        let sink = reported.clone();
-        let token = StopToken::with_panic_sink(move |m| sink.lock().push(m));
+        struct Collect(Mutex<Vec<String>>);
+        impl PanicSink for Collect {
+            fn report_panic(&self, message: String) {
+                self.0.lock().push(message);
+            }
+        }
+        let sink = std::sync::Arc::new(Collect(Mutex::new(Vec::new())));
+        let weak = std::sync::Arc::downgrade(&sink) as std::sync::Weak<dyn PanicSink>;
+        let token = StopToken::with_panic_sink(weak);
         let ran = Arc::new(AtomicBool::new(false));
         token.on_stop(|| panic!("callback boom"));
         let r = ran.clone();
         token.on_stop(move || r.store(true, Ordering::SeqCst));
         token.stop();
         assert!(ran.load(Ordering::SeqCst));
-        let reported = reported.lock();
+        let reported = sink.0.lock();
         assert_eq!(reported.len(), 1);
         assert!(reported[0].contains("callback boom"), "{reported:?}");
     }

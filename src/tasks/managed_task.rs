@@ -163,13 +163,15 @@ impl ThreadContainer {
         let (registry, dispatch, parent) = context::capture().into_parts();
         let span = dispatch_span(&dispatch, &parent, &record);
         let future = TaskFuture {
-            inner: Box::pin(f(record.token.clone())),
-            record: record.clone(),
-            container: Arc::downgrade(&self.inner),
+            inner: f(record.token.clone()),
+            membership: Membership {
+                record: record.clone(),
+                container: Arc::downgrade(&self.inner),
+                done: false,
+            },
             registry,
             dispatch,
             span,
-            done: false,
         };
         let handle = runtime.spawn(future);
         Ok(ManagedTask { record, handle })
@@ -184,6 +186,11 @@ impl ThreadContainer {
     /// Cancel safe: dropping the future does not cancel the stop, which goes on to
     /// its deadline.
     pub async fn stop_async(&self, timeout: Duration) -> Result<(), StopError> {
+        if !self.is_alive() {
+            // Nothing to wait for (and nothing can join once it is stopping): the stop
+            // cannot block, so no helper thread is needed.
+            return self.stop(timeout);
+        }
         let (send, receive) = tokio::sync::oneshot::channel();
         let container = self.clone();
         let spawned = std::thread::Builder::new()
@@ -222,21 +229,32 @@ fn dispatch_span(
     )
 }
 
-/// The future that runs on the runtime: the user's, inside the inheritance, with its
-/// panic caught and its membership ended.
-struct TaskFuture<T> {
-    inner: Pin<Box<dyn Future<Output = T> + Send>>,
+pin_project_lite::pin_project! {
+    /// The future that runs on the runtime: the user's, inside the inheritance, with
+    /// its panic caught and its membership ended.
+    struct TaskFuture<Fut> {
+        #[pin]
+        inner: Fut,
+        membership: Membership,
+        registry: Option<ThreadContainer>,
+        dispatch: tracing::Dispatch,
+        span: tracing::Span,
+    }
+}
+
+/// A task's place in its container; ends it exactly once, when the task completes,
+/// panics, or is dropped unfinished (cancelled by a runtime shutdown).
+struct Membership {
     record: Arc<ThreadRecord>,
     container: Weak<ContainerInner>,
-    registry: Option<ThreadContainer>,
-    dispatch: tracing::Dispatch,
-    span: tracing::Span,
     done: bool,
 }
 
-impl<T> TaskFuture<T> {
+impl Membership {
     fn retire(&mut self, panic: Option<String>) {
-        self.done = true;
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
         match self.container.upgrade() {
             Some(inner) => ThreadContainer { inner }.retire(&self.record, panic),
             None => self.record.mark_finished(),
@@ -244,42 +262,39 @@ impl<T> TaskFuture<T> {
     }
 }
 
-impl<T> Future for TaskFuture<T> {
-    type Output = std::thread::Result<T>;
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.retire(None);
+    }
+}
+
+impl<Fut: Future> Future for TaskFuture<Fut> {
+    type Output = std::thread::Result<Fut::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
+        let this = self.project();
         let polled = {
-            let _scope = this.registry.clone().map(context::enter_scope);
-            let _dispatch = tracing::dispatcher::set_default(&this.dispatch);
+            let _scope = this.registry.as_ref().and_then(context::enter_scope);
+            let _dispatch = tracing::dispatcher::set_default(this.dispatch);
             let _span = this.span.enter();
-            let inner = &mut this.inner;
-            catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx)))
+            let inner = this.inner;
+            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
         };
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(value)) => {
-                this.retire(None);
+                this.membership.retire(None);
                 Poll::Ready(Ok(value))
             }
             Err(payload) => {
                 let message = panic_message(payload.as_ref());
-                tracing::dispatcher::with_default(&this.dispatch, || {
+                tracing::dispatcher::with_default(this.dispatch, || {
                     let _span = this.span.enter();
                     tracing::error!(panic = %message, "managed task panicked");
                 });
-                this.retire(Some(message));
+                this.membership.retire(Some(message));
                 Poll::Ready(Err(payload))
             }
-        }
-    }
-}
-
-impl<T> Drop for TaskFuture<T> {
-    fn drop(&mut self) {
-        if !self.done {
-            // Cancelled before it finished (the runtime shut down): it is gone.
-            self.retire(None);
         }
     }
 }

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::managed_thread::{Role, ThreadRecord};
+use super::managed_thread::{PanicRecorder, Role, ThreadRecord};
 use super::report::{SpawnError, StopError, ThreadInfo, ThreadPanic};
 use crate::sync::deadline::Deadline;
 use crate::sync::live_set::LiveSet;
@@ -345,23 +345,8 @@ impl ThreadContainer {
         spawned_at: &'static Location<'static>,
     ) -> Result<Arc<ThreadRecord>, SpawnError> {
         let id = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed);
-        let token = {
-            let container = Arc::downgrade(&self.inner);
-            let thread = name.clone();
-            StopToken::with_panic_sink(move |message| {
-                if let Some(container) = container.upgrade() {
-                    container.record_panic(&thread, message);
-                }
-            })
-        };
-        let record = Arc::new(ThreadRecord::new(
-            id,
-            name,
-            self.inner.path.clone(),
-            spawned_at,
-            token,
-            role,
-        ));
+        let owner = Arc::downgrade(&self.inner) as Weak<dyn PanicRecorder>;
+        let record = ThreadRecord::new(id, name, self.inner.path.clone(), spawned_at, owner, role);
         if self.inner.live.admit(id, record.clone()).is_err() {
             return Err(SpawnError::Stopped {
                 container: self.inner.path.to_string(),
@@ -467,8 +452,8 @@ impl ThreadContainer {
     }
 }
 
-impl ContainerInner {
-    pub(crate) fn record_panic(&self, thread_name: &str, message: String) {
+impl PanicRecorder for ContainerInner {
+    fn record_panic(&self, thread_name: &str, message: String) {
         self.tree.lock().panics.push(ThreadPanic {
             thread_name: thread_name.to_string(),
             container: self.path.to_string(),

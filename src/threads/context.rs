@@ -67,12 +67,24 @@ pub(crate) fn inherit(registry: Option<ThreadContainer>) {
 }
 
 /// Makes `registry` the innermost scope of this thread until the guard is dropped:
-/// a task, for one poll, on whatever thread polls it.
+/// a task, for one poll, on whatever thread polls it. When it is already the current
+/// registry there (a task polled on its test's runtime), nothing is pushed.
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by tasks
-pub(crate) fn enter_scope(registry: ThreadContainer) -> ScopeGuard {
-    ScopeGuard {
-        id: push_scope(registry),
-    }
+pub(crate) fn enter_scope(registry: &ThreadContainer) -> Option<ScopeGuard> {
+    let current = SCOPES
+        .try_with(|stack| {
+            let stack = stack.borrow();
+            stack
+                .scopes
+                .last()
+                .map(|(_, c)| c)
+                .or(stack.inherited.as_ref())
+                .is_some_and(|c| std::sync::Arc::ptr_eq(&c.inner, &registry.inner))
+        })
+        .unwrap_or(false);
+    (!current).then(|| ScopeGuard {
+        id: push_scope(registry.clone()),
+    })
 }
 
 /// Removes its scope when dropped (see [`enter_scope`]).

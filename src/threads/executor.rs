@@ -25,7 +25,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::container::{ContainerInner, Drain, Exit, ThreadContainer};
 use super::context;
-use super::managed_thread::Role;
+use super::managed_thread::{PanicRecorder, Role};
 use crate::sync::completion::Completion;
 use crate::sync::panic_message;
 

@@ -25,7 +25,7 @@ use parking_lot::Mutex;
 
 use super::report::ThreadInfo;
 use crate::sync::completion::Completion;
-use crate::sync::stop_token::StopToken;
+use crate::sync::stop_token::{PanicSink, StopToken};
 
 /// What a managed thread is for; decides in which phase of a stop it is stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,11 +47,27 @@ pub(crate) struct ThreadRecord {
     pub(crate) spawned_at: &'static Location<'static>,
     pub(crate) started: Instant,
     pub(crate) token: StopToken,
+    /// The container, told about panics of this thread's stop callbacks.
+    owner: Weak<dyn PanicRecorder>,
     pub(crate) role: Role,
     finished: AtomicBool,
     handle: Mutex<OsHandle>,
     pub(crate) os_tid: OnceLock<u32>,
     pub(crate) thread_id: OnceLock<std::thread::ThreadId>,
+}
+
+/// What a record's owner does with a panic: the container records it.
+pub(crate) trait PanicRecorder: Send + Sync {
+    /// Records that `thread` panicked with `message`.
+    fn record_panic(&self, thread: &str, message: String);
+}
+
+impl PanicSink for ThreadRecord {
+    fn report_panic(&self, message: String) {
+        if let Some(owner) = self.owner.upgrade() {
+            owner.record_panic(&self.name, message);
+        }
+    }
 }
 
 /// Where a managed thread's OS handle is.
@@ -65,27 +81,30 @@ pub(crate) enum OsHandle {
 }
 
 impl ThreadRecord {
+    /// A record whose stop token reports panicking callbacks to `owner` under this
+    /// thread's name (through the record itself: no allocation per token).
     pub(crate) fn new(
         id: u64,
         name: String,
         container_path: Arc<str>,
         spawned_at: &'static Location<'static>,
-        token: StopToken,
+        owner: Weak<dyn PanicRecorder>,
         role: Role,
-    ) -> ThreadRecord {
-        ThreadRecord {
+    ) -> Arc<ThreadRecord> {
+        Arc::new_cyclic(|me: &Weak<ThreadRecord>| ThreadRecord {
+            token: StopToken::with_panic_sink(me.clone() as Weak<dyn PanicSink>),
+            owner,
             id,
             name,
             container_path,
             spawned_at,
             started: Instant::now(),
-            token,
             role,
             finished: AtomicBool::new(false),
             handle: Mutex::new(OsHandle::Pending),
             os_tid: OnceLock::new(),
             thread_id: OnceLock::new(),
-        }
+        })
     }
 
     /// The spawner parks the thread's handle; gives it back when the thread has
