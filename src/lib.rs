@@ -115,7 +115,7 @@ pub use wait::sentinel::{Detection, SentinelError, SentinelFile};
 pub mod __loom {
     pub use crate::sync::completion::{Completion, NoValue};
     pub use crate::sync::deadline::Deadline;
-    pub use crate::sync::live_set::LiveSet;
+    pub use crate::sync::live_set::{Awaited, LiveSet, Member};
 }
 
 // The guide's and the README's examples are compiled and run as doctests.

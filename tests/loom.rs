@@ -10,7 +10,7 @@
 use std::sync::atomic::Ordering as StdOrdering;
 use std::time::Duration;
 
-use iris::__loom::{Completion, Deadline, LiveSet, NoValue};
+use iris::__loom::{Awaited, Completion, Deadline, LiveSet, Member as LiveMember, NoValue};
 use iris::StopToken;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
@@ -204,13 +204,30 @@ struct Member {
     left: AtomicUsize,
 }
 
+/// The model's members are all of one class.
+#[derive(Clone)]
+struct Managed(std::sync::Arc<Member>);
+
+impl LiveMember for Managed {
+    fn class(&self) -> usize {
+        0
+    }
+}
+
+impl std::ops::Deref for Managed {
+    type Target = Member;
+    fn deref(&self) -> &Member {
+        &self.0
+    }
+}
+
 /// A spawner admits a thread while a stopper closes the set, signals its members and
 /// waits for them. No admitted thread escapes the stop (the stopper signals it and
 /// sees it leave), a refused one never runs, and each leaves (is joined) once.
 #[test]
 fn live_set_spawn_racing_stop_lets_no_thread_escape() {
     model(|| {
-        let set = Arc::new(LiveSet::<std::sync::Arc<Member>>::new(false));
+        let set = Arc::new(LiveSet::<Managed>::new(false));
         let member = std::sync::Arc::new(Member {
             token: StopToken::new(),
             left: AtomicUsize::new(0),
@@ -218,7 +235,7 @@ fn live_set_spawn_racing_stop_lets_no_thread_escape() {
         let spawner = {
             let (set, member) = (set.clone(), member.clone());
             thread::spawn(move || {
-                if set.admit(1, member.clone()).is_err() {
+                if set.admit(1, Managed(member.clone())).is_err() {
                     return None;
                 }
                 // The managed thread: runs until signalled, then leaves the set.
@@ -237,7 +254,13 @@ fn live_set_spawn_racing_stop_lets_no_thread_escape() {
             m.token.stop();
         }
         assert!(
-            set.await_none(|_| true, never()),
+            set.await_none(
+                Awaited {
+                    classes: Awaited::ALL,
+                    except: None,
+                },
+                never()
+            ),
             "no deadline, so none is left"
         );
         let admitted = spawner.join().unwrap();
@@ -250,7 +273,33 @@ fn live_set_spawn_racing_stop_lets_no_thread_escape() {
                 "a refused thread was never seen"
             );
         }
-        assert!(set.admit(2, member.clone()).is_err(), "closed for good");
+        assert!(
+            set.admit(2, Managed(member.clone())).is_err(),
+            "closed for good"
+        );
         let _ = StdOrdering::SeqCst;
+    });
+}
+
+/// The async wait for departures racing the last departure: it always completes
+/// (a lost wake-up would park `block_on` forever: a loom deadlock).
+#[test]
+fn live_set_async_wait_is_woken_by_a_racing_departure() {
+    model(|| {
+        let set = Arc::new(LiveSet::<Managed>::new(false));
+        let member = std::sync::Arc::new(Member {
+            token: StopToken::new(),
+            left: AtomicUsize::new(0),
+        });
+        assert!(set.admit(1, Managed(member)).is_ok());
+        let leaver = {
+            let set = set.clone();
+            thread::spawn(move || assert!(set.leave(1).is_some()))
+        };
+        loom::future::block_on(set.all_gone(Awaited {
+            classes: Awaited::ALL,
+            except: None,
+        }));
+        leaver.join().unwrap();
     });
 }

@@ -22,12 +22,12 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::os::threads as os_threads;
+use crate::sync::deadline::Deadline;
 use crate::sync::panic_message;
 use crate::sync::stop_token::StopToken;
 use crate::threads::container::{ContainerInner, ThreadContainer};
 use crate::threads::context;
-use crate::threads::managed_thread::{current_os_tid, Role, ThreadRecord};
+use crate::threads::managed_thread::{Role, ThreadRecord};
 use crate::threads::report::{SpawnError, StopError};
 
 /// The handle to one managed task, returned by
@@ -161,7 +161,15 @@ impl ThreadContainer {
         };
         let record = self.admit(name, Role::Task, Location::caller())?;
         let (registry, dispatch, parent) = context::capture().into_parts();
-        let span = dispatch_span(&dispatch, &parent, &record);
+        // With no subscriber anywhere there is nothing to attribute logs to: skip the
+        // span and the per-poll subscriber switch (spawning is a hot path).
+        let logging = !dispatch.is::<tracing::subscriber::NoSubscriber>();
+        let span = if logging {
+            dispatch_span(&dispatch, &parent, &record)
+        } else {
+            tracing::Span::none()
+        };
+        let dispatch = logging.then_some(dispatch);
         let future = TaskFuture {
             inner: f(record.token.clone()),
             membership: Membership {
@@ -179,42 +187,34 @@ impl ThreadContainer {
 
     /// [`stop`](Self::stop) without blocking the calling thread: for callers inside
     /// a tokio runtime (a blocking `stop` there could wait for tasks that need the
-    /// very thread it blocks). The stop runs on a helper thread, under the same one
-    /// deadline, while this future waits for it.
+    /// very thread it blocks). The same steps, order and single deadline; the waits
+    /// between them are awaited (the runtime's timer bounds them: it needs
+    /// `enable_time`, as `tokio::time` does, unless the timeout is zero or
+    /// `Duration::MAX`). OS threads of the
+    /// tree that have finished are joined; one still finishing is joined by the next
+    /// stop or spawn instead of being waited for.
     ///
     /// # Cancel safety
-    /// Cancel safe: dropping the future does not cancel the stop, which goes on to
-    /// its deadline.
+    /// Not cancel safe: dropping the future leaves the stop half done (every member
+    /// signalled so far stays signalled; call `stop_async` again to finish it).
     pub async fn stop_async(&self, timeout: Duration) -> Result<(), StopError> {
-        if !self.is_alive() {
-            // Nothing to wait for (and nothing can join once it is stopping): the stop
-            // cannot block, so no helper thread is needed.
-            return self.stop(timeout);
-        }
-        let (send, receive) = tokio::sync::oneshot::channel();
-        let container = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name("iris-stop".into())
-            .spawn(move || {
-                // An Iris helper: never a leak of the test that awaits it.
-                let tid = current_os_tid();
-                if let Some(tid) = tid {
-                    os_threads::register_helper(tid);
+        let deadline = Deadline::after(timeout);
+        let mut stop = self.begin_stop();
+        while let Some(waits) = stop.signal_next() {
+            for (container, awaited) in waits {
+                let gone = container.members_gone(awaited);
+                match deadline.remaining() {
+                    None => gone.await,
+                    // Past the deadline nothing is waited for (and no timer is needed).
+                    Some(left) if left.is_zero() => {}
+                    Some(left) => {
+                        let _ = tokio::time::timeout(left, gone).await;
+                    }
                 }
-                let _ = send.send(container.stop(timeout));
-                if let Some(tid) = tid {
-                    os_threads::unregister_helper(tid);
-                }
-            });
-        match spawned {
-            Ok(_) => match receive.await {
-                Ok(result) => result,
-                // The helper died without an answer (it cannot panic: stop catches).
-                Err(_) => self.stop(Duration::ZERO),
-            },
-            // No thread to spare: signal everything and report what is left, at once.
-            Err(_) => self.stop(Duration::ZERO),
+            }
         }
+        // OS threads are joined only if finished: waiting for the others would block.
+        stop.verdict(Deadline::after(Duration::ZERO), timeout)
     }
 }
 
@@ -237,7 +237,7 @@ pin_project_lite::pin_project! {
         inner: Fut,
         membership: Membership,
         registry: Option<ThreadContainer>,
-        dispatch: tracing::Dispatch,
+        dispatch: Option<tracing::Dispatch>,
         span: tracing::Span,
     }
 }
@@ -275,7 +275,7 @@ impl<Fut: Future> Future for TaskFuture<Fut> {
         let this = self.project();
         let polled = {
             let _scope = this.registry.as_ref().and_then(context::enter_scope);
-            let _dispatch = tracing::dispatcher::set_default(this.dispatch);
+            let _dispatch = this.dispatch.as_ref().map(tracing::dispatcher::set_default);
             let _span = this.span.enter();
             let inner = this.inner;
             catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
@@ -288,10 +288,14 @@ impl<Fut: Future> Future for TaskFuture<Fut> {
             }
             Err(payload) => {
                 let message = panic_message(payload.as_ref());
-                tracing::dispatcher::with_default(this.dispatch, || {
+                let report = || {
                     let _span = this.span.enter();
                     tracing::error!(panic = %message, "managed task panicked");
-                });
+                };
+                match this.dispatch.as_ref() {
+                    Some(dispatch) => tracing::dispatcher::with_default(dispatch, report),
+                    None => report(),
+                }
                 this.membership.retire(Some(message));
                 Poll::Ready(Err(payload))
             }

@@ -37,7 +37,7 @@ use parking_lot::Mutex;
 use super::managed_thread::{PanicRecorder, Role, ThreadRecord};
 use super::report::{SpawnError, StopError, ThreadInfo, ThreadPanic};
 use crate::sync::deadline::Deadline;
-use crate::sync::live_set::LiveSet;
+use crate::sync::live_set::{Awaited, LiveSet};
 use crate::sync::stop_token::StopToken;
 
 static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
@@ -99,6 +99,92 @@ pub(crate) trait Drain: Send + Sync {
     fn shut_down(&self);
 }
 
+/// A stop in progress: the tree's levels, deepest last, and the phase to signal
+/// next. Shared by the blocking [`ThreadContainer::stop`] and the async `stop_async`,
+/// which differ only in how they wait between the steps.
+pub(crate) struct StopRun {
+    root: ThreadContainer,
+    levels: Vec<Vec<ThreadContainer>>,
+    /// The next (level, phase) to signal, counting from the deepest level.
+    next: usize,
+    signalled: Vec<Arc<ThreadRecord>>,
+}
+
+/// One container of a level, and what to wait for in it before the next step.
+pub(crate) type LevelWait = Vec<(ThreadContainer, Awaited)>;
+
+impl StopRun {
+    /// Signals the next step (a phase of a level: its threads and tasks, then its
+    /// executors' workers) and returns what to wait for before the step after it;
+    /// `None` when every step is done.
+    pub(crate) fn signal_next(&mut self) -> Option<LevelWait> {
+        let phases = [Phase::Own, Phase::Workers];
+        let step = self.next;
+        let level = self.levels.len().checked_sub(1 + step / phases.len())?;
+        let phase = phases[step % phases.len()];
+        self.next += 1;
+        let level = &self.levels[level];
+        let mut batch = Vec::new();
+        for container in level {
+            if phase == Phase::Workers {
+                let drains = container.inner.tree.lock().drains.clone();
+                for drain in drains {
+                    drain.shut_down();
+                }
+            }
+            batch.extend(container.inner.live.members(|r| phase.covers(r.role)));
+        }
+        for record in &batch {
+            record.token.stop();
+        }
+        self.signalled.extend(batch);
+        // A thread stopping its own container cannot wait for itself.
+        Some(
+            level
+                .iter()
+                .map(|c| {
+                    let awaited = Awaited {
+                        classes: phase.classes(),
+                        except: c.current_member(),
+                    };
+                    (c.clone(), awaited)
+                })
+                .collect(),
+        )
+    }
+
+    /// Joins what has finished (waiting for OS threads at most until `deadline`) and
+    /// names every straggler and panic.
+    pub(crate) fn verdict(self, deadline: Deadline, timeout: Duration) -> Result<(), StopError> {
+        let mut panics = Vec::new();
+        for container in self.levels.iter().flatten() {
+            container.reap(deadline);
+            panics.extend(container.inner.tree.lock().panics.iter().cloned());
+        }
+        let mut stragglers: Vec<ThreadInfo> = self
+            .signalled
+            .iter()
+            .filter(|r| !r.is_finished() && !r.is_current())
+            .map(|r| r.info())
+            .collect();
+        stragglers.sort_by(|a, b| {
+            a.container
+                .cmp(&b.container)
+                .then(a.started.cmp(&b.started))
+        });
+        if stragglers.is_empty() && panics.is_empty() {
+            Ok(())
+        } else {
+            Err(StopError {
+                container: self.root.inner.path.to_string(),
+                timeout,
+                stragglers,
+                panics,
+            })
+        }
+    }
+}
+
 /// The two phases of a level's stop.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -113,6 +199,13 @@ impl Phase {
         match self {
             Phase::Own => role != Role::Worker,
             Phase::Workers => role == Role::Worker,
+        }
+    }
+
+    fn classes(self) -> u8 {
+        match self {
+            Phase::Own => Role::classes(&[Role::Thread, Role::Task]),
+            Phase::Workers => Role::classes(&[Role::Worker]),
         }
     }
 }
@@ -226,7 +319,13 @@ impl ThreadContainer {
         let others = |r: &Arc<ThreadRecord>| !r.is_current();
         loop {
             let mut all_gone = true;
-            self.visit(&mut |c| all_gone &= c.inner.live.await_none(others, deadline));
+            self.visit(&mut |c| {
+                let awaited = Awaited {
+                    classes: Awaited::ALL,
+                    except: c.current_member(),
+                };
+                all_gone &= c.inner.live.await_none(awaited, deadline);
+            });
             if !all_gone {
                 return false; // only a passed deadline leaves a thread behind
             }
@@ -253,61 +352,13 @@ impl ThreadContainer {
     /// exit while it is stopping) and does not count it as a straggler.
     pub fn stop(&self, timeout: Duration) -> Result<(), StopError> {
         let deadline = Deadline::after(timeout);
-        let mut levels: Vec<Vec<ThreadContainer>> = Vec::new();
-        self.mark_stopping(0, &mut levels);
-
-        let mut signalled: Vec<Arc<ThreadRecord>> = Vec::new();
-        for level in levels.iter().rev() {
-            // Threads and tasks together, then executor workers.
-            for phase in [Phase::Own, Phase::Workers] {
-                let mut batch = Vec::new();
-                for container in level {
-                    if phase == Phase::Workers {
-                        let drains = container.inner.tree.lock().drains.clone();
-                        for drain in drains {
-                            drain.shut_down();
-                        }
-                    }
-                    batch.extend(container.inner.live.members(|r| phase.covers(r.role)));
-                }
-                for record in &batch {
-                    record.token.stop();
-                }
-                for container in level {
-                    // A thread stopping its own container cannot wait for itself.
-                    let waited_for =
-                        |r: &Arc<ThreadRecord>| phase.covers(r.role) && !r.is_current();
-                    container.inner.live.await_none(waited_for, deadline);
-                }
-                signalled.extend(batch);
+        let mut stop = self.begin_stop();
+        while let Some(waits) = stop.signal_next() {
+            for (container, awaited) in waits {
+                container.inner.live.await_none(awaited, deadline);
             }
         }
-
-        let mut panics = Vec::new();
-        for container in levels.iter().flatten() {
-            container.reap(deadline);
-            panics.extend(container.inner.tree.lock().panics.iter().cloned());
-        }
-        let mut stragglers: Vec<ThreadInfo> = signalled
-            .iter()
-            .filter(|r| !r.is_finished() && !r.is_current())
-            .map(|r| r.info())
-            .collect();
-        stragglers.sort_by(|a, b| {
-            a.container
-                .cmp(&b.container)
-                .then(a.started.cmp(&b.started))
-        });
-        if stragglers.is_empty() && panics.is_empty() {
-            Ok(())
-        } else {
-            Err(StopError {
-                container: self.inner.path.to_string(),
-                timeout,
-                stragglers,
-                panics,
-            })
-        }
+        stop.verdict(deadline, timeout)
     }
 
     /// Whether stop has been requested for this container (or an ancestor).
@@ -400,6 +451,36 @@ impl ThreadContainer {
                 })
             }
         }
+    }
+
+    /// Starts a stop: closes the tree's live sets (top-down) and plans its steps.
+    pub(crate) fn begin_stop(&self) -> StopRun {
+        let mut levels: Vec<Vec<ThreadContainer>> = Vec::new();
+        self.mark_stopping(0, &mut levels);
+        StopRun {
+            root: self.clone(),
+            levels,
+            next: 0,
+            signalled: Vec::new(),
+        }
+    }
+
+    /// Waits (asynchronously) until no member of `awaited` is left here.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by tasks
+    pub(crate) fn members_gone(
+        &self,
+        awaited: Awaited,
+    ) -> crate::sync::live_set::AllGone<'_, Arc<ThreadRecord>> {
+        self.inner.live.all_gone(awaited)
+    }
+
+    /// The id of the calling thread's record, if it is one of this container's.
+    fn current_member(&self) -> Option<u64> {
+        self.inner
+            .live
+            .members(|r| r.is_current())
+            .first()
+            .map(|r| r.id)
     }
 
     fn is_done_for_good(&self) -> bool {

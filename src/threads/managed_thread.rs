@@ -25,6 +25,7 @@ use parking_lot::Mutex;
 
 use super::report::ThreadInfo;
 use crate::sync::completion::Completion;
+use crate::sync::live_set::Member;
 use crate::sync::stop_token::{PanicSink, StopToken};
 
 /// What a managed thread is for; decides in which phase of a stop it is stopped.
@@ -54,6 +55,28 @@ pub(crate) struct ThreadRecord {
     handle: Mutex<OsHandle>,
     pub(crate) os_tid: OnceLock<u32>,
     pub(crate) thread_id: OnceLock<std::thread::ThreadId>,
+}
+
+impl Role {
+    /// Its class in a container's live set.
+    pub(crate) fn class(self) -> usize {
+        match self {
+            Role::Thread => 0,
+            Role::Task => 1,
+            Role::Worker => 2,
+        }
+    }
+
+    /// The live-set class bit of each role in `roles`.
+    pub(crate) fn classes(roles: &[Role]) -> u8 {
+        roles.iter().fold(0, |bits, r| bits | 1 << r.class())
+    }
+}
+
+impl Member for Arc<ThreadRecord> {
+    fn class(&self) -> usize {
+        self.role.class()
+    }
 }
 
 /// What a record's owner does with a panic: the container records it.
