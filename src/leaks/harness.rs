@@ -334,9 +334,6 @@ pub struct TestScope {
     scope: Option<RegistryScope>,
     before: Result<Snapshot, String>,
     watchdog: Option<StopToken>,
-    /// The OS names a thread gets when nobody names it: its creator's (this thread's,
-    /// or the main thread's when the creator was an unnamed thread itself).
-    creator_names: Vec<String>,
     /// The thread running the body when it is not this one (`timeout`): it belongs
     /// to the test, and is never a leak.
     body_tid: Option<u32>,
@@ -387,17 +384,11 @@ impl TestScope {
                 current_os_tid(),
             )
         });
-        let creator_names = [current_os_tid(), Some(std::process::id())]
-            .into_iter()
-            .flatten()
-            .filter_map(os_threads::thread_name)
-            .collect();
         TestScope {
             options,
             scope: Some(scope),
             before,
             watchdog,
-            creator_names,
             body_tid: None,
             own_tid: current_os_tid(),
             already_stopped: false,
@@ -570,12 +561,24 @@ impl TestScope {
             deadline.sleep_at_most(backoff.next_pause());
             left = newcomers();
         }
+        // The OS names a thread gets when nobody names it: its creator's (this
+        // thread's, or the main thread's when the creator was unnamed itself). Read
+        // only when there is something to report.
+        let creator_names: Vec<String> = if left.0.is_empty() {
+            Vec::new()
+        } else {
+            [self.own_tid, Some(std::process::id())]
+                .into_iter()
+                .flatten()
+                .filter_map(os_threads::thread_name)
+                .collect()
+        };
         let threads = OsThread::sample(&left.0)
             .into_iter()
             .map(|os| {
                 let managed = managed_by_tid(os.tid);
                 UnmanagedThread {
-                    inherited_name: managed.is_none() && self.creator_names.contains(&os.name),
+                    inherited_name: managed.is_none() && creator_names.contains(&os.name),
                     os,
                     managed,
                 }

@@ -144,15 +144,22 @@ fn log_filter() -> tracing_subscriber::EnvFilter {
 }
 
 /// Installs a subscriber writing to the test's captured output when there is none.
+/// The subscriber is built once per process (its filter is parsed once) and shared:
+/// it keeps no state of its own, and the test writer finds each test's capture.
 pub(crate) fn install_test_logger() -> Option<tracing::subscriber::DefaultGuard> {
+    static LOGGER: OnceLock<tracing::Dispatch> = OnceLock::new();
     let unset = tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>());
     if !unset || tracing::dispatcher::has_been_set() {
         return None;
     }
-    let subscriber = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter(log_filter())
-        .with_ansi(false)
-        .finish();
-    Some(tracing::subscriber::set_default(subscriber))
+    let logger = LOGGER.get_or_init(|| {
+        tracing::Dispatch::new(
+            tracing_subscriber::fmt()
+                .with_test_writer()
+                .with_env_filter(log_filter())
+                .with_ansi(false)
+                .finish(),
+        )
+    });
+    Some(tracing::dispatcher::set_default(logger))
 }
