@@ -123,24 +123,25 @@ pub(crate) fn append_json(report: &LeakReport) {
 /// The level filter of the log subscriber Iris installs: `IRIS_LOG`, else `RUST_LOG`
 /// (directives such as `info,my_crate=debug`), else `info`. A value that does not
 /// parse is warned about once and `info` is used.
-fn log_filter() -> tracing_subscriber::EnvFilter {
+/// `None` means `info`.
+fn log_filter() -> Option<tracing_subscriber::EnvFilter> {
     use tracing_subscriber::EnvFilter;
     for variable in ["IRIS_LOG", "RUST_LOG"] {
         let Ok(text) = std::env::var(variable) else {
             continue;
         };
         return match EnvFilter::builder().parse(&text) {
-            Ok(filter) => filter,
+            Ok(filter) => Some(filter),
             Err(error) => {
                 note_once(
                     "log-filter",
                     &format!("iris: ignoring {variable}={text:?} ({error}); logging at info"),
                 );
-                EnvFilter::new("info")
+                None
             }
         };
     }
-    EnvFilter::new("info")
+    None
 }
 
 /// Installs a subscriber writing to the test's captured output when there is none.
@@ -153,13 +154,14 @@ pub(crate) fn install_test_logger() -> Option<tracing::subscriber::DefaultGuard>
         return None;
     }
     let logger = LOGGER.get_or_init(|| {
-        tracing::Dispatch::new(
-            tracing_subscriber::fmt()
-                .with_test_writer()
-                .with_env_filter(log_filter())
-                .with_ansi(false)
-                .finish(),
-        )
+        let fmt = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_ansi(false);
+        match log_filter() {
+            // The common case (neither variable set) needs no directive parser.
+            None => tracing::Dispatch::new(fmt.with_max_level(tracing::Level::INFO).finish()),
+            Some(filter) => tracing::Dispatch::new(fmt.with_env_filter(filter).finish()),
+        }
     });
     Some(tracing::dispatcher::set_default(logger))
 }
