@@ -8,7 +8,7 @@
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
-use quote::{quote, quote_spanned};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{parse2, Attribute, Item, ItemFn, LitStr, ReturnType};
 
@@ -352,6 +352,16 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         return Ok(quote! { #(#attrs)* #vis #sig #block });
     }
     let add_test = !attrs.iter().any(is_test_attribute) && sig.inputs.is_empty();
+    // `#[traced_test]` installs its own (global) subscriber and reads the logs back:
+    // Iris must not install its fallback one in front of it. Written below us it is
+    // an attribute we see; written above us it has already put its set-up into the
+    // body, which names `tracing_test`.
+    let traced = attrs.iter().any(|a| {
+        a.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "traced_test")
+    }) || block.to_token_stream().to_string().contains("tracing_test");
     let test_attr = if add_test { quote!(#[test]) } else { quote!() };
     let ident = &sig.ident;
     let ret = match &sig.output {
@@ -385,6 +395,9 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     }
     if let Some(globs) = &options.ignore_threads {
         builder = quote!(#builder.ignore_threads(#globs));
+    }
+    if traced {
+        builder = quote!(#builder.capture_logs(false));
     }
     if is_async {
         if options
@@ -616,6 +629,20 @@ mod tests {
             let error = expand_str(attr, item).unwrap_err();
             assert!(error.contains(expected), "{attr} / {item}: {error}");
         }
+    }
+
+    #[test]
+    fn traced_test_in_either_order_turns_off_iris_log_capture() {
+        let below = expand_str("", "#[traced_test] fn t() {}").unwrap();
+        assert!(below.contains(". capture_logs (false)"), "{below}");
+        let above = expand_str(
+            "",
+            "fn t() { tracing_test::internal::INITIALIZED.call_once(|| {}); }",
+        )
+        .unwrap();
+        assert!(above.contains(". capture_logs (false)"), "{above}");
+        let plain = expand_str("", "fn t() {}").unwrap();
+        assert!(!plain.contains("capture_logs"), "{plain}");
     }
 
     #[test]

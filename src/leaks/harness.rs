@@ -87,6 +87,7 @@ pub struct TestOptions {
     timeout: Option<Duration>,
     ignore_threads: Vec<String>,
     owns_process: bool,
+    capture_logs: bool,
     #[cfg(feature = "tokio")]
     pub(crate) flavor: crate::tasks::runtime::Flavor,
     #[cfg(feature = "tokio")]
@@ -113,6 +114,7 @@ impl TestOptions {
             timeout: None,
             ignore_threads: Vec::new(),
             owns_process: false,
+            capture_logs: true,
             #[cfg(feature = "tokio")]
             flavor: crate::tasks::runtime::Flavor::CurrentThread,
             #[cfg(feature = "tokio")]
@@ -194,6 +196,14 @@ impl TestOptions {
     #[cfg(feature = "tokio")]
     pub fn worker_threads(mut self, workers: usize) -> TestOptions {
         self.worker_threads = Some(workers);
+        self
+    }
+
+    /// Whether to install Iris's log subscriber (writing to the test's captured
+    /// output) when the test has none (default: yes). `#[iris_test]` turns it off
+    /// when `#[traced_test]` is on the same test, whose subscriber must get the logs.
+    pub fn capture_logs(mut self, on: bool) -> TestOptions {
+        self.capture_logs = on;
         self
     }
 
@@ -356,7 +366,11 @@ impl TestScope {
     /// to the test's captured output, at the level given by `IRIS_LOG` (default
     /// `info`).
     pub fn begin(options: TestOptions) -> TestScope {
-        let logs = output::install_test_logger();
+        let logs = if options.capture_logs {
+            output::install_test_logger()
+        } else {
+            None
+        };
         let before = match options.policy() {
             LeakPolicy::Ignore => Err("leak checks are off (leaks = \"ignore\")".into()),
             _ => process_ownership(options.owns_process).and_then(|()| {
