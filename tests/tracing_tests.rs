@@ -77,3 +77,21 @@ async fn a_managed_task_is_attributed_too() {
         .unwrap();
     assert!(logs_contain("from a managed task"));
 }
+
+#[iris_test]
+#[traced_test]
+fn an_executor_task_logs_in_the_span_it_was_submitted_from() {
+    // The pool's only worker was started under another span (another component's):
+    // a task still logs inside the span of whoever submitted it.
+    let registry = get_thread_registry();
+    let pool = tracing::info_span!(parent: None, "elsewhere").in_scope(|| {
+        let pool = registry.spawn_executor(1, "shared-pool");
+        pool.submit(|| ()).unwrap().join().unwrap();
+        pool
+    });
+    pool.submit(|| tracing::info!("submitted from the test"))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(logs_contain("submitted from the test"));
+}

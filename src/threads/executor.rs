@@ -134,6 +134,9 @@ impl Executor {
             result: result.clone(),
             container: self.shared.container.clone(),
             prefix: self.shared.prefix.clone(),
+            // Run inside the span current at the submit, so the task's logs are
+            // attributed to whoever submitted it (a test), whatever worker runs it.
+            span: tracing::Span::current(),
             f: Some(f),
         };
         let start_worker = {
@@ -328,6 +331,7 @@ struct Task<F, T> {
     result: Arc<Completion<std::thread::Result<T>>>,
     container: Weak<ContainerInner>,
     prefix: String,
+    span: tracing::Span,
     f: Option<F>,
 }
 
@@ -335,7 +339,7 @@ impl<F: FnOnce() -> T, T: Send + 'static> Task<F, T> {
     /// Runs the task; the returned delivery hands its result over.
     fn run(mut self) -> Delivery {
         let f = self.f.take().expect("a task runs once");
-        let outcome = catch_unwind(AssertUnwindSafe(f));
+        let outcome = self.span.in_scope(|| catch_unwind(AssertUnwindSafe(f)));
         let result = self.result.clone();
         let container = std::mem::take(&mut self.container);
         let prefix = std::mem::take(&mut self.prefix);
