@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds and tests Iris against the lowest version of each direct dependency that
+# Cargo.toml declares, so that a user's older lockfile never breaks their build.
+#
+# With a nightly toolchain: `cargo +nightly update -Z direct-minimal-versions`.
+# Without one: each direct dependency is pinned to its declared minimum with
+# `cargo update --precise` (a weaker check: indirect dependencies stay as they are).
+# Runs in a scratch copy of the repository (the lockfile is rewritten) with a target
+# directory of its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$scratch"
+cd "$scratch"
+export CARGO_TARGET_DIR="$root/target/minimal-versions"
+
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  echo "resolving with cargo +nightly update -Z direct-minimal-versions"
+  cargo +nightly update -Z direct-minimal-versions
+else
+  echo "no nightly toolchain: pinning each direct dependency to its declared minimum"
+  cargo metadata --format-version 1 --no-deps |
+    python3 -c '
+import json, re, sys
+seen = set()
+for package in json.load(sys.stdin)["packages"]:
+    for dep in package["dependencies"]:
+        if dep.get("path") or dep["name"] in seen:
+            continue
+        m = re.match(r"\^?(\d+)(?:\.(\d+))?(?:\.(\d+))?$", dep["req"])
+        if m:
+            seen.add(dep["name"])
+            print(dep["name"], ".".join(p or "0" for p in m.groups()))
+' |
+    while read -r name version; do
+      cargo update -p "$name" --precise "$version" || echo "could not pin $name to $version"
+    done
+fi
+
+# The compile-fail cases are about our macro, not our dependencies' versions, and
+# trybuild would build every dependency once more: skip them here.
+cargo test --workspace --all-features -- --skip attribute_mistakes_are_compile_errors
