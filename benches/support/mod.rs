@@ -257,6 +257,16 @@ pub fn polling_file_latency(rounds: usize, every_ms: u64) -> Samples {
 /// watcher) with a thread blocked in `read` on it; Iris is a `SentinelFile::wait`.
 /// Returns (floor, sentinel).
 pub fn inotify_floor_and_sentinel(rounds: usize) -> (Samples, Samples) {
+    floor_and(rounds, |path| {
+        SentinelFile::new(path)
+            .wait(Duration::from_secs(10))
+            .unwrap()
+    })
+}
+
+/// The raw-inotify floor and `wait` measured in alternating rounds (see
+/// `inotify_floor_and_sentinel`). Returns (floor, wait).
+fn floor_and(rounds: usize, wait: impl Fn(&Path) + Clone + Send + 'static) -> (Samples, Samples) {
     use inotify::{Inotify, WatchMask};
     let dir = tempfile::tempdir().unwrap();
     let floor_dir = dir.path().join("floor");
@@ -289,11 +299,7 @@ pub fn inotify_floor_and_sentinel(rounds: usize) -> (Samples, Samples) {
         iris.push(one_wake(
             iris_dir.join(format!("s{round}")),
             SETTLE,
-            |path| {
-                SentinelFile::new(path)
-                    .wait(Duration::from_secs(10))
-                    .unwrap()
-            },
+            wait.clone(),
         ));
     }
     (Samples::new(floor), Samples::new(iris))
@@ -591,49 +597,14 @@ pub fn stop_idle_tasks(n: usize, rounds: usize) -> (Samples, Samples) {
 }
 
 /// Like `inotify_floor_and_sentinel`, for `SentinelFile::wait_async` on a
-/// current-thread runtime. Returns (floor, async sentinel).
+/// current-thread runtime (built before the round's clock starts, as a test's is).
+/// Returns (floor, async sentinel).
 #[cfg(feature = "tokio")]
 pub fn inotify_floor_and_sentinel_async(rounds: usize) -> (Samples, Samples) {
-    use inotify::{Inotify, WatchMask};
-    let dir = tempfile::tempdir().unwrap();
-    let floor_dir = dir.path().join("floor");
-    let iris_dir = dir.path().join("iris");
-    std::fs::create_dir_all(&floor_dir).unwrap();
-    std::fs::create_dir_all(&iris_dir).unwrap();
-    let inotify = Inotify::init().unwrap();
-    inotify
-        .watches()
-        .add(&floor_dir, WatchMask::CREATE | WatchMask::MOVED_TO)
-        .unwrap();
-    let inotify = Arc::new(parking_lot::Mutex::new(inotify));
-    let (mut floor, mut iris) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
-    for round in 0..rounds {
-        let inotify = inotify.clone();
-        floor.push(one_wake(
-            floor_dir.join(format!("s{round}")),
-            SETTLE,
-            move |path| {
-                let mut inotify = inotify.lock();
-                let mut buffer = [0u8; 4096];
-                let name = path.file_name().unwrap();
-                while !inotify
-                    .read_events_blocking(&mut buffer)
-                    .unwrap()
-                    .any(|e| e.name == Some(name))
-                {}
-            },
-        ));
-        // The runtime is built before the round starts timing (as a test's is).
+    floor_and(rounds, |path| {
         let runtime = current_thread_runtime();
-        iris.push(one_wake(
-            iris_dir.join(format!("s{round}")),
-            SETTLE,
-            move |path| {
-                runtime
-                    .block_on(SentinelFile::new(path).wait_async(Duration::from_secs(10)))
-                    .unwrap()
-            },
-        ));
-    }
-    (Samples::new(floor), Samples::new(iris))
+        runtime
+            .block_on(SentinelFile::new(path).wait_async(Duration::from_secs(10)))
+            .unwrap()
+    })
 }

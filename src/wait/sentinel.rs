@@ -27,6 +27,24 @@ use super::condition::Backoff;
 use super::watcher::{self, Waiter, WatchFailure};
 use crate::sync::deadline::Deadline;
 
+/// How a wait began.
+enum Begun {
+    /// The file was there at the first look.
+    Signalled,
+    /// Not yet: wait.
+    Waiting(WaitStart),
+}
+
+/// What a wait that must wait knows from its start.
+struct WaitStart {
+    started: Instant,
+    timeout: Duration,
+    deadline: Deadline,
+    target: PathBuf,
+    /// The shared watcher, or `None` to poll.
+    watcher: Option<&'static watcher::SharedWatcher>,
+}
+
 /// What one look of a wait decided.
 enum Step {
     /// Signalled (`true`) or out of time (`false`).
@@ -130,24 +148,45 @@ impl SentinelFile {
     /// the wait can never succeed (the path is a directory, a parent is a file, a
     /// parent cannot be read).
     pub fn wait(&self, timeout: Duration) -> Result<(), SentinelError> {
+        let begun = match self.begin_wait(timeout)? {
+            Begun::Signalled => return Ok(()),
+            Begun::Waiting(begun) => begun,
+        };
+        let signalled = match begun.watcher {
+            Some(shared) => self.wait_for_events(shared, &begun.target, begun.deadline)?,
+            None => self.poll(&begun.target, begun.deadline)?,
+        };
+        self.verdict(signalled, &begun)
+    }
+
+    /// The start of a wait, shared by [`wait`](Self::wait) and `wait_async`: the
+    /// first look, and how to wait if it was not signalled yet.
+    fn begin_wait(&self, timeout: Duration) -> Result<Begun, SentinelError> {
         let started = Instant::now();
         let deadline = Deadline::after(timeout);
         let target = std::path::absolute(&self.path).map_err(|e| self.io_error(e))?;
         if self.check(&target)? {
-            return Ok(());
+            return Ok(Begun::Signalled);
         }
         let events = self.detection == Detection::Events && !polling_forced();
-        let outcome = match events.then(watcher::shared).flatten() {
-            Some(shared) => self.wait_for_events(shared, &target, deadline)?,
-            None => self.poll(&target, deadline)?,
-        };
-        if outcome {
+        Ok(Begun::Waiting(WaitStart {
+            started,
+            timeout,
+            deadline,
+            target,
+            watcher: events.then(watcher::shared).flatten(),
+        }))
+    }
+
+    /// The end of a wait: `Ok` when signalled, the timeout error otherwise.
+    fn verdict(&self, signalled: bool, begun: &WaitStart) -> Result<(), SentinelError> {
+        if signalled {
             Ok(())
         } else {
             Err(SentinelError::NotSignalled {
                 path: self.path.clone(),
-                timeout,
-                waited: started.elapsed(),
+                timeout: begun.timeout,
+                waited: begun.started.elapsed(),
             })
         }
     }
@@ -240,29 +279,18 @@ impl SentinelFile {
     /// ```
     #[cfg(feature = "tokio")]
     pub async fn wait_async(&self, timeout: Duration) -> Result<(), SentinelError> {
-        let started = Instant::now();
-        let deadline = Deadline::after(timeout);
-        let target = std::path::absolute(&self.path).map_err(|e| self.io_error(e))?;
-        if self.check(&target)? {
-            return Ok(());
-        }
-        let events = self.detection == Detection::Events && !polling_forced();
-        let signalled = match events.then(watcher::shared).flatten() {
+        let begun = match self.begin_wait(timeout)? {
+            Begun::Signalled => return Ok(()),
+            Begun::Waiting(begun) => begun,
+        };
+        let signalled = match begun.watcher {
             Some(shared) => {
-                self.wait_for_events_async(shared, &target, deadline)
+                self.wait_for_events_async(shared, &begun.target, begun.deadline)
                     .await?
             }
-            None => self.poll_async(&target, deadline).await?,
+            None => self.poll_async(&begun.target, begun.deadline).await?,
         };
-        if signalled {
-            Ok(())
-        } else {
-            Err(SentinelError::NotSignalled {
-                path: self.path.clone(),
-                timeout,
-                waited: started.elapsed(),
-            })
-        }
+        self.verdict(signalled, &begun)
     }
 
     #[cfg(feature = "tokio")]
