@@ -16,12 +16,12 @@
 //!   managed thread in a child container named after the process: stopping the owning
 //!   container stops the process first (children first), under the same deadline, and
 //!   a process that will not die shows up as a straggler.
-//! - Output is read line by line into a ring buffer bounded in bytes; the oldest
-//!   lines are dropped (and counted) first, and a single line is cut at a maximum
-//!   length. A child printing 100 MB costs at most the cap in memory.
+//! - Output is read into a ring of raw line bytes bounded in memory (`capture.rs`);
+//!   the oldest lines are dropped (and counted) first, and a single line is cut at a
+//!   maximum length. A child printing 100 MB costs at most the cap in memory, and a
+//!   line is decoded only when someone asks for it.
 //! - Waiting for a line wakes on the line itself (condvar), never by polling.
 
-use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::fmt;
 use std::io::{self, Read};
@@ -35,6 +35,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use parking_lot::{Condvar, Mutex};
 
+use super::capture::{line_text, Capture};
 use super::tree::{signal_group, Escapees};
 use crate::sync::deadline::Deadline;
 use crate::threads::container::ThreadContainer;
@@ -115,7 +116,8 @@ impl ProcessOptions {
         self
     }
 
-    /// How many bytes of output lines to keep (the oldest go first).
+    /// How much memory the retained output may take (the oldest lines go first):
+    /// the lines' bytes plus 24 bytes of bookkeeping per line.
     pub fn capture_bytes(mut self, bytes: usize) -> ProcessOptions {
         self.capture_bytes = bytes;
         self
@@ -330,7 +332,6 @@ struct Shared {
     pid: u32,
     command_line: String,
     grace: Duration,
-    capture_bytes: usize,
     log_limit: usize,
     /// Bytes of output that may still be logged through `tracing`.
     log_budget: AtomicUsize,
@@ -348,10 +349,7 @@ struct State {
     exit: Option<ExitStatus>,
     open_streams: u8,
     stop_requested: bool,
-    lines: VecDeque<LogLine>,
-    bytes: usize,
-    dropped_lines: u64,
-    next_seq: u64,
+    capture: Capture,
 }
 
 /// Every live managed process, so leak detection can name the ones a test left.
@@ -472,17 +470,13 @@ impl ThreadContainer {
             pid: child.id(),
             command_line: command_line(&command),
             grace: options.grace,
-            capture_bytes: options.capture_bytes,
             log_limit: options.log_bytes,
             log_budget: AtomicUsize::new(options.log_bytes),
             state: Mutex::new(State {
                 exit: None,
                 open_streams: 2,
                 stop_requested: false,
-                lines: VecDeque::new(),
-                bytes: 0,
-                dropped_lines: 0,
-                next_seq: 0,
+                capture: Capture::new(options.capture_bytes),
             }),
             changed: Condvar::new(),
             new_lines: Condvar::new(),
@@ -620,16 +614,14 @@ impl ManagedProcess {
             // Copy new lines out, so the predicate runs without our lock held.
             let (fresh, ended, status) = {
                 let mut state = self.shared.state.lock();
-                while state.next_seq == next && state.open_streams > 0 && !deadline.is_expired() {
+                while state.capture.next_seq() == next
+                    && state.open_streams > 0
+                    && !deadline.is_expired()
+                {
                     deadline.wait(&self.shared.new_lines, &mut state);
                 }
-                let fresh: Vec<LogLine> = state
-                    .lines
-                    .iter()
-                    .filter(|l| l.seq >= next)
-                    .cloned()
-                    .collect();
-                next = state.next_seq;
+                let fresh = state.capture.lines_from(next);
+                next = state.capture.next_seq();
                 (fresh, state.open_streams == 0, state.exit)
             };
             if let Some(found) = fresh.into_iter().find(|l| predicate(l)) {
@@ -649,12 +641,12 @@ impl ManagedProcess {
 
     /// A copy of the captured lines, oldest first.
     pub fn lines(&self) -> Vec<LogLine> {
-        self.shared.state.lock().lines.iter().cloned().collect()
+        self.shared.state.lock().capture.lines_from(0)
     }
 
     /// How many lines were dropped from the ring buffer so far.
     pub fn dropped_lines(&self) -> u64 {
-        self.shared.state.lock().dropped_lines
+        self.shared.state.lock().capture.dropped()
     }
 
     /// Asks the process to stop (SIGTERM to its group, SIGKILL after the grace
@@ -685,8 +677,8 @@ impl ManagedProcess {
         let state = self.shared.state.lock();
         ProcessOutput {
             status: state.exit,
-            lines: state.lines.iter().cloned().collect(),
-            dropped_lines: state.dropped_lines,
+            lines: state.capture.lines_from(0),
+            dropped_lines: state.capture.dropped(),
         }
     }
 
@@ -818,52 +810,13 @@ impl Shared {
             ),
         }
     }
-
-    /// Appends a batch of lines (one read's worth) under one lock and one wake-up.
-    fn push_lines(&self, batch: &mut Vec<(Stream, String)>) {
-        if batch.is_empty() {
-            return;
-        }
-        let timestamp = SystemTime::now();
-        let mut state = self.state.lock();
-        for (stream, text) in batch.drain(..) {
-            let line = LogLine {
-                stream,
-                seq: state.next_seq,
-                timestamp,
-                text,
-            };
-            state.next_seq += 1;
-            state.bytes += line.text.len();
-            state.lines.push_back(line);
-        }
-        while state.bytes > self.capture_bytes {
-            let Some(old) = state.lines.pop_front() else {
-                break;
-            };
-            state.bytes -= old.text.len();
-            state.dropped_lines += 1;
-        }
-        drop(state);
-        self.new_lines.notify_all();
-    }
 }
 
-/// One line's text: lossy UTF-8, without a trailing `\r`, with the cut noted.
-fn line_text(shared: &Shared, stream: Stream, bytes: &[u8], cut: usize, log: bool) -> String {
-    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-    let mut text = String::from_utf8_lossy(bytes).into_owned();
-    if cut > 0 {
-        text.push_str(&format!("…[cut {cut} bytes]"));
-    }
-    if log {
-        shared.log_line(stream, &text);
-    }
-    text
-}
-
-/// Reads `pipe` to its end, one line at a time; lines longer than `max_line` are cut
-/// (the rest of the line is skipped, not buffered).
+/// Reads `pipe` to its end into the capture, one read at a time: the lines of a read
+/// go in under one lock and one wake-up, as raw bytes (decoded only when asked for).
+/// A line longer than `max_line` is cut (its rest is skipped, not buffered); a line
+/// split across reads waits in `pending`. While the log budget lasts and a subscriber
+/// listens, lines are also logged, after the lock is released.
 fn read_lines(
     shared: &Shared,
     stream: Stream,
@@ -872,9 +825,9 @@ fn read_lines(
     log: bool,
 ) {
     let mut chunk = vec![0u8; 64 << 10];
-    let mut line: Vec<u8> = Vec::new();
-    let mut cut = 0usize;
-    let mut batch = Vec::new();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut pending_cut = 0usize;
+    let mut to_log: Vec<String> = Vec::new();
     loop {
         let read = match pipe.read(&mut chunk) {
             Ok(0) => break,
@@ -885,20 +838,49 @@ fn read_lines(
                 break;
             }
         };
+        let logging = log
+            && shared.log_budget.load(Ordering::Relaxed) > 0
+            && tracing::enabled!(tracing::Level::INFO);
+        let timestamp = SystemTime::now();
         let mut rest = &chunk[..read];
-        while let Some(newline) = rest.iter().position(|&b| b == b'\n') {
-            take_bounded(&mut line, &mut cut, &rest[..newline], max_line);
-            batch.push((stream, line_text(shared, stream, &line, cut, log)));
-            line.clear();
-            cut = 0;
-            rest = &rest[newline + 1..];
+        {
+            let mut state = shared.state.lock();
+            while let Some(newline) = memchr::memchr(b'\n', rest) {
+                let line = &rest[..newline];
+                let (text, cut): (&[u8], usize) = if pending.is_empty() && pending_cut == 0 {
+                    let kept = line.len().min(max_line);
+                    (&line[..kept], line.len() - kept)
+                } else {
+                    take_bounded(&mut pending, &mut pending_cut, line, max_line);
+                    (&pending, pending_cut)
+                };
+                state.capture.push(stream, text, cut, timestamp);
+                if logging {
+                    to_log.push(line_text(text, cut));
+                }
+                pending.clear();
+                pending_cut = 0;
+                rest = &rest[newline + 1..];
+            }
+            state.capture.trim();
         }
-        take_bounded(&mut line, &mut cut, rest, max_line);
-        shared.push_lines(&mut batch);
+        shared.new_lines.notify_all();
+        take_bounded(&mut pending, &mut pending_cut, rest, max_line);
+        for text in to_log.drain(..) {
+            shared.log_line(stream, &text);
+        }
     }
-    if !line.is_empty() || cut > 0 {
-        batch.push((stream, line_text(shared, stream, &line, cut, log)));
-        shared.push_lines(&mut batch);
+    if !pending.is_empty() || pending_cut > 0 {
+        let mut state = shared.state.lock();
+        state
+            .capture
+            .push(stream, &pending, pending_cut, SystemTime::now());
+        state.capture.trim();
+        drop(state);
+        if log {
+            shared.log_line(stream, &line_text(&pending, pending_cut));
+        }
+        shared.new_lines.notify_all();
     }
 }
 
@@ -917,8 +899,8 @@ impl fmt::Debug for ManagedProcess {
             .field("pid", &self.shared.pid)
             .field("command", &self.shared.command_line)
             .field("exit", &state.exit)
-            .field("lines", &state.lines.len())
-            .field("dropped_lines", &state.dropped_lines)
+            .field("next_line", &state.capture.next_seq())
+            .field("dropped_lines", &state.capture.dropped())
             .field("stop_requested", &state.stop_requested)
             .finish()
     }
