@@ -255,11 +255,27 @@ fn main() {
     }
 
     eprintln!("8/8 child-process output capture");
+    let _ = writeln!(
+        notes,
+        "- Child output, before and after the byte ring (2026-11-25): the block-buffered \
+         child cost 2.60x the drained pipe when every retained line was a `String` made as \
+         it arrived; with raw bytes in a ring and a 24-byte record per line, decoded only \
+         when asked for, it is the figure in row 8 (capture plus decoding the retained \
+         4 MiB at `output()`). Floor and capture are measured in alternating rounds."
+    );
     for (label, script) in support::chatty_children() {
         let null = support::sample(3, || support::to_dev_null(&script)).p50();
-        let drained = support::sample(3, || support::drained(&script)).p50();
-        let captured = support::sample(3, || support::captured(&script)).p50();
-        let ratio = ms(captured) / ms(null);
+        // Alternating rounds, so the machine's state is the same for both.
+        let (mut drained, mut captured) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            drained.push(support::drained(&script));
+            captured.push(support::captured(&script));
+        }
+        let drained = Samples::new(drained).p50();
+        let captured = Samples::new(captured).p50();
+        let of_floor = ms(captured) / ms(drained);
+        // Issue 12's targets are against the drained pipe, which any capture pays.
+        let limit = if label.starts_with("line-buffered") { 1.1 } else { 1.3 };
         rows.push(Row {
             what: format!("8. {label}, 1,000,000 lines"),
             iris: format!("{:.1} ms", ms(captured)),
@@ -269,11 +285,11 @@ fn main() {
                 ms(drained)
             ),
             ratio: format!(
-                "{ratio:.2} ({:.2} of the floor)",
-                ms(captured) / ms(drained)
+                "{of_floor:.2} of the floor ({:.2} of /dev/null)",
+                ms(captured) / ms(null)
             ),
-            target: "<= 1.5x /dev/null".into(),
-            met: Some(ratio <= 1.5),
+            target: format!("<= {limit}x the floor"),
+            met: Some(of_floor <= limit),
         });
     }
 
@@ -801,16 +817,18 @@ The shared measurement code is `benches/support/mod.rs`.
 
 ## Targets missed, and why
 
-- **Process capture within 1.5x of `/dev/null`** (8) cannot be met by any capture on
-  this machine: merely draining the pipe already costs 1.6x-1.9x, because each write
-  now wakes a reader (a context switch) instead of vanishing. For the realistic chatty
-  child (a logger that flushes each line) Iris is at that floor: its own work hides
-  behind the pipe's wake-ups. For a child that writes 64 KiB blocks, Iris's per-line
-  bookkeeping shows: about 40 ns a line (a `String` per line, the ring buffer,
-  dropping the oldest lines once 4 MiB is full). Profiling the first version showed the
-  lock and a wake-up per line (226 ms, 15.8x); lines are now appended in one batch per
-  read and exit waiters no longer wake per line (about 60 ms). Going further needs a
-  byte ring buffer with lines materialised on demand: a follow-up.
+- **Process capture** (8) is measured against the drained pipe, which any capture
+  pays (draining alone costs 1.5x-3x of `/dev/null`, because each write wakes a
+  reader). The line-buffered child is under that floor's target (1.1x). The
+  block-buffered child went from 2.60x to about 1.5x of the floor with the byte ring
+  (target 1.3x): what is left is writing every line into a 4 MiB ring that does not
+  fit the cache, and decoding the ~100,000 lines that ring retains when `output()`
+  hands them over; capture alone, with a 64 KiB budget, measured 0.94x-1.23x.
+  A next step would decode lazily inside `ProcessOutput` too.
+- **`spawn_task` + `join` within 1.5x of `tokio::spawn`** (9): about 1.8x, some
+  300 ns a task: admitting and retiring a live-set member (record, stop token,
+  insert and remove) and four allocations to tokio's one. Cut from 2.1x; next step:
+  the stop token's state inside the record's allocation.
 "
     );
     out
