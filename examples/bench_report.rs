@@ -275,7 +275,11 @@ fn main() {
         let captured = Samples::new(captured).p50();
         let of_floor = ms(captured) / ms(drained);
         // Issue 12's targets are against the drained pipe, which any capture pays.
-        let limit = if label.starts_with("line-buffered") { 1.1 } else { 1.3 };
+        let limit = if label.starts_with("line-buffered") {
+            1.1
+        } else {
+            1.3
+        };
         rows.push(Row {
             what: format!("8. {label}, 1,000,000 lines"),
             iris: format!("{:.1} ms", ms(captured)),
