@@ -20,7 +20,47 @@
 use std::collections::VecDeque;
 use std::time::SystemTime;
 
-use super::managed::{LogLine, Stream};
+use std::fmt;
+
+/// Which output stream a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+impl Stream {
+    /// `"stdout"` or `"stderr"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// One line of a child's output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// Where it came from.
+    pub stream: Stream,
+    /// The line without its newline, decoded as UTF-8 with invalid bytes replaced.
+    /// A line longer than the maximum is cut, and ends with `…[cut N bytes]`.
+    pub text: String,
+    /// When the line was read.
+    pub timestamp: SystemTime,
+    /// Its position in the process's output, both streams together, from 0. Gaps in
+    /// the retained lines mean lines were dropped from the ring buffer.
+    pub seq: u64,
+}
+
+impl fmt::Display for LogLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.stream.as_str(), self.text)
+    }
+}
 
 /// One retained line: where its text is, and what a `LogLine` needs besides. Kept
 /// small (24 bytes): with short lines the records are most of what is written, and

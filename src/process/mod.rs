@@ -11,8 +11,8 @@ pub(crate) mod capture;
 pub(crate) mod managed;
 pub(crate) mod tree;
 
+pub use capture::{LogLine, Stream};
 pub(crate) use managed::{managed_by_pid, running_under};
 pub use managed::{
-    run_process, LogLine, ManagedProcess, ProcessError, ProcessOptions, ProcessOutput,
-    ProcessWaitError, Stream,
+    run_process, ManagedProcess, ProcessError, ProcessOptions, ProcessOutput, ProcessWaitError,
 };
