@@ -86,8 +86,8 @@ impl OsThread {
                 readings.extend(OsThread::read(*tid));
             }
             if round + 1 < ROUNDS {
-                // The pause between readings is the sampling itself.
-                std::thread::sleep(std::time::Duration::from_micros(500));
+                let pause = std::time::Duration::from_micros(500);
+                std::thread::sleep(pause); // the pause between readings is the sampling itself
             }
         }
         seen.into_iter().filter_map(dominant).collect()
