@@ -102,13 +102,7 @@ impl<T> ManagedTask<T> {
 
 impl<T> fmt::Debug for ManagedTask<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ManagedTask")
-            .field("name", &self.record.name)
-            .field("container", &self.record.container_path)
-            .field("alive", &self.is_alive())
-            .field("stop_requested", &self.record.token.is_stopped())
-            .field("spawned_at", &format_args!("{}", self.record.spawned_at))
-            .finish()
+        self.record.debug_handle(f, "ManagedTask")
     }
 }
 

@@ -152,6 +152,18 @@ impl ThreadRecord {
         }
     }
 
+    /// The `Debug` of a handle to this member (`ManagedThread`, `ManagedTask`): its
+    /// live state.
+    pub(crate) fn debug_handle(&self, f: &mut fmt::Formatter<'_>, handle: &str) -> fmt::Result {
+        f.debug_struct(handle)
+            .field("name", &self.name)
+            .field("container", &self.container_path)
+            .field("alive", &!self.is_finished())
+            .field("stop_requested", &self.token.is_stopped())
+            .field("spawned_at", &format_args!("{}", self.spawned_at))
+            .finish()
+    }
+
     pub(crate) fn mark_finished(&self) {
         self.finished.store(true, Ordering::Release);
     }
@@ -304,13 +316,7 @@ fn never_ran() -> String {
 
 impl<T> fmt::Debug for ManagedThread<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ManagedThread")
-            .field("name", &self.record.name)
-            .field("container", &self.record.container_path)
-            .field("alive", &self.is_alive())
-            .field("stop_requested", &self.record.token.is_stopped())
-            .field("spawned_at", &format_args!("{}", self.record.spawned_at))
-            .finish()
+        self.record.debug_handle(f, "ManagedThread")
     }
 }
 
