@@ -479,8 +479,19 @@ pub fn drained(script: &str) -> Duration {
     started.elapsed()
 }
 
-/// Time until the child has exited and every line has been captured by Iris.
+/// Time until the child has exited and every line has been captured by Iris, with
+/// the result checked as a test would (`success`, the last line's number).
 pub fn captured(script: &str) -> Duration {
+    capture_with(script, false)
+}
+
+/// [`captured`], then every retained line decoded into a `LogLine` (`lines()`):
+/// what a test that walks the lines pays on top.
+pub fn captured_and_decoded(script: &str) -> Duration {
+    capture_with(script, true)
+}
+
+fn capture_with(script: &str, decode: bool) -> Duration {
     let app = ThreadContainer::new("bench");
     let mut command = std::process::Command::new("sh");
     command.args(["-c", script]);
@@ -489,12 +500,14 @@ pub fn captured(script: &str) -> Duration {
         .spawn_process_with("chatty", command, ProcessOptions::new().log_lines(false))
         .unwrap();
     let output = child.output(Duration::from_secs(120)).unwrap();
-    let took = started.elapsed();
     assert!(output.success());
-    assert_eq!(
-        output.lines.last().unwrap().seq,
-        u64::from(CHATTY_LINES) - 1
-    );
+    let last = if decode {
+        output.lines().last().map(|line| line.seq)
+    } else {
+        output.last_seq()
+    };
+    let took = started.elapsed();
+    assert_eq!(last, Some(u64::from(CHATTY_LINES) - 1));
     app.stop(Duration::from_secs(10)).unwrap();
     took
 }

@@ -28,14 +28,14 @@ use std::io::{self, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Weak};
+use std::sync::{Arc, LazyLock, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use parking_lot::{Condvar, Mutex};
 
-use super::capture::{line_text, Capture, LogLine, Stream};
+use super::capture::{line_text, Capture, LogLine, Retained, Stream};
 use super::tree::{signal_group, Escapees};
 use crate::sync::deadline::Deadline;
 use crate::threads::container::ThreadContainer;
@@ -142,7 +142,7 @@ impl fmt::Display for ProcessError {
             ProcessError::TimedOut { program, timeout, output } => write!(
                 f,
                 "`{program}` did not exit within {timeout:?} and was killed ({} line(s) of output captured)",
-                output.lines.len()
+                output.line_count()
             ),
         }
     }
@@ -216,31 +216,81 @@ impl std::error::Error for ProcessWaitError {}
 debug_as_display!(ProcessWaitError);
 
 /// What a finished process printed, and how it ended.
-#[derive(Clone, Debug)]
+///
+/// The lines stay raw bytes until asked for: a test that only checks
+/// [`success`](Self::success) or searches [`text`](Self::text) never pays for a
+/// [`LogLine`] per line, and [`lines`](Self::lines) decodes them once, on first use.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::process::Command;
+/// use std::time::Duration;
+/// use iris::{run_process, Stream};
+///
+/// let mut command = Command::new("sh");
+/// command.args(["-c", "echo one; echo two >&2; echo three"]);
+/// let output = run_process(command, Duration::from_secs(10))?;
+/// assert!(output.success());
+/// assert_eq!(output.text(Stream::Stdout), "one\nthree");
+/// assert_eq!(output.line_count(), 3);
+/// assert_eq!(output.lines().iter().filter(|l| l.stream == Stream::Stderr).count(), 1);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
 pub struct ProcessOutput {
     /// How it exited (`None` if it was still running when given up on).
     pub status: Option<ExitStatus>,
-    /// The captured lines, both streams in order.
-    pub lines: Vec<LogLine>,
     /// How many lines were dropped from the front of the ring buffer.
     pub dropped_lines: u64,
+    retained: Retained,
+    decoded: OnceLock<Vec<LogLine>>,
 }
 
 impl ProcessOutput {
+    fn new(status: Option<ExitStatus>, dropped_lines: u64, retained: Retained) -> ProcessOutput {
+        ProcessOutput {
+            status,
+            dropped_lines,
+            retained,
+            decoded: OnceLock::new(),
+        }
+    }
+
+    /// The captured lines, both streams in order (decoded on the first call).
+    pub fn lines(&self) -> &[LogLine] {
+        self.decoded.get_or_init(|| self.retained.decode_all())
+    }
+
+    /// How many lines were captured (retained), without decoding them.
+    pub fn line_count(&self) -> usize {
+        self.retained.len()
+    }
+
+    /// The `seq` of the last line the process printed, if it printed any (equal to
+    /// the number of lines minus one, dropped ones included).
+    pub fn last_seq(&self) -> Option<u64> {
+        self.retained.last_seq()
+    }
+
     /// The lines of one stream, joined with newlines.
     pub fn text(&self, stream: Stream) -> String {
-        let lines: Vec<&str> = self
-            .lines
-            .iter()
-            .filter(|l| l.stream == stream)
-            .map(|l| l.text.as_str())
-            .collect();
-        lines.join("\n")
+        self.retained.text(stream)
     }
 
     /// Whether the process exited with status 0.
     pub fn success(&self) -> bool {
         self.status.is_some_and(|s| s.success())
+    }
+}
+
+impl fmt::Debug for ProcessOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessOutput")
+            .field("status", &self.status)
+            .field("lines", &self.line_count())
+            .field("dropped_lines", &self.dropped_lines)
+            .finish()
     }
 }
 
@@ -503,7 +553,12 @@ impl ManagedProcess {
                 if let Some(pipe) = pipe {
                     read_lines(&shared, stream, pipe, max_line, log);
                 }
-                shared.state.lock().open_streams -= 1;
+                let mut state = shared.state.lock();
+                state.open_streams -= 1;
+                if state.open_streams == 0 {
+                    state.capture.freeze();
+                }
+                drop(state);
                 shared.changed.notify_all();
                 shared.new_lines.notify_all();
             });
@@ -635,11 +690,11 @@ impl ManagedProcess {
 
     fn snapshot(&self) -> ProcessOutput {
         let state = self.shared.state.lock();
-        ProcessOutput {
-            status: state.exit,
-            lines: state.capture.lines_from(0),
-            dropped_lines: state.capture.dropped(),
-        }
+        ProcessOutput::new(
+            state.exit,
+            state.capture.dropped(),
+            state.capture.retained_from(0),
+        )
     }
 
     fn timed_out(&self, what: &'static str, timeout: Duration) -> ProcessWaitError {
@@ -805,22 +860,32 @@ fn read_lines(
         let mut rest = &chunk[..read];
         {
             let mut state = shared.state.lock();
-            while let Some(newline) = memchr::memchr(b'\n', rest) {
-                let line = &rest[..newline];
-                let (text, cut): (&[u8], usize) = if pending.is_empty() && pending_cut == 0 {
-                    let kept = line.len().min(max_line);
-                    (&line[..kept], line.len() - kept)
-                } else {
-                    take_bounded(&mut pending, &mut pending_cut, line, max_line);
-                    (&pending, pending_cut)
-                };
-                state.capture.push(stream, text, cut, timestamp);
-                if logging {
-                    to_log.push(line_text(text, cut));
+            // The end of a line begun in an earlier read.
+            if !pending.is_empty() || pending_cut > 0 {
+                if let Some(newline) = memchr::memchr(b'\n', rest) {
+                    take_bounded(&mut pending, &mut pending_cut, &rest[..newline], max_line);
+                    state.capture.push(stream, &pending, pending_cut, timestamp);
+                    if logging {
+                        to_log.push(line_text(&pending, pending_cut));
+                    }
+                    pending.clear();
+                    pending_cut = 0;
+                    rest = &rest[newline + 1..];
                 }
-                pending.clear();
-                pending_cut = 0;
-                rest = &rest[newline + 1..];
+            }
+            // Every whole line of the read at once (none if a line is still pending).
+            if pending.is_empty() && pending_cut == 0 {
+                if let Some(last) = memchr::memrchr(b'\n', rest) {
+                    let run = &rest[..=last];
+                    state.capture.push_run(stream, run, max_line, timestamp);
+                    if logging {
+                        to_log.extend(run[..last].split(|b| *b == b'\n').map(|line| {
+                            let kept = line.len().min(max_line);
+                            line_text(&line[..kept], line.len() - kept)
+                        }));
+                    }
+                    rest = &rest[last + 1..];
+                }
             }
             state.capture.trim();
         }

@@ -71,7 +71,7 @@ fn output_of_a_helper_binary_is_captured_as_lines_from_both_streams() {
     let output = helper.output(PATIENCE).unwrap();
     // libtest's own "test helper ... " may share a line with the first output.
     let mine: Vec<_> = output
-        .lines
+        .lines()
         .iter()
         .filter(|l| l.text.contains("helper line"))
         .collect();
@@ -210,15 +210,15 @@ fn a_grandchild_holding_stdout_is_killed_and_the_readers_end() {
 #[test]
 fn binary_output_is_decoded_lossily() {
     let output = run_process(sh(r"printf 'ok\n\377\376bin\r\nlast'"), PATIENCE).unwrap();
-    let texts: Vec<_> = output.lines.iter().map(|l| l.text.as_str()).collect();
+    let texts: Vec<_> = output.lines().iter().map(|l| l.text.as_str()).collect();
     assert_eq!(texts, ["ok", "\u{FFFD}\u{FFFD}bin", "last"]);
 }
 
 #[test]
 fn a_huge_line_without_newline_is_cut() {
     let output = run_process(sh("head -c 10000000 /dev/zero | tr '\\0' a"), PATIENCE).unwrap();
-    assert_eq!(output.lines.len(), 1);
-    let text = &output.lines[0].text;
+    assert_eq!(output.line_count(), 1);
+    let text = &output.lines()[0].text;
     assert!(text.len() < 70_000, "bounded: {} bytes", text.len());
     assert!(
         text.ends_with(&format!("…[cut {} bytes]", 10_000_000 - 65_536)),
@@ -238,10 +238,10 @@ fn captured_lines_are_bounded_by_the_ring_buffer() {
         )
         .unwrap();
     let output = p.output(PATIENCE).unwrap();
-    let kept: usize = output.lines.iter().map(|l| l.text.len()).sum();
+    let kept: usize = output.lines().iter().map(|l| l.text.len()).sum();
     assert!(kept <= 10_000, "{kept}");
-    assert_eq!(output.dropped_lines + output.lines.len() as u64, 200_000);
-    assert_eq!(output.lines.last().unwrap().seq, 199_999);
+    assert_eq!(output.dropped_lines + output.line_count() as u64, 200_000);
+    assert_eq!(output.lines().last().unwrap().seq, 199_999);
     app.stop(PATIENCE).unwrap();
 }
 
@@ -284,8 +284,8 @@ fn run_process_returns_status_and_output_and_kills_on_timeout() {
         error.to_string().contains("did not exit within 1s"),
         "{error}"
     );
-    assert_eq!(output.lines[0].text, "started");
-    let pid: u32 = output.lines[1].text.parse().unwrap();
+    assert_eq!(output.lines()[0].text, "started");
+    let pid: u32 = output.lines()[1].text.parse().unwrap();
     wait_for_condition(|| is_gone(pid), PATIENCE).expect("killed");
 }
 
@@ -364,7 +364,7 @@ fn lines_are_logged_with_the_process_name_until_the_log_budget_is_spent() {
         .unwrap();
     let output = p.output(PATIENCE).unwrap();
     assert_eq!(
-        output.lines.len(),
+        output.line_count(),
         3,
         "capture is not limited by the log budget"
     );
