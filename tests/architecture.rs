@@ -162,3 +162,29 @@ fn layers_import_only_lower_layers_and_files_form_no_circle() {
         visit(module, &edges, &mut state, &mut Vec::new());
     }
 }
+
+/// Iris is linked into every test binary of a user's crate, so a dependency's trait
+/// impls join type inference there. serde_json's `impl PartialEq<Value> for i32` and
+/// friends make `assert_eq!(v.as_slice(), &[])` ambiguous: rayon's own test suite
+/// stopped compiling when Iris (then using serde_json) was added to it.
+#[test]
+fn no_dependency_of_the_library_breaks_inference_in_users_tests() {
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let mut section = "";
+    for line in manifest.lines() {
+        if line.starts_with('[') {
+            section = line;
+            continue;
+        }
+        let normal = section == "[dependencies]" || section.ends_with(".dependencies]");
+        if normal && !section.contains("dev-dependencies") {
+            for offender in ["serde_json", "bigdecimal", "num-bigint"] {
+                assert!(
+                    !line.starts_with(&format!("{offender} ")) && !line.starts_with(&format!("{offender}=")),
+                    "{offender} is a dependency of the library ({section}): its impls break type inference in users' tests"
+                );
+            }
+        }
+    }
+}

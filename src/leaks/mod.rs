@@ -14,5 +14,6 @@ pub(crate) mod async_harness;
 #[cfg(feature = "rstest")]
 pub mod fixtures;
 pub(crate) mod harness;
+pub(crate) mod json;
 pub(crate) mod output;
 pub(crate) mod report;

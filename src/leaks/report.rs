@@ -13,6 +13,7 @@
 
 use std::fmt;
 
+use super::json::Json;
 use crate::os::threads::OsThread;
 use crate::threads::report::{ThreadInfo, ThreadPanic};
 
@@ -179,70 +180,101 @@ impl LeakReport {
 
     /// One line of JSON (no trailing newline) with the findings, for machines.
     pub fn to_json_line(&self) -> String {
-        use serde_json::{json, Value};
         let info = |i: &ThreadInfo| {
-            json!({
-                "name": i.name(),
-                "container": i.container(),
-                "spawned_at": i.spawned_at().to_string(),
-                "alive_ms": i.alive_for().as_millis() as u64,
-            })
+            Json::object([
+                ("name", i.name().into()),
+                ("container", i.container().into()),
+                ("spawned_at", i.spawned_at().to_string().into()),
+                ("alive_ms", (i.alive_for().as_millis() as u64).into()),
+            ])
         };
-        let os = |o: &OsThread| json!({"tid": o.tid, "name": o.name, "state": o.state.to_string(), "blocked_in": o.blocked_in});
-        let stragglers: Vec<Value> = self
+        let os = |o: &OsThread| {
+            Json::object([
+                ("tid", o.tid.into()),
+                ("name", o.name.as_str().into()),
+                ("state", o.state.to_string().into()),
+                ("blocked_in", o.blocked_in.clone().into()),
+            ])
+        };
+        let stragglers: Vec<Json> = self
             .stragglers
             .iter()
             .map(|s| {
                 let mut v = info(&s.info);
-                v["os"] = s.os.as_ref().map_or(Value::Null, os);
+                v.set("os", s.os.as_ref().map_or(Json::Null, os));
                 v
             })
             .collect();
-        let unmanaged: Vec<Value> = self
+        let unmanaged: Vec<Json> = self
             .unmanaged
             .iter()
             .map(|u| {
                 let mut v = os(&u.os);
-                v["managed"] = u.managed.as_ref().map_or(Value::Null, info);
+                v.set("managed", u.managed.as_ref().map_or(Json::Null, info));
                 v
             })
             .collect();
-        let panics: Vec<Value> = self
+        let panics: Vec<Json> = self
             .panics
             .iter()
-            .map(|p| json!({"thread": p.thread_name(), "container": p.container(), "message": p.message()}))
+            .map(|p| {
+                Json::object([
+                    ("thread", p.thread_name().into()),
+                    ("container", p.container().into()),
+                    ("message", p.message().into()),
+                ])
+            })
             .collect();
         let check = match &self.unmanaged_check {
             UnmanagedCheck::Checked => "checked".to_string(),
             UnmanagedCheck::Skipped(why) => format!("skipped: {why}"),
         };
-        let processes: Vec<Value> = self
+        let processes: Vec<Json> = self
             .processes
             .iter()
             .map(|p| {
-                json!({
-                    "pid": p.pid,
-                    "command_line": p.command_line,
-                    "state": p.state.map(|c| c.to_string()),
-                    "name": p.name,
-                    "container": p.container,
-                })
+                Json::object([
+                    ("pid", p.pid.into()),
+                    ("command_line", p.command_line.as_str().into()),
+                    ("state", p.state.map(|c| c.to_string()).into()),
+                    ("name", p.name.clone().into()),
+                    ("container", p.container.clone().into()),
+                ])
             })
             .collect();
-        json!({
-            "test": self.test,
-            "leaked": self.leaked(),
-            "stragglers": stragglers,
-            "unmanaged": unmanaged,
-            "processes": processes,
-            "panics": panics,
-            "unmanaged_check": check,
-            "tasks": {
-                "stragglers": self.tasks.stragglers.iter().map(info).collect::<Vec<_>>(),
-                "plain": self.tasks.plain,
-                "blocking": self.tasks.blocking.iter().map(os).collect::<Vec<_>>(),
-            },
-        })
+        Json::object([
+            ("test", self.test.as_str().into()),
+            ("leaked", self.leaked().into()),
+            ("stragglers", stragglers.into()),
+            ("unmanaged", unmanaged.into()),
+            ("processes", processes.into()),
+            ("panics", panics.into()),
+            ("unmanaged_check", check.into()),
+            (
+                "tasks",
+                Json::object([
+                    (
+                        "stragglers",
+                        self.tasks
+                            .stragglers
+                            .iter()
+                            .map(info)
+                            .collect::<Vec<_>>()
+                            .into(),
+                    ),
+                    ("plain", self.tasks.plain.into()),
+                    (
+                        "blocking",
+                        self.tasks
+                            .blocking
+                            .iter()
+                            .map(os)
+                            .collect::<Vec<_>>()
+                            .into(),
+                    ),
+                ]),
+            ),
+        ])
         .to_string()
     }
 }
