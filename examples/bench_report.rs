@@ -830,10 +830,22 @@ Summary: {met} targets met, {missed} missed (explained below).
             cell(&row.target)
         );
     }
+    // Issue 12, part 6: written by its own script (it fetches and builds two
+    // crates, minutes of work), carried over here as it last ran.
+    let real_suites = std::fs::read_to_string("docs/benchmarks/real-suites.md")
+        .unwrap_or_else(|_| "Not measured yet: run `python3 scripts/real-suites.py`.\n".into());
     let _ = write!(
         out,
         "
 {notes}
+## On real suites
+
+The test suites of two well-known crates, with every `#[test]` turned into
+`#[iris_test]` and back, run under both runners (`python3 scripts/real-suites.py`;
+the crates are fetched from crates.io, not vendored). The time is the whole run of
+the already built suite, median of alternating rounds.
+
+{real_suites}
 ## Plots
 
 ![Wake latency distributions](benchmarks/wake-latency.svg)

@@ -50,7 +50,9 @@
 // A `--cfg loom` build exists only to run tests/loom.rs: the modelled internals are made
 // reachable there (`__loom`), and code the models do not use is dead.
 #![cfg_attr(loom, allow(missing_docs, private_bounds, dead_code))]
-#![forbid(unsafe_code)]
+// Unsafe code lives in one module, behind the `thread-tracking` feature, with its
+// invariants at its top: src/tracking/hooks.rs.
+#![deny(unsafe_code)]
 
 /// Implements `Debug` as `Display` for error types, as `anyhow` and `eyre` do, so that
 /// `expect`, `unwrap` and `?` in a test print the report rather than a struct.
@@ -75,6 +77,7 @@ mod sync;
 #[cfg(feature = "tokio")]
 mod tasks;
 mod threads;
+mod tracking;
 mod wait;
 
 pub use iris_test_macros::iris_test;
@@ -101,6 +104,7 @@ pub use threads::registry::{
 };
 pub use threads::report::{SpawnError, StopError, ThreadInfo, ThreadPanic};
 pub use threads::server::Server;
+pub use tracking::{Frame, ThreadOrigin};
 #[cfg(feature = "tokio")]
 pub use wait::condition::wait_for_condition_async;
 pub use wait::condition::{

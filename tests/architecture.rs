@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u8)] = &[
     ("sync", 0),
     ("os", 0),
-    ("threads", 1),
-    ("wait", 1),
-    ("process", 2),
-    ("tasks", 2),
-    ("leaks", 3),
+    ("tracking", 1),
+    ("threads", 2),
+    ("wait", 2),
+    ("process", 3),
+    ("tasks", 3),
+    ("leaks", 4),
 ];
 
 fn rank(layer: &str) -> Option<u8> {

@@ -16,7 +16,8 @@
 //! - Warnings go to the process's real stderr, not through the test harness's
 //!   captured output, so they are visible for passing tests too.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 use super::output::{self, Runner};
 use super::report::{
-    LeakReport, LeakedProcess, Straggler, TaskFindings, UnmanagedCheck, UnmanagedThread,
+    LeakReport, LeakedProcess, PlainPanic, Straggler, TaskFindings, UnmanagedCheck, UnmanagedThread,
 };
 use crate::os::processes;
 use crate::os::threads::{self as os_threads, OsThread};
@@ -34,6 +35,7 @@ use crate::sync::stop_token::StopToken;
 use crate::threads::context;
 use crate::threads::managed_thread::{current_os_tid, managed_by_tid};
 use crate::threads::registry::{thread_registry_scope, RegistryScope, ThreadRegistry};
+use crate::tracking::{self, attribution::Attribution};
 use crate::wait::condition::Backoff;
 
 /// What to do when a test leaks a thread or a background thread panicked.
@@ -172,6 +174,12 @@ impl TestOptions {
             .iter()
             .chain(env_ignored_threads())
             .any(|glob| glob_matches(glob, name))
+    }
+
+    /// Whether there is any `ignore_threads` glob (then leaked threads' creation
+    /// stacks are resolved to match them against functions).
+    fn ignores_any_function(&self) -> bool {
+        !self.ignore_threads.is_empty() || !env_ignored_threads().is_empty()
     }
 
     /// Declares that this test has the process to itself, so the check of threads
@@ -342,7 +350,10 @@ pub struct TestScope {
     // Field order is drop order: the registry is stopped while the log guard still
     // routes its threads' last words to the test's output.
     scope: Option<RegistryScope>,
-    before: Result<Snapshot, String>,
+    /// How threads started outside Iris are checked.
+    check: ThreadCheck,
+    /// The tracker's id for this test (the threads it creates are charged to it).
+    attribution: Option<Attribution>,
     watchdog: Option<StopToken>,
     /// The thread running the body when it is not this one (`timeout`): it belongs
     /// to the test, and is never a leak.
@@ -371,13 +382,23 @@ impl TestScope {
         } else {
             None
         };
-        let before = match options.policy() {
-            LeakPolicy::Ignore => Err("leak checks are off (leaks = \"ignore\")".into()),
-            _ => process_ownership(options.owns_process).and_then(|()| {
-                Snapshot::take().ok_or_else(|| "cannot read /proc/self/task".to_string())
-            }),
+        // Also installs the hook that notes panics of plain threads.
+        let tracking_active = tracking::active();
+        let check = match options.policy() {
+            LeakPolicy::Ignore => {
+                ThreadCheck::Off("leak checks are off (leaks = \"ignore\")".into())
+            }
+            _ => match process_ownership(options.owns_process) {
+                Ok(()) => match Snapshot::take() {
+                    Some(snapshot) => ThreadCheck::Diff(snapshot),
+                    None => ThreadCheck::Off("cannot read /proc/self/task".into()),
+                },
+                // Sharing the process is no obstacle when every thread is tracked.
+                Err(_) if tracking_active => ThreadCheck::Tracked,
+                Err(why) => ThreadCheck::Off(why),
+            },
         };
-        if let Err(why) = &before {
+        if let ThreadCheck::Off(why) = &check {
             tracing::debug!(test = %options.name, "iris: unmanaged-thread check skipped: {why}");
             if why == SHARED_PROCESS {
                 // Silence is not success: say once per run that the check did not run.
@@ -385,10 +406,13 @@ impl TestScope {
                     "shared-process",
                     "iris: note: threads started outside Iris are not checked in this run, \
                      because its tests share one process; run `cargo nextest run` or \
-                     `cargo test -- --test-threads=1` for the exact check",
+                     `cargo test -- --test-threads=1` for the exact check, or turn on Iris's \
+                     `thread-tracking` feature",
                 );
             }
         }
+        // Charge the threads this test creates to it (read only with tracking on).
+        let attribution = Some(Attribution::begin());
         let scope = thread_registry_scope(format!("test:{}", options.name));
         let watchdog = options.timeout.map(|timeout| {
             spawn_watchdog(
@@ -396,12 +420,14 @@ impl TestScope {
                 timeout,
                 (*scope).clone(),
                 current_os_tid(),
+                attribution.as_ref().map(Attribution::scope),
             )
         });
         TestScope {
             options,
             scope: Some(scope),
-            before,
+            check,
+            attribution,
             watchdog,
             body_tid: None,
             own_tid: current_os_tid(),
@@ -517,21 +543,40 @@ impl TestScope {
                     .any(|p| p.container.as_deref() == Some(s.info.container()))
             })
             .collect();
-        let (unmanaged, unmanaged_check) = match &self.before {
-            Ok(before) if self.options.policy() != LeakPolicy::Ignore => {
+        let tracked_scope = self.attribution.as_ref().map_or(0, Attribution::scope);
+        let (unmanaged, unmanaged_check) = match &self.check {
+            ThreadCheck::Off(why) => (Vec::new(), UnmanagedCheck::Skipped(why.clone())),
+            check => {
+                let method = match check {
+                    ThreadCheck::Tracked => UnmanagedCheck::Tracked,
+                    _ => UnmanagedCheck::Checked,
+                };
                 let reported_pids: HashSet<u32> = processes.iter().map(|p| p.pid).collect();
-                let (threads, children) = self.lingering(before, &reported_tids, &reported_pids);
+                let (threads, children) = self.lingering(&reported_tids, &reported_pids);
                 processes.extend(children);
                 let (threads, not_counted) = without_running_runtime_threads(threads);
                 tasks.runtime_threads_not_counted = not_counted;
-                (threads, UnmanagedCheck::Checked)
+                (threads, method)
             }
-            Ok(_) => (
-                Vec::new(),
-                UnmanagedCheck::Skipped("leak checks are off".into()),
-            ),
-            Err(why) => (Vec::new(), UnmanagedCheck::Skipped(why.clone())),
         };
+        let plain_panics = if matches!(self.check, ThreadCheck::Off(_)) {
+            Vec::new()
+        } else {
+            tracking::uncollected_panics(tracked_scope)
+                .into_iter()
+                .filter(|p| Some(p.tid) != self.body_tid)
+                .map(|p| PlainPanic {
+                    thread: p.thread_name,
+                    tid: p.tid,
+                    message: p.message,
+                    location: p.location,
+                    origin: p.origin,
+                })
+                .collect()
+        };
+        tracking::forget(tracked_scope);
+        // The thread that ran the test works for nobody again.
+        self.attribution = None;
         LeakReport {
             test: self.options.name.clone(),
             stragglers,
@@ -540,36 +585,69 @@ impl TestScope {
             panics,
             unmanaged_check,
             tasks,
+            plain_panics,
         }
     }
 
-    /// Threads and child processes born since `before` (other than Iris's helpers,
-    /// this thread, and what is already reported) still alive after the grace
-    /// period. The wait ends as soon as they are all gone; zombies never go by
-    /// themselves, so they are not waited for.
+    /// Threads (and, when the test owns the process, child processes) born for the
+    /// test, other than Iris's helpers, this thread and what is already reported,
+    /// still alive after the grace period. The wait ends as soon as they are all
+    /// gone; zombies never go by themselves, so they are not waited for. Threads
+    /// whose name or creating functions match `ignore_threads` are neither waited
+    /// for nor reported.
     fn lingering(
         &self,
-        before: &Snapshot,
         reported_tids: &HashSet<u32>,
         reported_pids: &HashSet<u32>,
     ) -> (Vec<UnmanagedThread>, Vec<LeakedProcess>) {
+        let tracked_scope = self.attribution.as_ref().map_or(0, Attribution::scope);
+        // Decided once per thread: resolving a creation stack is not free.
+        let ignored_by_origin: RefCell<HashMap<u32, bool>> = RefCell::default();
+        let ignored = |tid: u32| {
+            if os_threads::thread_name(tid).is_some_and(|n| self.options.ignores(&n)) {
+                return true;
+            }
+            if !self.options.ignores_any_function() {
+                return false;
+            }
+            if let Some(known) = ignored_by_origin.borrow().get(&tid) {
+                return *known;
+            }
+            // Not known until the new thread has registered itself: ask again then.
+            let Some(origin) = tracking::origin_of(tid) else {
+                return false;
+            };
+            let ignored = origin.functions.iter().any(|f| self.options.ignores(f));
+            ignored_by_origin.borrow_mut().insert(tid, ignored);
+            ignored
+        };
+        // (threads, children, threads created but not yet running)
         let newcomers = || {
-            let newborn = threads_born_since(&before.tids, &HashSet::new());
-            // Stragglers' children count too, so look at every newborn thread.
-            let children = children_born_since(&before.children, reported_pids, &newborn);
+            let (newborn, children, starting) = match &self.check {
+                ThreadCheck::Diff(before) => {
+                    let newborn = threads_born_since(&before.tids, &HashSet::new());
+                    // Stragglers' children count too, so look at every newborn thread.
+                    let children = children_born_since(&before.children, reported_pids, &newborn);
+                    (newborn, children, 0)
+                }
+                ThreadCheck::Tracked => {
+                    let (threads, starting) = tracked_threads(tracked_scope);
+                    (threads, Vec::new(), starting)
+                }
+                ThreadCheck::Off(_) => (Vec::new(), Vec::new(), 0),
+            };
             let threads: Vec<u32> = newborn
                 .into_iter()
                 .filter(|t| !reported_tids.contains(t) && Some(*t) != self.body_tid)
-                // Ignored threads are not waited for either.
-                .filter(|t| !os_threads::thread_name(*t).is_some_and(|n| self.options.ignores(&n)))
+                .filter(|t| !ignored(*t))
                 .collect();
-            (threads, children)
+            (threads, children, starting)
         };
         let deadline = Deadline::after(self.options.linger);
         let backoff = Backoff::new(Duration::from_micros(50), Duration::from_millis(10));
         let mut left = newcomers();
-        let waiting = |(threads, children): &(Vec<u32>, Vec<LeakedProcess>)| {
-            !threads.is_empty() || children.iter().any(|c| c.state != Some('Z'))
+        let waiting = |(threads, children, starting): &(Vec<u32>, Vec<LeakedProcess>, usize)| {
+            !threads.is_empty() || *starting > 0 || children.iter().any(|c| c.state != Some('Z'))
         };
         while waiting(&left) && !deadline.is_expired() {
             deadline.sleep_at_most(backoff.next_pause());
@@ -593,6 +671,8 @@ impl TestScope {
                 let managed = managed_by_tid(os.tid);
                 UnmanagedThread {
                     inherited_name: managed.is_none() && creator_names.contains(&os.name),
+                    origin: tracking::origin_of(os.tid),
+                    stack: tracking::live_stack(os.tid, LIVE_STACK_PATIENCE),
                     os,
                     managed,
                 }
@@ -612,11 +692,12 @@ impl TestScope {
     /// threads, and (when the test owns the process) other threads born during it.
     pub fn live_threads(&self) -> String {
         let body = self.body_tid.or(self.own_tid);
-        describe_live(
-            self.registry(),
-            self.before.as_ref().ok().map(|b| &b.tids),
-            body,
-        )
+        let before = match &self.check {
+            ThreadCheck::Diff(before) => Some(&before.tids),
+            _ => None,
+        };
+        let scope = self.attribution.as_ref().map(Attribution::scope);
+        describe_live(self.registry(), before, scope, body)
     }
 }
 
@@ -641,10 +722,7 @@ impl std::fmt::Debug for TestScope {
             .field("test", &self.options.name)
             .field("policy", &self.options.policy())
             .field("open", &self.scope.is_some())
-            .field(
-                "unmanaged_check",
-                &self.before.as_ref().map(|b| b.tids.len()),
-            )
+            .field("unmanaged_check", &self.check)
             .finish()
     }
 }
@@ -836,15 +914,31 @@ fn threads_born_since(before: &HashSet<u32>, known: &HashSet<u32>) -> Vec<u32> {
 }
 
 /// What the test is running: where its body is (`body`, a thread id), its
-/// registry's live threads, and other threads born since `before`.
+/// registry's live threads, and its other threads: those born since `before` when
+/// the test owns the process, else those the tracker charged to `tracked_scope`.
+/// With thread tracking, each comes with where it is now (its live stack).
 fn describe_live(
     registry: &ThreadRegistry,
     before: Option<&HashSet<u32>>,
+    tracked_scope: Option<u64>,
     body: Option<u32>,
 ) -> String {
+    let stack = |tid: u32| {
+        tracking::live_stack(tid, LIVE_STACK_PATIENCE)
+            .map(|frames| {
+                frames
+                    .iter()
+                    .map(|f| format!("\n      at {f}"))
+                    .collect::<String>()
+            })
+            .unwrap_or_default()
+    };
     let mut text = String::from("where the test is:");
     match body.and_then(|tid| OsThread::sample(&[tid]).pop()) {
-        Some(os) => text.push_str(&format!("\n  the test body: {os}")),
+        Some(os) => {
+            text.push_str(&format!("\n  the test body: {os}"));
+            text.push_str(&stack(os.tid));
+        }
         None => text.push_str("\n  the test body: (its state cannot be read on this platform)"),
     }
     let managed = registry.alive_threads();
@@ -856,22 +950,65 @@ fn describe_live(
             if let Some(os) = OsThread::sample(&[tid]).pop() {
                 text.push_str(&format!(" [{os}]"));
             }
+            text.push_str(&stack(tid));
         }
     }
-    if let Some(before) = before {
-        let others = threads_born_since(before, &known);
-        for os in OsThread::sample(&others) {
-            text.push_str(&format!("\n  unmanaged: {os}"));
+    let others = match (before, tracked_scope) {
+        (Some(before), _) => Some(threads_born_since(before, &known)),
+        (None, Some(scope)) if tracking::active() => Some(
+            tracked_threads(scope)
+                .0
+                .into_iter()
+                .filter(|t| !known.contains(t))
+                .collect(),
+        ),
+        _ => None,
+    };
+    match others {
+        Some(others) => {
+            for os in OsThread::sample(&others) {
+                text.push_str(&format!("\n  unmanaged: {os}"));
+                text.push_str(&stack(os.tid));
+            }
         }
-    } else {
-        text.push_str(
-            "\n  (threads started outside Iris are listed only when the test owns its process)",
-        );
+        None => text.push_str(
+            "\n  (threads started outside Iris are listed only when the test owns its process, \
+             or with the `thread-tracking` feature)",
+        ),
     }
     if managed.is_empty() {
         text.push_str("\n  (no managed thread of the test is running)");
     }
     text
+}
+
+/// The live threads the tracker charged to `scope`, other than Iris's helpers and
+/// the calling thread, sorted; and how many more are starting (ids not known yet).
+fn tracked_threads(scope: u64) -> (Vec<u32>, usize) {
+    let helpers = os_threads::helper_tids();
+    let me = current_os_tid();
+    let (threads, starting) = tracking::alive_in(scope);
+    let threads = threads
+        .into_iter()
+        .filter(|t| !helpers.contains(t) && Some(*t) != me)
+        .collect();
+    (threads, starting)
+}
+
+/// How long a leaked thread gets to answer a request for its stack.
+/// (A thread in a non-interruptible wait, or with signals blocked, never answers;
+/// a busy machine can take tens of milliseconds to schedule one that will.)
+const LIVE_STACK_PATIENCE: Duration = Duration::from_millis(250);
+
+/// How threads started outside Iris are checked at the end of a test.
+#[derive(Debug)]
+enum ThreadCheck {
+    /// The test owns the process: threads born since this snapshot are its own.
+    Diff(Snapshot),
+    /// Thread tracking charges each thread to the test it was created for.
+    Tracked,
+    /// Not checked, and why.
+    Off(String),
 }
 
 /// A helper thread that dumps the test's live threads to stderr if it runs longer
@@ -881,6 +1018,7 @@ fn spawn_watchdog(
     timeout: Duration,
     registry: ThreadRegistry,
     body: Option<u32>,
+    tracked_scope: Option<u64>,
 ) -> StopToken {
     let done = StopToken::new();
     let watching = done.clone();
@@ -897,7 +1035,7 @@ fn spawn_watchdog(
             if !watching.wait_timeout(timeout) {
                 output::from_watchdog(&format!(
                     "iris: test `{test}` is still running after {timeout:?}\n{}",
-                    describe_live(&registry, None, body)
+                    describe_live(&registry, None, tracked_scope, body)
                 ));
                 watching.wait();
             }

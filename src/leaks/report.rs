@@ -16,6 +16,7 @@ use std::fmt;
 use super::json::Json;
 use crate::os::threads::OsThread;
 use crate::threads::report::{ThreadInfo, ThreadPanic};
+use crate::tracking::{Frame, ThreadOrigin};
 
 /// A managed thread still running after the test's registry was stopped.
 #[derive(Clone, Debug)]
@@ -37,6 +38,42 @@ pub struct UnmanagedThread {
     /// Whether its OS name is its creator's: a thread nobody named carries the name
     /// of the thread that created it.
     pub inherited_name: bool,
+    /// Where, by whom and how long ago it was created (feature `thread-tracking`).
+    pub origin: Option<ThreadOrigin>,
+    /// Where it is now: the call it is blocked in, then the user's frames around it
+    /// (feature `thread-tracking`; `None` where no stack could be taken, and then
+    /// `os.blocked_in` is the kernel's word for it).
+    pub stack: Option<Vec<Frame>>,
+}
+
+/// A plain thread (not managed by Iris) that worked for the test, ended in a panic,
+/// and was never joined: nobody saw its panic (feature `thread-tracking`).
+#[derive(Clone, Debug)]
+pub struct PlainPanic {
+    /// Its OS name when it panicked.
+    pub thread: String,
+    /// Its kernel id.
+    pub tid: u32,
+    /// The panic's message.
+    pub message: String,
+    /// `FILE:LINE:COLUMN` of the panic.
+    pub location: Option<String>,
+    /// Where it was created.
+    pub origin: Option<ThreadOrigin>,
+}
+
+impl fmt::Display for PlainPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "thread {:?} (tid {}) panicked", self.thread, self.tid)?;
+        if let Some(location) = &self.location {
+            write!(f, " at {location}")?;
+        }
+        write!(f, ": {}; nobody joined it", self.message)?;
+        if let Some(site) = self.origin.as_ref().and_then(|o| o.created_at.as_ref()) {
+            write!(f, " (created at {site})")?;
+        }
+        Ok(())
+    }
 }
 
 /// A child process still alive (or unreaped) after the test.
@@ -71,9 +108,13 @@ impl fmt::Display for LeakedProcess {
 
 /// Whether the unmanaged-thread check ran.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UnmanagedCheck {
     /// It ran: the test owned the process.
     Checked,
+    /// It ran from thread tracking (feature `thread-tracking`): every thread created
+    /// for the test is known, even while tests share the process.
+    Tracked,
     /// It did not, and why (shared process, unsupported platform, disabled).
     Skipped(String),
 }
@@ -88,6 +129,7 @@ pub struct LeakReport {
     pub(crate) panics: Vec<ThreadPanic>,
     pub(crate) unmanaged_check: UnmanagedCheck,
     pub(crate) tasks: TaskFindings,
+    pub(crate) plain_panics: Vec<PlainPanic>,
 }
 
 /// What an async test left on its runtime.
@@ -138,6 +180,12 @@ impl LeakReport {
         &self.panics
     }
 
+    /// Plain threads of the test that a panic ended and nobody joined (feature
+    /// `thread-tracking`).
+    pub fn plain_panics(&self) -> &[PlainPanic] {
+        &self.plain_panics
+    }
+
     /// Whether the unmanaged check ran.
     pub fn unmanaged_check(&self) -> &UnmanagedCheck {
         &self.unmanaged_check
@@ -176,6 +224,7 @@ impl LeakReport {
             && self.leaked_tasks() == 0
             && self.processes.is_empty()
             && self.panics.is_empty()
+            && self.plain_panics.is_empty()
     }
 
     /// One line of JSON (no trailing newline) with the findings, for machines.
@@ -196,6 +245,24 @@ impl LeakReport {
                 ("blocked_in", o.blocked_in.clone().into()),
             ])
         };
+        let frame = |f: &Frame| {
+            Json::object([
+                ("function", f.function.as_str().into()),
+                ("file", f.file.clone().into()),
+                ("line", f.line.into()),
+            ])
+        };
+        let origin = |o: &ThreadOrigin| {
+            Json::object([
+                (
+                    "created_at",
+                    o.created_at.as_ref().map_or(Json::Null, frame),
+                ),
+                ("creator", o.creator.as_str().into()),
+                ("creator_tid", o.creator_tid.into()),
+                ("alive_ms", o.age.map(|a| a.as_millis() as u64).into()),
+            ])
+        };
         let stragglers: Vec<Json> = self
             .stragglers
             .iter()
@@ -211,6 +278,13 @@ impl LeakReport {
             .map(|u| {
                 let mut v = os(&u.os);
                 v.set("managed", u.managed.as_ref().map_or(Json::Null, info));
+                v.set("origin", u.origin.as_ref().map_or(Json::Null, origin));
+                v.set(
+                    "live_frames",
+                    u.stack.as_ref().map_or(Json::Null, |frames| {
+                        frames.iter().map(frame).collect::<Vec<_>>().into()
+                    }),
+                );
                 v
             })
             .collect();
@@ -225,8 +299,22 @@ impl LeakReport {
                 ])
             })
             .collect();
+        let plain_panics: Vec<Json> = self
+            .plain_panics
+            .iter()
+            .map(|p| {
+                Json::object([
+                    ("thread", p.thread.as_str().into()),
+                    ("tid", p.tid.into()),
+                    ("message", p.message.as_str().into()),
+                    ("location", p.location.clone().into()),
+                    ("origin", p.origin.as_ref().map_or(Json::Null, origin)),
+                ])
+            })
+            .collect();
         let check = match &self.unmanaged_check {
             UnmanagedCheck::Checked => "checked".to_string(),
+            UnmanagedCheck::Tracked => "tracked".to_string(),
             UnmanagedCheck::Skipped(why) => format!("skipped: {why}"),
         };
         let processes: Vec<Json> = self
@@ -249,6 +337,7 @@ impl LeakReport {
             ("unmanaged", unmanaged.into()),
             ("processes", processes.into()),
             ("panics", panics.into()),
+            ("plain_panics", plain_panics.into()),
             ("unmanaged_check", check.into()),
             (
                 "tasks",
@@ -338,7 +427,7 @@ impl fmt::Display for LeakReport {
                 f,
                 "iris: test `{}` had {} background panic(s)",
                 self.test,
-                self.panics.len()
+                self.panics.len() + self.plain_panics.len()
             )?;
         }
 
@@ -375,9 +464,13 @@ impl fmt::Display for LeakReport {
                     .as_ref()
                     .map(|m| (m.container().to_string(), m.spawned_at())),
                 (u.os.state, u.os.blocked_in.clone()),
+                u.origin
+                    .as_ref()
+                    .map(|o| (o.created_at.clone(), o.creator_tid)),
+                u.stack.clone(),
             )
         });
-        for ((name, inherited, managed, _), members) in &unmanaged {
+        for ((name, inherited, managed, _, _, stack), members) in &unmanaged {
             let first = members[0];
             let tids: Vec<String> = members.iter().map(|u| u.os.tid.to_string()).collect();
             let what = if *inherited {
@@ -385,18 +478,28 @@ impl fmt::Display for LeakReport {
             } else {
                 format!("unmanaged thread {name:?}")
             };
+            // With a stack, the kernel's wchan says less than the frames below.
+            let os = match stack {
+                Some(_) => format!(", {}", first.os.state_name()),
+                None => os_suffix(Some(&first.os)),
+            };
             write!(
                 f,
-                "\n  {}{what} (tid {}){}",
+                "\n  {}{what} (tid {}){os}",
                 count_prefix(members.len()),
                 tids.join(", "),
-                os_suffix(Some(&first.os))
             )?;
             if let Some((container, spawned_at)) = managed {
                 write!(
                     f,
                     "; managed by `{container}` (not the test's registry), spawned at {spawned_at}"
                 )?;
+            }
+            if let Some(origin) = &first.origin {
+                write_origin(f, origin)?;
+            }
+            if let Some(frames) = stack {
+                write_stack(f, frames)?;
             }
         }
 
@@ -421,11 +524,15 @@ impl fmt::Display for LeakReport {
             write!(f, "\n  {process}")?;
         }
 
-        if !self.panics.is_empty() {
+        let panics = self.panics.len() + self.plain_panics.len();
+        if panics > 0 {
             if self.leaked() > 0 || tasks > 0 || !self.processes.is_empty() {
-                write!(f, "\n  and {} background panic(s):", self.panics.len())?;
+                write!(f, "\n  and {panics} background panic(s):")?;
             }
             for panic in &self.panics {
+                write!(f, "\n  {panic}")?;
+            }
+            for panic in &self.plain_panics {
                 write!(f, "\n  {panic}")?;
             }
         }
@@ -497,6 +604,22 @@ impl LeakReport {
                  start it with `spawn_process`, which stops and reaps it for you",
             );
         }
+        if !self.plain_panics.is_empty() {
+            hints.push(
+                "a plain thread panicked and nobody joined it, so nobody saw the panic: keep its \
+                 JoinHandle and `join()` it (the Err is the panic), or spawn it through a container",
+            );
+        }
+        if self
+            .unmanaged
+            .iter()
+            .any(|u| u.origin.as_ref().is_some_and(|o| o.known_pool.is_some()))
+        {
+            hints.push(
+                "a process-wide pool is made by whichever test touches it first, and lives on: \
+                 ignore it with the `ignore_threads` glob its line gives, or create it before the tests",
+            );
+        }
         if !self.panics.is_empty() {
             hints.push(
                 "a background thread panicked (message above), so its work never finished: fix the \
@@ -505,6 +628,49 @@ impl LeakReport {
         }
         hints
     }
+}
+
+/// The lines under a leaked thread that say where it came from.
+fn write_origin(f: &mut fmt::Formatter<'_>, origin: &ThreadOrigin) -> fmt::Result {
+    match &origin.created_at {
+        Some(site) => write!(f, "\n      created at {site}")?,
+        None => write!(
+            f,
+            "\n      created (no frame of yours on the creating stack)"
+        )?,
+    }
+    write!(
+        f,
+        " by thread {:?} (tid {})",
+        origin.creator, origin.creator_tid
+    )?;
+    if let Some(age) = origin.age {
+        write!(f, ", {age:.2?} ago")?;
+    }
+    if let Some((what, glob)) = origin.known_pool {
+        write!(f, "\n      this looks like {what}")?;
+        if !glob.is_empty() {
+            write!(f, ": ignore it with `ignore_threads = \"{glob}\"`")?;
+        }
+    }
+    Ok(())
+}
+
+/// The line under a leaked thread that says where it is now.
+fn write_stack(f: &mut fmt::Formatter<'_>, frames: &[Frame]) -> fmt::Result {
+    let mut frames = frames.iter();
+    if let Some(first) = frames.next() {
+        // The call it is blocked in reads best by name; the user's frames by place.
+        if crate::tracking::frames::is_plumbing(&first.function) {
+            write!(f, "\n      now in {}", first.function)?;
+        } else {
+            write!(f, "\n      now in {first}")?;
+        }
+    }
+    for frame in frames {
+        write!(f, "\n        called from {frame}")?;
+    }
+    Ok(())
 }
 
 /// Names as they are, quoted; a long list is cut after eight.
@@ -543,6 +709,7 @@ mod tests {
             panics,
             unmanaged_check: UnmanagedCheck::Checked,
             tasks: TaskFindings::default(),
+            plain_panics: Vec::new(),
         }
     }
 
@@ -563,6 +730,8 @@ mod tests {
             },
             managed: None,
             inherited_name,
+            origin: None,
+            stack: None,
         }
     }
 

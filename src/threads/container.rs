@@ -550,6 +550,8 @@ fn run_managed(
     body: impl FnOnce(StopToken) -> Exit,
 ) {
     record.register_current_thread();
+    // Its panics are this container's to report, not the thread tracker's.
+    crate::tracking::mark_managed();
     let exit = body(record.token.clone());
     record.unregister_os_thread();
     let handle = record.take_handle();

@@ -185,15 +185,32 @@ fn with_one_test_thread_the_process_is_owned_too() {
 }
 
 #[test]
-fn in_a_shared_process_the_unmanaged_check_is_skipped() {
+fn in_a_shared_process_the_unmanaged_check_needs_thread_tracking() {
     let (passed, out) = run("unmanaged_thread", false, &[]);
+    if cfg!(feature = "thread-tracking") {
+        assert!(!passed, "tracking charges the thread to its test: {out}");
+        assert!(out.contains("unmanaged thread \"rogue-std\""), "{out}");
+    } else {
+        assert!(
+            passed,
+            "nothing managed leaked and the OS check cannot run: {out}"
+        );
+    }
+}
+
+#[test]
+#[cfg(feature = "thread-tracking")]
+fn with_thread_tracking_a_shared_run_needs_no_note() {
+    let (passed, out) = run_with_args(&["--ignored", "scenarios::clean"], false, &[]);
+    assert!(passed, "{out}");
     assert!(
-        passed,
-        "nothing managed leaked and the OS check cannot run: {out}"
+        out.contains("running 2 tests") && !out.contains("iris: note"),
+        "{out}"
     );
 }
 
 #[test]
+#[cfg(not(feature = "thread-tracking"))]
 fn a_passing_shared_run_says_once_that_the_unmanaged_check_did_not_run() {
     // Both `clean` scenarios, in one process, in parallel: the run passes, and says
     // once (not once per test) that threads outside Iris were not checked.

@@ -61,7 +61,7 @@ fn the_guard_reports_without_the_macro() {
     assert!(os.tid > 0 && os.name == "stuck");
     assert!(matches!(
         report.unmanaged_check(),
-        UnmanagedCheck::Skipped(_) | UnmanagedCheck::Checked
+        UnmanagedCheck::Skipped(_) | UnmanagedCheck::Checked | UnmanagedCheck::Tracked
     ));
 }
 

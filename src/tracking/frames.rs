@@ -1,0 +1,327 @@
+#![cfg_attr(
+    not(all(feature = "thread-tracking", target_os = "linux")),
+    allow(dead_code)
+)]
+//! Turning raw return addresses into what a report says: [`Frame`]s, the creation
+//! site of a thread, where a live thread is now, and whether a panic was caught
+//! inside its thread.
+//!
+//! Resolution (symbol names, files and lines from the binary's debug information)
+//! is slow the first time (the debug information is loaded) and never done on a hot
+//! path: only when a report needs it.
+//!
+//! What counts as "the user's code" is decided by the function's path: std, core,
+//! alloc, Iris, the unwinder and libc are plumbing; so are the libraries that create
+//! threads on a user's behalf (tokio, rayon, crossbeam's scopes), so that a creation
+//! site is the user's call that led there.
+
+use std::fmt;
+
+/// One frame of a stack, resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// The function, demangled, without its hash (inlined functions have frames of
+    /// their own).
+    pub function: String,
+    /// Its source file, when the binary has debug information.
+    pub file: Option<String>,
+    /// The line in `file`.
+    pub line: Option<u32>,
+}
+
+impl Frame {
+    /// `FILE:LINE`, when known.
+    pub fn location(&self) -> Option<String> {
+        let file = self.file.as_deref()?;
+        Some(match self.line {
+            Some(line) => format!("{}:{line}", short_path(file)),
+            None => short_path(file).to_string(),
+        })
+    }
+}
+
+impl fmt::Display for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.location() {
+            Some(location) => write!(f, "{location} in {}", self.function),
+            None => write!(f, "{}", self.function),
+        }
+    }
+}
+
+/// A path as a user reads it: relative to the current directory (the package) when
+/// it is inside it, and std's sources without the toolchain's prefix.
+fn short_path(file: &str) -> &str {
+    if let Ok(dir) = std::env::current_dir() {
+        if let Some(dir) = dir.to_str() {
+            if let Some(rest) = file.strip_prefix(dir) {
+                return rest.trim_start_matches('/');
+            }
+        }
+    }
+    file.find("/library/").map_or(file, |i| &file[i + 1..])
+}
+
+/// Path prefixes of code that is not the user's.
+const PLUMBING: &[&str] = &[
+    "std::",
+    "core::",
+    "alloc::",
+    "iris::",
+    "backtrace::",
+    "panic_unwind::",
+    "test::",
+    "tokio::",
+    "rayon_core::",
+    "rayon::",
+    "crossbeam_utils::thread",
+    "tracing::",
+    "tracing_core::",
+    "__rust",
+    "rust_begin_unwind",
+    "_Unwind",
+];
+
+/// C functions of libc and the loader (no `::` in their names).
+fn is_c_plumbing(name: &str) -> bool {
+    !name.contains("::")
+}
+
+/// Whether a frame is plumbing (see the module doc).
+pub(crate) fn is_plumbing(function: &str) -> bool {
+    if is_c_plumbing(function) {
+        return true;
+    }
+    // `<T as Trait>::f`: the type decides; a generic parameter (`<F as
+    // core::ops::FnOnce>`) is a closure call shim.
+    let path = function.trim_start_matches('<');
+    if function.starts_with('<') {
+        let ty = path.split(" as ").next().unwrap_or(path);
+        if !ty.contains("::") && function.contains(" as core::ops::function::") {
+            return true;
+        }
+    }
+    PLUMBING.iter().any(|prefix| path.starts_with(prefix))
+}
+
+/// The first frame of the user's code, innermost first.
+pub(crate) fn first_user_frame(frames: &[Frame]) -> Option<&Frame> {
+    frames.iter().find(|f| !is_plumbing(&f.function))
+}
+
+/// Where a live thread is: the frames from where the signal interrupted it, with the
+/// sampling machinery (everything up to the signal trampoline) cut off.
+pub(crate) fn interrupted_frames(mut frames: Vec<Frame>) -> Vec<Frame> {
+    let handler = frames
+        .iter()
+        .position(|f| f.function == "__restore_rt")
+        .or_else(|| {
+            // No name for the signal trampoline: it is the frame after the handler.
+            frames
+                .iter()
+                .position(|f| f.function.ends_with("tracking::hooks::on_sample_signal"))
+                .map(|i| i + 1)
+        });
+    if let Some(end) = handler {
+        frames.drain(..=end.min(frames.len().saturating_sub(1)));
+    }
+    frames
+}
+
+/// A live stack summarised: the call it is blocked in (the frame just inside the
+/// first user frame) and up to `depth` user frames from there out.
+pub(crate) fn summarise_live(frames: &[Frame], depth: usize) -> Vec<Frame> {
+    let Some(first_user) = frames.iter().position(|f| !is_plumbing(&f.function)) else {
+        // All plumbing (a runtime's idle worker): where in it.
+        return frames
+            .iter()
+            .filter(|f| !is_c_plumbing(&f.function))
+            .take(depth)
+            .cloned()
+            .collect();
+    };
+    let mut out = Vec::new();
+    // The API the user called, e.g. `std::thread::park` or a channel's `recv`.
+    if let Some(api) = frames[..first_user]
+        .iter()
+        .rev()
+        .find(|f| !is_c_plumbing(&f.function))
+    {
+        out.push(api.clone());
+    }
+    out.extend(
+        frames[first_user..]
+            .iter()
+            .filter(|f| !is_plumbing(&f.function))
+            .take(depth)
+            .cloned(),
+    );
+    out
+}
+
+/// How many `catch_unwind`s enclose a panic, from its stack's frames. Every Rust
+/// thread has one (std's, around the thread's main); a second one belongs to code
+/// inside the thread that catches panics (a pool, a runtime, the user's own), so the
+/// panic did not end the thread.
+pub(crate) fn catch_frames(frames: &[Frame]) -> usize {
+    frames
+        .iter()
+        .filter(|f| f.function.contains("panicking::") && f.function.ends_with("::do_call"))
+        .count()
+}
+
+/// Names for well-known process-wide pools, from a creation stack's functions:
+/// (what it is, the glob that ignores it).
+pub(crate) fn known_pool(functions: &[String]) -> Option<(&'static str, &'static str)> {
+    const POOLS: &[(&str, &str, &str)] = &[
+        (
+            "rayon_core::registry::global_registry",
+            "rayon's global thread pool, created on first use and kept for the process",
+            "rayon_core::registry::global_registry",
+        ),
+        (
+            "rayon_core::registry::init_global_registry",
+            "rayon's global thread pool, created on first use and kept for the process",
+            "rayon_core::registry::init_global_registry",
+        ),
+    ];
+    for (function, what, glob) in POOLS {
+        if functions.iter().any(|f| f == function) {
+            return Some((what, glob));
+        }
+    }
+    // Any thread made inside a one-time initializer lives for the process.
+    let once = functions.iter().find(|f| {
+        f.starts_with("std::sync::once_lock::OnceLock")
+            || f.starts_with("std::sync::lazy_lock::LazyLock")
+            || f.starts_with("once_cell::")
+            || f.starts_with("std::sync::once::Once::call_once")
+    });
+    once.map(|_| {
+        (
+            "created inside a one-time initializer, so probably kept for the process",
+            "",
+        )
+    })
+}
+
+/// Resolves raw return addresses into frames, innermost first (inlined functions
+/// give several frames for one address).
+#[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+pub(crate) fn resolve(ips: &[usize]) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    for ip in ips {
+        let before = frames.len();
+        backtrace::resolve(*ip as *mut std::ffi::c_void, |symbol| {
+            frames.push(Frame {
+                function: symbol
+                    .name()
+                    .map_or_else(|| "?".to_string(), |name| format!("{name:#}")),
+                file: symbol.filename().map(|p| p.display().to_string()),
+                line: symbol.lineno(),
+            });
+        });
+        if frames.len() == before {
+            frames.push(Frame {
+                function: format!("{ip:#x}"),
+                file: None,
+                line: None,
+            });
+        }
+    }
+    frames
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(function: &str, file: &str, line: u32) -> Frame {
+        Frame {
+            function: function.into(),
+            file: Some(file.into()),
+            line: Some(line),
+        }
+    }
+
+    #[test]
+    fn plumbing_is_std_iris_runtimes_closure_shims_and_c() {
+        for plumbing in [
+            "std::thread::park",
+            "<std::thread::Builder>::spawn_unchecked_::{{closure}}",
+            "<F as core::ops::function::FnOnce<()>>::call_once",
+            "iris::tracking::hooks::pthread_create",
+            "tokio::runtime::blocking::pool::Spawner::spawn_thread",
+            "rayon_core::registry::Registry::new",
+            "syscall",
+            "__restore_rt",
+        ] {
+            assert!(is_plumbing(plumbing), "{plumbing}");
+        }
+        for user in [
+            "leaky::start_worker",
+            "<my_crate::Server as core::ops::drop::Drop>::drop",
+            "my_crate::run::{{closure}}",
+        ] {
+            assert!(!is_plumbing(user), "{user}");
+        }
+    }
+
+    #[test]
+    fn a_live_stack_reads_as_the_call_it_is_in_then_the_users_frames() {
+        let frames = vec![
+            frame("on_sample_signal", "hooks.rs", 1),
+            frame("__restore_rt", "sigaction.c", 1),
+            frame("syscall", "syscall.S", 1),
+            frame(
+                "std::sys::sync::thread_parking::futex::Parker::park",
+                "futex.rs",
+                1,
+            ),
+            frame("std::thread::park", "thread/mod.rs", 1),
+            frame("leaky::worker", "tests/leaky.rs", 12),
+            frame(
+                "<F as core::ops::function::FnOnce<()>>::call_once",
+                "function.rs",
+                1,
+            ),
+            frame("leaky::start", "tests/leaky.rs", 30),
+            frame(
+                "std::thread::Builder::spawn_unchecked_::{{closure}}",
+                "thread/mod.rs",
+                1,
+            ),
+        ];
+        let live = summarise_live(&interrupted_frames(frames), 3);
+        let names: Vec<&str> = live.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(
+            names,
+            ["std::thread::park", "leaky::worker", "leaky::start"]
+        );
+        assert_eq!(live[1].location().as_deref(), Some("tests/leaky.rs:12"));
+    }
+
+    #[test]
+    fn a_panic_inside_a_catch_is_told_from_one_that_ends_the_thread() {
+        let std_main = frame("std::panicking::catch_unwind::do_call", "panicking.rs", 1);
+        let pool = frame("std::panicking::try::do_call", "panicking.rs", 1);
+        let user = frame("leaky::boom", "tests/leaky.rs", 3);
+        assert_eq!(catch_frames(&[user.clone(), std_main.clone()]), 1);
+        assert_eq!(catch_frames(&[user, pool, std_main]), 2);
+    }
+
+    #[test]
+    fn rayons_global_pool_and_one_time_initializers_are_recognised() {
+        let rayon = vec![
+            "rayon_core::registry::Registry::new".to_string(),
+            "rayon_core::registry::global_registry".to_string(),
+        ];
+        assert_eq!(
+            known_pool(&rayon).map(|(_, glob)| glob),
+            Some("rayon_core::registry::global_registry")
+        );
+        let lazy = vec!["std::sync::once_lock::OnceLock<T>::initialize".to_string()];
+        assert!(known_pool(&lazy).is_some());
+        assert!(known_pool(&["my::pool::new".to_string()]).is_none());
+    }
+}

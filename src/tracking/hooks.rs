@@ -1,0 +1,285 @@
+//! The only `unsafe` code in Iris (feature `thread-tracking`, Linux): `pthread_create`
+//! and `pthread_join` defined in the binary, and a signal handler that records a
+//! thread's stack.
+//!
+//! # Why defining `pthread_create` is sound
+//! A Rust binary links its crates statically, so a `#[no_mangle]` definition here is
+//! what every call to `pthread_create` inside the binary binds to at link time: std's
+//! `thread::spawn`, tokio's and rayon's pools, C code compiled into the binary. We
+//! forward to the next definition in the lookup order (glibc's), found once with
+//! `dlsym(RTLD_NEXT, ..)`, with the caller's arguments unchanged except that the start
+//! routine is our trampoline and its argument a box holding the caller's routine and
+//! argument. Shared libraries loaded at run time keep calling glibc directly (the
+//! binary does not export the symbol), so their threads are not tracked: a limit,
+//! never a fault.
+//!
+//! # Invariants
+//! 1. `pthread_create` and `pthread_join` have glibc's exact C signatures and never
+//!    unwind: everything they call is panic-free or runs under `catch_unwind`.
+//! 2. The [`Start`] box is owned by exactly one side: the new thread takes it back in
+//!    the trampoline; when the real `pthread_create` fails, the caller takes it back.
+//!    It is never freed twice and never leaked.
+//! 3. If `dlsym` finds no next definition, the call fails with `EAGAIN` (for create)
+//!    or `ESRCH` (for join) instead of jumping to address 0.
+//! 4. The signal handler runs only on the thread it was aimed at, writes only the
+//!    preallocated slot after winning it with a compare-and-swap (`ARMED` to `BUSY`),
+//!    and neither allocates nor takes a lock of ours; it saves and restores `errno`.
+//!    The requester gives up after a deadline; a handler that won the slot but never
+//!    finished (the unwinder blocked on glibc's loader lock) leaves the slot `BUSY`
+//!    for ever, and sampling is then off for the process, never unsafe.
+//! 5. The handler is installed only when the signal's disposition is the default
+//!    (nobody else uses it); otherwise live stacks fall back to the kernel's wchan.
+
+use std::ffi::{c_int, c_void, CStr};
+use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use libc::{pthread_attr_t, pthread_t};
+
+use super::table::{self, Birth};
+
+type StartRoutine = extern "C" fn(*mut c_void) -> *mut c_void;
+type CreateFn =
+    unsafe extern "C" fn(*mut pthread_t, *const pthread_attr_t, StartRoutine, *mut c_void) -> c_int;
+type JoinFn = unsafe extern "C" fn(pthread_t, *mut *mut c_void) -> c_int;
+
+static REAL_CREATE: AtomicUsize = AtomicUsize::new(0);
+static REAL_JOIN: AtomicUsize = AtomicUsize::new(0);
+
+/// The next definition of `name` after ours (glibc's), looked up once.
+fn next_definition(slot: &AtomicUsize, name: &CStr) -> Option<usize> {
+    let mut address = slot.load(Ordering::Acquire);
+    if address == 0 {
+        // SAFETY: `name` is a valid C string; RTLD_NEXT is a valid pseudo-handle.
+        address = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) } as usize;
+        slot.store(address, Ordering::Release);
+    }
+    (address != 0).then_some(address)
+}
+
+/// What the trampoline needs: the caller's routine and argument, and the birth
+/// record taken on the creating thread.
+struct Start {
+    routine: StartRoutine,
+    arg: *mut c_void,
+    birth: Birth,
+}
+
+/// Interposed `pthread_create`: records the birth, then creates the thread through
+/// glibc with [`trampoline`] as its start routine.
+///
+/// # Safety
+/// The caller's contract is glibc's `pthread_create`'s; this adds none.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_create(
+    thread: *mut pthread_t,
+    attr: *const pthread_attr_t,
+    routine: StartRoutine,
+    arg: *mut c_void,
+) -> c_int {
+    let Some(real) = next_definition(&REAL_CREATE, c"pthread_create") else {
+        return libc::EAGAIN;
+    };
+    // SAFETY: the address is glibc's `pthread_create`, whose type this is.
+    let real: CreateFn = unsafe { std::mem::transmute::<usize, CreateFn>(real) };
+    let birth = std::panic::catch_unwind(|| Birth::capture(|| (gettid(), own_os_name())))
+        .unwrap_or_default();
+    let start = Box::into_raw(Box::new(Start {
+        routine,
+        arg,
+        birth,
+    }));
+    // SAFETY: the caller's arguments are passed on; `start` stays valid until the
+    // trampoline or the failure branch below takes it back (invariant 2).
+    let result = unsafe { real(thread, attr, trampoline, start.cast()) };
+    if result != 0 {
+        // SAFETY: no thread was created, so nobody else owns the box.
+        let start = unsafe { Box::from_raw(start) };
+        let _ = std::panic::catch_unwind(move || start.birth.failed());
+    }
+    result
+}
+
+/// The new thread's first function: takes the box back, registers the thread, and
+/// runs the caller's routine.
+extern "C" fn trampoline(data: *mut c_void) -> *mut c_void {
+    // SAFETY: `data` is the box `pthread_create` made for this thread, handed over
+    // exactly once (invariant 2).
+    let start = unsafe { Box::from_raw(data.cast::<Start>()) };
+    let Start {
+        routine,
+        arg,
+        birth,
+    } = *start;
+    // SAFETY: pthread_self has no preconditions.
+    let me = unsafe { libc::pthread_self() } as usize;
+    let _ = std::panic::catch_unwind(move || table::begin_thread(birth, me, gettid()));
+    routine(arg)
+}
+
+/// Interposed `pthread_join`: joins through glibc, then notes that the thread's end
+/// (and any panic in it) was collected by its joiner.
+///
+/// # Safety
+/// The caller's contract is glibc's `pthread_join`'s; this adds none.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_join(thread: pthread_t, retval: *mut *mut c_void) -> c_int {
+    let Some(real) = next_definition(&REAL_JOIN, c"pthread_join") else {
+        return libc::ESRCH;
+    };
+    // SAFETY: the address is glibc's `pthread_join`, whose type this is.
+    let real: JoinFn = unsafe { std::mem::transmute::<usize, JoinFn>(real) };
+    // SAFETY: the caller's arguments are passed on unchanged.
+    let result = unsafe { real(thread, retval) };
+    if result == 0 {
+        let _ = std::panic::catch_unwind(|| table::joined(thread as usize));
+    }
+    result
+}
+
+/// The calling thread's kernel id.
+pub(crate) fn gettid() -> u32 {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    unsafe { libc::gettid() as u32 }
+}
+
+/// The calling thread's OS name (what `/proc/.../comm` shows).
+pub(crate) fn own_os_name() -> String {
+    let mut buffer = [0u8; 16];
+    // SAFETY: PR_GET_NAME writes at most 16 bytes, NUL included, into the buffer.
+    let result = unsafe { libc::prctl(libc::PR_GET_NAME, buffer.as_mut_ptr()) };
+    if result != 0 {
+        return String::new();
+    }
+    let end = buffer.iter().position(|b| *b == 0).unwrap_or(buffer.len());
+    String::from_utf8_lossy(&buffer[..end]).into_owned()
+}
+
+// ----------------------------------------------------------------- live stacks ----
+
+const MAX_FRAMES: usize = 64;
+const IDLE: u8 = 0;
+const ARMED: u8 = 1;
+const BUSY: u8 = 2;
+const DONE: u8 = 3;
+
+static SLOT_TID: AtomicU32 = AtomicU32::new(0);
+static SLOT_STATE: AtomicU8 = AtomicU8::new(IDLE);
+static SLOT_LEN: AtomicUsize = AtomicUsize::new(0);
+static SLOT_IPS: [AtomicUsize; MAX_FRAMES] = [const { AtomicUsize::new(0) }; MAX_FRAMES];
+/// One sampler at a time.
+static SAMPLER: parking_lot::Mutex<()> = parking_lot::const_mutex(());
+
+/// The real-time signal used to ask a thread for its stack: far from the low ones
+/// glibc and most runtimes take.
+fn sample_signal() -> c_int {
+    libc::SIGRTMAX() - 3
+}
+
+extern "C" fn on_sample_signal(_signal: c_int, _info: *mut libc::siginfo_t, _context: *mut c_void) {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    let errno = unsafe { *libc::__errno_location() };
+    if SLOT_TID.load(Ordering::Acquire) == gettid()
+        && SLOT_STATE
+            .compare_exchange(ARMED, BUSY, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    {
+        let mut n = 0;
+        // SAFETY: the slot is ours (BUSY) until DONE is stored; the unwinder walks
+        // this thread's own stack, through the signal frame.
+        unsafe {
+            backtrace::trace_unsynchronized(|frame| {
+                SLOT_IPS[n].store(frame.ip() as usize, Ordering::Relaxed);
+                n += 1;
+                n < MAX_FRAMES
+            });
+        }
+        SLOT_LEN.store(n, Ordering::Relaxed);
+        SLOT_STATE.store(DONE, Ordering::Release);
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+/// Installs the handler once, if the signal is free (invariant 5).
+fn handler_installed() -> bool {
+    static INSTALLED: OnceLock<bool> = OnceLock::new();
+    *INSTALLED.get_or_init(|| {
+        // SAFETY: sigaction with a null new action only reads the current one; the
+        // handler installed below has the SA_SIGINFO signature.
+        unsafe {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sample_signal(), std::ptr::null(), &mut current) != 0
+                || current.sa_sigaction != libc::SIG_DFL
+            {
+                return false;
+            }
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_sample_signal as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sample_signal(), &action, std::ptr::null_mut()) == 0
+        }
+    })
+}
+
+/// The raw return addresses of thread `tid`'s stack, innermost first (the signal
+/// handler's own frames included), or `None` if it did not answer within `within`
+/// (signals blocked, a non-interruptible wait, the thread gone).
+pub(crate) fn sample_stack(tid: u32, within: Duration) -> Option<Vec<usize>> {
+    if !handler_installed() {
+        return None;
+    }
+    let _one_at_a_time = SAMPLER.lock();
+    match SLOT_STATE.load(Ordering::Acquire) {
+        IDLE => {}
+        // A handler that was given up on finished after all: the slot is free.
+        DONE => SLOT_STATE.store(IDLE, Ordering::Release),
+        _ => return None, // a handler never finished (invariant 4): sampling is off
+    }
+    SLOT_LEN.store(0, Ordering::Relaxed);
+    SLOT_TID.store(tid, Ordering::Release);
+    SLOT_STATE.store(ARMED, Ordering::Release);
+    // SAFETY: tgkill with our own pid and a tid only signals that thread (or fails).
+    let sent = unsafe {
+        libc::syscall(
+            libc::SYS_tgkill,
+            libc::getpid(),
+            tid as libc::pid_t,
+            sample_signal(),
+        )
+    };
+    if sent != 0 {
+        SLOT_STATE.store(IDLE, Ordering::Release);
+        return None;
+    }
+    let started = Instant::now();
+    let mut pause = Duration::from_micros(20);
+    loop {
+        if SLOT_STATE.load(Ordering::Acquire) == DONE {
+            let n = SLOT_LEN.load(Ordering::Relaxed);
+            let ips = SLOT_IPS[..n]
+                .iter()
+                .map(|ip| ip.load(Ordering::Relaxed))
+                .collect();
+            SLOT_STATE.store(IDLE, Ordering::Release);
+            return Some(ips);
+        }
+        if started.elapsed() >= within {
+            // Disarm, unless the handler is already writing: then it gets one more
+            // period, and if it still has not finished the slot stays BUSY.
+            if SLOT_STATE
+                .compare_exchange(ARMED, IDLE, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return None;
+            }
+            if started.elapsed() >= within.saturating_mul(2) {
+                return None;
+            }
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(2));
+    }
+}

@@ -1,0 +1,315 @@
+//! The table of tracked threads: who made each one, for which test, from where, and
+//! how it ended.
+//!
+//! Invariants:
+//! - Every thread started through the interposed `pthread_create` has exactly one
+//!   entry in `alive` from its first instruction (the trampoline) until its thread
+//!   locals are destroyed; then it leaves, and stays only as an [`Ended`] entry if a
+//!   panic ended it while it worked for a test, until that test is forgotten.
+//! - A creation backtrace is taken only for threads created for a test (scope not 0):
+//!   runner threads and production code pay a thread-local read and a lock.
+//! - The lock is never taken in a signal handler, and nothing under it allocates
+//!   unboundedly or calls out to user code.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::panic::PanicHookInfo;
+use std::sync::{Arc, LazyLock, Once};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::attribution;
+
+/// How many return addresses a creation or panic backtrace keeps.
+const MAX_FRAMES: usize = 48;
+
+/// What is known about a thread when it is created (taken on its creator).
+#[derive(Debug, Default)]
+pub(crate) struct Birth {
+    scope: u64,
+    creator_tid: u32,
+    creator_name: String,
+    ips: Option<Arc<[usize]>>,
+    at: Option<Instant>,
+}
+
+impl Birth {
+    /// Taken by the creating thread inside `pthread_create`; counts the thread as
+    /// starting until [`begin_thread`] or [`Birth::failed`]. `creator` gives the
+    /// creating thread's kernel id and OS name (asked only for a test's threads).
+    pub(crate) fn capture(creator: impl FnOnce() -> (u32, String)) -> Birth {
+        let scope = attribution::current();
+        if scope == 0 {
+            return Birth::default();
+        }
+        *TABLE.lock().starting.entry(scope).or_default() += 1;
+        let (creator_tid, creator_name) = creator();
+        Birth {
+            scope,
+            creator_tid,
+            creator_name,
+            ips: Some(raw_backtrace()),
+            at: Some(Instant::now()),
+        }
+    }
+}
+
+impl Birth {
+    /// The thread was not created after all.
+    pub(crate) fn failed(self) {
+        if self.scope != 0 {
+            started(&mut TABLE.lock(), self.scope);
+        }
+    }
+}
+
+fn started(table: &mut Table, scope: u64) {
+    if let Some(count) = table.starting.get_mut(&scope) {
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            table.starting.remove(&scope);
+        }
+    }
+}
+
+fn raw_backtrace() -> Arc<[usize]> {
+    let mut ips = Vec::with_capacity(MAX_FRAMES);
+    backtrace::trace(|frame| {
+        ips.push(frame.ip() as usize);
+        ips.len() < MAX_FRAMES
+    });
+    ips.into()
+}
+
+/// A tracked thread, as the harness sees it.
+#[derive(Clone, Debug)]
+pub(crate) struct Tracked {
+    /// Kernel id.
+    pub(crate) tid: u32,
+    /// The test scope it works for (0: none).
+    pub(crate) scope: u64,
+    /// Its creator's kernel id and OS name at the time.
+    pub(crate) creator_tid: u32,
+    pub(crate) creator_name: String,
+    /// When it was created.
+    pub(crate) born: Option<Instant>,
+    /// Raw return addresses of its creator's stack inside `pthread_create`.
+    pub(crate) creation: Option<Arc<[usize]>>,
+    pthread: usize,
+}
+
+impl Tracked {
+    /// How long it has been alive.
+    pub(crate) fn age(&self) -> Option<Duration> {
+        self.born.map(|at| at.elapsed())
+    }
+}
+
+/// A panic that ended a tracked thread.
+#[derive(Clone, Debug)]
+pub(crate) struct Ended {
+    pub(crate) thread: Tracked,
+    /// Its name (as std's panic message gives it).
+    pub(crate) name: String,
+    pub(crate) message: String,
+    /// `file:line:column` of the panic.
+    pub(crate) location: Option<String>,
+    /// Raw return addresses of the panicking stack (to tell whether something inside
+    /// the thread caught it).
+    pub(crate) panic_stack: Arc<[usize]>,
+    joined: bool,
+    /// A newer thread got the same `pthread_t`: a join now is not a join of this one.
+    superseded: bool,
+}
+
+#[derive(Default)]
+struct Table {
+    alive: HashMap<u32, Tracked>,
+    ended: Vec<Ended>,
+    /// Per scope, threads created but not yet running (their tid is not known
+    /// until they run): a test must not end before its newest thread is seen.
+    starting: HashMap<u64, usize>,
+}
+
+static TABLE: LazyLock<Mutex<Table>> = LazyLock::new(Mutex::default);
+
+/// A panic seen on this thread, waiting for the thread to end.
+struct PanicNote {
+    name: String,
+    message: String,
+    location: Option<String>,
+    stack: Arc<[usize]>,
+}
+
+/// This thread's tracking state; its destructor is the thread's end.
+struct ThisThread {
+    tid: u32,
+    /// Managed threads report their own panics through their container.
+    managed: bool,
+    panic: Option<PanicNote>,
+}
+
+impl Drop for ThisThread {
+    fn drop(&mut self) {
+        let mut table = TABLE.lock();
+        let Some(thread) = table.alive.remove(&self.tid) else {
+            return;
+        };
+        if let Some(note) = self.panic.take() {
+            if thread.scope != 0 {
+                table.ended.push(Ended {
+                    thread,
+                    name: note.name,
+                    message: note.message,
+                    location: note.location,
+                    panic_stack: note.stack,
+                    joined: false,
+                    superseded: false,
+                });
+            }
+        }
+    }
+}
+
+thread_local! {
+    static THIS_THREAD: RefCell<Option<ThisThread>> = const { RefCell::new(None) };
+}
+
+/// Runs first on every new thread: adopts its creator's scope and registers it.
+pub(crate) fn begin_thread(birth: Birth, pthread: usize, tid: u32) {
+    attribution::adopt(birth.scope);
+    let tracked = Tracked {
+        tid,
+        scope: birth.scope,
+        creator_tid: birth.creator_tid,
+        creator_name: birth.creator_name,
+        born: birth.at,
+        creation: birth.ips,
+        pthread,
+    };
+    {
+        let mut table = TABLE.lock();
+        for ended in table
+            .ended
+            .iter_mut()
+            .filter(|e| e.thread.pthread == pthread)
+        {
+            ended.superseded = true;
+        }
+        if tracked.scope != 0 {
+            started(&mut table, tracked.scope);
+        }
+        table.alive.insert(tid, tracked);
+    }
+    let _ = THIS_THREAD.try_with(|this| {
+        *this.borrow_mut() = Some(ThisThread {
+            tid,
+            managed: false,
+            panic: None,
+        });
+    });
+}
+
+/// A thread with this `pthread_t` was joined: its panic, if any, went to the joiner.
+pub(crate) fn joined(pthread: usize) {
+    let mut table = TABLE.lock();
+    if let Some(ended) = table
+        .ended
+        .iter_mut()
+        .rev()
+        .find(|e| e.thread.pthread == pthread && !e.superseded)
+    {
+        ended.joined = true;
+    }
+}
+
+/// Whether the calling thread was started through the tracker.
+pub(crate) fn this_thread_is_tracked() -> bool {
+    THIS_THREAD
+        .try_with(|this| this.borrow().is_some())
+        .unwrap_or(false)
+}
+
+/// Marks the calling thread as managed: its panics are its container's business.
+pub(crate) fn mark_managed() {
+    let _ = THIS_THREAD.try_with(|this| {
+        if let Some(this) = this.borrow_mut().as_mut() {
+            this.managed = true;
+        }
+    });
+}
+
+/// The threads of `scope` that have not ended, and how many more were created but
+/// have not started running yet.
+pub(crate) fn alive_in(scope: u64) -> (Vec<Tracked>, usize) {
+    let table = TABLE.lock();
+    let mut threads: Vec<Tracked> = table
+        .alive
+        .values()
+        .filter(|t| t.scope == scope)
+        .cloned()
+        .collect();
+    threads.sort_by_key(|t| t.tid);
+    (threads, table.starting.get(&scope).copied().unwrap_or(0))
+}
+
+/// The tracked thread `tid`, if it is alive.
+pub(crate) fn lookup(tid: u32) -> Option<Tracked> {
+    TABLE.lock().alive.get(&tid).cloned()
+}
+
+/// Threads of `scope` that a panic ended and nobody joined.
+pub(crate) fn unjoined_panics(scope: u64) -> Vec<Ended> {
+    TABLE
+        .lock()
+        .ended
+        .iter()
+        .filter(|e| e.thread.scope == scope && !e.joined)
+        .cloned()
+        .collect()
+}
+
+/// Drops what is kept about `scope`'s ended threads (the test is over).
+pub(crate) fn forget(scope: u64) {
+    let mut table = TABLE.lock();
+    table.ended.retain(|e| e.thread.scope != scope);
+    table.starting.remove(&scope);
+}
+
+/// Chains a panic hook (once) that notes panics on tracked threads working for a
+/// test, so that a panic nobody collects is not lost.
+pub(crate) fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            note_panic(info);
+            previous(info);
+        }));
+    });
+}
+
+fn note_panic(info: &PanicHookInfo<'_>) {
+    if attribution::current() == 0 {
+        return;
+    }
+    let _ = THIS_THREAD.try_with(|this| {
+        let Ok(mut this) = this.try_borrow_mut() else {
+            return;
+        };
+        let Some(this) = this.as_mut() else { return };
+        if this.managed {
+            return;
+        }
+        this.panic = Some(PanicNote {
+            name: std::thread::current()
+                .name()
+                .unwrap_or("<unnamed>")
+                .to_string(),
+            message: crate::sync::panic_message(info.payload()),
+            location: info.location().map(|l| l.to_string()),
+            stack: raw_backtrace(),
+        });
+    });
+}

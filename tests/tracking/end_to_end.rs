@@ -1,0 +1,267 @@
+use crate::scenario::{run, run_with_args, site_in};
+
+/// The leaky scenarios and the well-behaved ones that run beside them.
+const LEAKY: [&str; 3] = [
+    "leaks_a_raw_thread",
+    "leaks_a_grandchild_thread",
+    "leaks_a_tokio_runtime",
+];
+const TIDY: [&str; 5] = ["tidy_a", "tidy_b", "tidy_c", "tidy_d", "tidy_e"];
+
+/// What libtest printed for one failed test (its `---- NAME stdout ----` section).
+fn section<'a>(out: &'a str, test: &str) -> &'a str {
+    let header = format!("---- scenarios::{test} stdout ----");
+    let start = out
+        .find(&header)
+        .unwrap_or_else(|| panic!("{test} has a section: {out}"));
+    let rest = &out[start + header.len()..];
+    let end = rest
+        .find("\n---- ")
+        .or_else(|| rest.find("\nfailures:"))
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+fn verdict(out: &str, test: &str) -> Option<&'static str> {
+    if out.contains(&format!("test scenarios::{test} ... ok")) {
+        Some("ok")
+    } else if out.contains(&format!("test scenarios::{test} ... FAILED")) {
+        Some("FAILED")
+    } else {
+        None
+    }
+}
+
+fn site_of(pattern: &str) -> String {
+    site_in("tests/tracking/scenarios.rs", pattern)
+}
+
+/// The leaky reports, checked the same way whichever runner produced them.
+fn check_leaky_reports(leaky: &[(&str, String)]) {
+    let names = ["leaky-raw", "leaky-grandkid", "leaky-tokio"];
+    for ((test, text), own) in leaky.iter().zip(names) {
+        assert!(
+            text.contains(&format!("iris: test `scenarios::{test}` leaked")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("\"{own}")),
+            "{test} names its own thread: {text}"
+        );
+        for other in names.iter().filter(|n| **n != own) {
+            assert!(
+                !text.contains(other),
+                "{test} names only its own threads, not {other}: {text}"
+            );
+        }
+        assert!(
+            !text.contains("tidy-"),
+            "{test} blames no neighbour's thread: {text}"
+        );
+        assert!(
+            text.contains("created at tests/tracking/scenarios.rs:"),
+            "{test}: {text}"
+        );
+    }
+    let (raw, grandchild, tokio) = (&leaky[0].1, &leaky[1].1, &leaky[2].1);
+    assert!(
+        raw.contains("in tracking::scenarios::start_leaky_worker"),
+        "{raw}"
+    );
+    assert!(
+        grandchild.contains("in tracking::scenarios::start_grandchild"),
+        "{grandchild}"
+    );
+    assert!(
+        grandchild.contains("by thread \"short-parent\""),
+        "the creator: {grandchild}"
+    );
+    assert!(
+        tokio.contains("in tracking::scenarios::leaks_a_tokio_runtime"),
+        "{tokio}"
+    );
+    // Where the raw threads are blocked now, by frame.
+    for text in [raw, grandchild] {
+        assert!(text.contains("now in std::sync::mpsc::"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "called from {}",
+                site_of("let _ = blocked.recv();").trim_end_matches(':')
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("in tracking::scenarios::park_forever"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn under_parallel_cargo_test_exactly_the_leaking_tests_fail_each_with_its_own_threads() {
+    let (passed, out) = run_with_args(
+        &[
+            "--ignored",
+            "--test-threads=8",
+            "scenarios::leaks_",
+            "scenarios::tidy_",
+        ],
+        false,
+        &[],
+    );
+    assert!(!passed, "{out}");
+    assert!(out.contains("running 8 tests"), "{out}");
+    for test in LEAKY {
+        assert_eq!(verdict(&out, test), Some("FAILED"), "{test}: {out}");
+    }
+    for test in TIDY {
+        assert_eq!(verdict(&out, test), Some("ok"), "{test}: {out}");
+    }
+    assert!(
+        !out.contains("are not checked in this run"),
+        "with tracking the check runs in a shared process: {out}"
+    );
+    let leaky: Vec<(&str, String)> = LEAKY
+        .iter()
+        .map(|t| (*t, section(&out, t).to_string()))
+        .collect();
+    check_leaky_reports(&leaky);
+}
+
+#[test]
+fn one_test_per_process_gives_the_same_verdicts() {
+    let mut leaky = Vec::new();
+    for test in LEAKY {
+        let (passed, out) = run(test, true, &[]);
+        assert!(!passed, "{test}: {out}");
+        leaky.push((test, out));
+    }
+    check_leaky_reports(&leaky);
+    for test in TIDY {
+        let (passed, out) = run(test, true, &[]);
+        assert!(passed, "{test}: {out}");
+    }
+}
+
+#[test]
+fn a_plain_thread_that_panics_unjoined_fails_its_test_with_the_message_and_site() {
+    for owns_process in [false, true] {
+        let (passed, out) = run("a_plain_thread_panics_unjoined", owns_process, &[]);
+        assert!(!passed, "{out}");
+        assert!(
+            out.contains(
+                "iris: test `scenarios::a_plain_thread_panics_unjoined` had 1 background panic(s)"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("thread \"doomed\" (tid ")
+                && out.contains(&format!(
+                    "panicked at {}",
+                    site_of("panic!(\"the plain thread gave up\")")
+                ))
+                && out.contains("the plain thread gave up; nobody joined it"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn a_joined_panic_and_a_caught_one_are_not_findings() {
+    for test in [
+        "a_plain_thread_panics_and_is_joined",
+        "a_panic_caught_inside_its_thread_is_not_a_finding",
+    ] {
+        for owns_process in [false, true] {
+            let (passed, out) = run(test, owns_process, &[]);
+            assert!(passed, "{test}: {out}");
+            assert!(!out.contains("background panic"), "{test}: {out}");
+        }
+    }
+}
+
+#[test]
+fn ignored_creators_and_threads_that_end_within_linger_are_not_reported() {
+    for test in [
+        "an_ignored_creator_is_not_reported",
+        "a_thread_that_ends_within_linger_is_not_a_leak",
+    ] {
+        for owns_process in [false, true] {
+            let (passed, out) = run(test, owns_process, &[]);
+            assert!(passed, "{test}: {out}");
+            assert!(!out.contains("leaked"), "{test}: {out}");
+        }
+    }
+}
+
+#[test]
+fn a_pool_made_in_a_one_time_initializer_is_named_as_such() {
+    let (passed, out) = run("a_lazily_created_pool", false, &[]);
+    assert!(!passed, "{out}");
+    assert!(out.contains("\"lazy-pool\""), "{out}");
+    assert!(
+        out.contains("this looks like created inside a one-time initializer"),
+        "{out}"
+    );
+    assert!(
+        out.contains("a process-wide pool is made by whichever test touches it first"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_timeout_dump_shows_where_the_body_and_its_threads_are() {
+    let (passed, out) = run("a_stuck_body_shows_its_stack", false, &[]);
+    assert!(!passed, "it leaks helper-raw: {out}");
+    assert!(
+        out.contains("timed out after 300ms: its body is still running"),
+        "{out}"
+    );
+    let dump = &out[out.find("where the test is:").expect("a dump")..];
+    assert!(dump.contains("the test body:"), "{dump}");
+    assert!(
+        dump.contains("in tracking::scenarios::stuck_in_the_body"),
+        "{dump}"
+    );
+    assert!(
+        dump.contains("unmanaged:") && dump.contains("helper-raw"),
+        "{dump}"
+    );
+    assert!(
+        dump.contains("in tracking::scenarios::park_forever"),
+        "{dump}"
+    );
+}
+
+#[test]
+fn the_json_line_carries_the_creation_site_and_live_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leaks.jsonl");
+    let (passed, out) = run(
+        "leaks_a_raw_thread",
+        false,
+        &[("IRIS_LEAK_REPORT", path.to_str().unwrap())],
+    );
+    assert!(!passed, "{out}");
+    let line = std::fs::read_to_string(&path).unwrap();
+    let json: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(json["unmanaged_check"], "tracked", "{json}");
+    let thread = &json["unmanaged"][0];
+    assert_eq!(thread["name"], "leaky-raw", "{json}");
+    let created = &thread["origin"]["created_at"];
+    assert!(
+        created["function"]
+            .as_str()
+            .unwrap()
+            .ends_with("start_leaky_worker"),
+        "{json}"
+    );
+    assert!(created["line"].as_u64().unwrap() > 0, "{json}");
+    let live: Vec<&str> = thread["live_frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["function"].as_str().unwrap())
+        .collect();
+    assert!(live.iter().any(|f| f.ends_with("park_forever")), "{json}");
+}

@@ -1,0 +1,176 @@
+//! Tests that leak or panic on purpose, beside tests that behave. Run by
+//! `end_to_end` only.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use iris::{iris_test, wait_for_condition};
+
+/// A thread that blocks for ever on a channel nobody will send on.
+fn park_forever() {
+    let (keep, blocked) = mpsc::channel::<()>();
+    std::mem::forget(keep);
+    let _ = blocked.recv();
+}
+
+/// The function a leaked thread is blocked in, so reports can be checked for it.
+#[inline(never)]
+fn leaked_worker_loop() {
+    park_forever();
+}
+
+#[inline(never)]
+fn start_leaky_worker() {
+    std::thread::Builder::new()
+        .name("leaky-raw".into())
+        .spawn(leaked_worker_loop)
+        .unwrap();
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn leaks_a_raw_thread() {
+    start_leaky_worker();
+}
+
+#[inline(never)]
+fn start_grandchild() {
+    std::thread::Builder::new()
+        .name("leaky-grandkid".into())
+        .spawn(leaked_worker_loop)
+        .unwrap();
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn leaks_a_grandchild_thread() {
+    // The child starts a grandchild and ends (joined); the grandchild leaks.
+    std::thread::Builder::new()
+        .name("short-parent".into())
+        .spawn(start_grandchild)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn leaks_a_tokio_runtime() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("leaky-tokio")
+        .build()
+        .unwrap();
+    std::mem::forget(runtime);
+}
+
+/// Tests that behave: each creates and joins raw threads while the leaky ones run.
+macro_rules! well_behaved {
+    ($($name:ident),*) => {$(
+        #[iris_test(linger = "100ms")]
+        #[ignore = "runs beside the leaky ones; run by end_to_end"]
+        fn $name() {
+            for round in 0..20 {
+                let barrier = Arc::new(Barrier::new(4));
+                let handles: Vec<_> = (0..3)
+                    .map(|i| {
+                        let barrier = barrier.clone();
+                        std::thread::Builder::new()
+                            .name(format!("tidy-{round}-{i}"))
+                            .spawn(move || {
+                                barrier.wait();
+                                // A grandchild, joined too.
+                                std::thread::spawn(|| 2 + 2).join().unwrap()
+                            })
+                            .unwrap()
+                    })
+                    .collect();
+                barrier.wait();
+                for handle in handles {
+                    assert_eq!(handle.join().unwrap(), 4);
+                }
+            }
+        }
+    )*};
+}
+
+well_behaved!(tidy_a, tidy_b, tidy_c, tidy_d, tidy_e);
+
+#[iris_test(linger = "100ms")]
+#[ignore = "panics on purpose; run by end_to_end"]
+fn a_plain_thread_panics_unjoined() {
+    let handle = std::thread::Builder::new()
+        .name("doomed".into())
+        .spawn(|| panic!("the plain thread gave up"))
+        .unwrap();
+    // Waits for its end without joining it (the handle is dropped: detached).
+    wait_for_condition(|| handle.is_finished(), Duration::from_secs(10)).unwrap();
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "panics on purpose; run by end_to_end"]
+fn a_plain_thread_panics_and_is_joined() {
+    let handle = std::thread::Builder::new()
+        .name("doomed-joined".into())
+        .spawn(|| panic!("the joiner decides"))
+        .unwrap();
+    assert!(handle.join().is_err(), "the panic reached the joiner");
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "panics on purpose; run by end_to_end"]
+fn a_panic_caught_inside_its_thread_is_not_a_finding() {
+    std::thread::Builder::new()
+        .name("catcher".into())
+        .spawn(|| {
+            let caught = std::panic::catch_unwind(|| panic!("caught inside"));
+            assert!(caught.is_err());
+        })
+        .unwrap();
+    // Detached; it ends on its own within `linger`.
+}
+
+#[iris_test(linger = "100ms", ignore_threads = "*start_leaky_worker")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn an_ignored_creator_is_not_reported() {
+    start_leaky_worker();
+}
+
+#[iris_test(linger = "2s")]
+#[ignore = "run by end_to_end"]
+fn a_thread_that_ends_within_linger_is_not_a_leak() {
+    std::thread::spawn(|| std::thread::sleep(Duration::from_millis(50)));
+}
+
+#[iris_test(linger = "100ms", timeout = "300ms")]
+#[ignore = "hangs on purpose; run by end_to_end"]
+fn a_stuck_body_shows_its_stack() {
+    std::thread::Builder::new()
+        .name("helper-raw".into())
+        .spawn(leaked_worker_loop)
+        .unwrap();
+    stuck_in_the_body();
+}
+
+#[inline(never)]
+fn stuck_in_the_body() {
+    std::thread::sleep(Duration::from_millis(1500));
+}
+
+#[inline(never)]
+fn pool() -> &'static std::thread::JoinHandle<()> {
+    static POOL: std::sync::OnceLock<std::thread::JoinHandle<()>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("lazy-pool".into())
+            .spawn(leaked_worker_loop)
+            .unwrap()
+    })
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn a_lazily_created_pool() {
+    pool();
+}
