@@ -832,12 +832,24 @@ Summary: {met} targets met, {missed} missed (explained below).
     }
     // Issue 12, part 6: written by its own script (it fetches and builds two
     // crates, minutes of work), carried over here as it last ran.
+    let tracking = std::fs::read_to_string("docs/benchmarks/tracking.md").unwrap_or_else(|_| {
+        "Not measured yet: run `cargo run --release --features thread-tracking --example bench_tracking`.\n".into()
+    });
     let real_suites = std::fs::read_to_string("docs/benchmarks/real-suites.md")
         .unwrap_or_else(|_| "Not measured yet: run `python3 scripts/real-suites.py`.\n".into());
     let _ = write!(
         out,
         "
 {notes}
+## Thread tracking (feature `thread-tracking`)
+
+Measured by `cargo run --release --features thread-tracking --example bench_tracking`
+(its own binary, since the feature changes every thread's creation), carried over
+here as it last ran. Spawn + join runs inside a test scope, where a creation
+backtrace is taken; the tracker is switched off and on in alternating rounds of the
+same binary. The teardown check is the tracked one (the process counts as shared).
+
+{tracking}
 ## On real suites
 
 The test suites of two well-known crates, with every `#[test]` turned into

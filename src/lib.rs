@@ -104,6 +104,8 @@ pub use threads::registry::{
 };
 pub use threads::report::{SpawnError, StopError, ThreadInfo, ThreadPanic};
 pub use threads::server::Server;
+#[doc(hidden)]
+pub use tracking::set_thread_tracking as __set_thread_tracking;
 pub use tracking::{Frame, ThreadOrigin};
 #[cfg(feature = "tokio")]
 pub use wait::condition::wait_for_condition_async;

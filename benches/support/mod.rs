@@ -621,3 +621,77 @@ pub fn inotify_floor_and_sentinel_async(rounds: usize) -> (Samples, Samples) {
             .unwrap()
     })
 }
+
+// ---------------------------------------------------------- thread tracking ----
+
+/// Per-iteration cost of `std::thread::spawn` + `join` inside a test scope, with
+/// thread tracking on or off (the same binary: the switch bypasses the tracker).
+#[cfg(feature = "thread-tracking")]
+pub fn tracked_spawn_join(iters: u32, tracking: bool) -> Duration {
+    iris::__set_thread_tracking(tracking);
+    let scope =
+        TestScope::begin(TestOptions::new("bench-tracking").leaks(iris::LeakPolicy::Ignore));
+    let started = Instant::now();
+    for _ in 0..iters {
+        std::thread::spawn(|| std::hint::black_box(1))
+            .join()
+            .unwrap();
+    }
+    let took = started.elapsed() / iters;
+    scope.finish().unwrap();
+    iris::__set_thread_tracking(true);
+    took
+}
+
+/// Per-test cost of the teardown check (`TestScope::begin` + `finish`, nothing
+/// leaked) while `idle` other threads live in the process. The process is shared
+/// as far as Iris can tell, so the check is the tracker's.
+#[cfg(feature = "thread-tracking")]
+pub fn tracked_teardown(iters: u32, idle: usize) -> Duration {
+    let _idle = IdleThreads::new(idle);
+    let started = Instant::now();
+    for _ in 0..iters {
+        tracked_teardown_once();
+    }
+    started.elapsed() / iters
+}
+
+/// One empty test's scope, begun and finished.
+#[cfg(feature = "thread-tracking")]
+pub fn tracked_teardown_once() {
+    TestScope::begin(TestOptions::new("bench-teardown"))
+        .finish()
+        .unwrap();
+}
+
+/// Run in a fresh process (so the first symbolization is paid): a test scope that
+/// leaks `n` raw threads, then the report (creation sites and live stacks, resolved).
+/// Returns the time from the end of the test body to the report in hand.
+#[cfg(feature = "thread-tracking")]
+pub fn tracked_report_of_leaks(n: usize) -> Duration {
+    let scope = TestScope::begin(TestOptions::new("bench-report").linger(Duration::ZERO));
+    let (keep, wait) = std::sync::mpsc::channel::<()>();
+    let wait = Arc::new(Mutex::new(wait));
+    for i in 0..n {
+        let wait = wait.clone();
+        std::thread::Builder::new()
+            .name(format!("leak-{i}"))
+            .spawn(move || {
+                let _ = wait.lock().map(|w| w.recv());
+            })
+            .unwrap();
+    }
+    std::mem::forget(keep);
+    let started = Instant::now();
+    let report = scope.inspect();
+    let took = started.elapsed();
+    assert_eq!(report.unmanaged().len(), n, "{report}");
+    assert!(
+        report
+            .unmanaged()
+            .iter()
+            .all(|u| u.origin.as_ref().is_some_and(|o| o.created_at.is_some())),
+        "{report}"
+    );
+    took
+}

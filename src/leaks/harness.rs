@@ -653,6 +653,13 @@ impl TestScope {
             deadline.sleep_at_most(backoff.next_pause());
             left = newcomers();
         }
+        // A thread created but not running yet has no id to report; it runs within
+        // microseconds, so it is waited for past `linger` (boundedly).
+        let registered = Deadline::after(STARTING_PATIENCE);
+        while left.2 > 0 && !registered.is_expired() {
+            registered.sleep_at_most(backoff.next_pause());
+            left = newcomers();
+        }
         // The OS names a thread gets when nobody names it: its creator's (this
         // thread's, or the main thread's when the creator was unnamed itself). Read
         // only when there is something to report.
@@ -994,6 +1001,9 @@ fn tracked_threads(scope: u64) -> (Vec<u32>, usize) {
         .collect();
     (threads, starting)
 }
+
+/// How long a thread created for a test gets to start running (and so be seen).
+const STARTING_PATIENCE: Duration = Duration::from_secs(1);
 
 /// How long a leaked thread gets to answer a request for its stack.
 /// (A thread in a non-interruptible wait, or with signals blocked, never answers;

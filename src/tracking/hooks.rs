@@ -31,7 +31,7 @@
 //!    (nobody else uses it); otherwise live stacks fall back to the kernel's wchan.
 
 use std::ffi::{c_int, c_void, CStr};
-use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,14 @@ type CreateFn =
 type JoinFn = unsafe extern "C" fn(pthread_t, *mut *mut c_void) -> c_int;
 
 static REAL_CREATE: AtomicUsize = AtomicUsize::new(0);
+/// When false, `pthread_create` goes straight to glibc (benchmarks compare the two
+/// in one binary).
+static TRACKING: AtomicBool = AtomicBool::new(true);
+
+/// Turns tracking of new threads on or off for the process.
+pub(crate) fn set_tracking(on: bool) {
+    TRACKING.store(on, Ordering::Relaxed);
+}
 static REAL_JOIN: AtomicUsize = AtomicUsize::new(0);
 
 /// The next definition of `name` after ours (glibc's), looked up once.
@@ -83,6 +91,10 @@ pub unsafe extern "C" fn pthread_create(
     };
     // SAFETY: the address is glibc's `pthread_create`, whose type this is.
     let real: CreateFn = unsafe { std::mem::transmute::<usize, CreateFn>(real) };
+    if !TRACKING.load(Ordering::Relaxed) {
+        // SAFETY: the caller's arguments, unchanged, to glibc.
+        return unsafe { real(thread, attr, routine, arg) };
+    }
     let birth = std::panic::catch_unwind(|| Birth::capture(|| (gettid(), own_os_name())))
         .unwrap_or_default();
     let start = Box::into_raw(Box::new(Start {

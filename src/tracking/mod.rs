@@ -91,6 +91,17 @@ pub(crate) fn active() -> bool {
     }
 }
 
+/// For benchmarks: turns the tracking of new threads off (`false`) or back on, so
+/// that one binary can measure both. Not for tests: a thread created while it is off
+/// is nobody's.
+#[doc(hidden)]
+pub fn set_thread_tracking(on: bool) {
+    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    hooks::set_tracking(on);
+    #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
+    let _ = on;
+}
+
 /// Tells the tracker the calling thread is managed (its panics go to its container).
 pub(crate) fn mark_managed() {
     #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
@@ -187,4 +198,133 @@ pub(crate) fn forget(scope: u64) {
     table::forget(scope);
     #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
     let _ = scope;
+}
+
+#[cfg(all(test, feature = "thread-tracking", target_os = "linux"))]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use super::attribution::Attribution;
+    use super::*;
+
+    fn current_tid() -> Option<u32> {
+        Some(hooks::gettid())
+    }
+
+    #[test]
+    fn threads_are_charged_to_the_scope_they_were_made_in_to_any_depth() {
+        assert!(active(), "this test binary's pthread_create is interposed");
+        let scope = Attribution::begin();
+        let (done, wait) = mpsc::channel::<()>();
+        let (tids, got) = mpsc::channel();
+        let child = std::thread::spawn(move || {
+            let grandchild = std::thread::spawn(move || {
+                tids.send(current_tid()).unwrap();
+                let _ = wait.recv();
+            });
+            grandchild.join().unwrap();
+        });
+        let grandchild = got.recv().unwrap().unwrap();
+        let (alive, _) = alive_in(scope.scope());
+        assert!(alive.contains(&grandchild), "{alive:?} has {grandchild}");
+        assert_eq!(alive.len(), 2, "the child and the grandchild: {alive:?}");
+        let origin = origin_of(grandchild).expect("a test's thread has an origin");
+        assert!(
+            origin
+                .functions
+                .iter()
+                .any(|f| f.contains("threads_are_charged_to_the_scope")),
+            "{:?}",
+            origin.functions
+        );
+        drop(done);
+        child.join().unwrap();
+        assert_eq!(alive_in(scope.scope()), (Vec::new(), 0), "both ended");
+        // A thread made outside any scope is nobody's.
+        drop(scope);
+        let outside = std::thread::spawn(current_tid).join().unwrap().unwrap();
+        assert!(origin_of(outside).is_none());
+    }
+
+    #[test]
+    fn a_thread_that_cannot_be_created_leaves_nothing_behind() {
+        let scope = Attribution::begin();
+        // No system can give a thread a stack this large: the real
+        // pthread_create fails, and the box and the starting count go back.
+        let failed = std::thread::Builder::new()
+            .stack_size(usize::MAX / 4)
+            .spawn(|| ());
+        assert!(failed.is_err());
+        assert_eq!(alive_in(scope.scope()), (Vec::new(), 0));
+    }
+
+    #[test]
+    fn a_thread_with_signals_blocked_gives_no_stack_within_the_deadline() {
+        use nix::sys::signal::{SigSet, SigmaskHow};
+        let (done, wait) = mpsc::channel::<()>();
+        let (tids, got) = mpsc::channel();
+        let blocked = std::thread::spawn(move || {
+            nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), None)
+                .unwrap();
+            tids.send(current_tid().unwrap()).unwrap();
+            let _ = wait.recv();
+        });
+        let tid = got.recv().unwrap();
+        let started = Instant::now();
+        assert_eq!(live_stack(tid, Duration::from_millis(50)), None);
+        assert!(started.elapsed() < Duration::from_secs(5), "bounded");
+        // The sampler is still usable for a thread that answers.
+        let (done2, wait2) = mpsc::channel::<()>();
+        let (tids2, got2) = mpsc::channel();
+        let answering = std::thread::spawn(move || {
+            tids2.send(current_tid().unwrap()).unwrap();
+            let _ = wait2.recv();
+        });
+        let tid2 = got2.recv().unwrap();
+        // It answers every time; soon it answers from inside `recv`.
+        crate::wait::condition::wait_for_condition(
+            || {
+                // Raw frames: in Iris's own tests every frame counts as plumbing.
+                let ips = hooks::sample_stack(tid2, Duration::from_secs(10)).expect("it answers");
+                frames::resolve(&ips)
+                    .iter()
+                    .any(|f| f.function.contains("mpsc"))
+            },
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        drop((done, done2));
+        blocked.join().unwrap();
+        answering.join().unwrap();
+        // Duration::ZERO and MAX are deadlines like any other.
+        assert_eq!(live_stack(u32::MAX, Duration::ZERO), None);
+        assert_eq!(live_stack(u32::MAX, Duration::MAX), None, "no such thread");
+    }
+
+    #[test]
+    fn only_an_unjoined_panic_that_ended_its_thread_is_uncollected() {
+        let scope = Attribution::begin();
+        active(); // the panic hook
+        let joined = std::thread::spawn(|| panic!("joined"));
+        assert!(joined.join().is_err());
+        let caught = std::thread::spawn(|| std::panic::catch_unwind(|| panic!("caught")).is_err());
+        assert!(caught.join().unwrap());
+        let detached = std::thread::Builder::new()
+            .name("detached".into())
+            .spawn(|| panic!("nobody joins me"))
+            .unwrap();
+        crate::wait::condition::wait_for_condition(
+            || detached.is_finished() && alive_in(scope.scope()).0.is_empty(),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        drop(detached);
+        let panics = uncollected_panics(scope.scope());
+        assert_eq!(panics.len(), 1, "{panics:?}");
+        assert_eq!(panics[0].message, "nobody joins me");
+        assert_eq!(panics[0].thread_name, "detached");
+        forget(scope.scope());
+        assert!(uncollected_panics(scope.scope()).is_empty());
+    }
 }
