@@ -8,7 +8,6 @@
 //! that each pays the first symbolization.
 
 #[path = "../benches/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::fmt::Write as _;
