@@ -243,6 +243,7 @@ fn main() {
     release.stop();
     std::panic::set_hook(default_hook);
     async_tour();
+    tracking_tour();
 
     println!("\nDone. See docs/thread-safety.md for the patterns behind this tour.");
 }
@@ -308,6 +309,31 @@ fn async_tour() {
             print_report(report);
         }
     }
+}
+
+/// Part 7, with the `thread-tracking` feature: a plain thread leaked by one test is
+/// charged to it even though the process is shared, with where it was created and
+/// where it is blocked now.
+#[cfg(feature = "thread-tracking")]
+fn tracking_tour() {
+    println!("\n7. Thread tracking: a plain thread leaked in a shared process, with its sites");
+    let scope =
+        TestScope::begin(TestOptions::new("demo::tracked_leak").linger(Duration::from_millis(100)));
+    let (keep, blocked) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("forgotten".into())
+        .spawn(move || blocked.recv())
+        .expect("a thread");
+    let report = scope.inspect();
+    print_report(&report.to_string());
+    drop(keep); // lets the thread go, now that it has been reported
+}
+
+#[cfg(not(feature = "thread-tracking"))]
+fn tracking_tour() {
+    println!(
+        "\n7. Thread tracking: run `cargo run --example demo --features thread-tracking` (Linux)"
+    );
 }
 
 #[cfg(not(feature = "tokio"))]
