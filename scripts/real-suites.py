@@ -35,19 +35,30 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "target" / "real-suites"
 FEATURE = "iris-overhead"
 
-# (crate, version, why it is a fair test)
+# (crate, version, why it is a fair test, environment for the Iris runs)
 SUITES = [
     (
         "crossbeam-channel",
         "0.5.15",
         "channels; almost every test spawns and joins threads (scoped and plain)",
+        {},
     ),
     (
         "rayon",
         "1.11.0",
         "data parallelism; tests run on the lazily created global pool and on "
         "pools they build and drop",
+        # What the report of the global pool tells a user to do (thread tracking
+        # matches it by creating function; without tracking it has no name to match).
+        {"IRIS_IGNORE_THREADS": "rayon_core::registry::global_registry"},
     ),
+]
+
+# (label, cargo features of the converted crate)
+VARIANTS = [
+    ("plain", []),
+    ("iris", ["--features", "iris-overhead"]),
+    ("iris + thread-tracking", ["--features", "iris-tracking"]),
 ]
 
 # Why a report is what it is, once a person has read the test: (crate, pattern on
@@ -59,6 +70,13 @@ KNOWN = [
         "true positive: these tests, ported from Go, start goroutine-style threads "
         "(`go!` detaches a `std::thread::spawn`) that block for ever on a channel "
         "the test never closes; the threads are still alive when the test returns",
+    ),
+    (
+        "rayon",
+        r"leaked \d+ thread\(s\)",
+        "false positive: rayon's global pool, created by the first parallel call in "
+        "each test process and kept for the process; its threads are unnamed, so "
+        "without thread tracking no `ignore_threads` glob can match them",
     ),
 ]
 
@@ -85,10 +103,11 @@ def convert(package):
     text = manifest.read_text()
     # Not part of Iris's workspace, though it sits under its target directory.
     text = "[workspace]\n\n" + text
+    features = f'{FEATURE} = []\niris-tracking = ["{FEATURE}", "iris/thread-tracking"]\n'
     if "\n[features]\n" in text:
-        text = text.replace("\n[features]\n", f"\n[features]\n{FEATURE} = []\n", 1)
+        text = text.replace("\n[features]\n", f"\n[features]\n{features}", 1)
     else:
-        text += f"\n[features]\n{FEATURE} = []\n"
+        text += f"\n[features]\n{features}"
     text += f'\n[dev-dependencies.iris]\npath = "{ROOT}"\ndefault-features = false\n'
     manifest.write_text(text)
     count = 0
@@ -128,40 +147,48 @@ def leak_reports(output):
     return sorted(set(re.findall(r"iris: test `[^`]+` [^\n]*", output)))
 
 
-def measure(package, rounds):
-    with_iris = ["--features", FEATURE]
-    runners = {
-        "cargo test": ["cargo", "test", "-q", "--tests"],
-        "cargo nextest": ["cargo", "nextest", "run", "--no-fail-fast", "--tests"],
-    }
-    # Build everything first, so the rounds time only the runs.
-    # (nextest runs the same test binaries `cargo test` builds.)
-    for extra in ([], with_iris):
-        _, result = run(["cargo", "test", "--tests", "--no-run"] + extra, package)
+RUNNERS = {
+    # --no-fail-fast: a failing test binary must not stop the run (or time it short).
+    "cargo test": ["cargo", "test", "-q", "--no-fail-fast", "--tests"],
+    "cargo nextest": ["cargo", "nextest", "run", "--no-fail-fast", "--tests"],
+}
+
+
+def measure(package, rounds, iris_env, only_runner=None):
+    runners = {k: v for k, v in RUNNERS.items() if only_runner in (None, k)}
+    # Build everything first, so the rounds time only the runs (nextest runs the
+    # test binaries `cargo test` builds).
+    for _, features in VARIANTS:
+        _, result = run(["cargo", "test", "--tests", "--no-run"] + features, package)
         if result.returncode != 0:
             sys.exit(f"building {package.name} failed:\n{result.stderr[-4000:]}")
     rows = []
     for runner, base in runners.items():
-        plain, iris = [], []
+        times = {label: [] for label, _ in VARIANTS}
         last = {}
         for _ in range(rounds):
-            for label, extra, into in (("plain", [], plain), ("iris", with_iris, iris)):
-                took, result = run(base + extra, package)
-                into.append(took)
+            # Alternating, so the machine's state is the same for every variant.
+            for label, features in VARIANTS:
+                env = iris_env if features else {}
+                took, result = run(base + features, package, env)
+                times[label].append(took)
                 last[label] = result.stdout + result.stderr
-        p50_plain, p50_iris = statistics.median(plain), statistics.median(iris)
-        rows.append(
-            {
-                "runner": runner,
-                "plain": p50_plain,
-                "iris": p50_iris,
-                "ratio": p50_iris / p50_plain,
-                "plain_verdicts": verdicts(last["plain"]),
-                "iris_verdicts": verdicts(last["iris"]),
-                "reports": leak_reports(last["iris"]),
-                "output": last["iris"],
-            }
-        )
+        plain = statistics.median(times["plain"])
+        for label, _ in VARIANTS[1:]:
+            iris = statistics.median(times[label])
+            rows.append(
+                {
+                    "runner": runner,
+                    "variant": label,
+                    "plain": plain,
+                    "iris": iris,
+                    "ratio": iris / plain,
+                    "plain_verdicts": verdicts(last["plain"]),
+                    "iris_verdicts": verdicts(last[label]),
+                    "reports": leak_reports(last[label]),
+                    "output": last[label],
+                }
+            )
     return rows
 
 
@@ -169,23 +196,29 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", help="measure one crate; keep the other's last results")
+    parser.add_argument("--runner", choices=list(RUNNERS), help="measure under one runner; keep the other's last results")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    for crate, version, why in SUITES:
+    for crate, version, why, iris_env in SUITES:
         if args.only and args.only != crate:
             continue
         package = fetch(crate, version)
         tests = int((package / ".iris-tests").read_text())
         print(f"{crate} {version}: {tests} tests converted; {why}", file=sys.stderr)
-        rows = measure(package, args.rounds)
+        rows = measure(package, args.rounds, iris_env, args.runner)
         for row in rows:
             if row["reports"]:
-                dump = WORK / f"{crate}-{row['runner'].replace(' ', '-')}.log"
+                slug = f"{row['runner']}-{row['variant']}".replace(" ", "-").replace("+", "")
+                dump = WORK / f"{crate}-{slug}.log"
                 dump.write_text(row["output"])
                 print(f"  {row['runner']}: reports in {dump}", file=sys.stderr)
             del row["output"]
+        previous = WORK / f"{crate}.json"
+        if args.runner and previous.exists():
+            kept = [r for r in json.loads(previous.read_text())["rows"] if r["runner"] != args.runner]
+            rows = kept + rows
         result = {"crate": crate, "version": version, "tests": tests, "rounds": args.rounds,
-                  "rows": rows}
+                  "env": iris_env, "rows": rows}
         (WORK / f"{crate}.json").write_text(json.dumps(result, indent=1))
     write_report()
 
@@ -193,30 +226,41 @@ def main():
 def write_report():
     """docs/benchmarks/real-suites.md from the last results of each crate."""
     lines = [
-        "| suite | runner | `#[test]` | `#[iris_test]` | ratio | target | verdicts (plain / iris) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| suite | runner | Iris | `#[test]` | `#[iris_test]` | ratio | target | verdicts (plain / iris) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     explained = []
-    for crate, version, _ in SUITES:
+    for crate, version, _, _ in SUITES:
         path = WORK / f"{crate}.json"
         if not path.exists():
-            lines.append(f"| {crate} {version} | not measured | | | | | |")
+            lines.append(f"| {crate} {version} | not measured | | | | | | |")
             continue
         result = json.loads(path.read_text())
         for row in result["rows"]:
             (pp, pf), (ip, iff) = row["plain_verdicts"], row["iris_verdicts"]
             met = "yes" if row["ratio"] <= 1.05 else "**no**"
+            env = " ".join(f"`{k}={v}`" for k, v in result.get("env", {}).items())
+            variant = row.get("variant", "iris") + (f" with {env}" if env else "")
             lines.append(
                 f"| {crate} {result['version']} ({result['tests']} tests) | {row['runner']} "
-                f"| {row['plain']:.2f} s | {row['iris']:.2f} s | {row['ratio']:.3f} "
+                f"| {variant} | {row['plain']:.2f} s | {row['iris']:.2f} s | {row['ratio']:.3f} "
                 f"| <= 1.05 ({met}) | {pp} passed, {pf} failed / {ip} passed, {iff} failed |"
             )
+            # One line per explanation, with a count and a few of the tests.
+            groups = {}
             for report in row["reports"]:
                 why = next(
                     (v for c, pattern, v in KNOWN if c == crate and re.search(pattern, report)),
                     "not yet read by a person",
                 )
-                explained.append(f"- {crate}, {row['runner']}: {report}: {why}")
+                groups.setdefault(why, []).append(report)
+            for why, reports in groups.items():
+                tests = ", ".join(re.search(r"`[^`]+`", r).group(0) for r in reports[:3])
+                more = f" and {len(reports) - 3} more" if len(reports) > 3 else ""
+                explained.append(
+                    f"- {crate}, {row['runner']}, {row.get('variant', 'iris')}: "
+                    f"{len(reports)} report(s) ({tests}{more}): {why}"
+                )
     table = "\n".join(lines)
     reports = "\n".join(explained) if explained else "No leak reports."
     out = ROOT / "docs" / "benchmarks" / "real-suites.md"

@@ -21,8 +21,8 @@
 //!    It is never freed twice and never leaked.
 //! 3. If `dlsym` finds no next definition, the call fails with `EAGAIN` (for create)
 //!    or `ESRCH` (for join) instead of jumping to address 0.
-//! 4. The signal handler runs only on the thread it was aimed at, writes only the
-//!    preallocated slot after winning it with a compare-and-swap (`ARMED` to `BUSY`),
+//! 4. The signal handler writes only the preallocated slot, and only after winning it
+//!    with a compare-and-swap from (its own tid, `ARMED`) to (its own tid, `BUSY`),
 //!    and neither allocates nor takes a lock of ours; it saves and restores `errno`.
 //!    The requester gives up after a deadline; a handler that won the slot but never
 //!    finished (the unwinder blocked on glibc's loader lock) leaves the slot `BUSY`
@@ -31,7 +31,7 @@
 //!    (nobody else uses it); otherwise live stacks fall back to the kernel's wchan.
 
 use std::ffi::{c_int, c_void, CStr};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -171,15 +171,26 @@ pub(crate) fn own_os_name() -> String {
 // ----------------------------------------------------------------- live stacks ----
 
 const MAX_FRAMES: usize = 64;
-const IDLE: u8 = 0;
-const ARMED: u8 = 1;
-const BUSY: u8 = 2;
-const DONE: u8 = 3;
+const IDLE: u64 = 0;
+const ARMED: u64 = 1;
+const BUSY: u64 = 2;
+const DONE: u64 = 3;
 
-static SLOT_TID: AtomicU32 = AtomicU32::new(0);
-static SLOT_STATE: AtomicU8 = AtomicU8::new(IDLE);
+/// The slot's owner and state in one word, `tid << 8 | state`, so that a handler
+/// can win it only for the thread it was armed for (a late signal from an earlier,
+/// abandoned request for another thread cannot take a newer request's slot).
+static SLOT: AtomicU64 = AtomicU64::new(IDLE);
 static SLOT_LEN: AtomicUsize = AtomicUsize::new(0);
 static SLOT_IPS: [AtomicUsize; MAX_FRAMES] = [const { AtomicUsize::new(0) }; MAX_FRAMES];
+
+fn slot(tid: u32, state: u64) -> u64 {
+    (u64::from(tid) << 8) | state
+}
+
+fn slot_state(word: u64) -> u64 {
+    word & 0xff
+}
+
 /// One sampler at a time.
 static SAMPLER: parking_lot::Mutex<()> = parking_lot::const_mutex(());
 
@@ -192,10 +203,15 @@ fn sample_signal() -> c_int {
 extern "C" fn on_sample_signal(_signal: c_int, _info: *mut libc::siginfo_t, _context: *mut c_void) {
     // SAFETY: __errno_location returns this thread's errno slot.
     let errno = unsafe { *libc::__errno_location() };
-    if SLOT_TID.load(Ordering::Acquire) == gettid()
-        && SLOT_STATE
-            .compare_exchange(ARMED, BUSY, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+    let me = gettid();
+    if SLOT
+        .compare_exchange(
+            slot(me, ARMED),
+            slot(me, BUSY),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_ok()
     {
         let mut n = 0;
         // SAFETY: the slot is ours (BUSY) until DONE is stored; the unwinder walks
@@ -208,7 +224,7 @@ extern "C" fn on_sample_signal(_signal: c_int, _info: *mut libc::siginfo_t, _con
             });
         }
         SLOT_LEN.store(n, Ordering::Relaxed);
-        SLOT_STATE.store(DONE, Ordering::Release);
+        SLOT.store(slot(me, DONE), Ordering::Release);
     }
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = errno };
@@ -244,15 +260,14 @@ pub(crate) fn sample_stack(tid: u32, within: Duration) -> Option<Vec<usize>> {
         return None;
     }
     let _one_at_a_time = SAMPLER.lock();
-    match SLOT_STATE.load(Ordering::Acquire) {
-        IDLE => {}
-        // A handler that was given up on finished after all: the slot is free.
-        DONE => SLOT_STATE.store(IDLE, Ordering::Release),
-        _ => return None, // a handler never finished (invariant 4): sampling is off
+    // IDLE; DONE (a handler that was given up on finished after all); ARMED (a
+    // request given up on whose signal never came): the slot is free. BUSY: a handler
+    // never finished (invariant 4), so sampling is off.
+    if slot_state(SLOT.load(Ordering::Acquire)) == BUSY {
+        return None;
     }
     SLOT_LEN.store(0, Ordering::Relaxed);
-    SLOT_TID.store(tid, Ordering::Release);
-    SLOT_STATE.store(ARMED, Ordering::Release);
+    SLOT.store(slot(tid, ARMED), Ordering::Release);
     // SAFETY: tgkill with our own pid and a tid only signals that thread (or fails).
     let sent = unsafe {
         libc::syscall(
@@ -263,26 +278,26 @@ pub(crate) fn sample_stack(tid: u32, within: Duration) -> Option<Vec<usize>> {
         )
     };
     if sent != 0 {
-        SLOT_STATE.store(IDLE, Ordering::Release);
+        SLOT.store(IDLE, Ordering::Release);
         return None;
     }
     let started = Instant::now();
     let mut pause = Duration::from_micros(20);
     loop {
-        if SLOT_STATE.load(Ordering::Acquire) == DONE {
+        if SLOT.load(Ordering::Acquire) == slot(tid, DONE) {
             let n = SLOT_LEN.load(Ordering::Relaxed);
             let ips = SLOT_IPS[..n]
                 .iter()
                 .map(|ip| ip.load(Ordering::Relaxed))
                 .collect();
-            SLOT_STATE.store(IDLE, Ordering::Release);
+            SLOT.store(IDLE, Ordering::Release);
             return Some(ips);
         }
         if started.elapsed() >= within {
             // Disarm, unless the handler is already writing: then it gets one more
             // period, and if it still has not finished the slot stays BUSY.
-            if SLOT_STATE
-                .compare_exchange(ARMED, IDLE, Ordering::AcqRel, Ordering::Acquire)
+            if SLOT
+                .compare_exchange(slot(tid, ARMED), IDLE, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
                 return None;
