@@ -10,8 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
+# At a fixed path: test binaries bake in their package's path (CARGO_MANIFEST_DIR),
+# and cargo reuses them across runs when the sources are unchanged, so a fresh
+# temporary directory each run left them reading a deleted one.
+scratch="$root/target/minimal-versions/package"
+rm -rf "$scratch"
+mkdir -p "$scratch"
 git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$scratch"
 cd "$scratch"
 export CARGO_TARGET_DIR="$root/target/minimal-versions"

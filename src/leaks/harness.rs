@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use super::output::{self, Runner};
 use super::report::{
-    LeakReport, LeakedProcess, PlainPanic, Straggler, TaskFindings, UnmanagedCheck, UnmanagedThread,
+    LeakReport, LeakedProcess, Straggler, TaskFindings, UnmanagedCheck, UnmanagedThread,
 };
 use crate::os::processes;
 use crate::os::threads::{self as os_threads, OsThread};
@@ -565,13 +565,6 @@ impl TestScope {
             tracking::uncollected_panics(tracked_scope)
                 .into_iter()
                 .filter(|p| Some(p.tid) != self.body_tid)
-                .map(|p| PlainPanic {
-                    thread: p.thread_name,
-                    tid: p.tid,
-                    message: p.message,
-                    location: p.location,
-                    origin: p.origin,
-                })
                 .collect()
         };
         tracking::forget(tracked_scope);

@@ -16,7 +16,7 @@ use std::fmt;
 use super::json::Json;
 use crate::os::threads::OsThread;
 use crate::threads::report::{ThreadInfo, ThreadPanic};
-use crate::tracking::{Frame, ThreadOrigin};
+use crate::tracking::{Frame, PlainPanic, ThreadOrigin};
 
 /// A managed thread still running after the test's registry was stopped.
 #[derive(Clone, Debug)]
@@ -44,36 +44,6 @@ pub struct UnmanagedThread {
     /// (feature `thread-tracking`; `None` where no stack could be taken, and then
     /// `os.blocked_in` is the kernel's word for it).
     pub stack: Option<Vec<Frame>>,
-}
-
-/// A plain thread (not managed by Iris) that worked for the test, ended in a panic,
-/// and was never joined: nobody saw its panic (feature `thread-tracking`).
-#[derive(Clone, Debug)]
-pub struct PlainPanic {
-    /// Its OS name when it panicked.
-    pub thread: String,
-    /// Its kernel id.
-    pub tid: u32,
-    /// The panic's message.
-    pub message: String,
-    /// `FILE:LINE:COLUMN` of the panic.
-    pub location: Option<String>,
-    /// Where it was created.
-    pub origin: Option<ThreadOrigin>,
-}
-
-impl fmt::Display for PlainPanic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "thread {:?} (tid {}) panicked", self.thread, self.tid)?;
-        if let Some(location) = &self.location {
-            write!(f, " at {location}")?;
-        }
-        write!(f, ": {}; nobody joined it", self.message)?;
-        if let Some(site) = self.origin.as_ref().and_then(|o| o.created_at.as_ref()) {
-            write!(f, " (created at {site})")?;
-        }
-        Ok(())
-    }
 }
 
 /// A child process still alive (or unreaped) after the test.

@@ -306,6 +306,8 @@ pub(crate) fn sample_stack(tid: u32, within: Duration) -> Option<Vec<usize>> {
                 return None;
             }
         }
+        // Polling, not a condvar: the handler runs in signal context, where it may
+        // only store to atomics, so nothing can wake this thread.
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(2));
     }

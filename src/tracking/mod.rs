@@ -30,6 +30,7 @@ mod hooks;
 #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
 mod table;
 
+use std::fmt;
 use std::time::Duration;
 
 pub use frames::Frame;
@@ -53,14 +54,34 @@ pub struct ThreadOrigin {
     pub known_pool: Option<(&'static str, &'static str)>,
 }
 
-/// A panic that ended a plain (unmanaged) thread of a test, which nobody joined.
+/// A plain thread (not managed by Iris) that worked for the test, ended in a panic,
+/// and was never joined: nobody saw its panic (feature `thread-tracking`).
 #[derive(Clone, Debug)]
-pub(crate) struct UncollectedPanic {
-    pub(crate) thread_name: String,
-    pub(crate) tid: u32,
-    pub(crate) message: String,
-    pub(crate) location: Option<String>,
-    pub(crate) origin: Option<ThreadOrigin>,
+pub struct PlainPanic {
+    /// Its OS name when it panicked.
+    pub thread: String,
+    /// Its kernel id.
+    pub tid: u32,
+    /// The panic's message.
+    pub message: String,
+    /// `FILE:LINE:COLUMN` of the panic.
+    pub location: Option<String>,
+    /// Where it was created.
+    pub origin: Option<ThreadOrigin>,
+}
+
+impl fmt::Display for PlainPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "thread {:?} (tid {}) panicked", self.thread, self.tid)?;
+        if let Some(location) = &self.location {
+            write!(f, " at {location}")?;
+        }
+        write!(f, ": {}; nobody joined it", self.message)?;
+        if let Some(site) = self.origin.as_ref().and_then(|o| o.created_at.as_ref()) {
+            write!(f, " (created at {site})")?;
+        }
+        Ok(())
+    }
 }
 
 /// Whether threads are being tracked in this process: the feature is on, this is
@@ -170,14 +191,14 @@ pub(crate) fn live_stack(tid: u32, within: Duration) -> Option<Vec<Frame>> {
 
 /// Panics that ended plain threads of `scope` and that no `join` collected; a panic
 /// caught inside its own thread (by a pool, a runtime or the user) is not one.
-pub(crate) fn uncollected_panics(scope: u64) -> Vec<UncollectedPanic> {
+pub(crate) fn uncollected_panics(scope: u64) -> Vec<PlainPanic> {
     #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
     {
         table::unjoined_panics(scope)
             .into_iter()
             .filter(|ended| frames::catch_frames(&frames::resolve(&ended.panic_stack)) <= 1)
-            .map(|ended| UncollectedPanic {
-                thread_name: ended.name.clone(),
+            .map(|ended| PlainPanic {
+                thread: ended.name.clone(),
                 tid: ended.thread.tid,
                 message: ended.message.clone(),
                 location: ended.location.clone(),
@@ -210,6 +231,19 @@ mod tests {
 
     fn current_tid() -> Option<u32> {
         Some(hooks::gettid())
+    }
+
+    /// Waits until `condition` holds, at most `within` (this layer sits below
+    /// `wait/`, so its tests poll on a `Deadline` from `sync/`).
+    fn eventually(mut condition: impl FnMut() -> bool, within: Duration) -> Result<(), ()> {
+        let deadline = crate::sync::deadline::Deadline::after(within);
+        while !condition() {
+            if deadline.is_expired() {
+                return Err(());
+            }
+            deadline.sleep_at_most(Duration::from_millis(1));
+        }
+        Ok(())
     }
 
     #[test]
@@ -283,7 +317,7 @@ mod tests {
         });
         let tid2 = got2.recv().unwrap();
         // It answers every time; soon it answers from inside `recv`.
-        crate::wait::condition::wait_for_condition(
+        eventually(
             || {
                 // Raw frames: in Iris's own tests every frame counts as plumbing.
                 let ips = hooks::sample_stack(tid2, Duration::from_secs(10)).expect("it answers");
@@ -314,7 +348,7 @@ mod tests {
             .name("detached".into())
             .spawn(|| panic!("nobody joins me"))
             .unwrap();
-        crate::wait::condition::wait_for_condition(
+        eventually(
             || detached.is_finished() && alive_in(scope.scope()).0.is_empty(),
             Duration::from_secs(10),
         )
@@ -323,7 +357,7 @@ mod tests {
         let panics = uncollected_panics(scope.scope());
         assert_eq!(panics.len(), 1, "{panics:?}");
         assert_eq!(panics[0].message, "nobody joins me");
-        assert_eq!(panics[0].thread_name, "detached");
+        assert_eq!(panics[0].thread, "detached");
         forget(scope.scope());
         assert!(uncollected_panics(scope.scope()).is_empty());
     }
