@@ -196,7 +196,12 @@ pub(crate) fn uncollected_panics(scope: u64) -> Vec<PlainPanic> {
     {
         table::unjoined_panics(scope)
             .into_iter()
-            .filter(|ended| frames::catch_frames(&frames::resolve(&ended.panic_stack)) <= 1)
+            .filter(|ended| {
+                // std catches every thread's panic at its root; any other catch
+                // between the panic and the root means the thread went on.
+                let at_root = usize::from(ended.stack_reaches_root());
+                frames::catch_frames(&frames::resolve(&ended.panic_stack)) <= at_root
+            })
             .map(|ended| PlainPanic {
                 thread: ended.name.clone(),
                 tid: ended.thread.tid,

@@ -21,8 +21,15 @@ use parking_lot::Mutex;
 
 use super::attribution;
 
-/// How many return addresses a creation or panic backtrace keeps.
-const MAX_FRAMES: usize = 48;
+/// How many return addresses a creation backtrace keeps: the creation site is near
+/// the top, and a thread is created often, so it stays short.
+const CREATION_FRAMES: usize = 48;
+
+/// How many a panic's backtrace keeps. Whether the thread caught its own panic is
+/// told by the `catch_unwind` frames between the panic and the thread's root, which
+/// can be far down: rayon panics a hundred frames deep in its join recursion and
+/// catches near the root. Panics are rare, so the whole stack is kept, to a bound.
+const PANIC_FRAMES: usize = 4096;
 
 /// What is known about a thread when it is created (taken on its creator).
 #[derive(Debug, Default)]
@@ -49,7 +56,7 @@ impl Birth {
             scope,
             creator_tid,
             creator_name,
-            ips: Some(raw_backtrace()),
+            ips: Some(raw_backtrace(CREATION_FRAMES)),
             at: Some(Instant::now()),
         }
     }
@@ -73,11 +80,11 @@ fn started(table: &mut Table, scope: u64) {
     }
 }
 
-fn raw_backtrace() -> Arc<[usize]> {
-    let mut ips = Vec::with_capacity(MAX_FRAMES);
+fn raw_backtrace(most: usize) -> Arc<[usize]> {
+    let mut ips = Vec::with_capacity(most.min(CREATION_FRAMES));
     backtrace::trace(|frame| {
         ips.push(frame.ip() as usize);
-        ips.len() < MAX_FRAMES
+        ips.len() < most
     });
     ips.into()
 }
@@ -103,6 +110,15 @@ impl Tracked {
     /// How long it has been alive.
     pub(crate) fn age(&self) -> Option<Duration> {
         self.born.map(|at| at.elapsed())
+    }
+}
+
+impl Ended {
+    /// Whether the panic's backtrace reaches the thread's root (it was not cut at
+    /// [`PANIC_FRAMES`]), so that std's own `catch_unwind` around the thread's
+    /// function is in it.
+    pub(crate) fn stack_reaches_root(&self) -> bool {
+        self.panic_stack.len() < PANIC_FRAMES
     }
 }
 
@@ -309,7 +325,7 @@ fn note_panic(info: &PanicHookInfo<'_>) {
                 .to_string(),
             message: crate::sync::panic_message(info.payload()),
             location: info.location().map(|l| l.to_string()),
-            stack: raw_backtrace(),
+            stack: raw_backtrace(PANIC_FRAMES),
         });
     });
 }

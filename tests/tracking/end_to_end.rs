@@ -167,10 +167,21 @@ fn a_plain_thread_that_panics_unjoined_fails_its_test_with_the_message_and_site(
 }
 
 #[test]
+fn a_panic_far_below_the_root_is_still_told_caught_from_uncaught() {
+    let (passed, out) = run("a_deep_panic_nobody_caught", false, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("thread \"deep-doomed\" (tid ") && out.contains("deep down; nobody joined it"),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_joined_panic_and_a_caught_one_are_not_findings() {
     for test in [
         "a_plain_thread_panics_and_is_joined",
         "a_panic_caught_inside_its_thread_is_not_a_finding",
+        "a_deep_panic_caught_near_the_root_is_not_a_finding",
     ] {
         for owns_process in [false, true] {
             let (passed, out) = run(test, owns_process, &[]);

@@ -131,6 +131,39 @@ fn a_panic_caught_inside_its_thread_is_not_a_finding() {
     // Detached; it ends on its own within `linger`.
 }
 
+/// Recurses `depth` frames, then panics: a panic deep in a pool's recursion (rayon
+/// splits work in `join` a hundred frames deep, and catches near the root).
+#[inline(never)]
+fn panic_at_depth(depth: u32) -> u32 {
+    if depth == 0 {
+        panic!("deep down");
+    }
+    // The addition after the call keeps it from being a tail call.
+    panic_at_depth(std::hint::black_box(depth - 1)) + 1
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "panics on purpose; run by end_to_end"]
+fn a_deep_panic_caught_near_the_root_is_not_a_finding() {
+    std::thread::Builder::new()
+        .name("deep-catcher".into())
+        .spawn(|| {
+            let caught = std::panic::catch_unwind(|| panic_at_depth(200));
+            assert!(caught.is_err());
+        })
+        .unwrap();
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "panics on purpose; run by end_to_end"]
+fn a_deep_panic_nobody_caught() {
+    let handle = std::thread::Builder::new()
+        .name("deep-doomed".into())
+        .spawn(|| panic_at_depth(200))
+        .unwrap();
+    wait_for_condition(|| handle.is_finished(), Duration::from_secs(10)).unwrap();
+}
+
 #[iris_test(linger = "100ms", ignore_threads = "*start_leaky_worker")]
 #[ignore = "leaks on purpose; run by end_to_end"]
 fn an_ignored_creator_is_not_reported() {
