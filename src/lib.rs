@@ -76,6 +76,7 @@ mod process;
 mod sync;
 #[cfg(feature = "tokio")]
 mod tasks;
+mod text;
 mod threads;
 mod tracking;
 mod wait;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u8)] = &[
     ("sync", 0),
     ("os", 0),
+    ("text", 0),
     ("tracking", 1),
     ("threads", 2),
     ("wait", 2),

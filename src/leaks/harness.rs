@@ -32,6 +32,7 @@ use crate::os::threads::{self as os_threads, OsThread};
 use crate::sync::completion::{Completion, NoValue};
 use crate::sync::deadline::Deadline;
 use crate::sync::stop_token::StopToken;
+use crate::text::glob::{glob_matches, split_globs};
 use crate::threads::context;
 use crate::threads::managed_thread::{current_os_tid, managed_by_tid};
 use crate::threads::registry::{thread_registry_scope, RegistryScope, ThreadRegistry};
@@ -176,10 +177,14 @@ impl TestOptions {
             .any(|glob| glob_matches(glob, name))
     }
 
-    /// Whether there is any `ignore_threads` glob (then leaked threads' creation
-    /// stacks are resolved to match them against functions).
-    fn ignores_any_function(&self) -> bool {
-        !self.ignore_threads.is_empty() || !env_ignored_threads().is_empty()
+    /// Every `ignore_threads` glob: the options' and `IRIS_IGNORE_THREADS`. Where
+    /// there is any, leaked threads' creation stacks are matched against them.
+    fn all_ignore_globs(&self) -> Vec<String> {
+        self.ignore_threads
+            .iter()
+            .chain(env_ignored_threads())
+            .cloned()
+            .collect()
     }
 
     /// Declares that this test has the process to itself, so the check of threads
@@ -241,14 +246,6 @@ impl TestOptions {
     }
 }
 
-fn split_globs(globs: &str) -> impl Iterator<Item = String> + '_ {
-    globs
-        .split(',')
-        .map(str::trim)
-        .filter(|g| !g.is_empty())
-        .map(str::to_string)
-}
-
 /// `IRIS_IGNORE_THREADS`, read once.
 fn env_ignored_threads() -> &'static [String] {
     static GLOBS: OnceLock<Vec<String>> = OnceLock::new();
@@ -257,31 +254,6 @@ fn env_ignored_threads() -> &'static [String] {
             .map(|text| split_globs(&text).collect())
             .unwrap_or_default()
     })
-}
-
-/// Whether `text` matches `glob`, where `*` matches any run of characters (also
-/// none) and `?` exactly one.
-pub(crate) fn glob_matches(glob: &str, text: &str) -> bool {
-    let (glob, text): (Vec<char>, Vec<char>) = (glob.chars().collect(), text.chars().collect());
-    // Classic two-pointer wildcard matching with backtracking to the last `*`.
-    let (mut g, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if g < glob.len() && (glob[g] == '?' || glob[g] == text[t]) {
-            g += 1;
-            t += 1;
-        } else if g < glob.len() && glob[g] == '*' {
-            star = Some((g, t));
-            g += 1;
-        } else if let Some((star_g, star_t)) = star {
-            g = star_g + 1;
-            t = star_t + 1;
-            star = Some((star_g, star_t + 1));
-        } else {
-            return false;
-        }
-    }
-    glob[g..].iter().all(|c| *c == '*')
 }
 
 /// tokio's default names for its pool threads (they changed in tokio 1.4x).
@@ -596,15 +568,22 @@ impl TestScope {
         let tracked_scope = self.attribution.as_ref().map_or(0, Attribution::scope);
         // Decided once per thread: resolving a creation stack is not free.
         let ignored_by_origin: RefCell<HashMap<u32, bool>> = RefCell::default();
+        let globs = self.options.all_ignore_globs();
         let ignored = |tid: u32| {
             if os_threads::thread_name(tid).is_some_and(|n| self.options.ignores(&n)) {
                 return true;
             }
-            if !self.options.ignores_any_function() {
+            if globs.is_empty() {
                 return false;
             }
             if let Some(known) = ignored_by_origin.borrow().get(&tid) {
                 return *known;
+            }
+            // The symbol table answers most matches without reading debug info (a
+            // cost each test process would pay again under nextest).
+            if tracking::created_through(tid, &globs) {
+                ignored_by_origin.borrow_mut().insert(tid, true);
+                return true;
             }
             // Not known until the new thread has registered itself: ask again then.
             let Some(origin) = tracking::origin_of(tid) else {

@@ -173,16 +173,20 @@ pub(crate) fn catch_frames(frames: &[Frame]) -> usize {
 /// Names for well-known process-wide pools, from a creation stack's functions:
 /// (what it is, the glob that ignores it).
 pub(crate) fn known_pool(functions: &[String]) -> Option<(&'static str, &'static str)> {
+    // One glob for both ways rayon's global pool comes to be: on first use
+    // (`global_registry`) and by `ThreadPoolBuilder::build_global`
+    // (`init_global_registry`).
+    const RAYON_GLOBAL: &str = "rayon_core::registry::*global_registry";
     const POOLS: &[(&str, &str, &str)] = &[
         (
             "rayon_core::registry::global_registry",
             "rayon's global thread pool, created on first use and kept for the process",
-            "rayon_core::registry::global_registry",
+            RAYON_GLOBAL,
         ),
         (
             "rayon_core::registry::init_global_registry",
-            "rayon's global thread pool, created on first use and kept for the process",
-            "rayon_core::registry::init_global_registry",
+            "rayon's global thread pool, kept for the process",
+            RAYON_GLOBAL,
         ),
     ];
     for (function, what, glob) in POOLS {
@@ -316,10 +320,13 @@ mod tests {
             "rayon_core::registry::Registry::new".to_string(),
             "rayon_core::registry::global_registry".to_string(),
         ];
-        assert_eq!(
-            known_pool(&rayon).map(|(_, glob)| glob),
-            Some("rayon_core::registry::global_registry")
-        );
+        let glob = known_pool(&rayon).map(|(_, glob)| glob).unwrap();
+        let built = vec!["rayon_core::registry::init_global_registry".to_string()];
+        assert_eq!(known_pool(&built).map(|(_, glob)| glob), Some(glob));
+        // The glob it names covers both ways the global pool is made.
+        for function in [&rayon[1], &built[0]] {
+            assert!(crate::text::glob::glob_matches(glob, function), "{glob} {function}");
+        }
         let lazy = vec!["std::sync::once_lock::OnceLock<T>::initialize".to_string()];
         assert!(known_pool(&lazy).is_some());
         assert!(known_pool(&["my::pool::new".to_string()]).is_none());

@@ -27,6 +27,12 @@ pub(crate) mod frames;
 #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
 #[allow(unsafe_code)]
 mod hooks;
+#[cfg(all(
+    feature = "thread-tracking",
+    target_os = "linux",
+    target_pointer_width = "64"
+))]
+mod symbols;
 #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
 mod table;
 
@@ -155,6 +161,33 @@ pub(crate) fn origin_of(tid: u32) -> Option<ThreadOrigin> {
     {
         let _ = tid;
         None
+    }
+}
+
+/// Whether thread `tid` (alive) was created through a function whose name matches
+/// one of `globs`, as far as the executable's symbol table can tell without reading
+/// debug info: `true` is certain; `false` means not known (an inlined function, a
+/// shared library's, an untracked thread), and [`origin_of`] resolves the whole
+/// creation stack to tell.
+pub(crate) fn created_through(tid: u32, globs: &[String]) -> bool {
+    #[cfg(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_pointer_width = "64"
+    ))]
+    {
+        table::lookup(tid)
+            .and_then(|t| t.creation)
+            .is_some_and(|ips| symbols::passes_through(&ips, globs))
+    }
+    #[cfg(not(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_pointer_width = "64"
+    )))]
+    {
+        let _ = (tid, globs);
+        false
     }
 }
 

@@ -1,0 +1,112 @@
+//! Shell-style globs, as ignore lists are written: `*` matches any run of
+//! characters (also none) and `?` exactly one; nothing else is special.
+//!
+//! They match thread names and function names (`rayon_core::registry::*`), so they
+//! work on characters, not bytes, and have no escapes: `::`, `<`, `{` and `}` are
+//! plain characters in a glob.
+
+/// Splits a comma-separated list of globs, dropping blanks around and between them.
+pub(crate) fn split_globs(globs: &str) -> impl Iterator<Item = String> + '_ {
+    globs
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_string)
+}
+
+/// Whether `text` matches `glob`.
+pub(crate) fn glob_matches(glob: &str, text: &str) -> bool {
+    let (glob, text): (Vec<char>, Vec<char>) = (glob.chars().collect(), text.chars().collect());
+    // Classic two-pointer wildcard matching with backtracking to the last `*`.
+    let (mut g, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if g < glob.len() && (glob[g] == '?' || glob[g] == text[t]) {
+            g += 1;
+            t += 1;
+        } else if g < glob.len() && glob[g] == '*' {
+            star = Some((g, t));
+            g += 1;
+        } else if let Some((star_g, star_t)) = star {
+            g = star_g + 1;
+            t = star_t + 1;
+            star = Some((star_g, star_t + 1));
+        } else {
+            return false;
+        }
+    }
+    glob[g..].iter().all(|c| *c == '*')
+}
+
+/// The longest run of identifier characters (`[A-Za-z0-9_]`) that every text the
+/// glob matches contains: a cheap first test before matching. A Rust symbol keeps
+/// each identifier of its path whole when mangled (`_ZN10rayon_core8registry...`),
+/// so a mangled name that lacks it cannot demangle to a match. `None` when the glob
+/// has no such run (`*`, `<*>::new`).
+pub(crate) fn required_word(glob: &str) -> Option<&str> {
+    glob.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .max_by_key(|word| word.len())
+        .filter(|word| !word.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stars_match_any_run_and_question_marks_one_character() {
+        assert!(glob_matches("rayon-*", "rayon-worker-3"));
+        assert!(glob_matches("*", ""));
+        assert!(glob_matches("a*b*c", "a-x-b-y-c"));
+        assert!(glob_matches("worker-?", "worker-7"));
+        assert!(!glob_matches("worker-?", "worker-17"));
+        assert!(!glob_matches("rayon-*", "my-rayon-worker"));
+        assert!(glob_matches(
+            "*::global_registry",
+            "rayon_core::registry::global_registry"
+        ));
+        assert!(glob_matches("*{{closure}}", "a::b::{{closure}}"));
+        assert!(
+            glob_matches("привет*", "привет-мир"),
+            "characters, not bytes"
+        );
+    }
+
+    #[test]
+    fn lists_are_split_on_commas_without_blanks() {
+        let globs: Vec<String> = split_globs(" rayon-*, ,tokio-*  ,").collect();
+        assert_eq!(globs, ["rayon-*", "tokio-*"]);
+    }
+
+    #[test]
+    fn the_required_word_is_the_longest_identifier_run() {
+        assert_eq!(
+            required_word("rayon_core::registry::global_registry"),
+            Some("global_registry")
+        );
+        assert_eq!(
+            required_word("*start_leaky_worker"),
+            Some("start_leaky_worker")
+        );
+        assert_eq!(required_word("<*>::new"), Some("new"));
+        assert_eq!(required_word("*"), None);
+        assert_eq!(required_word("?*"), None);
+        // Whatever the glob matches contains the word.
+        for glob in [
+            "rayon_core::registry::global_registry",
+            "*leaky*",
+            "a?c_def*",
+        ] {
+            let word = required_word(glob).unwrap();
+            for text in [
+                "rayon_core::registry::global_registry",
+                "x::start_leaky_worker",
+                "abc_defg",
+            ] {
+                if glob_matches(glob, text) {
+                    assert!(text.contains(word), "{glob} {text}");
+                }
+            }
+        }
+    }
+}

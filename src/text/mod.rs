@@ -1,0 +1,3 @@
+//! Text the user writes to name things: the globs of ignore lists.
+
+pub(crate) mod glob;
