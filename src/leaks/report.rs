@@ -583,6 +583,18 @@ impl LeakReport {
         if self
             .unmanaged
             .iter()
+            .any(|u| u.inherited_name && u.managed.is_none() && u.origin.is_none())
+        {
+            hints.push(
+                "an unnamed thread carries its creator's name, so no name glob can tell a pool's \
+                 thread from a leak: turn on the `thread-tracking` feature (on the dev-dependency) \
+                 to see where it was created and to match `ignore_threads` against the function \
+                 that created it",
+            );
+        }
+        if self
+            .unmanaged
+            .iter()
             .any(|u| u.origin.as_ref().is_some_and(|o| o.known_pool.is_some()))
         {
             hints.push(
@@ -724,6 +736,22 @@ mod tests {
         );
         assert!(!text.contains("chanN"), "{text}");
         assert!(text.contains("join it before the test ends"), "{text}");
+        assert!(
+            text.contains("no name glob can tell a pool's thread from a leak: turn on the `thread-tracking` feature"),
+            "an unnamed thread without a known origin points to tracking: {text}"
+        );
+        // Once its origin is known, that advice is not given.
+        for thread in &mut r.unmanaged {
+            thread.origin = Some(ThreadOrigin {
+                created_at: None,
+                creator: "main".into(),
+                creator_tid: 1,
+                age: None,
+                functions: Vec::new(),
+                known_pool: None,
+            });
+        }
+        assert!(!r.to_string().contains("turn on the `thread-tracking`"));
         assert!(
             !text.contains("StopToken"),
             "advice for managed threads only: {text}"

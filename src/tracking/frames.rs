@@ -325,7 +325,10 @@ mod tests {
         assert_eq!(known_pool(&built).map(|(_, glob)| glob), Some(glob));
         // The glob it names covers both ways the global pool is made.
         for function in [&rayon[1], &built[0]] {
-            assert!(crate::text::glob::glob_matches(glob, function), "{glob} {function}");
+            assert!(
+                crate::text::glob::glob_matches(glob, function),
+                "{glob} {function}"
+            );
         }
         let lazy = vec!["std::sync::once_lock::OnceLock<T>::initialize".to_string()];
         assert!(known_pool(&lazy).is_some());
