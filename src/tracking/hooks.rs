@@ -29,10 +29,15 @@
 //!    for ever, and sampling is then off for the process, never unsafe.
 //! 5. The handler is installed only when the signal's disposition is the default
 //!    (nobody else uses it); otherwise live stacks fall back to the kernel's wchan.
+//! 6. A child made by `fork` has only the forking thread, and a lock another thread
+//!    held at the fork stays held there for ever. Before the first thread is made
+//!    through us, a `pthread_atfork` child handler is registered; it only stores two
+//!    atomics, turning tracking off in the child and keeping it from ever taking the
+//!    table's lock, so a forked child that makes or joins threads cannot hang on us.
 
 use std::ffi::{c_int, c_void, CStr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Once, OnceLock};
 use std::time::{Duration, Instant};
 
 use libc::{pthread_attr_t, pthread_t};
@@ -66,6 +71,14 @@ fn next_definition(slot: &AtomicUsize, name: &CStr) -> Option<usize> {
     (address != 0).then_some(address)
 }
 
+static AT_FORK: Once = Once::new();
+
+/// Runs in a `fork` child, on its only thread (invariant 6).
+extern "C" fn forked_child() {
+    TRACKING.store(false, Ordering::Relaxed);
+    table::forked();
+}
+
 /// What the trampoline needs: the caller's routine and argument, and the birth
 /// record taken on the creating thread.
 struct Start {
@@ -89,6 +102,11 @@ pub unsafe extern "C" fn pthread_create(
     let Some(real) = next_definition(&REAL_CREATE, c"pthread_create") else {
         return libc::EAGAIN;
     };
+    AT_FORK.call_once(|| {
+        // SAFETY: the handler is a plain `extern "C" fn()` that only stores atomics
+        // (async-signal-safe, as a fork child handler must be); it is registered once.
+        unsafe { libc::pthread_atfork(None, None, Some(forked_child)) };
+    });
     // SAFETY: the address is glibc's `pthread_create`, whose type this is.
     let real: CreateFn = unsafe { std::mem::transmute::<usize, CreateFn>(real) };
     if !TRACKING.load(Ordering::Relaxed) {
@@ -310,5 +328,70 @@ pub(crate) fn sample_stack(tid: u32, within: Duration) -> Option<Vec<usize>> {
         // only store to atomics, so nothing can wake this thread.
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::sync::deadline::Deadline;
+
+    /// Waits for child `pid` to exit within `within`; kills it if it does not.
+    fn exit_status_within(pid: libc::pid_t, within: Duration) -> Option<c_int> {
+        let deadline = Deadline::after(within);
+        loop {
+            let mut status = 0;
+            // SAFETY: waits for our own child; `status` is a valid out-pointer.
+            let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if done == pid {
+                return libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+            }
+            if deadline.is_expired() {
+                // SAFETY: our own child, which has not been reaped.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                return None;
+            }
+            // Nothing wakes us when a child exits (no SIGCHLD handler of ours).
+            deadline.sleep_at_most(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_child_forked_while_another_thread_holds_the_table_makes_and_joins_threads() {
+        // A thread made through the hook registers the fork handler.
+        std::thread::spawn(|| ()).join().unwrap();
+        let (locked_tx, locked_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let _table = table::lock_for_test();
+            locked_tx.send(()).unwrap();
+            let _ = release_rx.recv_timeout(Duration::from_secs(30));
+        });
+        locked_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+
+        // SAFETY: the child only makes and joins a thread (through the hooks, the code
+        // under test) and leaves with `_exit`, running no destructors of the parent's.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let joined = std::thread::Builder::new()
+                .spawn(|| 7)
+                .map(|t| t.join().ok() == Some(7));
+            // SAFETY: ends the child at once, as after any fork in a threaded process.
+            unsafe { libc::_exit(if matches!(joined, Ok(true)) { 0 } else { 3 }) };
+        }
+        assert!(pid > 0, "fork failed");
+        release_tx.send(()).unwrap();
+        holder.join().unwrap();
+        assert_eq!(
+            exit_status_within(pid, Duration::from_secs(20)),
+            Some(0),
+            "the forked child hung (killed) or failed to make and join a thread"
+        );
     }
 }

@@ -14,10 +14,11 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::panic::PanicHookInfo;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Once};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use super::attribution;
 
@@ -50,7 +51,11 @@ impl Birth {
         if scope == 0 {
             return Birth::default();
         }
-        *TABLE.lock().starting.entry(scope).or_default() += 1;
+        let Some(mut table) = table() else {
+            return Birth::default();
+        };
+        *table.starting.entry(scope).or_default() += 1;
+        drop(table);
         let (creator_tid, creator_name) = creator();
         Birth {
             scope,
@@ -65,8 +70,8 @@ impl Birth {
 impl Birth {
     /// The thread was not created after all.
     pub(crate) fn failed(self) {
-        if self.scope != 0 {
-            started(&mut TABLE.lock(), self.scope);
+        if let Some(mut table) = table().filter(|_| self.scope != 0) {
+            started(&mut table, self.scope);
         }
     }
 }
@@ -150,6 +155,20 @@ struct Table {
 
 static TABLE: LazyLock<Mutex<Table>> = LazyLock::new(Mutex::default);
 
+/// Set in a child made by `fork`, where the table's lock may be held for ever by a
+/// thread that does not exist there (hooks' invariant 6).
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+/// The table, unless this is a forked child (then nothing is tracked).
+fn table() -> Option<MutexGuard<'static, Table>> {
+    (!FORKED.load(Ordering::Relaxed)).then(|| TABLE.lock())
+}
+
+/// Called in a `fork` child: the table is not touched again in this process.
+pub(crate) fn forked() {
+    FORKED.store(true, Ordering::Relaxed);
+}
+
 /// A panic seen on this thread, waiting for the thread to end.
 struct PanicNote {
     name: String,
@@ -168,7 +187,7 @@ struct ThisThread {
 
 impl Drop for ThisThread {
     fn drop(&mut self) {
-        let mut table = TABLE.lock();
+        let Some(mut table) = table() else { return };
         let Some(thread) = table.alive.remove(&self.tid) else {
             return;
         };
@@ -204,8 +223,7 @@ pub(crate) fn begin_thread(birth: Birth, pthread: usize, tid: u32) {
         creation: birth.ips,
         pthread,
     };
-    {
-        let mut table = TABLE.lock();
+    if let Some(mut table) = table() {
         for ended in table
             .ended
             .iter_mut()
@@ -229,7 +247,7 @@ pub(crate) fn begin_thread(birth: Birth, pthread: usize, tid: u32) {
 
 /// A thread with this `pthread_t` was joined: its panic, if any, went to the joiner.
 pub(crate) fn joined(pthread: usize) {
-    let mut table = TABLE.lock();
+    let Some(mut table) = table() else { return };
     if let Some(ended) = table
         .ended
         .iter_mut()
@@ -259,7 +277,9 @@ pub(crate) fn mark_managed() {
 /// The threads of `scope` that have not ended, and how many more were created but
 /// have not started running yet.
 pub(crate) fn alive_in(scope: u64) -> (Vec<Tracked>, usize) {
-    let table = TABLE.lock();
+    let Some(table) = table() else {
+        return (Vec::new(), 0);
+    };
     let mut threads: Vec<Tracked> = table
         .alive
         .values()
@@ -272,13 +292,15 @@ pub(crate) fn alive_in(scope: u64) -> (Vec<Tracked>, usize) {
 
 /// The tracked thread `tid`, if it is alive.
 pub(crate) fn lookup(tid: u32) -> Option<Tracked> {
-    TABLE.lock().alive.get(&tid).cloned()
+    table()?.alive.get(&tid).cloned()
 }
 
 /// Threads of `scope` that a panic ended and nobody joined.
 pub(crate) fn unjoined_panics(scope: u64) -> Vec<Ended> {
-    TABLE
-        .lock()
+    let Some(table) = table() else {
+        return Vec::new();
+    };
+    table
         .ended
         .iter()
         .filter(|e| e.thread.scope == scope && !e.joined)
@@ -288,7 +310,7 @@ pub(crate) fn unjoined_panics(scope: u64) -> Vec<Ended> {
 
 /// Drops what is kept about `scope`'s ended threads (the test is over).
 pub(crate) fn forget(scope: u64) {
-    let mut table = TABLE.lock();
+    let Some(mut table) = table() else { return };
     table.ended.retain(|e| e.thread.scope != scope);
     table.starting.remove(&scope);
 }
@@ -328,4 +350,11 @@ fn note_panic(info: &PanicHookInfo<'_>) {
             stack: raw_backtrace(PANIC_FRAMES),
         });
     });
+}
+
+/// Holds the table's lock until the guard is dropped (to fork while another thread
+/// holds it).
+#[cfg(test)]
+pub(crate) fn lock_for_test() -> impl Sized {
+    TABLE.lock()
 }
