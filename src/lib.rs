@@ -124,6 +124,7 @@ pub mod __loom {
     pub use crate::sync::completion::{Completion, NoValue};
     pub use crate::sync::deadline::Deadline;
     pub use crate::sync::live_set::{Awaited, LiveSet, Member};
+    pub use crate::sync::stack_slot::StackSlot;
 }
 
 /// The user guide (docs/thread-safety.md in the repository), here so that the guide

@@ -10,7 +10,9 @@
 use std::sync::atomic::Ordering as StdOrdering;
 use std::time::Duration;
 
-use iris::__loom::{Awaited, Completion, Deadline, LiveSet, Member as LiveMember, NoValue};
+use iris::__loom::{
+    Awaited, Completion, Deadline, LiveSet, Member as LiveMember, NoValue, StackSlot,
+};
 use iris::StopToken;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
@@ -301,5 +303,75 @@ fn live_set_async_wait_is_woken_by_a_racing_departure() {
             except: None,
         }));
         leaver.join().unwrap();
+    });
+}
+
+// ----- StackSlot: a signal handler handing over a stack -----
+
+/// Records `ips` for thread `me`, as the signal handler does.
+fn handler(slot: &Arc<StackSlot<2>>, me: u32, ips: [usize; 2]) -> thread::JoinHandle<bool> {
+    let slot = slot.clone();
+    thread::spawn(move || {
+        slot.record(me, |push| {
+            for ip in ips {
+                push(ip);
+            }
+        })
+    })
+}
+
+/// The handler racing a requester whose deadline has passed: the requester gets
+/// the whole stack, or nothing and nothing is written after it gave up; either way
+/// the slot is free for the next request.
+#[test]
+fn stack_slot_hands_over_a_whole_stack_or_nothing_once_given_up() {
+    model(|| {
+        let slot = Arc::new(StackSlot::<2>::new());
+        assert!(slot.arm(1));
+        let handler = handler(&slot, 1, [10, 20]);
+        let got = loop {
+            if let Some(ips) = slot.take(1) {
+                break Some(ips);
+            }
+            if slot.disarm(1) {
+                break slot.take(1);
+            }
+            thread::yield_now(); // the handler is writing: it finishes
+        };
+        let recorded = handler.join().unwrap();
+        match got {
+            Some(ips) => assert_eq!(ips, [10, 20], "a torn or foreign stack"),
+            None => assert!(!recorded, "a request was written after it was given up"),
+        }
+        assert!(slot.arm(2), "the slot is free again");
+    });
+}
+
+/// A late handler of an abandoned request for thread 1 racing a new request for
+/// thread 2: the new request gets thread 2's stack, never thread 1's.
+#[test]
+fn stack_slot_a_late_handler_cannot_answer_a_newer_request() {
+    model(|| {
+        let slot = Arc::new(StackSlot::<2>::new());
+        assert!(slot.arm(1));
+        let late = handler(&slot, 1, [1, 1]);
+        if !slot.disarm(1) {
+            // The late one won the slot before the give-up: let it finish.
+            while slot.take(1).is_none() {
+                thread::yield_now();
+            }
+        }
+        slot.take(1);
+        assert!(slot.arm(2));
+        let asked = handler(&slot, 2, [2, 2]);
+        let got = loop {
+            if let Some(ips) = slot.take(2) {
+                break ips;
+            }
+            thread::yield_now();
+        };
+        assert_eq!(got, [2, 2]);
+        late.join().unwrap();
+        assert!(asked.join().unwrap());
     });
 }

@@ -3,7 +3,8 @@
 //! `--cfg loom` (see `tests/loom.rs`).
 //!
 //! Invariants:
-//! - The modelled modules (`stop_token`, `completion`, `live_set`, `deadline`) take
+//! - The modelled modules (`stop_token`, `completion`, `live_set`, `deadline`,
+//!   `stack_slot`) take
 //!   every lock, condvar, atomic and `Arc` from here and nowhere else, so a loom model
 //!   explores the code that ships, not a copy of it.
 //! - Both builds expose the same API: `parking_lot`'s (`lock()` returns the guard,
@@ -17,14 +18,14 @@
 #[cfg(not(loom))]
 pub(crate) use parking_lot::{Condvar, Mutex};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
 
 #[cfg(loom)]
 pub(crate) use self::model::{Condvar, Mutex};
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 

@@ -5,6 +5,8 @@
 //! - [`completion`]: the one-shot slot through which a thread hands over its result.
 //! - [`live_set`]: the admission gate that lets a stop see every thread it must join.
 //! - [`deadline`]: one deadline for a whole operation, `Duration::MAX` meaning never.
+//! - [`stack_slot`]: the mailbox through which a signal handler hands over a
+//!   thread's stack (thread tracking's live stacks).
 //! - [`loom`]: the one place where the primitives above are swapped for loom's
 //!   models (`--cfg loom`), so the models run the real code.
 //!
@@ -14,6 +16,11 @@ pub(crate) mod completion;
 pub(crate) mod deadline;
 pub(crate) mod live_set;
 pub(crate) mod loom;
+#[cfg_attr(
+    not(any(loom, all(feature = "thread-tracking", target_os = "linux"))),
+    allow(dead_code) // only thread tracking samples stacks
+)]
+pub(crate) mod stack_slot;
 pub(crate) mod stop_token;
 
 /// The text of a panic payload (`&str` or `String`), as the panic hook would print it.

@@ -21,12 +21,11 @@
 //!    It is never freed twice and never leaked.
 //! 3. If `dlsym` finds no next definition, the call fails with `EAGAIN` (for create)
 //!    or `ESRCH` (for join) instead of jumping to address 0.
-//! 4. The signal handler writes only the preallocated slot, and only after winning it
-//!    with a compare-and-swap from (its own tid, `ARMED`) to (its own tid, `BUSY`),
-//!    and neither allocates nor takes a lock of ours; it saves and restores `errno`.
-//!    The requester gives up after a deadline; a handler that won the slot but never
-//!    finished (the unwinder blocked on glibc's loader lock) leaves the slot `BUSY`
-//!    for ever, and sampling is then off for the process, never unsafe.
+//! 4. The signal handler writes only the preallocated [`StackSlot`], and only after
+//!    winning it for its own thread; it neither allocates nor takes a lock of ours,
+//!    and it saves and restores `errno`. The slot's protocol, and why a late or stuck
+//!    handler can only turn sampling off, never corrupt a stack or hang a test, is in
+//!    sync::stack_slot, with a loom model of each of its invariants.
 //! 5. The handler is installed only when the signal's disposition is the default
 //!    (nobody else uses it); otherwise live stacks fall back to the kernel's wchan.
 //! 6. A child made by `fork` has only the forking thread, and a lock another thread
@@ -36,13 +35,14 @@
 //!    table's lock, so a forked child that makes or joins threads cannot hang on us.
 
 use std::ffi::{c_int, c_void, CStr};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Once, OnceLock};
 use std::time::{Duration, Instant};
 
 use libc::{pthread_attr_t, pthread_t};
 
 use super::table::{self, Birth};
+use crate::sync::stack_slot::StackSlot;
 
 type StartRoutine = extern "C" fn(*mut c_void) -> *mut c_void;
 type CreateFn =
@@ -189,25 +189,9 @@ pub(crate) fn own_os_name() -> String {
 // ----------------------------------------------------------------- live stacks ----
 
 const MAX_FRAMES: usize = 64;
-const IDLE: u64 = 0;
-const ARMED: u64 = 1;
-const BUSY: u64 = 2;
-const DONE: u64 = 3;
 
-/// The slot's owner and state in one word, `tid << 8 | state`, so that a handler
-/// can win it only for the thread it was armed for (a late signal from an earlier,
-/// abandoned request for another thread cannot take a newer request's slot).
-static SLOT: AtomicU64 = AtomicU64::new(IDLE);
-static SLOT_LEN: AtomicUsize = AtomicUsize::new(0);
-static SLOT_IPS: [AtomicUsize; MAX_FRAMES] = [const { AtomicUsize::new(0) }; MAX_FRAMES];
-
-fn slot(tid: u32, state: u64) -> u64 {
-    (u64::from(tid) << 8) | state
-}
-
-fn slot_state(word: u64) -> u64 {
-    word & 0xff
-}
+/// Where a sampled thread's handler leaves its stack (invariant 4).
+static SLOT: StackSlot<MAX_FRAMES> = StackSlot::new();
 
 /// One sampler at a time.
 static SAMPLER: parking_lot::Mutex<()> = parking_lot::const_mutex(());
@@ -221,29 +205,11 @@ fn sample_signal() -> c_int {
 extern "C" fn on_sample_signal(_signal: c_int, _info: *mut libc::siginfo_t, _context: *mut c_void) {
     // SAFETY: __errno_location returns this thread's errno slot.
     let errno = unsafe { *libc::__errno_location() };
-    let me = gettid();
-    if SLOT
-        .compare_exchange(
-            slot(me, ARMED),
-            slot(me, BUSY),
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        )
-        .is_ok()
-    {
-        let mut n = 0;
-        // SAFETY: the slot is ours (BUSY) until DONE is stored; the unwinder walks
-        // this thread's own stack, through the signal frame.
-        unsafe {
-            backtrace::trace_unsynchronized(|frame| {
-                SLOT_IPS[n].store(frame.ip() as usize, Ordering::Relaxed);
-                n += 1;
-                n < MAX_FRAMES
-            });
-        }
-        SLOT_LEN.store(n, Ordering::Relaxed);
-        SLOT.store(slot(me, DONE), Ordering::Release);
-    }
+    SLOT.record(gettid(), |push| {
+        // SAFETY: the slot is this thread's until `record` returns; the unwinder
+        // walks this thread's own stack, through the signal frame.
+        unsafe { backtrace::trace_unsynchronized(|frame| push(frame.ip() as usize)) }
+    });
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = errno };
 }
@@ -278,14 +244,9 @@ pub(crate) fn sample_stack(tid: u32, within: Duration) -> Option<Vec<usize>> {
         return None;
     }
     let _one_at_a_time = SAMPLER.lock();
-    // IDLE; DONE (a handler that was given up on finished after all); ARMED (a
-    // request given up on whose signal never came): the slot is free. BUSY: a handler
-    // never finished (invariant 4), so sampling is off.
-    if slot_state(SLOT.load(Ordering::Acquire)) == BUSY {
-        return None;
+    if !SLOT.arm(tid) {
+        return None; // a handler never finished: sampling is off (invariant 4)
     }
-    SLOT_LEN.store(0, Ordering::Relaxed);
-    SLOT.store(slot(tid, ARMED), Ordering::Release);
     // SAFETY: tgkill with our own pid and a tid only signals that thread (or fails).
     let sent = unsafe {
         libc::syscall(
@@ -296,32 +257,20 @@ pub(crate) fn sample_stack(tid: u32, within: Duration) -> Option<Vec<usize>> {
         )
     };
     if sent != 0 {
-        SLOT.store(IDLE, Ordering::Release);
+        SLOT.disarm(tid);
         return None;
     }
     let started = Instant::now();
     let mut pause = Duration::from_micros(20);
     loop {
-        if SLOT.load(Ordering::Acquire) == slot(tid, DONE) {
-            let n = SLOT_LEN.load(Ordering::Relaxed);
-            let ips = SLOT_IPS[..n]
-                .iter()
-                .map(|ip| ip.load(Ordering::Relaxed))
-                .collect();
-            SLOT.store(IDLE, Ordering::Release);
+        if let Some(ips) = SLOT.take(tid) {
             return Some(ips);
         }
         if started.elapsed() >= within {
-            // Disarm, unless the handler is already writing: then it gets one more
-            // period, and if it still has not finished the slot stays BUSY.
-            if SLOT
-                .compare_exchange(slot(tid, ARMED), IDLE, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                return None;
-            }
-            if started.elapsed() >= within.saturating_mul(2) {
-                return None;
+            // Give up, unless the handler is writing now: then it gets one more
+            // period, and if it still has not finished the slot stays busy.
+            if SLOT.disarm(tid) || started.elapsed() >= within.saturating_mul(2) {
+                return SLOT.take(tid);
             }
         }
         // Polling, not a condvar: the handler runs in signal context, where it may
