@@ -277,9 +277,23 @@ fn matching_functions(globs: &[&String]) -> Option<HashMap<String, Vec<Range<usi
         }
     }
     for ranges in by_glob.values_mut() {
-        ranges.sort_by_key(|r| r.start);
+        *ranges = disjoint(std::mem::take(ranges));
     }
     Some(by_glob)
+}
+
+/// `ranges` sorted and merged where they overlap or touch, so that a binary search
+/// finds any address they cover (aliases and folded functions share addresses).
+fn disjoint(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    ranges.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<usize>> = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    merged
 }
 
 /// The bytes of the file at `(offset, size)`.
@@ -379,6 +393,12 @@ mod tests {
                 "*a_function_the_symbol_*".into()
             ]
         ));
+    }
+
+    #[test]
+    fn overlapping_functions_are_merged_so_every_covered_address_is_found() {
+        let merged = disjoint(vec![50..60, 0..100, 10..20, 100..120, 200..210]);
+        assert_eq!(merged, [0..120, 200..210]);
     }
 
     #[test]
