@@ -16,8 +16,7 @@
 //! - Warnings go to the process's real stderr, not through the test harness's
 //!   captured output, so they are visible for passing tests too.
 
-use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -566,32 +565,15 @@ impl TestScope {
         reported_pids: &HashSet<u32>,
     ) -> (Vec<UnmanagedThread>, Vec<LeakedProcess>) {
         let tracked_scope = self.attribution.as_ref().map_or(0, Attribution::scope);
-        // Decided once per thread: resolving a creation stack is not free.
-        let ignored_by_origin: RefCell<HashMap<u32, bool>> = RefCell::default();
+        // Cheap checks only while waiting: the name, and the creating functions as the
+        // symbol table knows them. Debug info (which also knows inlined functions)
+        // costs half a second to load, so it is read only for threads still alive
+        // when the wait is over, not for every thread that is about to end (a pool
+        // the test built and dropped).
         let globs = self.options.all_ignore_globs();
         let ignored = |tid: u32| {
-            if os_threads::thread_name(tid).is_some_and(|n| self.options.ignores(&n)) {
-                return true;
-            }
-            if globs.is_empty() {
-                return false;
-            }
-            if let Some(known) = ignored_by_origin.borrow().get(&tid) {
-                return *known;
-            }
-            // The symbol table answers most matches without reading debug info (a
-            // cost each test process would pay again under nextest).
-            if tracking::created_through(tid, &globs) {
-                ignored_by_origin.borrow_mut().insert(tid, true);
-                return true;
-            }
-            // Not known until the new thread has registered itself: ask again then.
-            let Some(origin) = tracking::origin_of(tid) else {
-                return false;
-            };
-            let ignored = origin.functions.iter().any(|f| self.options.ignores(f));
-            ignored_by_origin.borrow_mut().insert(tid, ignored);
-            ignored
+            os_threads::thread_name(tid).is_some_and(|n| self.options.ignores(&n))
+                || (!globs.is_empty() && tracking::created_through(tid, &globs))
         };
         // (threads, children, threads created but not yet running)
         let newcomers = || {
@@ -646,15 +628,22 @@ impl TestScope {
         };
         let threads = OsThread::sample(&left.0)
             .into_iter()
-            .map(|os| {
+            .filter_map(|os| {
+                let origin = tracking::origin_of(os.tid);
+                let created_by_ignored = origin
+                    .as_ref()
+                    .is_some_and(|o| o.functions.iter().any(|f| self.options.ignores(f)));
+                if created_by_ignored {
+                    return None;
+                }
                 let managed = managed_by_tid(os.tid);
-                UnmanagedThread {
+                Some(UnmanagedThread {
                     inherited_name: managed.is_none() && creator_names.contains(&os.name),
-                    origin: tracking::origin_of(os.tid),
+                    origin,
                     stack: tracking::live_stack(os.tid, LIVE_STACK_PATIENCE),
                     os,
                     managed,
-                }
+                })
             })
             .filter(|t| {
                 !self.options.ignores(&t.os.name)
