@@ -933,20 +933,70 @@ The shared measurement code is `benches/support/mod.rs`.
   checked; the context row then decodes every retained line with `lines()`.
 
 ## Targets missed, and why
-
-- **Process capture** (8) is measured against the drained pipe, which any capture
-  pays (draining alone costs 1.5x-3x of `/dev/null`, because each write wakes a
-  reader). The line-buffered child is under that floor's target (1.1x). The
-  block-buffered child went from 2.60x to about 1.5x of the floor with the byte ring
-  (target 1.3x): what is left is writing every line into a 4 MiB ring that does not
-  fit the cache, and decoding the ~100,000 lines that ring retains when `output()`
-  hands them over; capture alone, with a 64 KiB budget, measured 0.94x-1.23x.
-  A next step would decode lazily inside `ProcessOutput` too.
-- **`spawn_task` + `join` within 1.5x of `tokio::spawn`** (9): about 1.8x, some
-  300 ns a task: admitting and retiring a live-set member (record, stop token,
-  insert and remove) and four allocations to tokio's one. Cut from 2.1x; next step:
-  the stop token's state inside the record's allocation.
 "
     );
+    out.push_str(&missed_explained(rows, &real_suites));
     out
 }
+
+/// Why a target was missed, by the start of its row's label: written once a person
+/// has looked; shown only when that row misses in this run.
+const WHY_MISSED: &[(&str, &str)] = &[
+    (
+        "8. block-buffered",
+        "measured against the drained pipe, which any capture pays. The byte ring took \
+         it from 2.60x to about 1.25x; what is left is writing every line into a 4 MiB \
+         ring that does not fit the cache. Runs on this 2-core machine vary by about \
+         0.1x around the target.",
+    ),
+    (
+        "5. sentinel wake latency",
+        "at 40-70 µs the floor is a single inotify wake-up; the sentinel adds one hop \
+         (the shared watcher's thread, then the waiter's condvar), 20-30 µs, which at \
+         these absolute times swings the ratio between 1.1x and 1.8x from one run to \
+         the next. Against polling it is hundreds of times faster (the row after).",
+    ),
+    (
+        "9. `SentinelFile::wait_async`",
+        "the same hop as the blocking sentinel plus a tokio waker: 30-40 µs over a \
+         floor under 0.1 ms, 1.4x-1.6x across runs.",
+    ),
+    (
+        "9. `spawn_task`",
+        "about 1.7-1.8x, some 200-300 ns a task: admitting and retiring a live-set \
+         member (record, stop token, insert and remove) and four allocations to \
+         tokio's one. Cut from 2.1x; next step: the stop token's state inside the \
+         record's allocation.",
+    ),
+];
+
+/// The "missed" section: an explanation for each row that missed in this run, and
+/// for the real-suite rows that missed when they last ran.
+fn missed_explained(rows: &[Row], real_suites: &str) -> String {
+    let mut out = String::from("\n");
+    for row in rows.iter().filter(|r| r.met == Some(false)) {
+        let why = WHY_MISSED
+            .iter()
+            .find(|(start, _)| row.what.starts_with(start))
+            .map_or("not explained yet: rerun to see whether it holds, then look.", |(_, why)| why);
+        let _ = writeln!(out, "- **{}** ({}, target {}): {why}", row.what, row.ratio, row.target);
+    }
+    if real_suites.contains("(**no**)") {
+        out.push_str(
+            "- **Real suites under nextest** (a process per test). rayon without thread \
+             tracking: its global pool is made anew in every test process and its threads \
+             are unnamed, so 200 tests fail as leaking (false positives the report \
+             explains) and each waits `linger` (1 s) for threads that never end; with \
+             tracking and the glob the report names, no test fails. What is left with \
+             tracking is per process: the first process of each test binary scans its \
+             symbol table for the glob (about 80 ms in a debug build, then cached), every \
+             process starts the tracker's probe thread and waits for the threads of pools \
+             the test dropped to end (rayon's own `ThreadPool`s end asynchronously), \
+             a few ms a test where a test itself takes 5-50 ms. crossbeam-channel with \
+             tracking: its three leaking tests each spend about 0.6 s reading debug \
+             information for their report (true positives, so the report is the point).\n",
+        );
+    }
+    out
+}
+
