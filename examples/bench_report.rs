@@ -978,8 +978,15 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
         let why = WHY_MISSED
             .iter()
             .find(|(start, _)| row.what.starts_with(start))
-            .map_or("not explained yet: rerun to see whether it holds, then look.", |(_, why)| why);
-        let _ = writeln!(out, "- **{}** ({}, target {}): {why}", row.what, row.ratio, row.target);
+            .map_or(
+                "not explained yet: rerun to see whether it holds, then look.",
+                |(_, why)| why,
+            );
+        let _ = writeln!(
+            out,
+            "- **{}** ({}, target {}): {why}",
+            row.what, row.ratio, row.target
+        );
     }
     if real_suites.contains("(**no**)") {
         out.push_str(
@@ -999,4 +1006,3 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
     }
     out
 }
-
