@@ -73,6 +73,15 @@ fn next_definition(slot: &AtomicUsize, name: &CStr) -> Option<usize> {
 
 static AT_FORK: Once = Once::new();
 
+/// Set by the first `pthread_create` that comes through here, tracked or not.
+static INTERPOSED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a thread has been created through this `pthread_create` (the binary binds
+/// to it), whether or not tracking was on at the time.
+pub(crate) fn interposed() -> bool {
+    INTERPOSED.load(Ordering::Relaxed)
+}
+
 /// Runs in a `fork` child, on its only thread (invariant 6).
 extern "C" fn forked_child() {
     TRACKING.store(false, Ordering::Relaxed);
@@ -102,6 +111,7 @@ pub unsafe extern "C" fn pthread_create(
     let Some(real) = next_definition(&REAL_CREATE, c"pthread_create") else {
         return libc::EAGAIN;
     };
+    INTERPOSED.store(true, Ordering::Relaxed);
     AT_FORK.call_once(|| {
         // SAFETY: the handler is a plain `extern "C" fn()` that only stores atomics
         // (async-signal-safe, as a fork child handler must be); it is registered once.

@@ -98,10 +98,14 @@ pub(crate) fn active() -> bool {
     {
         static ACTIVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         let active = *ACTIVE.get_or_init(|| {
+            // A thread made now goes through our `pthread_create` if the binary binds
+            // to it; asking that, not whether the probe itself was tracked, keeps the
+            // answer right when tracking is switched off for a while (benchmarks).
             let probe = std::thread::Builder::new()
                 .name("iris-probe".into())
-                .spawn(table::this_thread_is_tracked);
-            let tracked = probe.ok().and_then(|p| p.join().ok()).unwrap_or(false);
+                .spawn(|| ());
+            let _ = probe.map(|p| p.join());
+            let tracked = hooks::interposed();
             if !tracked {
                 tracing::warn!("iris: the thread-tracking feature is on but pthread_create is not interposed in this binary; falling back to the /proc diff");
             }

@@ -258,13 +258,6 @@ pub(crate) fn joined(pthread: usize) {
     }
 }
 
-/// Whether the calling thread was started through the tracker.
-pub(crate) fn this_thread_is_tracked() -> bool {
-    THIS_THREAD
-        .try_with(|this| this.borrow().is_some())
-        .unwrap_or(false)
-}
-
 /// Marks the calling thread as managed: its panics are its container's business.
 pub(crate) fn mark_managed() {
     let _ = THIS_THREAD.try_with(|this| {
