@@ -157,11 +157,13 @@ impl Executable {
             .as_ref()
     }
 
-    /// The cache entry of `glob`: one file per executable and glob, named by a hash
-    /// and holding both in full, so that a hash collision is a miss, not a mistake.
+    /// The cache entry of `glob`: one file per executable name and glob, named by a
+    /// hash of the glob, so a rebuild overwrites its entry instead of adding one. It
+    /// holds the executable's identity and the glob in full: an entry of another
+    /// build, or of another glob with the same hash, is a miss, not a mistake.
     fn entry(&self, glob: &str) -> Option<PathBuf> {
         let mut hasher = std::hash::DefaultHasher::new();
-        (CACHE_FORMAT, &self.identity, glob).hash(&mut hasher);
+        (CACHE_FORMAT, glob).hash(&mut hasher);
         Some(
             self.cache_dir
                 .as_ref()?
@@ -438,6 +440,10 @@ mod tests {
         let other_build = text.replacen(&exe.identity, "0 0 0 None", 1);
         std::fs::write(&entry, other_build).unwrap();
         assert_eq!(exe.cached(&glob), None);
+        // This build's scan then takes the same file: entries do not pile up.
+        exe.store(&glob, &[0x30..0x40]);
+        assert_eq!(exe.entry(&glob).unwrap(), entry);
+        assert_eq!(exe.cached(&glob), Some(vec![0x30..0x40]));
         std::fs::write(&entry, "garbage").unwrap();
         assert_eq!(exe.cached(&glob), None);
         std::fs::remove_file(entry).unwrap();
