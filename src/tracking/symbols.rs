@@ -441,9 +441,9 @@ mod tests {
         std::fs::write(&entry, other_build).unwrap();
         assert_eq!(exe.cached(&glob), None);
         // This build's scan then takes the same file: entries do not pile up.
-        exe.store(&glob, &[0x30..0x40]);
+        exe.store(&glob, &[0x30..0x40, 0x50..0x60]);
         assert_eq!(exe.entry(&glob).unwrap(), entry);
-        assert_eq!(exe.cached(&glob), Some(vec![0x30..0x40]));
+        assert_eq!(exe.cached(&glob), Some(vec![0x30..0x40, 0x50..0x60]));
         std::fs::write(&entry, "garbage").unwrap();
         assert_eq!(exe.cached(&glob), None);
         std::fs::remove_file(entry).unwrap();
