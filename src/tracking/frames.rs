@@ -203,7 +203,7 @@ pub(crate) fn known_pool(functions: &[String]) -> Option<(&'static str, &'static
     });
     once.map(|_| {
         (
-            "created inside a one-time initializer, so probably kept for the process",
+            "a pool made inside a one-time initializer, so probably kept for the process",
             "",
         )
     })
