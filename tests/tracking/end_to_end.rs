@@ -282,3 +282,30 @@ fn the_json_line_carries_the_creation_site_and_live_frames() {
         .collect();
     assert!(live.iter().any(|f| f.ends_with("park_forever")), "{json}");
 }
+
+#[test]
+fn an_ignore_glob_is_matched_from_the_symbol_table_and_kept_beside_the_binary() {
+    // The fixture is this very binary: its entries are in .iris-symbols/<name>/.
+    // An entry left by an earlier build must not pass for this one's.
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe
+        .parent()
+        .unwrap()
+        .join(".iris-symbols")
+        .join(exe.file_name().unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    let (passed, out) = run("an_ignored_creator_is_not_reported", true, &[]);
+    assert!(passed, "{out}");
+    let entries: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("no symbol cache at {}: {e}", dir.display()))
+        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+        .collect();
+    let entry = entries
+        .iter()
+        .find(|text| text.lines().nth(2) == Some("*start_leaky_worker"))
+        .unwrap_or_else(|| panic!("no entry for the glob in {entries:?}"));
+    assert!(
+        entry.lines().count() > 3,
+        "the glob's function has an address range: {entry}"
+    );
+}
