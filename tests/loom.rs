@@ -320,6 +320,16 @@ fn handler(slot: &Arc<StackSlot<2>>, me: u32, ips: [usize; 2]) -> thread::JoinHa
     })
 }
 
+/// Waits (as the requester polls) until thread `tid`'s handler has finished.
+fn take_when_done(slot: &StackSlot<2>, tid: u32) -> Vec<usize> {
+    loop {
+        if let Some(ips) = slot.take(tid) {
+            return ips;
+        }
+        thread::yield_now();
+    }
+}
+
 /// The handler racing a requester whose deadline has passed: the requester gets
 /// the whole stack, or nothing and nothing is written after it gave up; either way
 /// the slot is free for the next request.
@@ -357,20 +367,11 @@ fn stack_slot_a_late_handler_cannot_answer_a_newer_request() {
         let late = handler(&slot, 1, [1, 1]);
         if !slot.disarm(1) {
             // The late one won the slot before the give-up: let it finish.
-            while slot.take(1).is_none() {
-                thread::yield_now();
-            }
+            take_when_done(&slot, 1);
         }
-        slot.take(1);
         assert!(slot.arm(2));
         let asked = handler(&slot, 2, [2, 2]);
-        let got = loop {
-            if let Some(ips) = slot.take(2) {
-                break ips;
-            }
-            thread::yield_now();
-        };
-        assert_eq!(got, [2, 2]);
+        assert_eq!(take_when_done(&slot, 2), [2, 2]);
         late.join().unwrap();
         assert!(asked.join().unwrap());
     });

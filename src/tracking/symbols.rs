@@ -54,18 +54,7 @@ pub(crate) fn passes_through(ips: &[usize], globs: &[String]) -> bool {
     let ranges = ranges_for(globs);
     ips.iter().any(|ip| {
         let at = ip.saturating_sub(1);
-        ranges.iter().any(|r| {
-            r.binary_search_by(|f| {
-                if f.end <= at {
-                    std::cmp::Ordering::Less
-                } else if f.start > at {
-                    std::cmp::Ordering::Greater
-                } else {
-                    std::cmp::Ordering::Equal
-                }
-            })
-            .is_ok()
-        })
+        ranges.iter().any(|r| contains_point(r, at))
     })
 }
 
@@ -320,7 +309,8 @@ fn names_containing(strings: &[u8], word: &[u8]) -> Vec<Range<usize>> {
         .collect()
 }
 
-/// Whether `point` lies in one of `ranges`, as [`names_containing`] gives them: the
+/// Whether `point` lies in one of `ranges`, sorted by start: disjoint ones (as
+/// [`disjoint`] makes them), or as [`names_containing`] gives them. Either way the
 /// last range starting at or before `point` is the widest that can hold it.
 fn contains_point(ranges: &[Range<usize>], point: usize) -> bool {
     let after = ranges.partition_point(|r| r.start <= point);
