@@ -86,8 +86,10 @@ pub use iris_test_macros::iris_test;
 pub use leaks::async_harness::run_async_test;
 #[cfg(feature = "rstest")]
 pub use leaks::fixtures;
-pub use leaks::harness::{run_test, run_test_with_timeout, LeakPolicy, TestOptions, TestScope};
+pub use leaks::harness::{run_test, run_test_with_timeout};
+pub use leaks::options::{LeakPolicy, TestOptions};
 pub use leaks::report::{LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
+pub use leaks::scope::TestScope;
 pub use os::threads::OsThread;
 #[cfg(unix)]
 pub use process::{

@@ -15,7 +15,9 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use super::harness::{settle, TestOptions, TestScope};
+use super::harness::settle;
+use super::options::TestOptions;
+use super::scope::TestScope;
 use crate::os::threads::OsThread;
 use crate::sync::deadline::Deadline;
 use crate::tasks::runtime::{self, TestRuntime};

@@ -1,8 +1,15 @@
 //! The top layer: a test's life from `#[iris_test]` to its verdict.
 //!
-//! - [`harness`]: [`TestScope`](harness::TestScope) and
-//!   [`run_test`](harness::run_test): open a registry scope, run the body, stop the
-//!   scope, look for what outlived it, apply the policy;
+//! - [`options`]: [`TestOptions`](options::TestOptions) and the environment
+//!   variables that override them;
+//! - [`scope`]: [`TestScope`](scope::TestScope), a test's life: open a registry
+//!   scope, stop it, collect the findings, apply the policy;
+//! - [`survey`]: what outlived the test (threads started outside Iris, child
+//!   processes) and the lingering wait for it;
+//! - [`live`]: where a running test is (its threads' states and stacks), and the
+//!   watchdog;
+//! - [`harness`]: [`run_test`](harness::run_test) and its timed form: run the body,
+//!   settle the verdict; [`async_harness`] does the same for `async fn` tests;
 //! - [`report`]: [`LeakReport`](report::LeakReport), what a test left behind, as text
 //!   and as JSON;
 //! - [`fixtures`]: the same for rstest.
@@ -15,5 +22,9 @@ pub(crate) mod async_harness;
 pub mod fixtures;
 pub(crate) mod harness;
 pub(crate) mod json;
+pub(crate) mod live;
+pub(crate) mod options;
 pub(crate) mod output;
 pub(crate) mod report;
+pub(crate) mod scope;
+pub(crate) mod survey;

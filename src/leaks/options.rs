@@ -1,0 +1,234 @@
+//! [`TestOptions`] and [`LeakPolicy`]: what a test asks of its scope, and the
+//! environment variables that override it for a whole run (`IRIS_LEAKS`,
+//! `IRIS_IGNORE_THREADS`).
+//!
+//! Invariants:
+//! - Every environment variable is read once per process; a bad value is warned about
+//!   once, on the real stderr, and ignored (never a silent default, never a panic).
+//! - The options given in code are never mutated by the environment: the overrides
+//!   are applied where the options are read ([`TestOptions::policy`],
+//!   [`TestOptions::ignores`]).
+
+use std::str::FromStr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use super::output;
+use crate::text::glob::{glob_matches, split_globs};
+
+/// What to do when a test leaks a thread or a background thread panicked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeakPolicy {
+    /// Fail the test with the report (the default).
+    Fail,
+    /// Print the report to stderr and let the test pass.
+    Warn,
+    /// Do not check.
+    Ignore,
+}
+
+impl FromStr for LeakPolicy {
+    type Err = String;
+    fn from_str(text: &str) -> Result<LeakPolicy, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "fail" => Ok(LeakPolicy::Fail),
+            "warn" => Ok(LeakPolicy::Warn),
+            "ignore" => Ok(LeakPolicy::Ignore),
+            other => Err(format!(
+                "unknown leak policy {other:?}: expected fail, warn or ignore"
+            )),
+        }
+    }
+}
+
+/// The policy forced for the whole run by `IRIS_LEAKS`, if set (read once; a bad
+/// value is reported on stderr and ignored).
+fn policy_override() -> Option<LeakPolicy> {
+    static OVERRIDE: OnceLock<Option<LeakPolicy>> = OnceLock::new();
+    *OVERRIDE.get_or_init(|| {
+        let text = std::env::var("IRIS_LEAKS").ok()?;
+        match text.parse() {
+            Ok(policy) => Some(policy),
+            Err(error) => {
+                output::about_run(&format!("iris: ignoring IRIS_LEAKS: {error}"));
+                None
+            }
+        }
+    })
+}
+
+/// Options of a [`TestScope`]; the `#[iris_test]` options map onto these.
+#[derive(Clone, Debug)]
+pub struct TestOptions {
+    pub(super) name: String,
+    pub(super) stop_timeout: Duration,
+    pub(super) linger: Duration,
+    pub(super) leaks: LeakPolicy,
+    pub(super) timeout: Option<Duration>,
+    pub(super) ignore_threads: Vec<String>,
+    pub(super) owns_process: bool,
+    pub(super) capture_logs: bool,
+    #[cfg(feature = "tokio")]
+    pub(crate) flavor: crate::tasks::runtime::Flavor,
+    #[cfg(feature = "tokio")]
+    pub(crate) worker_threads: Option<usize>,
+}
+
+impl TestOptions {
+    /// Defaults: `stop_timeout` 5 s, `linger` 1 s, `leaks` fail, no `timeout`.
+    ///
+    /// `fallback_name` names the test when the running thread does not: the test
+    /// harnesses name each test's thread after the test (including an rstest case's
+    /// name), and that name is preferred.
+    pub fn new(fallback_name: impl Into<String>) -> TestOptions {
+        let fallback = fallback_name.into();
+        let name = match std::thread::current().name() {
+            Some(name) if name != "main" => name.to_string(),
+            _ => fallback,
+        };
+        TestOptions {
+            name,
+            stop_timeout: Duration::from_secs(5),
+            linger: Duration::from_secs(1),
+            leaks: LeakPolicy::Fail,
+            timeout: None,
+            ignore_threads: Vec::new(),
+            owns_process: false,
+            capture_logs: true,
+            #[cfg(feature = "tokio")]
+            flavor: crate::tasks::runtime::Flavor::CurrentThread,
+            #[cfg(feature = "tokio")]
+            worker_threads: None,
+        }
+    }
+
+    /// How long the test's threads get to exit once stopped.
+    pub fn stop_timeout(mut self, timeout: Duration) -> TestOptions {
+        self.stop_timeout = timeout;
+        self
+    }
+
+    /// How long threads born during the test get to disappear after it.
+    pub fn linger(mut self, linger: Duration) -> TestOptions {
+        self.linger = linger;
+        self
+    }
+
+    /// What to do with findings (`IRIS_LEAKS` overrides it).
+    pub fn leaks(mut self, policy: LeakPolicy) -> TestOptions {
+        self.leaks = policy;
+        self
+    }
+
+    /// A watchdog: past `timeout`, the test's live threads are dumped (and, under
+    /// [`run_test_with_timeout`], the test fails instead of hanging).
+    pub fn timeout(mut self, timeout: Duration) -> TestOptions {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Threads not to report: a comma-separated list of globs (`*` any run of
+    /// characters, `?` one character) matched against a leaked thread's name (its OS
+    /// name, and for a managed thread also its full name). For process-wide pools
+    /// created on first use, such as `"rayon-*"`. Adds to the list; the environment
+    /// variable `IRIS_IGNORE_THREADS` (same syntax) adds to it for a whole run.
+    ///
+    /// ```
+    /// use iris::TestOptions;
+    ///
+    /// let options = TestOptions::new("t").ignore_threads("rayon-*, tokio-runtime-w*");
+    /// assert!(options.ignores("rayon-worker-3"));
+    /// assert!(!options.ignores("my-worker"));
+    /// ```
+    pub fn ignore_threads(mut self, globs: &str) -> TestOptions {
+        self.ignore_threads.extend(split_globs(globs));
+        self
+    }
+
+    /// Whether a thread named `name` is on the ignore list (the options' and
+    /// `IRIS_IGNORE_THREADS`).
+    pub fn ignores(&self, name: &str) -> bool {
+        self.ignore_threads
+            .iter()
+            .chain(env_ignored_threads())
+            .any(|glob| glob_matches(glob, name))
+    }
+
+    /// Every `ignore_threads` glob: the options' and `IRIS_IGNORE_THREADS`. Where
+    /// there is any, leaked threads' creation stacks are matched against them.
+    pub(super) fn all_ignore_globs(&self) -> Vec<String> {
+        self.ignore_threads
+            .iter()
+            .chain(env_ignored_threads())
+            .cloned()
+            .collect()
+    }
+
+    /// Declares that this test has the process to itself, so the check of threads
+    /// started outside Iris runs even where Iris cannot tell from the runner: for a
+    /// hand-written harness (`harness = false`) that runs its tests one at a time.
+    /// Do not set it where tests run in parallel in one process: another test's
+    /// threads would be blamed.
+    pub fn owns_process(mut self) -> TestOptions {
+        self.owns_process = true;
+        self
+    }
+
+    /// The tokio scheduler of an async test (default: current thread).
+    #[cfg(feature = "tokio")]
+    pub fn flavor(mut self, flavor: crate::tasks::runtime::Flavor) -> TestOptions {
+        self.flavor = flavor;
+        self
+    }
+
+    /// The number of worker threads of a multi-thread async test (default: the
+    /// number of CPUs; 0 is treated as 1).
+    #[cfg(feature = "tokio")]
+    pub fn worker_threads(mut self, workers: usize) -> TestOptions {
+        self.worker_threads = Some(workers);
+        self
+    }
+
+    /// Whether to install Iris's log subscriber (writing to the test's captured
+    /// output) when the test has none (default: yes). `#[iris_test]` turns it off
+    /// when `#[traced_test]` is on the same test, whose subscriber must get the logs.
+    pub fn capture_logs(mut self, on: bool) -> TestOptions {
+        self.capture_logs = on;
+        self
+    }
+
+    /// The stop timeout in force.
+    pub fn stop_timeout_value(&self) -> Duration {
+        self.stop_timeout
+    }
+
+    /// The grace period in force.
+    pub fn linger_value(&self) -> Duration {
+        self.linger
+    }
+
+    /// The watchdog timeout, if any.
+    pub fn timeout_value(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The test's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The policy in force: `IRIS_LEAKS` if set, else the one given.
+    pub fn policy(&self) -> LeakPolicy {
+        policy_override().unwrap_or(self.leaks)
+    }
+}
+
+/// `IRIS_IGNORE_THREADS`, read once.
+fn env_ignored_threads() -> &'static [String] {
+    static GLOBS: OnceLock<Vec<String>> = OnceLock::new();
+    GLOBS.get_or_init(|| {
+        std::env::var("IRIS_IGNORE_THREADS")
+            .map(|text| split_globs(&text).collect())
+            .unwrap_or_default()
+    })
+}

@@ -1,0 +1,331 @@
+//! [`TestScope`]: the guard of one test, from a fresh registry scope to its verdict.
+//!
+//! Invariants:
+//! - A scope opens a fresh registry named `test:NAME` *before* the test body runs,
+//!   and decides then how threads started outside Iris will be checked (see
+//!   `survey.rs`); on finish it stops that registry (deadline `stop_timeout`), then
+//!   gives what was born for the test a grace period (`linger`) that ends as soon as
+//!   it is gone.
+//! - Iris's own helper threads (the file watcher, the watchdog) are never reported.
+//! - Nothing is swallowed and nothing replaces the test's own failure: a test that
+//!   panicked keeps its panic (so `#[should_panic(expected = ..)]` still matches) and
+//!   the leak report goes to stderr beside it.
+//! - Warnings go to the process's real stderr, not through the test harness's
+//!   captured output, so they are visible for passing tests too.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::live::{describe_live, spawn_watchdog};
+use super::options::{LeakPolicy, TestOptions};
+use super::output;
+use super::report::{LeakReport, Straggler, TaskFindings, UnmanagedCheck};
+use super::survey::{
+    lingering, managed_processes_left, process_ownership, without_running_runtime_threads,
+    Snapshot, Survey, ThreadCheck, SHARED_PROCESS,
+};
+use crate::os::threads::OsThread;
+use crate::sync::stop_token::StopToken;
+use crate::threads::managed_thread::current_os_tid;
+use crate::threads::registry::{thread_registry_scope, RegistryScope, ThreadRegistry};
+use crate::tracking::{self, attribution::Attribution};
+
+/// The guard of one test: a fresh registry scope plus a snapshot of the process's
+/// threads, checked when the test ends.
+///
+/// `#[iris_test]` uses it for you; use it directly in a hand-written harness or an
+/// rstest fixture. Finish it with [`finish`](Self::finish) to get the result; if it
+/// is dropped unfinished it checks anyway, and panics with the report when the
+/// policy is `Fail` (unless the thread is already panicking: then the report goes to
+/// stderr and the original panic stays).
+///
+/// ```
+/// use std::time::Duration;
+/// use iris::{get_thread_registry, TestOptions, TestScope};
+///
+/// let scope = TestScope::begin(TestOptions::new("doc::example"));
+/// get_thread_registry().spawn("worker", |stop| stop.wait());
+/// scope.finish().expect("the worker honours its stop token");
+/// ```
+pub struct TestScope {
+    pub(super) options: TestOptions,
+    // Field order is drop order: the registry is stopped while the log guard still
+    // routes its threads' last words to the test's output.
+    scope: Option<RegistryScope>,
+    /// How threads started outside Iris are checked.
+    check: ThreadCheck,
+    /// The tracker's id for this test (the threads it creates are charged to it).
+    attribution: Option<Attribution>,
+    watchdog: Option<StopToken>,
+    /// The thread running the body when it is not this one (`timeout`): it belongs
+    /// to the test, and is never a leak.
+    pub(super) body_tid: Option<u32>,
+    /// The thread that opened the scope (the body's, unless `body_tid` says otherwise).
+    own_tid: Option<u32>,
+    /// Set when the registry was already stopped (an async test stops it without
+    /// blocking its runtime): the final close then only collects.
+    pub(crate) already_stopped: bool,
+    /// What an async test left on its runtime.
+    pub(crate) tasks: TaskFindings,
+    /// Threads of the test's own runtime: reported as tasks, never as unmanaged.
+    pub(crate) runtime_tids: HashSet<u32>,
+    _logs: Option<tracing::subscriber::DefaultGuard>,
+}
+
+impl TestScope {
+    /// Opens the scope: installs a fresh registry `test:NAME` on this thread and
+    /// snapshots the process's threads. When no `tracing` subscriber is installed,
+    /// installs one (for this thread and the managed threads it spawns) that writes
+    /// to the test's captured output, at the level given by `IRIS_LOG` (default
+    /// `info`).
+    pub fn begin(options: TestOptions) -> TestScope {
+        let logs = if options.capture_logs {
+            output::install_test_logger()
+        } else {
+            None
+        };
+        // Also installs the hook that notes panics of plain threads.
+        let tracking_active = tracking::active();
+        let check = match options.policy() {
+            LeakPolicy::Ignore => {
+                ThreadCheck::Off("leak checks are off (leaks = \"ignore\")".into())
+            }
+            _ => match process_ownership(options.owns_process) {
+                Ok(()) => match Snapshot::take() {
+                    Some(snapshot) => ThreadCheck::Diff(snapshot),
+                    None => ThreadCheck::Off("cannot read /proc/self/task".into()),
+                },
+                // Sharing the process is no obstacle when every thread is tracked.
+                Err(_) if tracking_active => ThreadCheck::Tracked,
+                Err(why) => ThreadCheck::Off(why),
+            },
+        };
+        if let ThreadCheck::Off(why) = &check {
+            tracing::debug!(test = %options.name(), "iris: unmanaged-thread check skipped: {why}");
+            if why == SHARED_PROCESS {
+                // Silence is not success: say once per run that the check did not run.
+                output::note_once(
+                    "shared-process",
+                    "iris: note: threads started outside Iris are not checked in this run, \
+                     because its tests share one process; run `cargo nextest run` or \
+                     `cargo test -- --test-threads=1` for the exact check, or turn on Iris's \
+                     `thread-tracking` feature",
+                );
+            }
+        }
+        // Charge the threads this test creates to it (read only with tracking on).
+        let attribution = Some(Attribution::begin());
+        let scope = thread_registry_scope(format!("test:{}", options.name()));
+        let watchdog = options.timeout.map(|timeout| {
+            spawn_watchdog(
+                options.name().to_string(),
+                timeout,
+                (*scope).clone(),
+                current_os_tid(),
+                attribution.as_ref().map(Attribution::scope),
+            )
+        });
+        TestScope {
+            options,
+            scope: Some(scope),
+            check,
+            attribution,
+            watchdog,
+            body_tid: None,
+            own_tid: current_os_tid(),
+            already_stopped: false,
+            tasks: TaskFindings::default(),
+            runtime_tids: HashSet::new(),
+            _logs: logs,
+        }
+    }
+
+    /// The test's registry.
+    pub fn registry(&self) -> &ThreadRegistry {
+        self.scope
+            .as_ref()
+            .expect("the scope is open until finished")
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &TestOptions {
+        &self.options
+    }
+
+    /// Ends the test: stops its registry, checks for leaks and background panics,
+    /// and applies the policy. `Err` only under `Fail`; under `Warn` the report is
+    /// printed to stderr and this returns `Ok`. With `IRIS_LEAK_REPORT=path`, findings
+    /// are appended to `path` as one JSON line.
+    // The report is built once per failing test; boxing it would only cost callers.
+    #[allow(clippy::result_large_err)]
+    pub fn finish(mut self) -> Result<(), LeakReport> {
+        self.conclude()
+    }
+
+    /// Ends the test and returns what was found, applying no policy and printing
+    /// nothing (for tools built on top).
+    pub fn inspect(mut self) -> LeakReport {
+        self.collect()
+    }
+
+    // The report is built once per failing test; boxing it would only cost callers.
+    #[allow(clippy::result_large_err)]
+    pub(super) fn conclude(&mut self) -> Result<(), LeakReport> {
+        let policy = self.options.policy();
+        let report = self.collect();
+        if report.is_clean() || policy == LeakPolicy::Ignore {
+            return Ok(());
+        }
+        output::append_json(&report);
+        match policy {
+            LeakPolicy::Fail => Err(report),
+            LeakPolicy::Warn | LeakPolicy::Ignore => {
+                output::about_test(&format!(
+                    "{report}\n  (leaks = \"warn\": the test still passes)"
+                ));
+                Ok(())
+            }
+        }
+    }
+
+    fn collect(&mut self) -> LeakReport {
+        if let Some(watchdog) = self.watchdog.take() {
+            watchdog.stop();
+        }
+        let Some(scope) = self.scope.take() else {
+            unreachable!("a scope is concluded once");
+        };
+        let stop_timeout = if self.already_stopped {
+            Duration::ZERO // it had its deadline; now only collect what is left
+        } else {
+            self.options.stop_timeout
+        };
+        let (stragglers, panics) = match scope.close_with_timeout(stop_timeout) {
+            Ok(()) => (Vec::new(), Vec::new()),
+            Err(error) => (error.stragglers().to_vec(), error.panics().to_vec()),
+        };
+        let (task_stragglers, stragglers): (Vec<_>, Vec<_>) = stragglers
+            .into_iter()
+            .filter(|info| !self.options.ignores(info.name()))
+            .partition(|info| info.is_task());
+        let mut tasks = std::mem::take(&mut self.tasks);
+        if !self.already_stopped {
+            tasks.stragglers = task_stragglers;
+        } // else: an async test recorded them before its runtime dropped them
+        let sampled = OsThread::sample(
+            &stragglers
+                .iter()
+                .filter_map(|i| i.os_tid())
+                .collect::<Vec<_>>(),
+        );
+        let stragglers: Vec<Straggler> = stragglers
+            .into_iter()
+            .map(|info| Straggler {
+                os: info
+                    .os_tid()
+                    .and_then(|tid| sampled.iter().find(|o| o.tid == tid).cloned()),
+                info,
+            })
+            .collect();
+        // Every thread of the test's registry that is still running is accounted for
+        // here (as a straggler or inside its process's line), never again as an
+        // unmanaged thread.
+        let mut reported_tids: HashSet<u32> =
+            stragglers.iter().filter_map(|s| s.info.os_tid()).collect();
+        reported_tids.extend(self.runtime_tids.iter().copied());
+        let registry_path = format!("test:{}", self.options.name());
+        let mut processes = managed_processes_left(&registry_path);
+        // A process that will not die keeps its own threads (reaper, readers,
+        // supervisor) alive: its one line says it all.
+        let stragglers: Vec<Straggler> = stragglers
+            .into_iter()
+            .filter(|s| {
+                !processes
+                    .iter()
+                    .any(|p| p.container.as_deref() == Some(s.info.container()))
+            })
+            .collect();
+        let tracked_scope = self.attribution.as_ref().map_or(0, Attribution::scope);
+        let (unmanaged, unmanaged_check) = match &self.check {
+            ThreadCheck::Off(why) => (Vec::new(), UnmanagedCheck::Skipped(why.clone())),
+            check => {
+                let method = match check {
+                    ThreadCheck::Tracked => UnmanagedCheck::Tracked,
+                    _ => UnmanagedCheck::Checked,
+                };
+                let reported_pids: HashSet<u32> = processes.iter().map(|p| p.pid).collect();
+                let survey = Survey {
+                    options: &self.options,
+                    check: &self.check,
+                    tracked_scope,
+                    body_tid: self.body_tid,
+                    own_tid: self.own_tid,
+                };
+                let (threads, children) = lingering(&survey, &reported_tids, &reported_pids);
+                processes.extend(children);
+                let (threads, not_counted) = without_running_runtime_threads(threads);
+                tasks.runtime_threads_not_counted = not_counted;
+                (threads, method)
+            }
+        };
+        let plain_panics = if matches!(self.check, ThreadCheck::Off(_)) {
+            Vec::new()
+        } else {
+            tracking::uncollected_panics(tracked_scope)
+                .into_iter()
+                .filter(|p| Some(p.tid) != self.body_tid)
+                .collect()
+        };
+        tracking::forget(tracked_scope);
+        // The thread that ran the test works for nobody again.
+        self.attribution = None;
+        LeakReport {
+            test: self.options.name().to_string(),
+            stragglers,
+            unmanaged,
+            processes,
+            panics,
+            unmanaged_check,
+            tasks,
+            plain_panics,
+        }
+    }
+
+    /// A description of what the test is running right now: its registry's live
+    /// threads, and (when the test owns the process) other threads born during it.
+    pub fn live_threads(&self) -> String {
+        let body = self.body_tid.or(self.own_tid);
+        let before = match &self.check {
+            ThreadCheck::Diff(before) => Some(&before.tids),
+            _ => None,
+        };
+        let scope = self.attribution.as_ref().map(Attribution::scope);
+        describe_live(self.registry(), before, scope, body)
+    }
+}
+
+impl Drop for TestScope {
+    fn drop(&mut self) {
+        if self.scope.is_none() {
+            return;
+        }
+        if let Err(report) = self.conclude() {
+            if std::thread::panicking() {
+                output::about_test(&report.to_string());
+            } else {
+                panic!("{report}");
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for TestScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestScope")
+            .field("test", &self.options.name())
+            .field("policy", &self.options.policy())
+            .field("open", &self.scope.is_some())
+            .field("unmanaged_check", &self.check)
+            .finish()
+    }
+}

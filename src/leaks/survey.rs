@@ -1,0 +1,327 @@
+//! What a test left behind, found after its registry was stopped: threads started
+//! outside Iris and child processes, waited for during the grace period (`linger`)
+//! and described for the report.
+//!
+//! Invariants:
+//! - How unmanaged threads are found is decided once, when the test begins
+//!   ([`ThreadCheck`]): with thread tracking, the threads charged to the test, under
+//!   any runner; without it, the threads born since a snapshot, only when the test
+//!   owns the process (nextest, one test thread, or declared); otherwise not at all,
+//!   and the report says why.
+//! - The lingering wait ends as soon as nothing is left, and never waits past
+//!   `linger` (plus a bounded moment for threads still starting).
+//! - While waiting, only cheap checks run (names, the symbol table); debug info is
+//!   read only for threads still alive when the wait is over.
+//! - Iris's helper threads, the test's own threads and what is already reported are
+//!   never counted.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::options::TestOptions;
+use super::output::{self, Runner};
+use super::report::{LeakedProcess, UnmanagedThread};
+use crate::os::processes;
+use crate::os::threads::{self as os_threads, OsThread};
+use crate::sync::deadline::Deadline;
+#[cfg(feature = "tokio")]
+use crate::text::glob::glob_matches;
+use crate::threads::managed_thread::{current_os_tid, managed_by_tid};
+use crate::tracking;
+use crate::wait::condition::Backoff;
+
+/// What the lingering wait needs to know about the test.
+pub(super) struct Survey<'a> {
+    pub(super) options: &'a TestOptions,
+    pub(super) check: &'a ThreadCheck,
+    /// The tracker's id for the test (0: none).
+    pub(super) tracked_scope: u64,
+    /// The thread running the body, when it is not the one that opened the scope.
+    pub(super) body_tid: Option<u32>,
+    /// The thread that opened the scope.
+    pub(super) own_tid: Option<u32>,
+}
+
+/// tokio's default names for its pool threads (they changed in tokio 1.4x).
+#[cfg(feature = "tokio")]
+const TOKIO_THREAD_NAMES: [&str; 2] = ["tokio-runtime-w*", "tokio-rt-worker*"];
+
+/// When the check runs inside a live tokio runtime (a `TestScope` in a
+/// `#[tokio::test]`), that runtime's pool threads (tokio's default names) are not the
+/// test's leak: they live as long as the runtime, which outlives the check. Returns
+/// the other threads and how many were set aside.
+#[cfg(feature = "tokio")]
+pub(super) fn without_running_runtime_threads(
+    threads: Vec<UnmanagedThread>,
+) -> (Vec<UnmanagedThread>, usize) {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return (threads, 0);
+    }
+    let (runtime, others): (Vec<_>, Vec<_>) = threads.into_iter().partition(|t| {
+        t.managed.is_none()
+            && TOKIO_THREAD_NAMES
+                .iter()
+                .any(|g| glob_matches(g, &t.os.name))
+    });
+    (others, runtime.len())
+}
+
+#[cfg(not(feature = "tokio"))]
+pub(super) fn without_running_runtime_threads(
+    threads: Vec<UnmanagedThread>,
+) -> (Vec<UnmanagedThread>, usize) {
+    (threads, 0)
+}
+
+/// Whether this test has the process to itself, so that every new OS thread is its.
+pub(super) fn process_ownership(declared: bool) -> Result<(), String> {
+    if !cfg!(target_os = "linux") {
+        return Err("only supported on Linux".into());
+    }
+    if declared {
+        return Ok(());
+    }
+    match output::runner() {
+        Runner::Nextest | Runner::LibtestSerial => Ok(()),
+        Runner::Shared => Err(SHARED_PROCESS.into()),
+    }
+}
+
+pub(super) const SHARED_PROCESS: &str =
+    "the process may be shared with other tests; run under cargo nextest or with --test-threads=1";
+
+/// The process's threads and child processes at the start of a test.
+#[derive(Debug)]
+pub(super) struct Snapshot {
+    pub(super) tids: HashSet<u32>,
+    children: HashSet<u32>,
+}
+
+impl Snapshot {
+    pub(super) fn take() -> Option<Snapshot> {
+        Some(Snapshot {
+            tids: os_threads::snapshot_tids()?,
+            children: processes::child_pids_of(parent_threads(&[])).unwrap_or_default(),
+        })
+    }
+}
+
+/// The threads whose children a test can have made: the main thread (which inherits
+/// the children of threads that exit), the calling thread, and `newborn` threads.
+pub(super) fn parent_threads(newborn: &[u32]) -> Vec<u32> {
+    let mut tids = vec![std::process::id()];
+    tids.extend(current_os_tid());
+    tids.extend_from_slice(newborn);
+    tids.sort_unstable();
+    tids.dedup();
+    tids
+}
+
+/// Child processes born since `before`, other than `known` ones, still there (a
+/// zombie counts: nobody reaped it).
+pub(super) fn children_born_since(
+    before: &HashSet<u32>,
+    known: &HashSet<u32>,
+    newborn_threads: &[u32],
+) -> Vec<LeakedProcess> {
+    let mut pids: Vec<u32> = processes::child_pids_of(parent_threads(newborn_threads))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| !before.contains(p) && !known.contains(p))
+        .collect();
+    pids.sort_unstable();
+    pids.into_iter()
+        .filter_map(|pid| {
+            let (state, _) = processes::process_stat(pid)?;
+            let managed = managed_process(pid);
+            Some(LeakedProcess {
+                pid,
+                command_line: processes::process_cmdline(pid).unwrap_or_default(),
+                state: Some(state),
+                name: managed.as_ref().map(|m| m.0.clone()),
+                container: managed.map(|m| m.1),
+            })
+        })
+        .collect()
+}
+
+#[cfg(unix)]
+pub(super) fn managed_process(pid: u32) -> Option<(String, String)> {
+    crate::process::managed_by_pid(pid)
+}
+
+#[cfg(not(unix))]
+pub(super) fn managed_process(_pid: u32) -> Option<(String, String)> {
+    None
+}
+
+/// Managed processes of the test's registry that are still running.
+#[cfg(unix)]
+pub(super) fn managed_processes_left(registry_path: &str) -> Vec<LeakedProcess> {
+    crate::process::running_under(registry_path)
+        .into_iter()
+        .map(|p| LeakedProcess {
+            state: processes::process_stat(p.pid).map(|(state, _)| state),
+            pid: p.pid,
+            command_line: p.command_line,
+            name: Some(p.name),
+            container: Some(p.container),
+        })
+        .collect()
+}
+
+#[cfg(not(unix))]
+pub(super) fn managed_processes_left(_registry_path: &str) -> Vec<LeakedProcess> {
+    Vec::new()
+}
+
+/// OS threads born since `before`, other than `known` ones, the calling thread and
+/// Iris's own helpers; sorted.
+pub(super) fn threads_born_since(before: &HashSet<u32>, known: &HashSet<u32>) -> Vec<u32> {
+    let helpers = os_threads::helper_tids();
+    let me = current_os_tid();
+    let mut tids: Vec<u32> = os_threads::snapshot_tids()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| {
+            !before.contains(t) && !known.contains(t) && !helpers.contains(t) && Some(*t) != me
+        })
+        .collect();
+    tids.sort_unstable();
+    tids
+}
+
+/// The live threads the tracker charged to `scope`, other than Iris's helpers and
+/// the calling thread, sorted; and how many more are starting (ids not known yet).
+pub(super) fn tracked_threads(scope: u64) -> (Vec<u32>, usize) {
+    let helpers = os_threads::helper_tids();
+    let me = current_os_tid();
+    let (threads, starting) = tracking::alive_in(scope);
+    let threads = threads
+        .into_iter()
+        .filter(|t| !helpers.contains(t) && Some(*t) != me)
+        .collect();
+    (threads, starting)
+}
+
+/// How long a thread created for a test gets to start running (and so be seen).
+pub(super) const STARTING_PATIENCE: Duration = Duration::from_secs(1);
+
+/// How long a leaked thread gets to answer a request for its stack.
+/// (A thread in a non-interruptible wait, or with signals blocked, never answers;
+/// a busy machine can take tens of milliseconds to schedule one that will.)
+pub(super) const LIVE_STACK_PATIENCE: Duration = Duration::from_millis(250);
+
+/// How threads started outside Iris are checked at the end of a test.
+#[derive(Debug)]
+pub(super) enum ThreadCheck {
+    /// The test owns the process: threads born since this snapshot are its own.
+    Diff(Snapshot),
+    /// Thread tracking charges each thread to the test it was created for.
+    Tracked,
+    /// Not checked, and why.
+    Off(String),
+}
+
+/// Threads (and, when the test owns the process, child processes) born for the
+/// test, other than Iris's helpers, this thread and what is already reported,
+/// still alive after the grace period. The wait ends as soon as they are all
+/// gone; zombies never go by themselves, so they are not waited for. Threads
+/// whose name or creating functions match `ignore_threads` are neither waited
+/// for nor reported.
+pub(super) fn lingering(
+    survey: &Survey<'_>,
+    reported_tids: &HashSet<u32>,
+    reported_pids: &HashSet<u32>,
+) -> (Vec<UnmanagedThread>, Vec<LeakedProcess>) {
+    let tracked_scope = survey.tracked_scope;
+    // Cheap checks only while waiting: the name, and the creating functions as the
+    // symbol table knows them. Debug info (which also knows inlined functions)
+    // costs half a second to load, so it is read only for threads still alive
+    // when the wait is over, not for every thread that is about to end (a pool
+    // the test built and dropped).
+    let globs = survey.options.all_ignore_globs();
+    let ignored = |tid: u32| {
+        os_threads::thread_name(tid).is_some_and(|n| survey.options.ignores(&n))
+            || (!globs.is_empty() && tracking::created_through(tid, &globs))
+    };
+    // (threads, children, threads created but not yet running)
+    let newcomers = || {
+        let (newborn, children, starting) = match &survey.check {
+            ThreadCheck::Diff(before) => {
+                let newborn = threads_born_since(&before.tids, &HashSet::new());
+                // Stragglers' children count too, so look at every newborn thread.
+                let children = children_born_since(&before.children, reported_pids, &newborn);
+                (newborn, children, 0)
+            }
+            ThreadCheck::Tracked => {
+                let (threads, starting) = tracked_threads(tracked_scope);
+                (threads, Vec::new(), starting)
+            }
+            ThreadCheck::Off(_) => (Vec::new(), Vec::new(), 0),
+        };
+        let threads: Vec<u32> = newborn
+            .into_iter()
+            .filter(|t| !reported_tids.contains(t) && Some(*t) != survey.body_tid)
+            .filter(|t| !ignored(*t))
+            .collect();
+        (threads, children, starting)
+    };
+    let deadline = Deadline::after(survey.options.linger);
+    let backoff = Backoff::new(Duration::from_micros(50), Duration::from_millis(10));
+    let mut left = newcomers();
+    let waiting = |(threads, children, starting): &(Vec<u32>, Vec<LeakedProcess>, usize)| {
+        !threads.is_empty() || *starting > 0 || children.iter().any(|c| c.state != Some('Z'))
+    };
+    while waiting(&left) && !deadline.is_expired() {
+        deadline.sleep_at_most(backoff.next_pause());
+        left = newcomers();
+    }
+    // A thread created but not running yet has no id to report; it runs within
+    // microseconds, so it is waited for past `linger` (boundedly).
+    let registered = Deadline::after(STARTING_PATIENCE);
+    while left.2 > 0 && !registered.is_expired() {
+        registered.sleep_at_most(backoff.next_pause());
+        left = newcomers();
+    }
+    // The OS names a thread gets when nobody names it: its creator's (this
+    // thread's, or the main thread's when the creator was unnamed itself). Read
+    // only when there is something to report.
+    let creator_names: Vec<String> = if left.0.is_empty() {
+        Vec::new()
+    } else {
+        [survey.own_tid, Some(std::process::id())]
+            .into_iter()
+            .flatten()
+            .filter_map(os_threads::thread_name)
+            .collect()
+    };
+    let threads = OsThread::sample(&left.0)
+        .into_iter()
+        .filter_map(|os| {
+            let origin = tracking::origin_of(os.tid);
+            let created_by_ignored = origin
+                .as_ref()
+                .is_some_and(|o| o.functions.iter().any(|f| survey.options.ignores(f)));
+            if created_by_ignored {
+                return None;
+            }
+            let managed = managed_by_tid(os.tid);
+            Some(UnmanagedThread {
+                inherited_name: managed.is_none() && creator_names.contains(&os.name),
+                origin,
+                stack: tracking::live_stack(os.tid, LIVE_STACK_PATIENCE),
+                os,
+                managed,
+            })
+        })
+        .filter(|t| {
+            !survey.options.ignores(&t.os.name)
+                && !t
+                    .managed
+                    .as_ref()
+                    .is_some_and(|m| survey.options.ignores(m.name()))
+        })
+        .collect();
+    (threads, left.1)
+}
