@@ -83,7 +83,7 @@ mod wait;
 
 pub use iris_test_macros::iris_test;
 #[cfg(feature = "tokio")]
-pub use leaks::async_harness::run_async_test;
+pub use leaks::async_harness::{run_async_test, run_async_test_with_timeout};
 #[cfg(feature = "rstest")]
 pub use leaks::fixtures;
 pub use leaks::harness::{run_test, run_test_with_timeout};

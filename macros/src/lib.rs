@@ -241,6 +241,9 @@ fn parse_duration(literal: &LitStr) -> syn::Result<(u64, u32)> {
         )
     };
     let trimmed = text.trim();
+    if trimmed.starts_with('-') {
+        return Err(error("durations cannot be negative"));
+    }
     let split = trimmed
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .ok_or_else(|| error("no unit"))?;
@@ -410,13 +413,18 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         if let Some((workers, _)) = options.worker_threads {
             builder = quote!(#builder.worker_threads(#workers));
         }
-        if let Some(d) = options.timeout {
-            let d = duration(d);
-            builder = quote!(#builder.timeout(#d));
-        }
         sig.asyncness = None;
-        let call =
-            quote_spanned!(block.span()=> ::iris::run_async_test(#builder, async move #block));
+        // With a timeout the body runs on a thread of its own (so a body that blocks
+        // its thread still fails on time): its future is made there.
+        let call = match options.timeout {
+            Some(d) => {
+                let d = duration(d);
+                quote_spanned!(block.span()=> ::iris::run_async_test_with_timeout(#builder, #d, move || async move #block))
+            }
+            None => {
+                quote_spanned!(block.span()=> ::iris::run_async_test(#builder, async move #block))
+            }
+        };
         return Ok(quote! {
             #test_attr
             #(#attrs)*
@@ -598,8 +606,12 @@ mod tests {
             "{out}"
         );
         assert!(out.contains(". worker_threads (2usize)"), "{out}");
+        // A timeout puts the body on its own thread, its future made there.
         assert!(
-            out.contains(". timeout (:: std :: time :: Duration :: new (1u64 , 0u32))"),
+            out.contains(":: iris :: run_async_test_with_timeout (")
+                && out.contains(
+                    ", :: std :: time :: Duration :: new (1u64 , 0u32) , move || async move"
+                ),
             "{out}"
         );
         // The function rstest calls from its cases is left as it is.
@@ -655,6 +667,11 @@ mod tests {
         assert!(d("").is_err());
         assert!(d("ms").is_err());
         assert!(d("1e999s").is_err());
-        assert!(d("-1s").is_err());
+        let negative = d("-1s").unwrap_err().to_string();
+        assert!(
+            negative.contains("durations cannot be negative"),
+            "{negative}"
+        );
+        assert!(!negative.contains("unknown unit"), "{negative}");
     }
 }

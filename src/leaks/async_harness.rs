@@ -15,12 +15,14 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use super::harness::settle;
+use super::harness::{fail_late, on_body_thread, settle, Timed};
 use super::options::TestOptions;
 use super::scope::TestScope;
+use super::survey::LIVE_STACK_PATIENCE;
 use crate::os::threads::OsThread;
 use crate::sync::deadline::Deadline;
 use crate::tasks::runtime::{self, TestRuntime};
+use crate::tracking;
 use crate::wait::condition::Backoff;
 
 /// How long the runtime of an async test gets to shut down once its tasks had their
@@ -33,9 +35,9 @@ pub(crate) const SHUTDOWN_DEADLINE: Duration = Duration::from_millis(250);
 /// The runtime's flavor and workers come from the options
 /// ([`TestOptions::flavor`], [`TestOptions::worker_threads`]); its worker and
 /// blocking threads, and every task on it, see the test's registry. With
-/// [`TestOptions::timeout`], a body that does not finish in time fails the test (a
-/// body that blocks its thread without ever yielding cannot be interrupted; nextest's
-/// `slow-timeout` is the backstop for that).
+/// [`TestOptions::timeout`], a body that does not finish in time fails the test, but
+/// only at an `.await`: a body that blocks its thread cannot be interrupted here. The
+/// attribute's `timeout` uses [`run_async_test_with_timeout`], which can.
 ///
 /// ```
 /// use iris::{get_thread_registry, run_async_test, TestOptions};
@@ -49,39 +51,102 @@ pub(crate) const SHUTDOWN_DEADLINE: Duration = Duration::from_millis(250);
 /// ```
 #[track_caller]
 pub fn run_async_test<F: Future>(options: TestOptions, body: F) -> F::Output {
-    let flavor = options.flavor;
-    let workers = options.worker_threads;
     let timeout = options.timeout_value();
     let mut scope = TestScope::begin(options);
-    let registry = scope.registry().container().clone();
-    let runtime = match runtime::build(flavor, workers, &registry) {
-        Ok(runtime) => runtime,
-        Err(error) => panic!("iris: cannot build the test's tokio runtime: {error}"),
-    };
-    let name = scope.options().name().to_string();
+    let runtime = build_runtime(&scope);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         runtime.runtime.block_on(async {
             match timeout {
-                None => body.await,
-                Some(limit) => match tokio::time::timeout(limit, body).await {
-                    Ok(value) => value,
-                    Err(_) => panic!(
-                        "iris: test `{name}` timed out after {limit:?}: its body did not finish \
-                         (see docs/thread-safety.md, \"Debugging a hanging test\")"
-                    ),
-                },
+                None => Ok(body.await),
+                Some(limit) => tokio::time::timeout(limit, body).await,
             }
         })
     }));
     wind_down(&mut scope, runtime);
-    settle(scope, outcome)
+    match outcome {
+        // Raised here, at the test's line (`#[track_caller]`), not inside a closure.
+        Ok(Err(_elapsed)) => fail_late(scope, timeout.unwrap_or_default(), None),
+        Ok(Ok(value)) => settle(scope, Ok(value)),
+        Err(payload) => settle(scope, Err(payload)),
+    }
+}
+
+/// [`run_async_test`] with the body on a thread of its own, so that a body still
+/// running after `timeout` fails the test on time whatever it does: awaiting
+/// forever, or blocking its thread in a std channel, a lock or `thread::sleep`. What
+/// `#[iris_test(timeout = "..")] async fn` expands to.
+///
+/// `make` builds the body's future on that thread, so the future itself need not be
+/// `Send`. The failure, raised at the test, says where the body and the test's
+/// threads are and what the scope's stop left behind. A late body's thread and its
+/// runtime are left behind (nothing can stop a blocked thread); they belong to the
+/// test and are never reported as its leaks.
+///
+/// ```
+/// use std::time::Duration;
+/// use iris::{run_async_test_with_timeout, TestOptions};
+///
+/// let answer = run_async_test_with_timeout(TestOptions::new("doc::timed"), Duration::from_secs(5), || async {
+///     tokio::task::yield_now().await;
+///     42
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+#[track_caller]
+pub fn run_async_test_with_timeout<Make, F>(
+    options: TestOptions,
+    timeout: Duration,
+    make: Make,
+) -> F::Output
+where
+    Make: FnOnce() -> F + Send + 'static,
+    F: Future,
+    F::Output: Send + 'static,
+{
+    let mut scope = TestScope::begin(options);
+    let runtime = build_runtime(&scope);
+    let threads = runtime.threads.clone();
+    // The runtime goes to the body's thread and comes back with the value.
+    let ran = on_body_thread(&scope, timeout, move || {
+        let value = catch_unwind(AssertUnwindSafe(|| runtime.runtime.block_on(make())));
+        (runtime, value)
+    });
+    match ran {
+        Timed::Finished(Ok((runtime, value))) => {
+            wind_down(&mut scope, runtime);
+            settle(scope, value)
+        }
+        // The body's thread panicked outside the body (cannot happen: the body's panic
+        // is caught above); settle it all the same.
+        Timed::Finished(Err(payload)) => settle(scope, Err(payload)),
+        Timed::Late { body_tid } => {
+            // The runtime is stuck with the body: its threads are the body's, not leaks.
+            scope.runtime_tids.extend(threads.lock().iter().copied());
+            fail_late(scope, timeout, body_tid)
+        }
+    }
+}
+
+/// The test's runtime, built after its scope opened, so that its threads inherit it.
+#[track_caller]
+fn build_runtime(scope: &TestScope) -> TestRuntime {
+    let options = scope.options();
+    let registry = scope.registry().container().clone();
+    match runtime::build(options.flavor, options.worker_threads, &registry) {
+        Ok(runtime) => runtime,
+        Err(error) => panic!("iris: cannot build the test's tokio runtime: {error}"),
+    }
 }
 
 /// Stops the test's registry without blocking the runtime, gives the runtime's
 /// remaining tasks `linger`, shuts the runtime down with a deadline, and records in
 /// the scope what was left.
 fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
-    let TestRuntime { runtime, threads } = test_runtime;
+    let TestRuntime {
+        runtime,
+        threads,
+        workers,
+    } = test_runtime;
     let registry = scope.registry().container().clone();
     let stop_timeout = scope.options().stop_timeout_value();
     let linger = scope.options().linger_value();
@@ -123,7 +188,31 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
         left_deadline.sleep_at_most(backoff.next_pause());
     }
     let stuck: Vec<u32> = threads.lock().clone();
+    // A stuck worker is held by a task that never yields (already counted among the
+    // live tasks); only the blocking pool's threads are stuck blocking tasks. A worker
+    // is known by having parked, or (a worker that took a task before it ever parked)
+    // by its stack, which runs tokio's worker loop.
+    let parked = workers.lock().clone();
+    let mut held = Vec::new();
+    let mut blocking = Vec::new();
+    for os in OsThread::sample(&stuck) {
+        let frames = tracking::live_frames(os.tid, LIVE_STACK_PATIENCE);
+        let runs_worker_loop = frames.as_ref().is_some_and(|frames| {
+            frames
+                .iter()
+                .any(|f| f.function.contains("scheduler::multi_thread::worker::run"))
+        });
+        if let Some(stack) = frames.as_deref().and_then(tracking::summarise_live) {
+            scope.tasks.stacks.insert(os.tid, stack);
+        }
+        if parked.contains(&os.tid) || runs_worker_loop {
+            held.push(os);
+        } else {
+            blocking.push(os);
+        }
+    }
     scope.tasks.plain = plain;
-    scope.tasks.blocking = OsThread::sample(&stuck);
+    scope.tasks.blocking = blocking;
+    scope.tasks.held_workers = held;
     scope.runtime_tids = stuck.into_iter().collect();
 }

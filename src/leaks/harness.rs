@@ -34,26 +34,47 @@ pub fn run_test<T>(options: TestOptions, body: impl FnOnce() -> T) -> T {
 }
 
 /// [`run_test`] with the body on its own thread, so that a body still running after
-/// `timeout` fails the test (with a dump of its live threads) instead of hanging the
-/// run. The failure shows where the body is stuck; the body's thread belongs to the
-/// test and is never reported as a leak (it is left behind: nothing can stop it).
+/// `timeout` fails the test (with a dump of where it and its threads are) instead of
+/// hanging the run. The failure shows where the body is stuck; the body's thread
+/// belongs to the test and is never reported as a leak (it is left behind: nothing
+/// can stop it).
 #[track_caller]
 pub fn run_test_with_timeout<T: Send + 'static>(
     options: TestOptions,
     timeout: Duration,
     body: impl FnOnce() -> T + Send + 'static,
 ) -> T {
-    let mut scope = TestScope::begin(options);
+    let scope = TestScope::begin(options);
+    match on_body_thread(&scope, timeout, body) {
+        Timed::Finished(outcome) => settle(scope, outcome),
+        Timed::Late { body_tid } => fail_late(scope, timeout, body_tid),
+    }
+}
+
+/// How a body run on its own thread ended.
+pub(crate) enum Timed<T> {
+    /// In time: its value or its panic.
+    Finished(std::thread::Result<T>),
+    /// Still running at the timeout, on the thread with this id.
+    Late { body_tid: Option<u32> },
+}
+
+/// Runs `body` on a thread of its own that inherits the test's scope (just opened on
+/// this thread), the subscriber and the span, as a managed thread would; waits for it
+/// until `timeout`. A late body's thread is left running (nothing can stop it).
+#[track_caller]
+pub(crate) fn on_body_thread<T: Send + 'static>(
+    scope: &TestScope,
+    timeout: Duration,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> Timed<T> {
     let result = std::sync::Arc::new(Completion::new());
     let slot = result.clone();
     let body_tid = std::sync::Arc::new(OnceLock::new());
     let tid_slot = body_tid.clone();
-    // The body's thread inherits the test's scope (just opened on this thread), the
-    // subscriber and the span, as a managed thread would.
     let inherited = context::capture();
-    let thread_name = scope.options.name().to_string();
     let spawned = std::thread::Builder::new()
-        .name(thread_name)
+        .name(scope.options.name().to_string())
         .spawn(move || {
             if let Some(tid) = current_os_tid() {
                 let _ = tid_slot.set(tid);
@@ -68,24 +89,33 @@ pub fn run_test_with_timeout<T: Send + 'static>(
     match result.take(Deadline::after(timeout)) {
         Ok(outcome) => {
             let _ = handle.join();
-            settle(scope, outcome)
+            Timed::Finished(outcome)
         }
-        Err(NoValue::TimedOut) => {
-            scope.body_tid = body_tid.get().copied();
-            let dump = scope.live_threads();
-            let name = scope.options.name().to_string();
-            drop(handle); // detached: it cannot be stopped from here
-                          // Unwinding drops the scope, which still stops the test's registry and
-                          // reports what outlived it beside this failure.
-            panic!(
-                "iris: test `{name}` timed out after {timeout:?}: its body is still running.\n{dump}\n  \
-                 hint: the body itself did not finish; its state above says where it waits. \
-                 Raise `timeout` only if the work is really that slow; see docs/thread-safety.md, \
-                 \"Debugging a hanging test\""
-            );
-        }
+        Err(NoValue::TimedOut) => Timed::Late {
+            body_tid: body_tid.get().copied(),
+        },
         Err(NoValue::Abandoned) => panic!("iris: the test body's thread ended without a result"),
     }
+}
+
+/// Fails a test whose body ran past `timeout`: one message, raised at the test, with
+/// where the body and its threads are now and what the scope's stop left behind, so
+/// that the runner's output (and nextest's JUnit) carries all of it.
+#[track_caller]
+pub(crate) fn fail_late(mut scope: TestScope, timeout: Duration, body_tid: Option<u32>) -> ! {
+    scope.body_tid = body_tid;
+    let dump = scope.live_threads();
+    let name = scope.options.name().to_string();
+    let left = match scope.conclude_late(timeout) {
+        Some(report) => format!("\n  and when the test's registry was stopped:\n{report}"),
+        None => String::new(),
+    };
+    panic!(
+        "iris: test `{name}` timed out after {timeout:?}: its body is still running.\n{dump}\n  \
+         hint: the body itself did not finish; its state above says where it waits. \
+         Raise `timeout` only if the work is really that slow; see docs/thread-safety.md, \
+         \"Debugging a hanging test\"{left}"
+    );
 }
 
 #[track_caller]

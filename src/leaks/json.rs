@@ -15,6 +15,7 @@ use std::fmt::{self, Write};
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Json {
     Null,
+    Bool(bool),
     Number(u64),
     String(String),
     Array(Vec<Json>),
@@ -40,6 +41,7 @@ impl Json {
     fn write(&self, out: &mut impl Write) -> fmt::Result {
         match self {
             Json::Null => out.write_str("null"),
+            Json::Bool(b) => write!(out, "{b}"),
             Json::Number(n) => write!(out, "{n}"),
             Json::String(s) => write_string(s, out),
             Json::Array(items) => {
@@ -87,6 +89,12 @@ fn write_string(s: &str, out: &mut impl Write) -> fmt::Result {
 impl fmt::Display for Json {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.write(f)
+    }
+}
+
+impl From<bool> for Json {
+    fn from(b: bool) -> Json {
+        Json::Bool(b)
     }
 }
 

@@ -15,86 +15,12 @@
 //!   real stderr in every mode; under a one-thread libtest it starts a fresh line.
 
 use std::io::Write;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use super::report::LeakReport;
-
-/// How the tests of this process are being run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Runner {
-    /// cargo-nextest: one test per process.
-    Nextest,
-    /// libtest with one test thread: the process runs one test at a time.
-    LibtestSerial,
-    /// libtest running tests in parallel in this process (or an unknown harness).
-    Shared,
-}
-
-/// The runner, read once from the environment and the command line.
-pub(crate) fn runner() -> Runner {
-    static RUNNER: OnceLock<Runner> = OnceLock::new();
-    *RUNNER.get_or_init(|| {
-        if std::env::var("NEXTEST_EXECUTION_MODE").is_ok_and(|m| m == "process-per-test") {
-            return Runner::Nextest;
-        }
-        let args: Vec<String> = std::env::args().collect();
-        let one_thread = std::env::var("RUST_TEST_THREADS").is_ok_and(|n| n.trim() == "1")
-            || args.iter().any(|a| a == "--test-threads=1")
-            || args
-                .windows(2)
-                .any(|w| w[0] == "--test-threads" && w[1] == "1");
-        if one_thread {
-            Runner::LibtestSerial
-        } else {
-            Runner::Shared
-        }
-    })
-}
-
-/// Text about one test (a report under `warn`, a report beside the test's own
-/// panic): through the test's captured output where libtest is mid-line, else in one
-/// write of whole lines to the real stderr.
-pub(crate) fn about_test(text: &str) {
-    match runner() {
-        Runner::LibtestSerial => eprintln!("{text}"),
-        Runner::Nextest | Runner::Shared => whole_lines_to_stderr(text),
-    }
-}
-
-/// A note about the whole run, written once per process for each `key`.
-pub(crate) fn note_once(key: &'static str, text: &str) {
-    static SAID: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
-    if said.contains(&key) {
-        return;
-    }
-    said.push(key);
-    drop(said);
-    about_run(text);
-}
-
-/// A warning about the run's configuration (a bad environment variable): whole
-/// lines, to the real stderr unless libtest is mid-line.
-pub(crate) fn about_run(text: &str) {
-    about_test(text);
-}
-
-/// The watchdog's words: the test may never end, so they cannot wait for its
-/// captured output to be shown.
-pub(crate) fn from_watchdog(text: &str) {
-    if runner() == Runner::LibtestSerial {
-        whole_lines_to_stderr(&format!("\n{text}"));
-    } else {
-        whole_lines_to_stderr(text);
-    }
-}
-
-/// One write of `text` and a newline to the process's stderr, bypassing libtest's
-/// capture.
-fn whole_lines_to_stderr(text: &str) {
-    let line = format!("{text}\n");
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
-}
+pub(crate) use crate::os::runner::{
+    about_run, about_test, from_watchdog, note_once, runner, Runner,
+};
 
 /// Appends the report as one JSON line to `IRIS_LEAK_REPORT`, if set. A relative path
 /// is relative to the test process's working directory, which cargo sets to the

@@ -12,6 +12,7 @@
 //!   one JSON line for `IRIS_LEAK_REPORT`.
 
 use std::fmt;
+use std::time::Duration;
 
 use super::json::Json;
 use crate::os::threads::OsThread;
@@ -25,6 +26,9 @@ pub struct Straggler {
     pub info: ThreadInfo,
     /// What the kernel says it is doing (Linux), read when the report was made.
     pub os: Option<OsThread>,
+    /// Where it is now (feature `thread-tracking`): the call it is blocked in, then
+    /// the user's frames around it.
+    pub stack: Option<Vec<Frame>>,
 }
 
 /// An OS thread born during the test that was still alive after the grace period.
@@ -100,6 +104,9 @@ pub struct LeakReport {
     pub(crate) unmanaged_check: UnmanagedCheck,
     pub(crate) tasks: TaskFindings,
     pub(crate) plain_panics: Vec<PlainPanic>,
+    /// Set when the test's body ran past its `timeout` (the report then only rides
+    /// along with that failure).
+    pub(crate) timed_out: Option<Duration>,
 }
 
 /// What an async test left on its runtime.
@@ -109,9 +116,15 @@ pub(crate) struct TaskFindings {
     pub(crate) stragglers: Vec<ThreadInfo>,
     /// Other tasks (plain `tokio::spawn`) still alive after `linger`.
     pub(crate) plain: usize,
-    /// Runtime threads still busy after the runtime's shutdown deadline: blocking
-    /// tasks that never returned (or a task blocking its worker).
+    /// Blocking-pool threads still busy after the runtime's shutdown deadline:
+    /// blocking tasks that never returned.
     pub(crate) blocking: Vec<OsThread>,
+    /// Worker threads still held after the shutdown deadline by a task that never
+    /// yields: shown with the live tasks (the task is already counted there).
+    pub(crate) held_workers: Vec<OsThread>,
+    /// Where the runtime's stuck threads (held workers, blocking tasks) are, by
+    /// thread id (feature `thread-tracking`).
+    pub(crate) stacks: std::collections::HashMap<u32, Vec<Frame>>,
     /// Threads of a runtime still running around the check (a `TestScope` inside
     /// `#[tokio::test]`): not the test's leak while the runtime lives.
     pub(crate) runtime_threads_not_counted: usize,
@@ -188,6 +201,16 @@ impl LeakReport {
         self.tasks.count()
     }
 
+    /// How many findings in all: leaked threads, tasks and processes, and background
+    /// panics (the `leaked` of the JSON line).
+    pub fn findings(&self) -> usize {
+        self.leaked()
+            + self.leaked_tasks()
+            + self.processes.len()
+            + self.panics.len()
+            + self.plain_panics.len()
+    }
+
     /// Whether nothing leaked and nothing panicked.
     pub fn is_clean(&self) -> bool {
         self.leaked() == 0
@@ -205,6 +228,7 @@ impl LeakReport {
                 ("container", i.container().into()),
                 ("spawned_at", i.spawned_at().to_string().into()),
                 ("alive_ms", (i.alive_for().as_millis() as u64).into()),
+                ("stop_callback", i.is_stop_callback().into()),
             ])
         };
         let os = |o: &OsThread| {
@@ -218,10 +242,11 @@ impl LeakReport {
         let frame = |f: &Frame| {
             Json::object([
                 ("function", f.function.as_str().into()),
-                ("file", f.file.clone().into()),
+                ("file", f.short_file().map(str::to_string).into()),
                 ("line", f.line.into()),
             ])
         };
+        let frames = |list: &Vec<Frame>| Json::from(list.iter().map(frame).collect::<Vec<_>>());
         let origin = |o: &ThreadOrigin| {
             Json::object([
                 (
@@ -233,12 +258,24 @@ impl LeakReport {
                 ("alive_ms", o.age.map(|a| a.as_millis() as u64).into()),
             ])
         };
+        let runtime_thread = |thread: &OsThread| {
+            let mut v = os(thread);
+            v.set(
+                "live_frames",
+                self.tasks
+                    .stacks
+                    .get(&thread.tid)
+                    .map_or(Json::Null, frames),
+            );
+            v
+        };
         let stragglers: Vec<Json> = self
             .stragglers
             .iter()
             .map(|s| {
                 let mut v = info(&s.info);
                 v.set("os", s.os.as_ref().map_or(Json::Null, os));
+                v.set("live_frames", s.stack.as_ref().map_or(Json::Null, frames));
                 v
             })
             .collect();
@@ -249,12 +286,7 @@ impl LeakReport {
                 let mut v = os(&u.os);
                 v.set("managed", u.managed.as_ref().map_or(Json::Null, info));
                 v.set("origin", u.origin.as_ref().map_or(Json::Null, origin));
-                v.set(
-                    "live_frames",
-                    u.stack.as_ref().map_or(Json::Null, |frames| {
-                        frames.iter().map(frame).collect::<Vec<_>>().into()
-                    }),
-                );
+                v.set("live_frames", u.stack.as_ref().map_or(Json::Null, frames));
                 v
             })
             .collect();
@@ -302,7 +334,23 @@ impl LeakReport {
             .collect();
         Json::object([
             ("test", self.test.as_str().into()),
-            ("leaked", self.leaked().into()),
+            ("leaked", self.findings().into()),
+            (
+                "timed_out_ms",
+                self.timed_out.map(|t| t.as_millis() as u64).into(),
+            ),
+            (
+                "counts",
+                Json::object([
+                    ("threads", self.leaked().into()),
+                    ("tasks", self.leaked_tasks().into()),
+                    ("processes", self.processes.len().into()),
+                    (
+                        "panics",
+                        (self.panics.len() + self.plain_panics.len()).into(),
+                    ),
+                ]),
+            ),
             ("stragglers", stragglers.into()),
             ("unmanaged", unmanaged.into()),
             ("processes", processes.into()),
@@ -327,7 +375,16 @@ impl LeakReport {
                         self.tasks
                             .blocking
                             .iter()
-                            .map(os)
+                            .map(runtime_thread)
+                            .collect::<Vec<_>>()
+                            .into(),
+                    ),
+                    (
+                        "held_workers",
+                        self.tasks
+                            .held_workers
+                            .iter()
+                            .map(runtime_thread)
                             .collect::<Vec<_>>()
                             .into(),
                     ),
@@ -407,10 +464,12 @@ impl fmt::Display for LeakReport {
             (
                 s.info.container().to_string(),
                 s.info.spawned_at(),
+                s.info.is_stop_callback(),
                 s.os.as_ref().map(|o| (o.state, o.blocked_in.clone())),
+                s.stack.clone(),
             )
         });
-        for ((container, spawned_at, _), members) in &stragglers {
+        for ((container, spawned_at, callback, _, stack), members) in &stragglers {
             let first = members[0];
             let oldest = members
                 .iter()
@@ -418,12 +477,28 @@ impl fmt::Display for LeakReport {
                 .max()
                 .unwrap_or_default();
             let names = name_list(members.iter().map(|s| s.info.name()));
-            write!(
-                f,
-                "\n  {}{names} in `{container}`, spawned at {spawned_at}, alive for {oldest:.2?}{}",
-                count_prefix(members.len()),
-                os_suffix(first.os.as_ref())
-            )?;
+            // With a stack, the kernel's wchan says less than the frames below.
+            let os = match (stack, &first.os) {
+                (Some(_), Some(os)) => format!(", {}", os.state_name()),
+                (_, os) => os_suffix(os.as_ref()),
+            };
+            if *callback {
+                write!(
+                    f,
+                    "\n  {}on_stop callback of {names} in `{container}`, registered at {spawned_at}, \
+                     still running after {oldest:.2?}{os}",
+                    count_prefix(members.len()),
+                )?;
+            } else {
+                write!(
+                    f,
+                    "\n  {}{names} in `{container}`, spawned at {spawned_at}, alive for {oldest:.2?}{os}",
+                    count_prefix(members.len()),
+                )?;
+            }
+            if let Some(frames) = stack {
+                write_stack(f, frames)?;
+            }
         }
 
         let unmanaged = group(&self.unmanaged, |u| {
@@ -442,7 +517,7 @@ impl fmt::Display for LeakReport {
         });
         for ((name, inherited, managed, _, _, stack), members) in &unmanaged {
             let first = members[0];
-            let tids: Vec<String> = members.iter().map(|u| u.os.tid.to_string()).collect();
+            let tids = cut_list(members.iter().map(|u| u.os.tid.to_string()));
             let what = if *inherited {
                 format!("unnamed unmanaged thread (it carries its creator's name {name:?})")
             } else {
@@ -457,7 +532,7 @@ impl fmt::Display for LeakReport {
                 f,
                 "\n  {}{what} (tid {}){os}",
                 count_prefix(members.len()),
-                tids.join(", "),
+                tids,
             )?;
             if let Some((container, spawned_at)) = managed {
                 write!(
@@ -483,11 +558,23 @@ impl fmt::Display for LeakReport {
                 self.tasks.plain
             )?;
         }
+        for thread in &self.tasks.held_workers {
+            write!(
+                f,
+                "\n  a task is blocking its worker thread (it never reaches an `.await`): {thread}"
+            )?;
+            if let Some(frames) = self.tasks.stacks.get(&thread.tid) {
+                write_stack(f, frames)?;
+            }
+        }
         for thread in &self.tasks.blocking {
             write!(
                 f,
                 "\n  blocking task still running after the runtime's shutdown deadline: {thread}"
             )?;
+            if let Some(frames) = self.tasks.stacks.get(&thread.tid) {
+                write_stack(f, frames)?;
+            }
         }
 
         for process in &self.processes {
@@ -534,7 +621,14 @@ impl LeakReport {
     /// One piece of advice per kind of finding present, in report order.
     fn hints(&self) -> Vec<&'static str> {
         let mut hints = Vec::new();
-        if !self.stragglers.is_empty() {
+        if self.stragglers.iter().any(|s| s.info.is_stop_callback()) {
+            hints.push(
+                "an `on_stop` callback (or a Server's `shutdown`) did not return by the stop's \
+                 deadline: it runs while the stop waits, so it must only signal (close a socket, \
+                 stop a token, send a message) and return; do the slow part in the thread itself",
+            );
+        }
+        if self.stragglers.iter().any(|s| !s.info.is_stop_callback()) {
             hints.push(
                 "a managed thread did not exit within `stop_timeout` of its stop request: make its loop \
                  wait on its StopToken (`while !stop.wait_timeout(period)`), or unblock its blocking call \
@@ -546,6 +640,13 @@ impl LeakReport {
                 "a task outlived the test: make its loop `select!` on `stop.stopped()` (managed \
                  tasks), or keep the JoinHandle of a plain `tokio::spawn` and await or abort it \
                  before the test ends",
+            );
+        }
+        if !self.tasks.held_workers.is_empty() {
+            hints.push(
+                "a task blocked the thread that runs it (a std lock, channel or `thread::sleep` \
+                 inside async code), so its runtime could not shut down: use the async form \
+                 (tokio's), or move the blocking call into `spawn_blocking` with a deadline",
             );
         }
         if !self.tasks.blocking.is_empty() {
@@ -656,11 +757,16 @@ fn write_stack(f: &mut fmt::Formatter<'_>, frames: &[Frame]) -> fmt::Result {
 }
 
 /// Names as they are, quoted; a long list is cut after eight.
-fn name_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let names: Vec<&str> = names.collect();
-    let mut shown: Vec<String> = names.iter().take(8).map(|n| format!("{n:?}")).collect();
-    if names.len() > 8 {
-        shown.push(format!("and {} more", names.len() - 8));
+fn name_list<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
+    cut_list(names.map(|n| format!("{n:?}")))
+}
+
+/// The first 8 items, then how many more: a group of thousands stays one short line.
+fn cut_list(items: impl ExactSizeIterator<Item = String>) -> String {
+    let total = items.len();
+    let mut shown: Vec<String> = items.take(8).collect();
+    if total > 8 {
+        shown.push(format!("and {} more", total - 8));
     }
     shown.join(", ")
 }
@@ -679,6 +785,7 @@ mod tests {
             started: Instant::now(),
             os_tid: None,
             is_task: false,
+            stop_callback: false,
         }
     }
 
@@ -692,6 +799,7 @@ mod tests {
             unmanaged_check: UnmanagedCheck::Checked,
             tasks: TaskFindings::default(),
             plain_panics: Vec::new(),
+            timed_out: None,
         }
     }
 
@@ -715,6 +823,28 @@ mod tests {
             origin: None,
             stack: None,
         }
+    }
+
+    #[test]
+    fn two_thousand_identical_plain_threads_are_one_short_line() {
+        let mut r = report(Vec::new(), Vec::new());
+        r.unmanaged = (0..2000)
+            .map(|i| unmanaged(1000 + i, "spinner", false))
+            .collect();
+        let text = r.to_string();
+        assert!(
+            text.starts_with("iris: test `t` leaked 2000 thread(s)"),
+            "{text}"
+        );
+        let line = text
+            .lines()
+            .find(|l| l.contains("2000x unmanaged thread \"spinner\""))
+            .unwrap_or_else(|| panic!("one grouped line: {text}"));
+        assert!(
+            line.contains("(tid 1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, and 1992 more)"),
+            "{line}"
+        );
+        assert!(line.len() < 200, "{line}");
     }
 
     #[test]
@@ -766,11 +896,13 @@ mod tests {
             .map(|i| Straggler {
                 info: info(&format!("worker-{i}"), at),
                 os: None,
+                stack: None,
             })
             .collect();
         stragglers.push(Straggler {
             info: info("server", other),
             os: None,
+            stack: None,
         });
         let text = report(stragglers, Vec::new()).to_string();
         let lines: Vec<_> = text.lines().collect();
@@ -814,7 +946,10 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&r.to_json_line()).unwrap();
         assert_eq!(json["test"], "t");
         assert_eq!(json["panics"][0]["message"], "bad \"quote\"");
-        assert_eq!(json["leaked"], 0);
+        // Every finding counts, with the kinds beside the total.
+        assert_eq!(json["leaked"], 1);
+        assert_eq!(json["counts"]["panics"], 1);
+        assert_eq!(json["counts"]["threads"], 0);
         assert!(!r.to_json_line().contains('\n'));
     }
 }

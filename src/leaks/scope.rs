@@ -22,7 +22,7 @@ use super::output;
 use super::report::{LeakReport, Straggler, TaskFindings, UnmanagedCheck};
 use super::survey::{
     lingering, managed_processes_left, process_ownership, without_running_runtime_threads,
-    Snapshot, Survey, ThreadCheck, SHARED_PROCESS,
+    Snapshot, Survey, ThreadCheck, LIVE_STACK_PATIENCE, SHARED_PROCESS,
 };
 use crate::os::threads::OsThread;
 use crate::sync::stop_token::StopToken;
@@ -188,6 +188,17 @@ impl TestScope {
         }
     }
 
+    /// Ends a test whose body ran past its `timeout`: stops and collects as
+    /// `conclude` does, writes the `IRIS_LEAK_REPORT` line (marked timed out) whatever
+    /// was found, and returns the report when it found something. No policy applies:
+    /// the test fails for its timeout anyway.
+    pub(super) fn conclude_late(&mut self, timeout: Duration) -> Option<LeakReport> {
+        let mut report = self.collect();
+        report.timed_out = Some(timeout);
+        output::append_json(&report);
+        (!report.is_clean() && self.options.policy() != LeakPolicy::Ignore).then_some(report)
+    }
+
     fn collect(&mut self) -> LeakReport {
         if let Some(watchdog) = self.watchdog.take() {
             watchdog.stop();
@@ -224,6 +235,9 @@ impl TestScope {
                 os: info
                     .os_tid()
                     .and_then(|tid| sampled.iter().find(|o| o.tid == tid).cloned()),
+                stack: info
+                    .os_tid()
+                    .and_then(|tid| tracking::live_stack(tid, LIVE_STACK_PATIENCE)),
                 info,
             })
             .collect();
@@ -288,6 +302,7 @@ impl TestScope {
             unmanaged_check,
             tasks,
             plain_panics,
+            timed_out: None,
         }
     }
 

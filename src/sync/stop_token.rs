@@ -14,9 +14,14 @@
 //!   `catch_unwind`: one panicking callback neither skips the others nor unwinds into
 //!   the stopping thread. Its message goes to the panic sink (the owning container's
 //!   stop result) and to `tracing`.
+//! - [`StopToken::stop`] runs the callbacks on the stopping thread. A stop that has a
+//!   deadline (a container's) takes them with `signal` instead and runs them where it
+//!   can stop waiting for them (`threads/stop_callbacks.rs`): a callback that blocks
+//!   must not hold a deadline hostage. Either way each callback runs exactly once.
 
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -26,7 +31,12 @@ use super::deadline::Deadline;
 use super::loom::{Arc, AtomicBool, Condvar, Mutex, Ordering};
 use super::panic_message;
 
-type Callback = Box<dyn FnOnce() + Send + 'static>;
+/// A registered `on_stop` callback and where it was registered (for a report of one
+/// that does not return).
+pub(crate) struct Callback {
+    run: Box<dyn FnOnce() + Send + 'static>,
+    pub(crate) registered_at: &'static Location<'static>,
+}
 /// Where a token reports its panicking callbacks besides `tracing` (the owning
 /// container, through the thread's record). Held weakly: a token never keeps its
 /// owner alive, and reporting to an owner that is gone is a no-op.
@@ -113,10 +123,20 @@ impl StopToken {
     /// Requests stop: wakes every waiter and runs every registered callback once, on
     /// this thread. Calling it again does nothing.
     pub fn stop(&self) {
+        for callback in self.signal() {
+            self.run_callback(callback);
+        }
+    }
+
+    /// Requests stop and wakes every waiter, like [`stop`](Self::stop), but hands the
+    /// registered callbacks to the caller instead of running them: the caller runs
+    /// each exactly once (with [`run_callback`](Self::run_callback)). Empty when the
+    /// token was already stopped (its callbacks went to that stop).
+    pub(crate) fn signal(&self) -> Vec<Callback> {
         let (callbacks, wakers) = {
             let mut state = self.inner.state.lock();
             if self.inner.stopped.swap(true, Ordering::AcqRel) {
-                return;
+                return Vec::new();
             }
             (
                 std::mem::take(&mut state.callbacks),
@@ -127,9 +147,7 @@ impl StopToken {
         for (_, waker) in wakers {
             waker.wake();
         }
-        for callback in callbacks {
-            self.run_callback(callback);
-        }
+        callbacks
     }
 
     /// Whether stop has been requested.
@@ -181,15 +199,35 @@ impl StopToken {
     /// stop.stop();
     /// assert!(closed.load(Ordering::SeqCst));
     /// ```
+    ///
+    /// A container's [`stop`](crate::ThreadContainer::stop) runs the callbacks of its
+    /// threads' tokens on a helper thread instead, so that one that blocks cannot make
+    /// the stop miss its deadline; one still running at the deadline is reported as a
+    /// straggler, with the place it was registered.
+    #[track_caller]
     pub fn on_stop(&self, f: impl FnOnce() + Send + 'static) {
+        self.on_stop_at(f, Location::caller());
+    }
+
+    /// [`on_stop`](Self::on_stop) with the registration site given (Iris's own
+    /// callbacks name the user's call that led to them).
+    pub(crate) fn on_stop_at(
+        &self,
+        f: impl FnOnce() + Send + 'static,
+        registered_at: &'static Location<'static>,
+    ) {
+        let callback = Callback {
+            run: Box::new(f),
+            registered_at,
+        };
         {
             let mut state = self.inner.state.lock();
             if !self.is_stopped() {
-                state.callbacks.push(Box::new(f));
+                state.callbacks.push(callback);
                 return;
             }
         }
-        self.run_callback(Box::new(f));
+        self.run_callback(callback);
     }
 
     /// A future that completes once stop is requested (at once if it already is):
@@ -278,8 +316,10 @@ impl StopToken {
         }
     }
 
-    fn run_callback(&self, callback: Callback) {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(callback)) {
+    /// Runs one callback taken by [`signal`](Self::signal), catching and reporting its
+    /// panic.
+    pub(crate) fn run_callback(&self, callback: Callback) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(callback.run)) {
             let message = panic_message(payload.as_ref());
             tracing::error!(panic = %message, "iris: an on_stop callback panicked");
             if let Some(sink) = self.inner.panic_sink.as_ref().and_then(|w| w.upgrade()) {

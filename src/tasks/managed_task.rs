@@ -29,6 +29,7 @@ use crate::threads::container::{ContainerInner, ThreadContainer};
 use crate::threads::context;
 use crate::threads::managed_thread::{Role, ThreadRecord};
 use crate::threads::report::{SpawnError, StopError};
+use crate::wait::condition::Backoff;
 
 /// The handle to one managed task, returned by
 /// [`ThreadContainer::spawn_task`](crate::ThreadContainer::spawn_task).
@@ -203,6 +204,18 @@ impl ThreadContainer {
                     Some(left) if left.is_zero() => {}
                     Some(left) => {
                         let _ = tokio::time::timeout(left, gone).await;
+                    }
+                }
+            }
+            // A level is stopped when its callbacks have returned too. They run on
+            // helper threads, which cannot wake a future: polled, with backoff.
+            let backoff = Backoff::new(Duration::from_micros(50), Duration::from_millis(10));
+            while stop.callbacks_running() {
+                match deadline.remaining() {
+                    Some(left) if left.is_zero() => break,
+                    left => {
+                        let pause = backoff.next_pause().min(left.unwrap_or(Duration::MAX));
+                        tokio::time::sleep(pause).await;
                     }
                 }
             }

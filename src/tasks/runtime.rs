@@ -37,6 +37,15 @@ thread_local! {
 pub(crate) struct TestRuntime {
     pub(crate) runtime: tokio::runtime::Runtime,
     pub(crate) threads: Arc<Mutex<Vec<u32>>>,
+    /// Those of its threads that are workers (they park between tasks; a blocking
+    /// pool thread never does): a stuck one is held by a task, not by
+    /// `spawn_blocking`.
+    pub(crate) workers: Arc<Mutex<Vec<u32>>>,
+}
+
+thread_local! {
+    /// Whether this thread has been seen parking as a runtime worker.
+    static SEEN_AS_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Builds the runtime of an async test whose registry is `registry`.
@@ -54,6 +63,8 @@ pub(crate) fn build(
     }
     let threads: Arc<Mutex<Vec<u32>>> = Arc::default();
     let (started, stopped) = (threads.clone(), threads.clone());
+    let workers: Arc<Mutex<Vec<u32>>> = Arc::default();
+    let (parked, unparked) = (workers.clone(), workers.clone());
     let registry = registry.clone();
     let dispatch = tracing::dispatcher::get_default(|d| d.clone());
     builder
@@ -66,15 +77,32 @@ pub(crate) fn build(
                 started.lock().push(tid);
             }
         })
+        // Park and unpark are called on worker threads only; each records itself
+        // once (a thread-local flag keeps the lock off the hot path).
+        .on_thread_park(move || note_worker(&parked))
+        .on_thread_unpark(move || note_worker(&unparked))
         .on_thread_stop(move || {
             if let Some(tid) = current_os_tid() {
                 stopped.lock().retain(|t| *t != tid);
             }
             let _ = RUNTIME_DISPATCH.try_with(|slot| slot.borrow_mut().take());
+            let _ = SEEN_AS_WORKER.try_with(|seen| seen.set(false));
             context::inherit(None);
         });
     Ok(TestRuntime {
         runtime: builder.build()?,
         threads,
+        workers,
     })
+}
+
+fn note_worker(workers: &Mutex<Vec<u32>>) {
+    let first_time = SEEN_AS_WORKER
+        .try_with(|seen| !seen.replace(true))
+        .unwrap_or(false);
+    if first_time {
+        if let Some(tid) = current_os_tid() {
+            workers.lock().push(tid);
+        }
+    }
 }

@@ -36,6 +36,7 @@ use parking_lot::Mutex;
 
 use super::managed_thread::{PanicRecorder, Role, ThreadRecord};
 use super::report::{SpawnError, StopError, ThreadInfo, ThreadPanic};
+use super::stop_callbacks::CallbackRun;
 use crate::sync::deadline::Deadline;
 use crate::sync::live_set::{Awaited, LiveSet};
 use crate::sync::stop_token::StopToken;
@@ -108,6 +109,8 @@ pub(crate) struct StopRun {
     /// The next (level, phase) to signal, counting from the deepest level.
     next: usize,
     signalled: Vec<Arc<ThreadRecord>>,
+    /// `on_stop` callbacks running on their helper threads.
+    callbacks: Vec<CallbackRun>,
 }
 
 /// One container of a level, and what to wait for in it before the next step.
@@ -134,9 +137,10 @@ impl StopRun {
             }
             batch.extend(container.inner.live.members(|r| phase.covers(r.role)));
         }
-        for record in &batch {
-            record.token.stop();
-        }
+        // Callbacks are user code that may block: they run on helper threads, and the
+        // stop waits for them only until its deadline.
+        self.callbacks
+            .extend(batch.iter().filter_map(CallbackRun::signal));
         self.signalled.extend(batch);
         // A thread stopping its own container cannot wait for itself.
         Some(
@@ -153,9 +157,23 @@ impl StopRun {
         )
     }
 
+    /// Waits until `deadline` for the `on_stop` callbacks this stop started.
+    pub(crate) fn wait_callbacks(&self, deadline: Deadline) {
+        for run in &self.callbacks {
+            run.wait(deadline);
+        }
+    }
+
+    /// Whether an `on_stop` callback started by this stop is still running.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by stop_async
+    pub(crate) fn callbacks_running(&self) -> bool {
+        self.callbacks.iter().any(|run| !run.is_done())
+    }
+
     /// Joins what has finished (waiting for OS threads at most until `deadline`) and
     /// names every straggler and panic.
     pub(crate) fn verdict(self, deadline: Deadline, timeout: Duration) -> Result<(), StopError> {
+        self.wait_callbacks(deadline);
         let mut panics = Vec::new();
         for container in self.levels.iter().flatten() {
             container.reap(deadline);
@@ -166,6 +184,7 @@ impl StopRun {
             .iter()
             .filter(|r| !r.is_finished() && !r.is_current())
             .map(|r| r.info())
+            .chain(self.callbacks.iter().filter_map(CallbackRun::straggler))
             .collect();
         stragglers.sort_by(|a, b| {
             a.container
@@ -357,6 +376,8 @@ impl ThreadContainer {
             for (container, awaited) in waits {
                 container.inner.live.await_none(awaited, deadline);
             }
+            // A level is stopped when its callbacks have returned too.
+            stop.wait_callbacks(deadline);
         }
         stop.verdict(deadline, timeout)
     }
@@ -462,6 +483,7 @@ impl ThreadContainer {
             levels,
             next: 0,
             signalled: Vec::new(),
+            callbacks: Vec::new(),
         }
     }
 

@@ -185,6 +185,7 @@ impl ThreadRecord {
             started: self.started,
             os_tid: self.os_tid.get().copied(),
             is_task: self.role == Role::Task,
+            stop_callback: false,
         }
     }
 }

@@ -5,6 +5,8 @@
 //! - [`report`]: plain descriptions ([`ThreadInfo`](report::ThreadInfo),
 //!   [`StopError`](report::StopError), ...);
 //! - [`managed_thread`]: the record a container keeps for a thread, and the handle;
+//! - [`stop_callbacks`]: a stop's `on_stop` callbacks, run on helper threads so
+//!   that one that blocks cannot hold the stop past its deadline;
 //! - [`container`]: the tree, its live sets, `stop` under one deadline, and `launch`;
 //! - [`context`]: what a thread inherits from its spawner (registry scopes, the
 //!   tracing subscriber and span), in one place;
@@ -21,3 +23,4 @@ pub(crate) mod registry;
 pub(crate) mod report;
 pub(crate) mod server;
 pub(crate) mod spawn;
+pub(crate) mod stop_callbacks;

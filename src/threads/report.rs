@@ -31,6 +31,9 @@ pub struct ThreadInfo {
     pub(crate) started: Instant,
     pub(crate) os_tid: Option<u32>,
     pub(crate) is_task: bool,
+    /// It describes an `on_stop` callback of the thread, still running at a stop's
+    /// deadline: `spawned_at` is where it was registered, `os_tid` the thread running it.
+    pub(crate) stop_callback: bool,
 }
 
 impl ThreadInfo {
@@ -64,10 +67,29 @@ impl ThreadInfo {
     pub fn is_task(&self) -> bool {
         self.is_task
     }
+
+    /// Whether this describes an `on_stop` callback of the thread (or task) named
+    /// [`name`](Self::name) that was still running when a stop's deadline passed. Then
+    /// [`spawned_at`](Self::spawned_at) is where the callback was registered,
+    /// [`alive_for`](Self::alive_for) how long it has been running, and
+    /// [`os_tid`](Self::os_tid) the thread running it.
+    pub fn is_stop_callback(&self) -> bool {
+        self.stop_callback
+    }
 }
 
 impl fmt::Display for ThreadInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.stop_callback {
+            return write!(
+                f,
+                "on_stop callback of {:?} in `{}`, registered at {}, running for {:.2?}",
+                self.name,
+                self.container,
+                self.spawned_at,
+                self.alive_for()
+            );
+        }
         if self.is_task {
             f.write_str("task ")?;
         }
@@ -253,6 +275,7 @@ mod tests {
                 started: Instant::now(),
                 os_tid: None,
                 is_task: false,
+                stop_callback: false,
             }],
             panics: vec![ThreadPanic {
                 thread_name: "boomer".into(),

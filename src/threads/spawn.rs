@@ -112,9 +112,10 @@ impl ThreadContainer {
         name: impl Into<String>,
         server: Arc<S>,
     ) -> ManagedThread<()> {
+        let registered_at = std::panic::Location::caller();
         self.spawn(name, move |stop| {
             let for_shutdown = server.clone();
-            stop.on_stop(move || for_shutdown.shutdown());
+            stop.on_stop_at(move || for_shutdown.shutdown(), registered_at);
             if !stop.is_stopped() {
                 server.run();
             }

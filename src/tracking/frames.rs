@@ -32,11 +32,18 @@ pub struct Frame {
 impl Frame {
     /// `FILE:LINE`, when known.
     pub fn location(&self) -> Option<String> {
-        let file = self.file.as_deref()?;
+        let file = self.short_file()?;
         Some(match self.line {
-            Some(line) => format!("{}:{line}", short_path(file)),
-            None => short_path(file).to_string(),
+            Some(line) => format!("{file}:{line}"),
+            None => file.to_string(),
         })
+    }
+
+    /// The source file as reports write it: relative to the package when it is in
+    /// it, `crate-version/src/file.rs` for a dependency, `std/src/...` for std; never
+    /// a path into the local crate cache or the toolchain.
+    pub fn short_file(&self) -> Option<&str> {
+        self.file.as_deref().map(short_path)
     }
 }
 
@@ -50,13 +57,24 @@ impl fmt::Display for Frame {
 }
 
 /// A path as a user reads it: relative to the current directory (the package) when
-/// it is inside it, and std's sources without the toolchain's prefix.
-fn short_path(file: &str) -> &str {
+/// it is inside it; a dependency from the crate cache as `crate-version/src/...`
+/// (`.../registry/src/<index>/crate-version/...`, or a git checkout's
+/// `.../git/checkouts/<repo>/<rev>/...`); std's sources without the toolchain's prefix.
+pub(crate) fn short_path(file: &str) -> &str {
     if let Ok(dir) = std::env::current_dir() {
         if let Some(dir) = dir.to_str() {
             if let Some(rest) = file.strip_prefix(dir) {
                 return rest.trim_start_matches('/');
             }
+        }
+    }
+    for (marker, skip) in [("/registry/src/", 1), ("/git/checkouts/", 2)] {
+        if let Some(at) = file.find(marker) {
+            let mut rest = &file[at + marker.len()..];
+            for _ in 0..skip {
+                rest = rest.split_once('/').map_or(rest, |(_, r)| r);
+            }
+            return rest;
         }
     }
     file.find("/library/").map_or(file, |i| &file[i + 1..])
@@ -74,7 +92,12 @@ const PLUMBING: &[&str] = &[
     "tokio::",
     "rayon_core::",
     "rayon::",
-    "crossbeam_utils::thread",
+    "crossbeam_utils::",
+    "crossbeam_channel::",
+    "parking_lot",
+    "lock_api::",
+    "futures_",
+    "mio::",
     "tracing::",
     "tracing_core::",
     "__rust",
@@ -104,6 +127,22 @@ pub(crate) fn is_plumbing(function: &str) -> bool {
     PLUMBING.iter().any(|prefix| path.starts_with(prefix))
 }
 
+/// Whether a source file is a dependency's or the toolchain's: in cargo's crate
+/// cache (a registry or a git checkout) or in std's sources. The workspace's own
+/// crates (and path dependencies) are everything else.
+fn is_foreign_file(file: &str) -> bool {
+    file.contains("/registry/src/")
+        || file.contains("/git/checkouts/")
+        || file.starts_with("/rustc/")
+        || file.contains("/lib/rustlib/src/")
+}
+
+/// Whether a frame is the user's code: not plumbing by name, and (where the binary
+/// says) not from a dependency's or the toolchain's sources.
+pub(crate) fn is_user_frame(frame: &Frame) -> bool {
+    !is_plumbing(&frame.function) && !frame.file.as_deref().is_some_and(is_foreign_file)
+}
+
 /// The first frame of the user's code, innermost first.
 pub(crate) fn first_user_frame(frames: &[Frame]) -> Option<&Frame> {
     frames.iter().find(|f| !is_plumbing(&f.function))
@@ -131,7 +170,7 @@ pub(crate) fn interrupted_frames(mut frames: Vec<Frame>) -> Vec<Frame> {
 /// A live stack summarised: the call it is blocked in (the frame just inside the
 /// first user frame) and up to `depth` user frames from there out.
 pub(crate) fn summarise_live(frames: &[Frame], depth: usize) -> Vec<Frame> {
-    let Some(first_user) = frames.iter().position(|f| !is_plumbing(&f.function)) else {
+    let Some(first_user) = frames.iter().position(is_user_frame) else {
         // All plumbing (a runtime's idle worker): where in it.
         return frames
             .iter()
@@ -152,7 +191,7 @@ pub(crate) fn summarise_live(frames: &[Frame], depth: usize) -> Vec<Frame> {
     out.extend(
         frames[first_user..]
             .iter()
-            .filter(|f| !is_plumbing(&f.function))
+            .filter(|f| is_user_frame(f))
             .take(depth)
             .cloned(),
     );

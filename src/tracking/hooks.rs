@@ -198,7 +198,7 @@ pub(crate) fn own_os_name() -> String {
 
 // ----------------------------------------------------------------- live stacks ----
 
-const MAX_FRAMES: usize = 64;
+const MAX_FRAMES: usize = 256;
 
 /// Where a sampled thread's handler leaves its stack (invariant 4).
 static SLOT: StackSlot<MAX_FRAMES> = StackSlot::new();

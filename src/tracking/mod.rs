@@ -209,21 +209,34 @@ fn origin(thread: &table::Tracked) -> Option<ThreadOrigin> {
     })
 }
 
+/// How many of the user's frames a live stack shows, after the call it is blocked in.
+const LIVE_USER_FRAMES: usize = 6;
+
 /// Where thread `tid` is now: the call it is blocked in and the user's frames around
 /// it, from a sample of its stack taken within `within`. `None` where no stack can be
 /// taken (feature off, the thread does not answer in time, signals blocked).
 pub(crate) fn live_stack(tid: u32, within: Duration) -> Option<Vec<Frame>> {
+    summarise_live(&live_frames(tid, within)?)
+}
+
+/// Every frame of thread `tid`'s stack now, innermost first (the sampling machinery
+/// cut off), from a sample taken within `within`; `None` where no stack can be taken.
+pub(crate) fn live_frames(tid: u32, within: Duration) -> Option<Vec<Frame>> {
     #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
     {
         let ips = hooks::sample_stack(tid, within)?;
-        let frames = frames::interrupted_frames(frames::resolve(&ips));
-        Some(frames::summarise_live(&frames, 3)).filter(|f| !f.is_empty())
+        Some(frames::interrupted_frames(frames::resolve(&ips)))
     }
     #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
     {
         let _ = (tid, within);
         None
     }
+}
+
+/// A whole live stack as reports show it (see [`live_stack`]); `None` when empty.
+pub(crate) fn summarise_live(frames: &[Frame]) -> Option<Vec<Frame>> {
+    Some(frames::summarise_live(frames, LIVE_USER_FRAMES)).filter(|f| !f.is_empty())
 }
 
 /// Panics that ended plain threads of `scope` and that no `join` collected; a panic

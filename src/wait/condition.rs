@@ -18,6 +18,7 @@ use std::panic::Location;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::os::runner;
 use crate::sync::deadline::Deadline;
 
 /// The default timeout of [`Wait::new`] and the one-argument assertion macros,
@@ -65,21 +66,42 @@ pub enum Polling {
 }
 
 /// The factor applied to default timeouts, read once from the environment variable
-/// `IRIS_TIMEOUT_SCALE` (a positive number, e.g. `3` or `2.5`; default 1). Set it on
-/// slow CI machines instead of raising timeouts in the code. A value that does not
-/// parse is ignored with a warning.
+/// `IRIS_TIMEOUT_SCALE` (a number from 0.01 to 1000, e.g. `3` or `2.5`; default 1).
+/// Set it on slow CI machines instead of raising timeouts in the code. A value that
+/// does not parse, or would turn every wait into nothing or into no limit at all
+/// (`0`, `-1`, `NaN`, `inf`, `1e-320`), is ignored with a warning on stderr, once.
 pub fn timeout_scale() -> f64 {
     static SCALE: OnceLock<f64> = OnceLock::new();
     *SCALE.get_or_init(|| match std::env::var("IRIS_TIMEOUT_SCALE") {
         Err(_) => 1.0,
-        Ok(text) => match text.trim().parse::<f64>() {
-            Ok(scale) if scale.is_finite() && scale > 0.0 => scale,
-            _ => {
-                tracing::warn!(value = %text, "IRIS_TIMEOUT_SCALE must be a positive number; using 1");
-                1.0
-            }
-        },
+        Ok(text) => parse_scale(&text).unwrap_or_else(|why| {
+            runner::note_once(
+                "timeout-scale",
+                &format!("iris: ignoring IRIS_TIMEOUT_SCALE={text:?}: {why}; using 1"),
+            );
+            1.0
+        }),
     })
+}
+
+/// The scales `IRIS_TIMEOUT_SCALE` accepts: enough to matter, never so small that a
+/// 5 s default becomes under 50 ms, never so large that it means "no limit".
+const SCALES: std::ops::RangeInclusive<f64> = 0.01..=1000.0;
+
+fn parse_scale(text: &str) -> Result<f64, String> {
+    let scale: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "not a number".to_string())?;
+    if SCALES.contains(&scale) {
+        Ok(scale)
+    } else {
+        Err(format!(
+            "must be from {} to {} (a factor applied to default timeouts)",
+            SCALES.start(),
+            SCALES.end()
+        ))
+    }
 }
 
 /// `timeout` multiplied by [`timeout_scale`], saturating; `Duration::MAX` (no limit)
@@ -537,6 +559,17 @@ macro_rules! assert_always {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeout_scales_that_would_void_every_wait_are_refused() {
+        assert_eq!(parse_scale("2.5"), Ok(2.5));
+        assert_eq!(parse_scale(" 3 "), Ok(3.0));
+        for bad in ["garbage", "-1", "0", "NaN", "inf", "1e-320", "1e300", ""] {
+            let refused = parse_scale(bad);
+            assert!(refused.is_err(), "{bad:?} gave {refused:?}");
+        }
+        assert!(parse_scale("0").unwrap_err().contains("from 0.01 to 1000"));
+    }
 
     #[test]
     fn backoff_grows_with_elapsed_time_within_bounds() {

@@ -117,6 +117,69 @@ fn a_hung_async_body_times_out() {
 }
 
 #[test]
+fn an_async_body_that_blocks_its_thread_fails_on_time_at_the_tests_line_with_the_dump() {
+    for owns in [true, false] {
+        let started = Instant::now();
+        let (passed, out) = run("blocks_its_thread_in_a_channel", owns, &[]);
+        assert!(!passed, "{out}");
+        assert!(
+            out.contains(
+                "iris: test `scenarios::blocks_its_thread_in_a_channel` timed out after 300ms"
+            ),
+            "{out}"
+        );
+        // Raised at the test's own line, never inside Iris.
+        assert!(
+            out.contains(&format!(
+                "panicked at {}",
+                site_of("async fn blocks_its_thread_in_a_channel")
+            )),
+            "{out}"
+        );
+        assert!(!out.contains("panicked at src/"), "{out}");
+        // The dump is in the failure message, beside the managed thread it names.
+        assert!(out.contains("where the test is:"), "{out}");
+        assert!(out.contains("\"helper-of-blocked-body\""), "{out}");
+        assert_ended_in_bounded_time(started);
+    }
+}
+
+#[test]
+fn an_async_body_in_thread_sleep_fails_on_time_on_a_multi_thread_runtime() {
+    let started = Instant::now();
+    let (passed, out) = run("sleeps_its_thread", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("iris: test `scenarios::sleeps_its_thread` timed out after 300ms"),
+        "{out}"
+    );
+    // The runtime stuck with the body is the body's, not a leak.
+    assert!(!out.contains("leaked"), "{out}");
+    assert_ended_in_bounded_time(started);
+}
+
+#[test]
+fn a_task_blocking_its_worker_is_one_task_not_also_a_blocking_task() {
+    let started = Instant::now();
+    let (passed, out) = run("task_blocks_its_worker", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("iris: test `scenarios::task_blocks_its_worker` leaked 1 task(s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("a task is blocking its worker thread"),
+        "{out}"
+    );
+    assert!(!out.contains("blocking task still running"), "{out}");
+    if cfg!(feature = "thread-tracking") {
+        // Its worker's live stack names the user's blocking function.
+        assert!(out.contains("task_blocks_its_worker::{{closure}}"), "{out}");
+    }
+    assert_ended_in_bounded_time(started);
+}
+
+#[test]
 fn a_clean_async_test_passes_in_every_mode() {
     for owns in [true, false] {
         let (passed, out) = run("clean_async", owns, &[]);

@@ -30,10 +30,15 @@ async fn leaked_plain_task() {
 #[iris_test(stop_timeout = "100ms", linger = "100ms")]
 #[ignore = "leaks on purpose; run by end_to_end"]
 async fn stuck_blocking_task() {
-    tokio::task::spawn_blocking(|| {
+    let running = StopToken::new();
+    let started = running.clone();
+    tokio::task::spawn_blocking(move || {
+        started.stop();
         // A blocking call that never returns (until the process ends).
         never().wait();
     });
+    // A blocking task that never started is dropped by the shutdown, not stuck.
+    running.stopped().await;
 }
 
 #[iris_test]
@@ -60,7 +65,13 @@ async fn task_panic() {
 )]
 #[ignore = "leaks on purpose; run by end_to_end"]
 async fn stuck_blocking_task_multi_thread() {
-    tokio::task::spawn_blocking(|| never().wait());
+    let running = StopToken::new();
+    let started = running.clone();
+    tokio::task::spawn_blocking(move || {
+        started.stop();
+        never().wait();
+    });
+    running.stopped().await;
     let _ = Duration::ZERO;
 }
 
@@ -78,4 +89,32 @@ async fn clean_async() {
     let handle = tokio::spawn(async { 1 + 1 });
     assert_eq!(handle.await.unwrap(), 2);
     tokio::task::spawn_blocking(|| ()).await.unwrap();
+}
+
+#[iris_test(timeout = "300ms", stop_timeout = "100ms", linger = "100ms")]
+#[ignore = "hangs on purpose; run by end_to_end"]
+async fn blocks_its_thread_in_a_channel() {
+    get_thread_registry().spawn("helper-of-blocked-body", |stop| stop.wait());
+    let (_keep, blocked) = std::sync::mpsc::channel::<()>();
+    // A std channel's recv: the thread never reaches an .await again.
+    let _ = blocked.recv();
+}
+
+#[iris_test(timeout = "300ms", flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "hangs on purpose; run by end_to_end"]
+async fn sleeps_its_thread() {
+    std::thread::sleep(Duration::from_secs(30)); // the behaviour under test: a blocked body
+}
+
+#[iris_test(
+    flavor = "multi_thread",
+    worker_threads = 2,
+    stop_timeout = "100ms",
+    linger = "200ms"
+)]
+#[ignore = "leaks on purpose; run by end_to_end"]
+async fn task_blocks_its_worker() {
+    tokio::spawn(async {
+        never().wait(); // blocking inside async code: the worker is held
+    });
 }

@@ -141,7 +141,20 @@ fn a_sleeping_straggler_is_reported_as_sleeping_not_running() {
         .lines()
         .find(|l| l.contains("\"napper\""))
         .unwrap_or_else(|| panic!("{out}"));
-    assert!(line.contains(", sleeping in "), "{line}");
+    if cfg!(feature = "thread-tracking") {
+        // With its live stack, the call it sleeps in is named instead of the wchan.
+        assert!(line.ends_with(", sleeping"), "{line}");
+        let now = out
+            .lines()
+            .find(|l| l.contains("now in"))
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(
+            now.contains("std::thread::") && now.contains("sleep"),
+            "{out}"
+        );
+    } else {
+        assert!(line.contains(", sleeping in "), "{line}");
+    }
 }
 
 #[test]
@@ -428,4 +441,38 @@ fn a_descendant_that_left_the_process_group_is_reported_with_its_command() {
         out.contains("): sh -c trap \"\" TERM; echo escaped; sleep 3"),
         "{out}"
     );
+}
+
+#[test]
+fn an_on_stop_callback_that_never_returns_is_a_straggler_and_the_test_still_ends() {
+    for owns in [true, false] {
+        let started = std::time::Instant::now();
+        let (passed, out) = run("blocking_on_stop_callback", owns, &[]);
+        assert!(!passed, "{out}");
+        assert!(
+            out.contains("iris: test `scenarios::blocking_on_stop_callback` leaked 1 thread(s)"),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "on_stop callback of \"closer\" in `test:scenarios::blocking_on_stop_callback`, registered at {}",
+                site_of("worker.stop_token().on_stop(|| never().wait())")
+            )),
+            "{out}"
+        );
+        assert!(out.contains("hint: an `on_stop` callback"), "{out}");
+        if cfg!(feature = "thread-tracking") {
+            // Its live stack reaches the user's callback.
+            assert!(
+                out.contains("blocking_on_stop_callback::{{closure}}"),
+                "{out}"
+            );
+        }
+        // Before the fix the test never ended.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(8),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }

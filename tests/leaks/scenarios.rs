@@ -192,3 +192,10 @@ fn logs_debug_then_fails() {
     tracing::debug!("a debug detail");
     panic!("failing so that the captured logs are shown");
 }
+
+#[iris_test(stop_timeout = "300ms", linger = "50ms")]
+#[ignore = "hangs on purpose; run by end_to_end"]
+fn blocking_on_stop_callback() {
+    let worker = get_thread_registry().spawn("closer", |stop| stop.wait());
+    worker.stop_token().on_stop(|| never().wait());
+}
