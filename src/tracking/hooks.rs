@@ -27,7 +27,10 @@
 //!    handler can only turn sampling off, never corrupt a stack or hang a test, is in
 //!    sync::stack_slot, with a loom model of each of its invariants.
 //! 5. The handler is installed only when the signal's disposition is the default
-//!    (nobody else uses it); otherwise live stacks fall back to the kernel's wchan.
+//!    (nobody else uses it), and the signal is sent only while the installed handler
+//!    is still ours (checked before every sample): a handler the program installed
+//!    later is never invoked by Iris. Otherwise live stacks fall back to the
+//!    kernel's wchan, and a note says so once.
 //! 6. A child made by `fork` has only the forking thread, and a lock another thread
 //!    held at the fork stays held there for ever. Before the first thread is made
 //!    through us, a `pthread_atfork` child handler is registered; it only stores two
@@ -224,26 +227,46 @@ extern "C" fn on_sample_signal(_signal: c_int, _info: *mut libc::siginfo_t, _con
     unsafe { *libc::__errno_location() = errno };
 }
 
-/// Installs the handler once, if the signal is free (invariant 5).
+/// The handler now installed for the sampling signal, if it can be read.
+fn current_handler() -> Option<usize> {
+    // SAFETY: sigaction with a null new action only reads the current one into
+    // `current`, a zeroed, valid out-parameter.
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        (libc::sigaction(sample_signal(), std::ptr::null(), &mut current) == 0)
+            .then_some(current.sa_sigaction)
+    }
+}
+
+/// Whether the sampling signal is ours to send now: our handler was installed once
+/// (if the signal was free) and is still the one installed (invariant 5).
 fn handler_installed() -> bool {
     static INSTALLED: OnceLock<bool> = OnceLock::new();
-    *INSTALLED.get_or_init(|| {
-        // SAFETY: sigaction with a null new action only reads the current one; the
-        // handler installed below has the SA_SIGINFO signature.
+    let ours = on_sample_signal as *const () as usize;
+    let installed = *INSTALLED.get_or_init(|| {
+        if current_handler() != Some(libc::SIG_DFL) {
+            return false;
+        }
+        // SAFETY: the handler installed has the SA_SIGINFO signature; the action is
+        // a zeroed, then filled, valid sigaction.
         unsafe {
-            let mut current: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(sample_signal(), std::ptr::null(), &mut current) != 0
-                || current.sa_sigaction != libc::SIG_DFL
-            {
-                return false;
-            }
             let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_sample_signal as *const () as usize;
+            action.sa_sigaction = ours;
             action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(sample_signal(), &action, std::ptr::null_mut()) == 0
         }
-    })
+    });
+    if installed && current_handler() == Some(ours) {
+        return true;
+    }
+    crate::os::runner::note_once(
+        "sampling-signal",
+        "iris: note: the program uses the signal SIGRTMAX-3 that Iris samples live stacks \
+         with, so Iris leaves it alone: reports show each thread's kernel wait channel \
+         instead of its stack",
+    );
+    false
 }
 
 /// The raw return addresses of thread `tid`'s stack, innermost first (the signal

@@ -309,3 +309,40 @@ fn an_ignore_glob_is_matched_from_the_symbol_table_and_kept_beside_the_binary() 
         "the glob's function has an address range: {entry}"
     );
 }
+
+#[test]
+fn a_sampling_signal_the_program_took_is_never_sent_and_the_report_says_so() {
+    let (_, out) = run_with_args(
+        &["--ignored", "--test-threads=1", "scenarios::signal_"],
+        false,
+        &[],
+    );
+    let first = section(&out, "signal_1_sampled_while_the_signal_is_iris_s");
+    assert!(first.contains("\"sampled-one\""), "{first}");
+    assert!(
+        first.contains("now in"),
+        "sampled while the signal is Iris's: {first}"
+    );
+    let second = section(&out, "signal_2_taken_by_the_program");
+    assert!(second.contains("\"sampled-two\""), "{second}");
+    assert!(
+        !second.contains("now in"),
+        "never sampled once taken: {second}"
+    );
+    assert!(
+        second.contains("sleeping in"),
+        "the wait channel instead: {second}"
+    );
+    assert!(
+        out.contains("the program uses the signal SIGRTMAX-3 that Iris samples live stacks with"),
+        "{out}"
+    );
+    assert_eq!(
+        verdict(
+            &out,
+            "signal_3_the_programs_handler_was_never_invoked_by_iris"
+        ),
+        Some("ok"),
+        "{out}"
+    );
+}

@@ -207,3 +207,42 @@ fn pool() -> &'static std::thread::JoinHandle<()> {
 fn a_lazily_created_pool() {
     pool();
 }
+
+/// Calls of the program's own handler for the stack-sampling signal.
+static USER_HANDLER_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+extern "C" fn user_handler(_signal: libc::c_int) {
+    USER_HANDLER_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn leak_thread_named(name: &str) {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(park_forever)
+        .unwrap();
+}
+
+#[iris_test(linger = "50ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn signal_1_sampled_while_the_signal_is_iris_s() {
+    leak_thread_named("sampled-one");
+}
+
+#[iris_test(linger = "50ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn signal_2_taken_by_the_program() {
+    let handler: extern "C" fn(libc::c_int) = user_handler;
+    // SAFETY: installs a handler that only increments an atomic, as a program that
+    // uses this real-time signal for itself would.
+    unsafe { libc::signal(libc::SIGRTMAX() - 3, handler as libc::sighandler_t) };
+    leak_thread_named("sampled-two");
+}
+
+#[test]
+#[ignore = "run by end_to_end, after the two above"]
+fn signal_3_the_programs_handler_was_never_invoked_by_iris() {
+    assert_eq!(
+        USER_HANDLER_CALLS.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+}
