@@ -75,8 +75,13 @@ fn log_filter() -> Option<tracing_subscriber::EnvFilter> {
 /// it keeps no state of its own, and the test writer finds each test's capture.
 pub(crate) fn install_test_logger() -> Option<tracing::subscriber::DefaultGuard> {
     static LOGGER: OnceLock<tracing::Dispatch> = OnceLock::new();
+    // Whether this thread has a subscriber: its own scoped one, or the global one
+    // (`get_default` falls back to it). Not `dispatcher::has_been_set()`: it also
+    // turns true for good the first time any thread sets a *scoped* default, such as
+    // the one installed below for the first test, and every later test in the
+    // process then got no logger at all (their background logs vanished).
     let unset = tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>());
-    if !unset || tracing::dispatcher::has_been_set() {
+    if !unset {
         return None;
     }
     let logger = LOGGER.get_or_init(|| {

@@ -476,3 +476,37 @@ fn an_on_stop_callback_that_never_returns_is_a_straggler_and_the_test_still_ends
         );
     }
 }
+
+#[test]
+fn every_test_sharing_a_process_gets_its_background_logs() {
+    for threads in ["--test-threads=1", "--test-threads=2"] {
+        let (passed, out) = run_with_args(
+            &[
+                "--ignored",
+                threads,
+                "--show-output",
+                "--exact",
+                "scenarios::logs_a_first",
+                "scenarios::logs_b_second",
+            ],
+            false,
+            &[],
+        );
+        assert!(passed, "{out}");
+        for (test, marker) in [
+            ("logs_a_first", "of the first test"),
+            ("logs_b_second", "of the second test"),
+        ] {
+            let header = format!("---- scenarios::{test} stdout ----");
+            let start = out.find(&header).unwrap_or_else(|| panic!("{out}"));
+            let section = &out[start + header.len()..];
+            let section = &section[..section.find("\n---- ").unwrap_or(section.len())];
+            // Before the fix, the second test of a process got none of its lines.
+            assert_eq!(
+                section.matches(marker).count(),
+                3,
+                "{threads}: {test} has its own three lines: {out}"
+            );
+        }
+    }
+}

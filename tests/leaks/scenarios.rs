@@ -199,3 +199,27 @@ fn blocking_on_stop_callback() {
     let worker = get_thread_registry().spawn("closer", |stop| stop.wait());
     worker.stop_token().on_stop(|| never().wait());
 }
+
+/// Logs three lines from a background thread, all from one call site.
+fn log_in_background(test: &'static str) {
+    get_thread_registry()
+        .spawn("chatty", move |_stop| {
+            for i in 0..3 {
+                tracing::info!("background line {i} of {test}");
+            }
+        })
+        .join()
+        .unwrap();
+}
+
+#[iris_test]
+#[ignore = "run by end_to_end"]
+fn logs_a_first() {
+    log_in_background("the first test");
+}
+
+#[iris_test]
+#[ignore = "run by end_to_end"]
+fn logs_b_second() {
+    log_in_background("the second test");
+}
