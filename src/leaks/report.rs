@@ -80,6 +80,15 @@ impl fmt::Display for LeakedProcess {
     }
 }
 
+/// What Iris did with the processes a test left running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProcessFate {
+    /// Killed, with their groups and descendants, so none outlives the test.
+    Ended,
+    /// Left running, as the policy asked (`leaks = "warn"`).
+    Kept,
+}
+
 /// Whether the unmanaged-thread check ran.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -107,6 +116,8 @@ pub struct LeakReport {
     /// Set when the test's body ran past its `timeout` (the report then only rides
     /// along with that failure).
     pub(crate) timed_out: Option<Duration>,
+    /// What became of the leaked processes after the report, once decided.
+    pub(crate) processes_fate: Option<ProcessFate>,
 }
 
 /// What an async test left on its runtime.
@@ -434,21 +445,23 @@ fn count_prefix(n: usize) -> String {
 impl fmt::Display for LeakReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let tasks = self.leaked_tasks();
-        if self.leaked() > 0 || !self.processes.is_empty() {
+        let mut leaked = Vec::new();
+        if self.leaked() > 0 {
+            leaked.push(format!("{} thread(s)", self.leaked()));
+        }
+        if tasks > 0 {
+            leaked.push(format!("{tasks} task(s)"));
+        }
+        if !self.processes.is_empty() {
+            leaked.push(format!("{} process(es)", self.processes.len()));
+        }
+        if !leaked.is_empty() {
             write!(
                 f,
-                "iris: test `{}` leaked {} thread(s)",
+                "iris: test `{}` leaked {}",
                 self.test,
-                self.leaked()
+                leaked.join(" and ")
             )?;
-            if tasks > 0 {
-                write!(f, " and {tasks} task(s)")?;
-            }
-            if !self.processes.is_empty() {
-                write!(f, " and {} process(es)", self.processes.len())?;
-            }
-        } else if tasks > 0 {
-            write!(f, "iris: test `{}` leaked {tasks} task(s)", self.test)?;
         } else {
             write!(
                 f,
@@ -579,6 +592,22 @@ impl fmt::Display for LeakReport {
 
         for process in &self.processes {
             write!(f, "\n  {process}")?;
+        }
+        let running = self
+            .processes
+            .iter()
+            .filter(|p| p.state != Some('Z'))
+            .count();
+        match self.processes_fate {
+            Some(ProcessFate::Ended) if running > 0 => write!(
+                f,
+                "\n  (Iris ended {running} of these process(es), with their process groups and descendants, after this report)"
+            )?,
+            Some(ProcessFate::Kept) if running > 0 => write!(
+                f,
+                "\n  (left running, as leaks = \"warn\" asks: {running} process(es) outlive the test)"
+            )?,
+            _ => {}
         }
 
         let panics = self.panics.len() + self.plain_panics.len();
@@ -800,6 +829,7 @@ mod tests {
             tasks: TaskFindings::default(),
             plain_panics: Vec::new(),
             timed_out: None,
+            processes_fate: None,
         }
     }
 

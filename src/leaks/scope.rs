@@ -19,10 +19,11 @@ use std::time::Duration;
 use super::live::{describe_live, spawn_watchdog};
 use super::options::{LeakPolicy, TestOptions};
 use super::output;
-use super::report::{LeakReport, Straggler, TaskFindings, UnmanagedCheck};
+use super::report::{LeakReport, ProcessFate, Straggler, TaskFindings, UnmanagedCheck};
 use super::survey::{
-    lingering, managed_processes_left, process_ownership, without_running_runtime_threads,
-    Snapshot, Survey, ThreadCheck, LIVE_STACK_PATIENCE, SHARED_PROCESS,
+    end_processes, lingering, managed_processes_left, process_ownership,
+    without_running_runtime_threads, Snapshot, Survey, ThreadCheck, LIVE_STACK_PATIENCE,
+    SHARED_PROCESS,
 };
 use crate::os::threads::OsThread;
 use crate::sync::stop_token::StopToken;
@@ -106,7 +107,7 @@ impl TestScope {
                 // Silence is not success: say once per run that the check did not run.
                 output::note_once(
                     "shared-process",
-                    "iris: note: threads started outside Iris are not checked in this run, \
+                    "iris: note: threads and child processes started outside Iris are not checked in this run, \
                      because its tests share one process; run `cargo nextest run` or \
                      `cargo test -- --test-threads=1` for the exact check, or turn on Iris's \
                      `thread-tracking` feature",
@@ -177,9 +178,15 @@ impl TestScope {
             return Ok(());
         }
         output::append_json(&report);
+        let mut report = report;
         match policy {
-            LeakPolicy::Fail => Err(report),
+            LeakPolicy::Fail => {
+                end_processes(&report.processes);
+                report.processes_fate = Some(ProcessFate::Ended);
+                Err(report)
+            }
             LeakPolicy::Warn | LeakPolicy::Ignore => {
+                report.processes_fate = Some(ProcessFate::Kept);
                 output::about_test(&format!(
                     "{report}\n  (leaks = \"warn\": the test still passes)"
                 ));
@@ -196,6 +203,8 @@ impl TestScope {
         let mut report = self.collect();
         report.timed_out = Some(timeout);
         output::append_json(&report);
+        end_processes(&report.processes);
+        report.processes_fate = Some(ProcessFate::Ended);
         (!report.is_clean() && self.options.policy() != LeakPolicy::Ignore).then_some(report)
     }
 
@@ -303,6 +312,7 @@ impl TestScope {
             tasks,
             plain_panics,
             timed_out: None,
+            processes_fate: None,
         }
     }
 

@@ -130,6 +130,24 @@ pub(super) fn children_born_since(
         .filter(|p| !before.contains(p) && !known.contains(p))
         .collect();
     pids.sort_unstable();
+    leaked_processes(pids)
+}
+
+/// Child processes the tracker charged to `scope` that are still this process's
+/// children (running, or zombies nobody reaped), other than `known` ones.
+pub(super) fn tracked_children(scope: u64, known: &HashSet<u32>) -> Vec<LeakedProcess> {
+    let me = std::process::id();
+    let pids: Vec<u32> = tracking::children_in(scope)
+        .into_iter()
+        .filter(|pid| !known.contains(pid))
+        // Still ours: a pid whose parent is someone else was reaped and reused.
+        .filter(|pid| processes::process_stat(*pid).is_some_and(|(_, ppid)| ppid == me))
+        .collect();
+    leaked_processes(pids)
+}
+
+/// Descriptions of processes `pids` that still exist (a zombie counts).
+fn leaked_processes(pids: Vec<u32>) -> Vec<LeakedProcess> {
     pids.into_iter()
         .filter_map(|pid| {
             let (state, _) = processes::process_stat(pid)?;
@@ -256,7 +274,11 @@ pub(super) fn lingering(
             }
             ThreadCheck::Tracked => {
                 let (threads, starting) = tracked_threads(tracked_scope);
-                (threads, Vec::new(), starting)
+                (
+                    threads,
+                    tracked_children(tracked_scope, reported_pids),
+                    starting,
+                )
             }
             ThreadCheck::Off(_) => (Vec::new(), Vec::new(), 0),
         };
@@ -325,3 +347,31 @@ pub(super) fn lingering(
         .collect();
     (threads, left.1)
 }
+
+/// Ends what a test left running: each process (not a zombie: it has ended), its
+/// process group when it leads one of its own, and every descendant found under it
+/// (those that left its group too). SIGKILL: the test is over, and the report has
+/// named them. Best effort: a process that is already gone is fine.
+#[cfg(unix)]
+pub(super) fn end_processes(left: &[LeakedProcess]) {
+    use nix::sys::signal::{kill, killpg, Signal};
+    use nix::unistd::Pid;
+    let own_group = processes::ProcessStat::read(std::process::id()).map(|s| s.pgrp);
+    for process in left.iter().filter(|p| p.state != Some('Z')) {
+        // Read the tree first: once the parent dies its children are re-parented.
+        let descendants = processes::descendants(process.pid);
+        let stat = processes::ProcessStat::read(process.pid);
+        let leads_own_group =
+            stat.is_some_and(|s| s.pgrp == process.pid && Some(s.pgrp) != own_group);
+        if leads_own_group {
+            let _ = killpg(Pid::from_raw(process.pid as i32), Signal::SIGKILL);
+        }
+        let _ = kill(Pid::from_raw(process.pid as i32), Signal::SIGKILL);
+        for pid in descendants {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+pub(super) fn end_processes(_left: &[LeakedProcess]) {}

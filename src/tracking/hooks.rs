@@ -13,14 +13,20 @@
 //! binary does not export the symbol), so their threads are not tracked: a limit,
 //! never a fault.
 //!
+//! The same holds for `posix_spawn`, `posix_spawnp` and `fork`, the calls std's
+//! `Command::spawn` (and C code) creates child processes with: each forwards to
+//! glibc's with the caller's arguments unchanged and, in the parent only, records
+//! the new pid for the test the calling thread works for.
+//!
 //! # Invariants
 //! 1. `pthread_create` and `pthread_join` have glibc's exact C signatures and never
 //!    unwind: everything they call is panic-free or runs under `catch_unwind`.
 //! 2. The [`Start`] box is owned by exactly one side: the new thread takes it back in
 //!    the trampoline; when the real `pthread_create` fails, the caller takes it back.
 //!    It is never freed twice and never leaked.
-//! 3. If `dlsym` finds no next definition, the call fails with `EAGAIN` (for create)
-//!    or `ESRCH` (for join) instead of jumping to address 0.
+//! 3. If `dlsym` finds no next definition, the call fails with `EAGAIN` (for create),
+//!    `ESRCH` (for join) or `ENOSYS` (for the process calls) instead of jumping to
+//!    address 0.
 //! 4. The signal handler writes only the preallocated [`StackSlot`], and only after
 //!    winning it for its own thread; it neither allocates nor takes a lock of ours,
 //!    and it saves and restores `errno`. The slot's protocol, and why a late or stuck
@@ -36,6 +42,10 @@
 //!    through us, a `pthread_atfork` child handler is registered; it only stores two
 //!    atomics, turning tracking off in the child and keeping it from ever taking the
 //!    table's lock, so a forked child that makes or joins threads cannot hang on us.
+//! 7. The interposed `fork` does nothing in the child but return: a child of a
+//!    multi-threaded process may only make async-signal-safe calls before `exec`.
+//!    The parent records the pid after the real call returned, under
+//!    `catch_unwind`, like the spawn calls.
 
 use std::ffi::{c_int, c_void, CStr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -179,6 +189,136 @@ pub unsafe extern "C" fn pthread_join(thread: pthread_t, retval: *mut *mut c_voi
         let _ = std::panic::catch_unwind(|| table::joined(thread as usize));
     }
     result
+}
+
+type SpawnFn = unsafe extern "C" fn(
+    *mut libc::pid_t,
+    *const libc::c_char,
+    *const libc::posix_spawn_file_actions_t,
+    *const libc::posix_spawnattr_t,
+    *const *mut libc::c_char,
+    *const *mut libc::c_char,
+) -> c_int;
+type ForkFn = unsafe extern "C" fn() -> libc::pid_t;
+
+static REAL_SPAWN: AtomicUsize = AtomicUsize::new(0);
+static REAL_SPAWNP: AtomicUsize = AtomicUsize::new(0);
+static REAL_FORK: AtomicUsize = AtomicUsize::new(0);
+
+/// Records a child the calling thread just created (in the parent).
+fn child_created(pid: libc::pid_t) {
+    if pid > 0 && TRACKING.load(Ordering::Relaxed) {
+        let _ = std::panic::catch_unwind(|| table::process_born(pid as u32));
+    }
+}
+
+/// Forwards a `posix_spawn` or `posix_spawnp` call to glibc's and records the child.
+///
+/// # Safety
+/// The caller's contract is glibc's `posix_spawn`'s; `slot` and `name` name the
+/// function forwarded to.
+#[allow(clippy::too_many_arguments)]
+unsafe fn spawn_through(
+    slot: &AtomicUsize,
+    name: &CStr,
+    pid: *mut libc::pid_t,
+    path: *const libc::c_char,
+    file_actions: *const libc::posix_spawn_file_actions_t,
+    attributes: *const libc::posix_spawnattr_t,
+    argv: *const *mut libc::c_char,
+    envp: *const *mut libc::c_char,
+) -> c_int {
+    let Some(real) = next_definition(slot, name) else {
+        return libc::ENOSYS;
+    };
+    // SAFETY: the address is glibc's function of this name, whose type this is.
+    let real: SpawnFn = unsafe { std::mem::transmute::<usize, SpawnFn>(real) };
+    // SAFETY: the caller's arguments are passed on unchanged.
+    let result = unsafe { real(pid, path, file_actions, attributes, argv, envp) };
+    if result == 0 && !pid.is_null() {
+        // SAFETY: on success glibc wrote the child's pid through the caller's
+        // non-null pointer.
+        child_created(unsafe { *pid });
+    }
+    result
+}
+
+/// Interposed `posix_spawn`: creates the child through glibc and records it.
+///
+/// # Safety
+/// The caller's contract is glibc's `posix_spawn`'s; this adds none.
+#[no_mangle]
+pub unsafe extern "C" fn posix_spawn(
+    pid: *mut libc::pid_t,
+    path: *const libc::c_char,
+    file_actions: *const libc::posix_spawn_file_actions_t,
+    attributes: *const libc::posix_spawnattr_t,
+    argv: *const *mut libc::c_char,
+    envp: *const *mut libc::c_char,
+) -> c_int {
+    // SAFETY: forwarded with the caller's contract.
+    unsafe {
+        spawn_through(
+            &REAL_SPAWN,
+            c"posix_spawn",
+            pid,
+            path,
+            file_actions,
+            attributes,
+            argv,
+            envp,
+        )
+    }
+}
+
+/// Interposed `posix_spawnp`: creates the child through glibc and records it.
+///
+/// # Safety
+/// The caller's contract is glibc's `posix_spawnp`'s; this adds none.
+#[no_mangle]
+pub unsafe extern "C" fn posix_spawnp(
+    pid: *mut libc::pid_t,
+    file: *const libc::c_char,
+    file_actions: *const libc::posix_spawn_file_actions_t,
+    attributes: *const libc::posix_spawnattr_t,
+    argv: *const *mut libc::c_char,
+    envp: *const *mut libc::c_char,
+) -> c_int {
+    // SAFETY: forwarded with the caller's contract.
+    unsafe {
+        spawn_through(
+            &REAL_SPAWNP,
+            c"posix_spawnp",
+            pid,
+            file,
+            file_actions,
+            attributes,
+            argv,
+            envp,
+        )
+    }
+}
+
+/// Interposed `fork`: forks through glibc; the parent records the child, the child
+/// only returns (invariant 7).
+///
+/// # Safety
+/// The caller's contract is glibc's `fork`'s; this adds none.
+#[no_mangle]
+pub unsafe extern "C" fn fork() -> libc::pid_t {
+    let Some(real) = next_definition(&REAL_FORK, c"fork") else {
+        // SAFETY: __errno_location returns this thread's errno slot.
+        unsafe { *libc::__errno_location() = libc::ENOSYS };
+        return -1;
+    };
+    // SAFETY: the address is glibc's `fork`, whose type this is.
+    let real: ForkFn = unsafe { std::mem::transmute::<usize, ForkFn>(real) };
+    // SAFETY: no arguments; the caller's contract.
+    let pid = unsafe { real() };
+    if pid > 0 {
+        child_created(pid);
+    }
+    pid
 }
 
 /// The calling thread's kernel id.

@@ -268,6 +268,23 @@ pub(crate) fn uncollected_panics(scope: u64) -> Vec<PlainPanic> {
     }
 }
 
+/// The pids of the child processes created for `scope` (by any of its threads,
+/// through `fork` or `posix_spawn`), whether or not they still run.
+pub(crate) fn children_in(scope: u64) -> Vec<u32> {
+    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    {
+        table::children_of(scope)
+            .into_iter()
+            .map(|c| c.pid)
+            .collect()
+    }
+    #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
+    {
+        let _ = scope;
+        Vec::new()
+    }
+}
+
 /// Forgets what was kept about `scope`'s ended threads.
 pub(crate) fn forget(scope: u64) {
     #[cfg(all(feature = "thread-tracking", target_os = "linux"))]

@@ -151,6 +151,43 @@ struct Table {
     /// Per scope, threads created but not yet running (their tid is not known
     /// until they run): a test must not end before its newest thread is seen.
     starting: HashMap<u64, usize>,
+    /// Child processes created for a test (scope not 0), by pid, until the test is
+    /// forgotten.
+    children: HashMap<u32, Child>,
+}
+
+/// A child process created for a test.
+#[derive(Clone, Debug)]
+pub(crate) struct Child {
+    pub(crate) pid: u32,
+    pub(crate) scope: u64,
+}
+
+/// Records a child process just created by the calling thread, if it works for a
+/// test. Called in the parent, right after `fork` or `posix_spawn` returned.
+pub(crate) fn process_born(pid: u32) {
+    let scope = attribution::current();
+    if scope == 0 {
+        return;
+    }
+    if let Some(mut table) = table() {
+        table.children.insert(pid, Child { pid, scope });
+    }
+}
+
+/// The child processes created for `scope` (alive or not: the caller asks the OS).
+pub(crate) fn children_of(scope: u64) -> Vec<Child> {
+    let Some(table) = table() else {
+        return Vec::new();
+    };
+    let mut children: Vec<Child> = table
+        .children
+        .values()
+        .filter(|c| c.scope == scope)
+        .cloned()
+        .collect();
+    children.sort_by_key(|c| c.pid);
+    children
 }
 
 static TABLE: LazyLock<Mutex<Table>> = LazyLock::new(Mutex::default);
@@ -306,6 +343,7 @@ pub(crate) fn forget(scope: u64) {
     let Some(mut table) = table() else { return };
     table.ended.retain(|e| e.thread.scope != scope);
     table.starting.remove(&scope);
+    table.children.retain(|_, c| c.scope != scope);
 }
 
 /// Chains a panic hook (once) that notes panics on tracked threads working for a

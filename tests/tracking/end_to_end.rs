@@ -346,3 +346,110 @@ fn a_sampling_signal_the_program_took_is_never_sent_and_the_report_says_so() {
         "{out}"
     );
 }
+
+/// Whether process `pid` is gone (or only a zombie of a parent that has exited,
+/// on its way to being reaped by init).
+fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+fn pid_written(dir: &std::path::Path, test: &str) -> u32 {
+    std::fs::read_to_string(dir.join(test))
+        .unwrap_or_else(|e| panic!("{test} wrote its child's pid: {e}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_child_process_a_test_leaves_is_charged_to_it_reported_and_ended_under_every_runner() {
+    for shared in [true, false] {
+        let pids = tempfile::tempdir().unwrap();
+        let dir = pids.path().to_str().unwrap();
+        let (_, out) = if shared {
+            // Plain parallel cargo test: the tests share one process.
+            run_with_args(
+                &[
+                    "--ignored",
+                    "--test-threads=4",
+                    "--exact",
+                    "scenarios::leaves_a_child_process",
+                    "scenarios::waits_for_its_child_process",
+                    "scenarios::tidy_a",
+                    "scenarios::tidy_b",
+                ],
+                false,
+                &[("IRIS_SCENARIO_PIDS", dir)],
+            )
+        } else {
+            run(
+                "leaves_a_child_process",
+                true,
+                &[("IRIS_SCENARIO_PIDS", dir)],
+            )
+        };
+        assert_eq!(
+            verdict(&out, "leaves_a_child_process"),
+            Some("FAILED"),
+            "{out}"
+        );
+        let text = section(&out, "leaves_a_child_process");
+        assert!(
+            text.contains("iris: test `scenarios::leaves_a_child_process` leaked 1 process(es)"),
+            "{text}"
+        );
+        let pid = pid_written(pids.path(), "leaves_a_child_process");
+        assert!(
+            text.contains(&format!("unmanaged child process (pid {pid}): sleep 300")),
+            "{text}"
+        );
+        assert!(
+            text.contains("(Iris ended 1 of these process(es)"),
+            "{text}"
+        );
+        if shared {
+            assert_eq!(
+                verdict(&out, "waits_for_its_child_process"),
+                Some("ok"),
+                "{out}"
+            );
+            assert_eq!(verdict(&out, "tidy_a"), Some("ok"), "{out}");
+            assert!(!text.contains("tidy"), "{text}");
+        }
+        // Nothing the test started outlives it (before: `sleep 300` ran on).
+        assert!(
+            iris::wait_for_condition(|| process_gone(pid), std::time::Duration::from_secs(10))
+                .is_ok(),
+            "pid {pid} still runs"
+        );
+    }
+}
+
+#[test]
+fn under_warn_a_leaked_child_process_is_left_running_and_the_report_says_so() {
+    let pids = tempfile::tempdir().unwrap();
+    let dir = pids.path().to_str().unwrap();
+    let (passed, out) = run(
+        "keeps_a_child_process_under_warn",
+        true,
+        &[("IRIS_SCENARIO_PIDS", dir)],
+    );
+    let pid = pid_written(pids.path(), "keeps_a_child_process_under_warn");
+    let still_running = !process_gone(pid);
+    // Clean up what the policy kept.
+    let _ = std::process::Command::new("kill")
+        .arg("-9")
+        .arg(pid.to_string())
+        .status();
+    assert!(passed, "{out}");
+    assert!(
+        out.contains("left running, as leaks = \"warn\" asks"),
+        "{out}"
+    );
+    assert!(still_running, "{out}");
+}

@@ -246,3 +246,42 @@ fn signal_3_the_programs_handler_was_never_invoked_by_iris() {
         0
     );
 }
+
+/// Starts `sleep 300` (output to /dev/null, so the driver's pipes never wait for it)
+/// and writes its pid to `$IRIS_SCENARIO_PIDS/<test>`, for the driver to check.
+fn start_sleeper(test: &str) -> std::process::Child {
+    let child = std::process::Command::new("sleep")
+        .arg("300")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    if let Ok(dir) = std::env::var("IRIS_SCENARIO_PIDS") {
+        std::fs::write(
+            std::path::Path::new(&dir).join(test),
+            child.id().to_string(),
+        )
+        .unwrap();
+    }
+    child
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn leaves_a_child_process() {
+    std::mem::forget(start_sleeper("leaves_a_child_process"));
+}
+
+#[iris_test(linger = "100ms", leaks = "warn")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn keeps_a_child_process_under_warn() {
+    std::mem::forget(start_sleeper("keeps_a_child_process_under_warn"));
+}
+
+#[iris_test]
+#[ignore = "run by end_to_end"]
+fn waits_for_its_child_process() {
+    let mut child = start_sleeper("waits_for_its_child_process");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
