@@ -51,7 +51,8 @@
 // reachable there (`__loom`), and code the models do not use is dead.
 #![cfg_attr(loom, allow(missing_docs, private_bounds, dead_code))]
 // Unsafe code lives in one module, behind the `thread-tracking` feature, with its
-// invariants at its top: src/tracking/hooks.rs.
+// invariants at its top: src/tracking/hooks.rs. The one exception is the single
+// `atexit` call in src/os/at_exit.rs (no safe way exists to run code at exit).
 #![deny(unsafe_code)]
 
 /// Implements `Debug` as `Display` for error types, as `anyhow` and `eyre` do, so that

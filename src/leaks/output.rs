@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 
 use super::report::LeakReport;
 pub(crate) use crate::os::runner::{
-    about_run, about_test, from_watchdog, note_once, runner, Runner,
+    about_run, about_test, after_the_run, from_watchdog, note_once, runner, Runner,
 };
 
 /// Appends the report as one JSON line to `IRIS_LEAK_REPORT`, if set. A relative path

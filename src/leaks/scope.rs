@@ -187,7 +187,7 @@ impl TestScope {
             }
             LeakPolicy::Warn | LeakPolicy::Ignore => {
                 report.processes_fate = Some(ProcessFate::Kept);
-                output::about_test(&format!(
+                output::after_the_run(&format!(
                     "{report}\n  (leaks = \"warn\": the test still passes)"
                 ));
                 Ok(())

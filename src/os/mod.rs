@@ -5,6 +5,7 @@
 //!
 //! Everything here is best effort: `None` means "cannot tell", never "none".
 
+pub(crate) mod at_exit;
 pub(crate) mod processes;
 pub(crate) mod runner;
 pub(crate) mod threads;

@@ -61,6 +61,16 @@ pub(crate) fn about_test(text: &str) {
     }
 }
 
+/// A report the test runner would hide or that would break its lines: a passing
+/// test's warning. Under nextest (a process per test) it is written at once, into
+/// the test's own output; under libtest it is kept for the end of the run.
+pub(crate) fn after_the_run(text: &str) {
+    match runner() {
+        Runner::Nextest => whole_lines_to_stderr(text),
+        Runner::LibtestSerial | Runner::Shared => super::at_exit::keep(text.to_string()),
+    }
+}
+
 /// A note about the whole run, written once per process for each `key`.
 pub(crate) fn note_once(key: &'static str, text: &str) {
     static SAID: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
@@ -73,10 +83,11 @@ pub(crate) fn note_once(key: &'static str, text: &str) {
     about_run(text);
 }
 
-/// A warning about the run's configuration (a bad environment variable): whole
-/// lines, to the real stderr unless libtest is mid-line.
+/// A warning or note about the run (a bad environment variable, a check that cannot
+/// run): where it is always seen and breaks no runner line (see
+/// [`after_the_run`]).
 pub(crate) fn about_run(text: &str) {
-    about_test(text);
+    after_the_run(text);
 }
 
 /// The watchdog's words: the test may never end, so they cannot wait for its

@@ -271,6 +271,48 @@ fn a_clean_test_passes() {
 }
 
 #[test]
+fn a_warning_is_visible_in_every_mode_and_breaks_no_runner_line() {
+    for mode in [
+        &["--test-threads=1"][..],
+        &["--test-threads=2"][..],
+        &["--test-threads=2", "-q"][..],
+    ] {
+        let mut args = vec![
+            "--ignored",
+            "--exact",
+            "scenarios::warned",
+            "scenarios::clean",
+        ];
+        args.extend_from_slice(mode);
+        let (passed, out) = run_with_args(&args, false, &[]);
+        assert!(passed, "{mode:?}: {out}");
+        // Before: nothing under --test-threads=1 (the passing test's captured output
+        // is dropped), and a report inside `-q`'s progress line in parallel.
+        let report = out
+            .find("iris: test `scenarios::warned` leaked 1 thread(s)")
+            .unwrap_or_else(|| panic!("{mode:?}: the warning is shown: {out}"));
+        let summary = out
+            .find("test result: ok.")
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(
+            report > summary,
+            "{mode:?}: written after the run's last line: {out}"
+        );
+        if mode.contains(&"-q") {
+            assert!(
+                out.contains("\n..\n"),
+                "{mode:?}: the progress line is whole: {out}"
+            );
+        } else {
+            assert!(
+                out.contains("test scenarios::warned ... ok\n"),
+                "{mode:?}: {out}"
+            );
+        }
+    }
+}
+
+#[test]
 fn warn_passes_and_still_shows_the_report() {
     let (passed, out) = run("warned", true, &[]);
     assert!(passed, "{out}");

@@ -175,23 +175,32 @@ fn probe_timeout_scale() {
 
 #[test]
 fn timeout_scale_comes_from_the_environment() {
-    for (value, expected) in [("3", "3"), ("0.5", "0.5"), ("bogus", "1"), ("-2", "1")] {
+    let refused = ["bogus", "-2", "0", "NaN", "inf", "1e-320", "1e300"];
+    for (value, expected) in [("3", "3"), ("0.5", "0.5")]
+        .into_iter()
+        .chain(refused.iter().map(|v| (*v, "1")))
+    {
+        // Without --nocapture, as a user runs it, one test at a time: the warning must
+        // still be seen.
         let output = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--ignored",
                 "--exact",
                 "condition::probe_timeout_scale",
-                "--nocapture",
+                "--test-threads=1",
             ])
             .env("IRIS_TIMEOUT_SCALE", value)
             .env("EXPECTED_SCALE", expected)
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             output.status.success(),
-            "IRIS_TIMEOUT_SCALE={value}: {stdout}"
+            "IRIS_TIMEOUT_SCALE={value}: {stdout}{stderr}"
         );
         assert!(stdout.contains("1 passed"), "the probe ran: {stdout}");
+        let warned = stderr.contains(&format!("iris: ignoring IRIS_TIMEOUT_SCALE={value:?}"));
+        assert_eq!(warned, refused.contains(&value), "{value}: {stderr}");
     }
 }
