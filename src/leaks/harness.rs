@@ -25,7 +25,7 @@ use crate::threads::managed_thread::current_os_tid;
 ///
 /// The body's own panic always wins (so `#[should_panic]` works), with any leak
 /// report printed beside it; otherwise a finding fails the test under
-/// [`LeakPolicy::Fail`]. `Result`-returning bodies pass their result through.
+/// [`LeakPolicy::Fail`](crate::LeakPolicy::Fail). `Result`-returning bodies pass their result through.
 #[track_caller]
 pub fn run_test<T>(options: TestOptions, body: impl FnOnce() -> T) -> T {
     let scope = TestScope::begin(options);

@@ -57,7 +57,7 @@ fn policy_override() -> Option<LeakPolicy> {
     })
 }
 
-/// Options of a [`TestScope`]; the `#[iris_test]` options map onto these.
+/// Options of a [`TestScope`](crate::TestScope); the `#[iris_test]` options map onto these.
 #[derive(Clone, Debug)]
 pub struct TestOptions {
     pub(super) name: String,
@@ -121,7 +121,7 @@ impl TestOptions {
     }
 
     /// A watchdog: past `timeout`, the test's live threads are dumped (and, under
-    /// [`run_test_with_timeout`], the test fails instead of hanging).
+    /// [`run_test_with_timeout`](crate::run_test_with_timeout), the test fails instead of hanging).
     pub fn timeout(mut self, timeout: Duration) -> TestOptions {
         self.timeout = Some(timeout);
         self
