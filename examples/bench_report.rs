@@ -5,6 +5,8 @@
 //!
 //! `cargo run --release --features tokio --example bench_report` (about a minute on 2 cores).
 //! The full suite with more rounds is `cargo bench`.
+// The report reads /proc and compares against inotify: measured on Linux only; elsewhere it compiles and says so.
+#![cfg_attr(not(target_os = "linux"), allow(dead_code, unused_imports))]
 
 #[path = "../benches/support/mod.rs"]
 mod support;
@@ -35,6 +37,12 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    println!("this measures Linux facilities (inotify, /proc): run it on Linux");
+}
+
+#[cfg(target_os = "linux")]
 fn main() {
     // The harness's unmanaged-thread snapshot only runs when a test owns its process
     // (as under nextest); measure it the way it runs there.
@@ -341,7 +349,7 @@ fn main() {
 
 /// Item 9: async (cargo feature `tokio`), each figure next to the plain tokio code a
 /// user would otherwise write, measured in the same run.
-#[cfg(feature = "tokio")]
+#[cfg(all(feature = "tokio", target_os = "linux"))]
 fn async_rows(rows: &mut Vec<Row>) {
     eprintln!("9 async: tests, tasks, stop, sentinel");
     let (iris, plain) = support::async_test_overhead(300);

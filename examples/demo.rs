@@ -8,9 +8,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[cfg(unix)]
+use iris::ProcessOptions;
 use iris::{
-    get_thread_registry, thread_registry_scope, wait_for_condition, ProcessOptions, SentinelFile,
-    Server, StopToken, TestOptions, TestScope, ThreadContainer,
+    get_thread_registry, thread_registry_scope, wait_for_condition, SentinelFile, Server,
+    StopToken, TestOptions, TestScope, ThreadContainer,
 };
 
 struct Heartbeat {
@@ -140,38 +142,7 @@ fn main() {
     waiting.stop(Duration::from_secs(5)).expect("clean");
     let _ = std::fs::remove_dir_all(&dir);
 
-    println!("\n4. A child process: ready when it says so, stopped with its container");
-    let services = ThreadContainer::new("services");
-    let mut command = std::process::Command::new("sh");
-    command.args([
-        "-c",
-        "echo warming up; echo listening on 127.0.0.1:7070; exec sleep 60",
-    ]);
-    let server = services
-        .spawn_process_with(
-            "mock-server",
-            command,
-            ProcessOptions::new().log_lines(false),
-        )
-        .expect("sh is available");
-    let ready = server
-        .wait_for_line(|l| l.text.contains("listening on"), Duration::from_secs(5))
-        .expect("the server comes up");
-    println!(
-        "   pid {} printed {:?} (line {} of its output)",
-        server.pid(),
-        ready.text,
-        ready.seq
-    );
-    services
-        .stop(Duration::from_secs(5))
-        .expect("SIGTERM is enough");
-    println!(
-        "   stopped with its container: {}",
-        server
-            .exit_status()
-            .map_or("still running?".to_string(), |s| s.to_string())
-    );
+    process_tour();
 
     println!("\n5. Leak detection: one report of each kind");
     // The demo runs its "tests" one at a time, so it owns its process and the check
@@ -208,21 +179,7 @@ fn main() {
     std::thread::spawn(move || r.wait_timeout(Duration::from_secs(10)));
     print_report(&scope.inspect().to_string());
 
-    println!("   c) a child process that ignores SIGTERM for longer than the stop timeout:");
-    let scope = TestScope::begin(options("demo::stubborn_child"));
-    let mut command = std::process::Command::new("sh");
-    command.args(["-c", "trap '' TERM; echo ready; sleep 2"]);
-    let child = get_thread_registry()
-        .spawn_process_with(
-            "stubborn-child",
-            command,
-            ProcessOptions::new().grace(Duration::from_millis(500)),
-        )
-        .expect("sh starts");
-    child
-        .wait_for_line(|l| l.text == "ready", Duration::from_secs(5))
-        .expect("it says it is ready");
-    print_report(&scope.inspect().to_string());
+    stubborn_child(&options);
 
     println!("   d) a test body that hangs (timeout = \"200ms\"):");
     let r = release.clone();
@@ -339,4 +296,73 @@ fn tracking_tour() {
 #[cfg(not(feature = "tokio"))]
 fn async_tour() {
     println!("\n6. Async: run `cargo run --example demo --features tokio` for the tokio tour");
+}
+
+/// 4. A child process: ready when it says so, stopped with its container (unix).
+#[cfg(unix)]
+fn process_tour() {
+    println!("\n4. A child process: ready when it says so, stopped with its container");
+    let services = ThreadContainer::new("services");
+    let mut command = std::process::Command::new("sh");
+    command.args([
+        "-c",
+        "echo warming up; echo listening on 127.0.0.1:7070; exec sleep 60",
+    ]);
+    let server = services
+        .spawn_process_with(
+            "mock-server",
+            command,
+            ProcessOptions::new().log_lines(false),
+        )
+        .expect("sh is available");
+    let ready = server
+        .wait_for_line(|l| l.text.contains("listening on"), Duration::from_secs(5))
+        .expect("the server comes up");
+    println!(
+        "   pid {} printed {:?} (line {} of its output)",
+        server.pid(),
+        ready.text,
+        ready.seq
+    );
+    services
+        .stop(Duration::from_secs(5))
+        .expect("SIGTERM is enough");
+    println!(
+        "   stopped with its container: {}",
+        server
+            .exit_status()
+            .map_or("still running?".to_string(), |s| s.to_string())
+    );
+}
+
+#[cfg(not(unix))]
+fn process_tour() {
+    println!(
+        "\n4. Child processes: managed processes are unix only (see the README's platform table)"
+    );
+}
+
+/// 5c. A child process that ignores SIGTERM for longer than the stop timeout (unix).
+#[cfg(unix)]
+fn stubborn_child(options: &dyn Fn(&str) -> TestOptions) {
+    println!("   c) a child process that ignores SIGTERM for longer than the stop timeout:");
+    let scope = TestScope::begin(options("demo::stubborn_child"));
+    let mut command = std::process::Command::new("sh");
+    command.args(["-c", "trap '' TERM; echo ready; sleep 2"]);
+    let child = get_thread_registry()
+        .spawn_process_with(
+            "stubborn-child",
+            command,
+            ProcessOptions::new().grace(Duration::from_millis(500)),
+        )
+        .expect("sh starts");
+    child
+        .wait_for_line(|l| l.text == "ready", Duration::from_secs(5))
+        .expect("it says it is ready");
+    print_report(&scope.inspect().to_string());
+}
+
+#[cfg(not(unix))]
+fn stubborn_child(_options: &dyn Fn(&str) -> TestOptions) {
+    println!("   c) (child processes: unix only)");
 }

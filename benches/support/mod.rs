@@ -10,9 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use iris::{
-    wait_for_condition, ProcessOptions, SentinelFile, TestOptions, TestScope, ThreadContainer,
-};
+use iris::{wait_for_condition, SentinelFile, TestOptions, TestScope, ThreadContainer};
 
 /// Sorted samples with percentiles.
 #[derive(Clone, Debug)]
@@ -256,6 +254,7 @@ pub fn polling_file_latency(rounds: usize, every_ms: u64) -> Samples {
 /// is one inotify instance kept open on the directory (as Iris keeps its shared
 /// watcher) with a thread blocked in `read` on it; Iris is a `SentinelFile::wait`.
 /// Returns (floor, sentinel).
+#[cfg(target_os = "linux")] // inotify is the floor
 pub fn inotify_floor_and_sentinel(rounds: usize) -> (Samples, Samples) {
     floor_and(rounds, |path| {
         SentinelFile::new(path)
@@ -266,6 +265,7 @@ pub fn inotify_floor_and_sentinel(rounds: usize) -> (Samples, Samples) {
 
 /// The raw-inotify floor and `wait` measured in alternating rounds (see
 /// `inotify_floor_and_sentinel`). Returns (floor, wait).
+#[cfg(target_os = "linux")] // inotify is the floor
 fn floor_and(rounds: usize, wait: impl Fn(&Path) + Clone + Send + 'static) -> (Samples, Samples) {
     use inotify::{Inotify, WatchMask};
     let dir = tempfile::tempdir().unwrap();
@@ -481,17 +481,21 @@ pub fn drained(script: &str) -> Duration {
 
 /// Time until the child has exited and every line has been captured by Iris, with
 /// the result checked as a test would (`success`, the last line's number).
+#[cfg(unix)]
 pub fn captured(script: &str) -> Duration {
     capture_with(script, false)
 }
 
 /// [`captured`], then every retained line decoded into a `LogLine` (`lines()`):
 /// what a test that walks the lines pays on top.
+#[cfg(unix)]
 pub fn captured_and_decoded(script: &str) -> Duration {
     capture_with(script, true)
 }
 
+#[cfg(unix)] // managed processes
 fn capture_with(script: &str, decode: bool) -> Duration {
+    use iris::ProcessOptions;
     let app = ThreadContainer::new("bench");
     let mut command = std::process::Command::new("sh");
     command.args(["-c", script]);
@@ -613,6 +617,7 @@ pub fn stop_idle_tasks(n: usize, rounds: usize) -> (Samples, Samples) {
 /// current-thread runtime (built before the round's clock starts, as a test's is).
 /// Returns (floor, async sentinel).
 #[cfg(feature = "tokio")]
+#[cfg(target_os = "linux")] // inotify is the floor
 pub fn inotify_floor_and_sentinel_async(rounds: usize) -> (Samples, Samples) {
     floor_and(rounds, |path| {
         let runtime = current_thread_runtime();

@@ -23,7 +23,7 @@ use super::report::{LeakReport, ProcessFate, Straggler, TaskFindings, UnmanagedC
 use super::survey::{
     end_processes, lingering, managed_processes_left, process_ownership,
     without_running_runtime_threads, Snapshot, Survey, ThreadCheck, LIVE_STACK_PATIENCE,
-    SHARED_PROCESS,
+    SHARED_PROCESS, UNSUPPORTED_PLATFORM,
 };
 use crate::os::threads::OsThread;
 use crate::sync::stop_token::StopToken;
@@ -111,6 +111,13 @@ impl TestScope {
                      because its tests share one process; run `cargo nextest run` or \
                      `cargo test -- --test-threads=1` for the exact check, or turn on Iris's \
                      `thread-tracking` feature",
+                );
+            } else if why == UNSUPPORTED_PLATFORM {
+                output::note_once(
+                    "platform",
+                    "iris: note: threads and child processes started outside Iris are not \
+                     checked on this platform (Linux only); managed threads, tasks, their \
+                     stragglers and background panics are (see the README's platform table)",
                 );
             }
         }

@@ -76,7 +76,7 @@ pub(super) fn without_running_runtime_threads(
 /// Whether this test has the process to itself, so that every new OS thread is its.
 pub(super) fn process_ownership(declared: bool) -> Result<(), String> {
     if !cfg!(target_os = "linux") {
-        return Err("only supported on Linux".into());
+        return Err(UNSUPPORTED_PLATFORM.into());
     }
     if declared {
         return Ok(());
@@ -86,6 +86,9 @@ pub(super) fn process_ownership(declared: bool) -> Result<(), String> {
         Runner::Shared => Err(SHARED_PROCESS.into()),
     }
 }
+
+pub(super) const UNSUPPORTED_PLATFORM: &str =
+    "only supported on Linux (it reads the process's threads and children from /proc)";
 
 pub(super) const SHARED_PROCESS: &str =
     "the process may be shared with other tests; run under cargo nextest or with --test-threads=1";

@@ -20,34 +20,39 @@
 //!   summary (libtest returns from `main`, or calls `exit`, after printing it).
 
 use std::io::Write;
-use std::sync::{Mutex, Once};
+use std::sync::{Mutex, OnceLock};
 
 static KEPT: Mutex<Vec<String>> = Mutex::new(Vec::new());
-static REGISTERED: Once = Once::new();
+static REGISTERED: OnceLock<bool> = OnceLock::new();
 
-/// Keeps `text` to be written to stderr when the process exits.
+/// Keeps `text` to be written to stderr when the process exits; where no exit
+/// handler can be registered, writes it at once: never lost.
 pub(crate) fn keep(text: String) {
-    REGISTERED.call_once(register);
+    let registered = *REGISTERED.get_or_init(register);
     KEPT.lock().unwrap_or_else(|e| e.into_inner()).push(text);
+    if !registered {
+        write_kept();
+    }
 }
 
+/// Registers the exit handler; `false` where it cannot be.
 #[cfg(unix)]
-fn register() {
+fn register() -> bool {
     extern "C" fn at_exit() {
         let _ = std::panic::catch_unwind(write_kept);
     }
     // SAFETY: `at_exit` is an `extern "C" fn()` with no arguments that never unwinds
     // (its body is caught); registering it has no other precondition.
     #[allow(unsafe_code)]
-    let failed = unsafe { nix::libc::atexit(at_exit) } != 0;
-    if failed {
-        // Nowhere to keep it: it is written at once (as before), not lost.
-        write_kept();
-    }
+    let registered = unsafe { nix::libc::atexit(at_exit) } == 0;
+    registered
 }
 
+/// No `atexit` without the C library's bindings here: text is written at once.
 #[cfg(not(unix))]
-fn register() {}
+fn register() -> bool {
+    false
+}
 
 /// Writes what was kept, in one write, and forgets it.
 pub(crate) fn write_kept() {

@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 
+#[cfg(target_os = "linux")]
 use super::threads::read_task_file;
 
 /// The child processes whose parent is one of the threads `tids` of this process
@@ -88,6 +89,7 @@ impl ProcessStat {
 
 /// The direct children of process `pid` (every thread's), from
 /// `/proc/PID/task/*/children`.
+#[cfg_attr(not(unix), allow(dead_code))] // used by unix-only callers
 pub(crate) fn children_of(pid: u32) -> Vec<u32> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
@@ -108,6 +110,7 @@ pub(crate) fn children_of(pid: u32) -> Vec<u32> {
 /// Every descendant of process `pid` (not `pid` itself), walked breadth-first. A
 /// process can fork while the walk runs, so the walk is repeated until two rounds in
 /// a row find the same set (at most a few rounds).
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) fn descendants(pid: u32) -> Vec<u32> {
     let walk = || {
         let mut found = Vec::new();

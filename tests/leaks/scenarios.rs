@@ -97,6 +97,7 @@ fn logs_then_fails() {
     panic!("the assertion after the background work failed");
 }
 
+#[cfg(unix)] // managed processes
 #[iris_test(stop_timeout = "100ms", linger = "100ms")]
 #[ignore = "leaks on purpose; run by end_to_end"]
 fn managed_process_survives() {
@@ -128,6 +129,7 @@ fn unmanaged_child_process() {
     std::mem::forget(child);
 }
 
+#[cfg(unix)] // managed processes
 #[iris_test(stop_timeout = "200ms", linger = "100ms")]
 #[ignore = "leaks on purpose; run by end_to_end"]
 fn escaped_descendant_survives() {

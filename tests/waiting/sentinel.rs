@@ -224,6 +224,7 @@ fn a_parent_that_is_a_file_is_an_error_not_a_hang() {
     assert!(matches!(polled, SentinelError::Io { .. }), "{polled}");
 }
 
+#[cfg(unix)] // permission bits
 #[test]
 fn an_unreadable_parent_is_an_error_when_permissions_apply() {
     use std::os::unix::fs::PermissionsExt;
@@ -243,6 +244,7 @@ fn an_unreadable_parent_is_an_error_when_permissions_apply() {
     }
 }
 
+#[cfg(unix)]
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .map(|s| {
@@ -252,6 +254,7 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+#[cfg(unix)] // a path of arbitrary bytes
 #[test]
 fn non_utf8_paths_work() {
     use std::os::unix::ffi::OsStrExt;
