@@ -70,9 +70,10 @@ macro_rules! debug_as_display {
 // The layers: sync and os at the bottom, then threads and wait, then process and
 // tasks, then leaks; a layer imports only layers below it (docs/architecture.md draws
 // them, tests/architecture.rs checks it).
+#[cfg(feature = "harness")]
 mod leaks;
 mod os;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "process"))]
 mod process;
 mod sync;
 #[cfg(feature = "tokio")]
@@ -82,24 +83,44 @@ mod threads;
 mod tracking;
 mod wait;
 
+#[cfg(feature = "harness")]
 pub use iris_test_macros::iris_test;
-#[cfg(feature = "tokio")]
+/// `#[iris::test]`: [`iris_test`] under the path the ecosystem uses for test
+/// attributes (`#[tokio::test]`, `#[test_log::test]`), so that rstest accepts it on
+/// an `async fn` and a test converts by replacing the attribute's path.
+///
+/// ```
+/// #[iris::test(stop_timeout = "2s")]
+/// fn the_worker_stops_with_the_test() {
+///     iris::get_thread_registry().spawn("worker", |stop| stop.wait());
+/// }
+/// # fn main() {}
+/// ```
+#[cfg(feature = "harness")]
+pub use iris_test_macros::iris_test as test;
+#[cfg(all(feature = "harness", feature = "tokio"))]
 pub use leaks::async_harness::{run_async_test, run_async_test_with_timeout};
 #[cfg(feature = "rstest")]
 pub use leaks::fixtures;
+#[cfg(feature = "harness")]
 pub use leaks::harness::{run_test, run_test_with_timeout};
+#[cfg(feature = "harness")]
 pub use leaks::options::{LeakPolicy, TestOptions};
+#[cfg(feature = "harness")]
 pub use leaks::report::{LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
+#[cfg(feature = "harness")]
 pub use leaks::scope::TestScope;
 pub use os::threads::OsThread;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "process"))]
 pub use process::{
     run_process, LogLine, ManagedProcess, ProcessError, ProcessOptions, ProcessOutput,
     ProcessWaitError, Stream,
 };
 pub use sync::stop_token::{StopToken, Stopped, StoppedOwned};
 #[cfg(feature = "tokio")]
-pub use tasks::{managed_task::ManagedTask, runtime::Flavor};
+pub use tasks::managed_task::ManagedTask;
+#[cfg(all(feature = "tokio", feature = "harness"))]
+pub use tasks::runtime::Flavor;
 pub use threads::container::ThreadContainer;
 pub use threads::executor::{Executor, ExecutorShutdown, TaskHandle};
 pub use threads::managed_thread::ManagedThread;
@@ -117,7 +138,31 @@ pub use wait::condition::{
     scaled, timeout_scale, wait_for_condition, ConditionBroke, Polling, Wait, WaitTimeout,
     DEFAULT_WAIT_TIMEOUT,
 };
+#[cfg(feature = "sentinel")]
 pub use wait::sentinel::{Detection, SentinelError, SentinelFile};
+
+/// Expanded by `#[iris_test(start_paused = true)]`: nothing with the
+/// `tokio-test-util` feature, a compile error naming it without.
+#[cfg(feature = "tokio-test-util")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __require_tokio_test_util {
+    () => {};
+}
+
+/// Expanded by `#[iris_test(start_paused = true)]`: nothing with the
+/// `tokio-test-util` feature, a compile error naming it without.
+#[cfg(not(feature = "tokio-test-util"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __require_tokio_test_util {
+    () => {
+        compile_error!(
+            "`start_paused = true` needs Iris's `tokio-test-util` feature (tokio's `test-util`); \
+             it is on by default: add it to the dev-dependency's features if you turned the defaults off"
+        );
+    };
+}
 
 /// The crate-private primitives that `tests/loom.rs` models, reachable only in a
 /// `--cfg loom` build.

@@ -190,3 +190,49 @@ fn no_dependency_of_the_library_breaks_inference_in_users_tests() {
         }
     }
 }
+
+/// The production core (`default-features = false`) is managed threads and
+/// registries alone: every other library dependency is optional, and the README's
+/// production tree names exactly the required ones.
+#[test]
+fn the_core_without_default_features_needs_only_parking_lot_and_tracing() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let mut section = "";
+    let mut required = BTreeSet::new();
+    for line in manifest.lines() {
+        if line.starts_with('[') {
+            section = line;
+            continue;
+        }
+        let normal = section == "[dependencies]"
+            || (section.ends_with(".dependencies]") && !section.contains("dev-dependencies"));
+        let Some((name, spec)) = line.split_once('=') else {
+            continue;
+        };
+        if normal
+            && !line.starts_with('#')
+            && !line.trim().is_empty()
+            && !spec.contains("optional = true")
+        {
+            required.insert(name.trim().to_string());
+        }
+    }
+    // loom is only for `--cfg loom` model builds.
+    required.remove("loom");
+    let expected: BTreeSet<String> = ["parking_lot", "tracing"].map(String::from).into();
+    assert_eq!(required, expected, "non-optional library dependencies");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let tree = readme
+        .split("`cargo tree -e normal --no-default-features`")
+        .nth(1)
+        .and_then(|rest| rest.split("```text").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README shows the production tree");
+    let top: BTreeSet<String> = tree
+        .lines()
+        .filter_map(|l| l.strip_prefix("├── ").or_else(|| l.strip_prefix("└── ")))
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(top, expected, "the README's production tree: {tree}");
+}

@@ -45,10 +45,16 @@ use syn::{parse2, Attribute, Item, ItemFn, LitStr, ReturnType};
 /// whichever of `#[rstest]` and `#[iris_test]` comes first.
 ///
 /// `async fn` (with iris's `tokio` feature) runs on a fresh tokio runtime per test,
-/// whose threads and tasks see the test's registry; two more options apply:
-/// `flavor = "current_thread"` (default) or `"multi_thread"`, and
-/// `worker_threads = N` (multi-thread only). `#[tokio::test]` written above
-/// `#[iris_test]` also works (tokio's runtime, Iris's checks).
+/// whose threads and tasks see the test's registry. Stable `#[tokio::test]`'s options
+/// apply, with tokio's meaning, so a test converts by replacing the attribute's
+/// path (`#[iris::test]` is this attribute):
+/// `flavor = "current_thread"` (default), `"multi_thread"` or `"local"` (the body in
+/// a `LocalSet`: `spawn_local` works), `worker_threads = N` (multi-thread only),
+/// `start_paused = true` (paused time; needs iris's `tokio-test-util` feature, on by
+/// default) and `crate = "..."` (accepted; Iris builds the runtime with its own
+/// tokio). With `timeout`, the body runs on its own thread, so a body that blocks its
+/// thread still fails on time. `#[tokio::test]` written above `#[iris_test]` also
+/// works (tokio's runtime, Iris's checks).
 #[proc_macro_attribute]
 pub fn iris_test(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(attr.into(), item.into())
@@ -68,10 +74,15 @@ struct Options {
     flavor: Option<(String, Span)>,
     /// `worker_threads = N`, with the literal's span.
     worker_threads: Option<(usize, Span)>,
+    /// `start_paused = true`, with the literal's span.
+    start_paused: Option<(bool, Span)>,
+    /// tokio's `crate = "path"`: accepted for a drop-in replacement, and unused (the
+    /// runtime is built by Iris's own tokio).
+    tokio_crate: Option<Span>,
 }
 
-const KEYS: &str = "stop_timeout, linger, leaks, timeout, ignore_threads, flavor, worker_threads";
-const KEY_LIST: [&str; 7] = [
+const KEYS: &str = "stop_timeout, linger, leaks, timeout, ignore_threads, flavor, worker_threads, start_paused, crate";
+const KEY_LIST: [&str; 9] = [
     "stop_timeout",
     "linger",
     "leaks",
@@ -79,6 +90,8 @@ const KEY_LIST: [&str; 7] = [
     "ignore_threads",
     "flavor",
     "worker_threads",
+    "start_paused",
+    "crate",
 ];
 
 /// The known option closest to a misspelt `key`, if one is close enough.
@@ -128,6 +141,8 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             "ignore_threads" => options.ignore_threads.is_some(),
             "flavor" => options.flavor.is_some(),
             "worker_threads" => options.worker_threads.is_some(),
+            "start_paused" => options.start_paused.is_some(),
+            "crate" => options.tokio_crate.is_some(),
             _ => {
                 return Err(meta.error(match did_you_mean(&key) {
                     Some(known) => format!("unknown option `{key}`; did you mean `{known}`?"),
@@ -146,12 +161,45 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                 "timeout" => "timeout = \"30s\"",
                 "flavor" => "flavor = \"multi_thread\"",
                 "worker_threads" => "worker_threads = 2",
+                "start_paused" => "start_paused = true",
+                "crate" => "crate = \"tokio\"",
                 _ => "stop_timeout = \"2s\"",
             };
             return Err(meta.error(format!("option `{key}` needs a value, such as `{example}`")));
         }
         let value = meta.value()?;
         let expr: syn::Expr = value.parse()?;
+        if key == "start_paused" {
+            let paused = match &expr {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Bool(b),
+                    ..
+                }) => b.value,
+                other => {
+                    return Err(syn::Error::new(
+                        other.span(),
+                        "`start_paused` takes `true` or `false`",
+                    ))
+                }
+            };
+            options.start_paused = Some((paused, expr.span()));
+            return Ok(());
+        }
+        if key == "crate" {
+            match &expr {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(_),
+                    ..
+                }) => options.tokio_crate = Some(expr.span()),
+                other => {
+                    return Err(syn::Error::new(
+                        other.span(),
+                        "`crate` takes a path in a string, such as \"tokio\"",
+                    ))
+                }
+            }
+            return Ok(());
+        }
         if key == "worker_threads" {
             let workers = match &expr {
                 syn::Expr::Lit(syn::ExprLit {
@@ -184,7 +232,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             other => {
                 let hint = match key.as_str() {
                     "leaks" => "\"fail\", \"warn\" or \"ignore\"",
-                    "flavor" => "\"current_thread\" or \"multi_thread\"",
+                    "flavor" => "\"current_thread\", \"multi_thread\" or \"local\"",
                     "ignore_threads" => "\"rayon-*, my-pool-*\"",
                     _ => "\"250ms\" or \"5s\"",
                 };
@@ -208,10 +256,10 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             "ignore_threads" => options.ignore_threads = Some(literal.value()),
             "flavor" => {
                 let flavor = literal.value();
-                if !["current_thread", "multi_thread"].contains(&flavor.as_str()) {
+                if !["current_thread", "multi_thread", "local"].contains(&flavor.as_str()) {
                     return Err(syn::Error::new(
                         literal.span(),
-                        format!("unknown flavor {flavor:?}; expected \"current_thread\" or \"multi_thread\""),
+                        format!("unknown flavor {flavor:?}; expected \"current_thread\", \"multi_thread\" or \"local\""),
                     ));
                 }
                 options.flavor = Some((flavor, literal.span()));
@@ -324,6 +372,8 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                 options.worker_threads.as_ref().map(|w| w.1),
                 "worker_threads",
             ),
+            (options.start_paused.as_ref().map(|p| p.1), "start_paused"),
+            (options.tokio_crate, "crate"),
         ] {
             if let Some(span) = span {
                 return Err(syn::Error::new(
@@ -331,6 +381,15 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                     format!("`{option}` is for an async fn (the test's tokio runtime)"),
                 ));
             }
+        }
+    }
+    if let Some((true, span)) = &options.start_paused {
+        if options.flavor.as_ref().map(|f| f.0.as_str()) == Some("multi_thread") {
+            return Err(syn::Error::new(
+                *span,
+                "`start_paused` needs a current-thread runtime (as in tokio): drop \
+                 flavor = \"multi_thread\", or use flavor = \"local\"",
+            ));
         }
     }
     if let Some((_, span)) = &options.worker_threads {
@@ -409,6 +468,14 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             .is_some_and(|f| f.0 == "multi_thread")
         {
             builder = quote!(#builder.flavor(::iris::Flavor::MultiThread));
+        }
+        if options.flavor.as_ref().is_some_and(|f| f.0 == "local") {
+            builder = quote!(#builder.flavor(::iris::Flavor::Local));
+        }
+        if let Some((true, span)) = options.start_paused {
+            // A compile error naming the feature when tokio's test-util is missing.
+            let check = quote_spanned!(span=> ::iris::__require_tokio_test_util!(););
+            builder = quote!({ #check #builder.start_paused(true) });
         }
         if let Some((workers, _)) = options.worker_threads {
             builder = quote!(#builder.worker_threads(#workers));
@@ -579,6 +646,50 @@ mod tests {
         for (attr, item, expected) in cases {
             let error = expand_str(attr, item).unwrap_err();
             assert!(error.contains(expected), "{attr} / {item}: {error}");
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    #[test]
+    fn tokio_test_options_are_accepted_with_tokios_meaning() {
+        let out = expand_str("start_paused = true", "async fn t() {}").unwrap();
+        assert!(
+            out.contains(":: iris :: __require_tokio_test_util ! ()")
+                && out.contains(". start_paused (true)"),
+            "{out}"
+        );
+        let out = expand_str("start_paused = false", "async fn t() {}").unwrap();
+        assert!(!out.contains("start_paused"), "{out}");
+        let out = expand_str("flavor = \"local\"", "async fn t() {}").unwrap();
+        assert!(
+            out.contains(". flavor (:: iris :: Flavor :: Local)"),
+            "{out}"
+        );
+        assert!(expand_str("crate = \"tokio\"", "async fn t() {}").is_ok());
+        for (attr, item, expected) in [
+            (
+                "flavor = \"multi_thread\", start_paused = true",
+                "async fn t() {}",
+                "`start_paused` needs a current-thread runtime",
+            ),
+            (
+                "start_paused = 1",
+                "async fn t() {}",
+                "`start_paused` takes `true` or `false`",
+            ),
+            (
+                "start_paused = true",
+                "fn t() {}",
+                "`start_paused` is for an async fn",
+            ),
+            (
+                "crate = tokio",
+                "async fn t() {}",
+                "`crate` takes a path in a string",
+            ),
+        ] {
+            let error = expand_str(attr, item).unwrap_err();
+            assert!(error.contains(expected), "{attr}: {error}");
         }
     }
 

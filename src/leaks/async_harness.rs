@@ -52,10 +52,11 @@ pub(crate) const SHUTDOWN_DEADLINE: Duration = Duration::from_millis(250);
 #[track_caller]
 pub fn run_async_test<F: Future>(options: TestOptions, body: F) -> F::Output {
     let timeout = options.timeout_value();
+    let flavor = options.flavor;
     let mut scope = TestScope::begin(options);
     let runtime = build_runtime(&scope);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        runtime.runtime.block_on(async {
+        runtime::block_on(&runtime.runtime, flavor, async {
             match timeout {
                 None => Ok(body.await),
                 Some(limit) => tokio::time::timeout(limit, body).await,
@@ -103,12 +104,15 @@ where
     F: Future,
     F::Output: Send + 'static,
 {
+    let flavor = options.flavor;
     let mut scope = TestScope::begin(options);
     let runtime = build_runtime(&scope);
     let threads = runtime.threads.clone();
     // The runtime goes to the body's thread and comes back with the value.
     let ran = on_body_thread(&scope, timeout, move || {
-        let value = catch_unwind(AssertUnwindSafe(|| runtime.runtime.block_on(make())));
+        let value = catch_unwind(AssertUnwindSafe(|| {
+            runtime::block_on(&runtime.runtime, flavor, make())
+        }));
         (runtime, value)
     });
     match ran {
@@ -132,7 +136,12 @@ where
 fn build_runtime(scope: &TestScope) -> TestRuntime {
     let options = scope.options();
     let registry = scope.registry().container().clone();
-    match runtime::build(options.flavor, options.worker_threads, &registry) {
+    match runtime::build(
+        options.flavor,
+        options.worker_threads,
+        options.start_paused,
+        &registry,
+    ) {
         Ok(runtime) => runtime,
         Err(error) => panic!("iris: cannot build the test's tokio runtime: {error}"),
     }

@@ -72,6 +72,8 @@ pub struct TestOptions {
     pub(crate) flavor: crate::tasks::runtime::Flavor,
     #[cfg(feature = "tokio")]
     pub(crate) worker_threads: Option<usize>,
+    #[cfg(feature = "tokio")]
+    pub(crate) start_paused: bool,
 }
 
 impl TestOptions {
@@ -99,6 +101,8 @@ impl TestOptions {
             flavor: crate::tasks::runtime::Flavor::CurrentThread,
             #[cfg(feature = "tokio")]
             worker_threads: None,
+            #[cfg(feature = "tokio")]
+            start_paused: false,
         }
     }
 
@@ -186,6 +190,27 @@ impl TestOptions {
     #[cfg(feature = "tokio")]
     pub fn worker_threads(mut self, workers: usize) -> TestOptions {
         self.worker_threads = Some(workers);
+        self
+    }
+
+    /// Starts the async test's runtime with time paused, as tokio's
+    /// `#[tokio::test(start_paused = true)]`: timers fire as soon as the runtime is
+    /// idle, and `tokio::time::advance` moves the clock. Needs the `tokio-test-util`
+    /// feature (on by default). Current-thread flavors only, as in tokio.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iris::{run_async_test, TestOptions};
+    ///
+    /// run_async_test(TestOptions::new("doc::paused").start_paused(true), async {
+    ///     let before = tokio::time::Instant::now();
+    ///     tokio::time::sleep(Duration::from_secs(3600)).await; // returns at once
+    ///     assert!(before.elapsed() >= Duration::from_secs(3600));
+    /// });
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn start_paused(mut self, paused: bool) -> TestOptions {
+        self.start_paused = paused;
         self
     }
 

@@ -166,18 +166,18 @@ fn leaked_processes(pids: Vec<u32>) -> Vec<LeakedProcess> {
         .collect()
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "process"))]
 pub(super) fn managed_process(pid: u32) -> Option<(String, String)> {
     crate::process::managed_by_pid(pid)
 }
 
-#[cfg(not(unix))]
+#[cfg(not(all(unix, feature = "process")))]
 pub(super) fn managed_process(_pid: u32) -> Option<(String, String)> {
     None
 }
 
 /// Managed processes of the test's registry that are still running.
-#[cfg(unix)]
+#[cfg(all(unix, feature = "process"))]
 pub(super) fn managed_processes_left(registry_path: &str) -> Vec<LeakedProcess> {
     crate::process::running_under(registry_path)
         .into_iter()
@@ -191,7 +191,7 @@ pub(super) fn managed_processes_left(registry_path: &str) -> Vec<LeakedProcess> 
         .collect()
 }
 
-#[cfg(not(unix))]
+#[cfg(not(all(unix, feature = "process")))]
 pub(super) fn managed_processes_left(_registry_path: &str) -> Vec<LeakedProcess> {
     Vec::new()
 }
@@ -355,7 +355,7 @@ pub(super) fn lingering(
 /// process group when it leads one of its own, and every descendant found under it
 /// (those that left its group too). SIGKILL: the test is over, and the report has
 /// named them. Best effort: a process that is already gone is fine.
-#[cfg(unix)]
+#[cfg(all(unix, feature = "unix-ffi"))]
 pub(super) fn end_processes(left: &[LeakedProcess]) {
     use nix::sys::signal::{kill, killpg, Signal};
     use nix::unistd::Pid;
@@ -376,5 +376,5 @@ pub(super) fn end_processes(left: &[LeakedProcess]) {
     }
 }
 
-#[cfg(not(unix))]
+#[cfg(not(all(unix, feature = "unix-ffi")))]
 pub(super) fn end_processes(_left: &[LeakedProcess]) {}

@@ -36,7 +36,7 @@ pub(crate) fn keep(text: String) {
 }
 
 /// Registers the exit handler; `false` where it cannot be.
-#[cfg(unix)]
+#[cfg(all(unix, feature = "unix-ffi"))]
 fn register() -> bool {
     extern "C" fn at_exit() {
         let _ = std::panic::catch_unwind(write_kept);
@@ -49,7 +49,7 @@ fn register() -> bool {
 }
 
 /// No `atexit` without the C library's bindings here: text is written at once.
-#[cfg(not(unix))]
+#[cfg(not(all(unix, feature = "unix-ffi")))]
 fn register() -> bool {
     false
 }

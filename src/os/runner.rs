@@ -15,6 +15,8 @@
 //!
 //! It sits with `os/` because every layer may need to warn about the environment
 //! (a bad `IRIS_TIMEOUT_SCALE` is read by the waits).
+// Parts of this serve only the test harness (feature `harness`).
+#![cfg_attr(not(feature = "harness"), allow(dead_code))]
 
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};

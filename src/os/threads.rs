@@ -3,6 +3,8 @@
 //!
 //! Everything here is best effort and returns `None` where the platform gives no
 //! cheap answer: callers must treat "unknown" as "cannot check", never as "none".
+// Parts of this serve only the test harness (feature `harness`).
+#![cfg_attr(not(feature = "harness"), allow(dead_code))]
 
 use std::collections::HashSet;
 use std::fmt;

@@ -338,6 +338,7 @@ pub struct ManagedProcess {
 
 struct Shared {
     name: String,
+    #[cfg_attr(not(feature = "harness"), allow(dead_code))] // read by the harness
     container_path: String,
     pid: u32,
     command_line: String,
@@ -366,6 +367,7 @@ struct State {
 static LIVE: LazyLock<Mutex<Vec<Weak<Shared>>>> = LazyLock::new(Default::default);
 
 /// A managed process still running, as leak detection sees it.
+#[cfg_attr(not(feature = "harness"), allow(dead_code))] // read by the harness
 pub(crate) struct RunningProcess {
     pub(crate) pid: u32,
     pub(crate) name: String,
@@ -375,6 +377,7 @@ pub(crate) struct RunningProcess {
 
 /// Managed processes still running whose container path is `path` or below it, and
 /// the descendants of any of them that left the process group and are still alive.
+#[cfg(feature = "harness")]
 pub(crate) fn running_under(path: &str) -> Vec<RunningProcess> {
     let mut live = LIVE.lock();
     live.retain(|w| w.strong_count() > 0);
@@ -407,6 +410,7 @@ pub(crate) fn running_under(path: &str) -> Vec<RunningProcess> {
 }
 
 /// The managed name and container of process `pid`, if it is one.
+#[cfg(feature = "harness")]
 pub(crate) fn managed_by_pid(pid: u32) -> Option<(String, String)> {
     LIVE.lock()
         .iter()

@@ -33,6 +33,7 @@ impl Escapee {
     }
 
     /// Its command line, for reports.
+    #[cfg_attr(not(feature = "harness"), allow(dead_code))] // read by the harness
     pub(crate) fn command_line(&self) -> String {
         process_cmdline(self.pid).unwrap_or_default()
     }

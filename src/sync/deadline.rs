@@ -25,6 +25,7 @@ impl Deadline {
     }
 
     /// Whichever of the two deadlines comes first.
+    #[cfg_attr(not(feature = "sentinel"), allow(dead_code))] // used by sentinel waits
     pub fn earliest(self, other: Deadline) -> Deadline {
         match (self.at, other.at) {
             (Some(a), Some(b)) => Deadline { at: Some(a.min(b)) },

@@ -11,4 +11,5 @@
 //! set like a thread (role `Task`), so one stop covers both.
 
 pub(crate) mod managed_task;
+#[cfg(feature = "harness")]
 pub(crate) mod runtime;

@@ -25,6 +25,10 @@ pub enum Flavor {
     CurrentThread,
     /// A pool of worker threads (`worker_threads`, default: the number of CPUs).
     MultiThread,
+    /// One thread, with the body inside a `tokio::task::LocalSet`, so that
+    /// `tokio::task::spawn_local` (`!Send` tasks) works in it: what tokio's
+    /// `flavor = "local"` gives, on every tokio version Iris supports.
+    Local,
 }
 
 thread_local! {
@@ -52,12 +56,16 @@ thread_local! {
 pub(crate) fn build(
     flavor: Flavor,
     worker_threads: Option<usize>,
+    start_paused: bool,
     registry: &ThreadContainer,
 ) -> std::io::Result<TestRuntime> {
     let mut builder = match flavor {
-        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+        Flavor::CurrentThread | Flavor::Local => tokio::runtime::Builder::new_current_thread(),
         Flavor::MultiThread => tokio::runtime::Builder::new_multi_thread(),
     };
+    if start_paused {
+        pause_time(&mut builder);
+    }
     if let (Flavor::MultiThread, Some(workers)) = (flavor, worker_threads) {
         builder.worker_threads(workers.max(1));
     }
@@ -94,6 +102,35 @@ pub(crate) fn build(
         threads,
         workers,
     })
+}
+
+#[cfg(feature = "tokio-test-util")]
+fn pause_time(builder: &mut tokio::runtime::Builder) {
+    builder.start_paused(true);
+}
+
+/// Unreachable through `#[iris_test]` (the attribute fails to compile without the
+/// feature); a hand-built `TestOptions` is told at once.
+#[cfg(not(feature = "tokio-test-util"))]
+fn pause_time(_builder: &mut tokio::runtime::Builder) {
+    panic!(
+        "iris: start_paused needs Iris's `tokio-test-util` feature (tokio's `test-util`); \
+         it is on by default: add it to the dev-dependency's features if you turned the \
+         defaults off"
+    );
+}
+
+/// Runs `body` as the test's body on `runtime`: inside a `LocalSet` for
+/// [`Flavor::Local`], so that `spawn_local` works in it.
+pub(crate) fn block_on<F: std::future::Future>(
+    runtime: &tokio::runtime::Runtime,
+    flavor: Flavor,
+    body: F,
+) -> F::Output {
+    match flavor {
+        Flavor::Local => runtime.block_on(tokio::task::LocalSet::new().run_until(body)),
+        Flavor::CurrentThread | Flavor::MultiThread => runtime.block_on(body),
+    }
 }
 
 fn note_worker(workers: &Mutex<Vec<u32>>) {

@@ -4,6 +4,8 @@
 //! They match thread names and function names (`rayon_core::registry::*`), so they
 //! work on characters, not bytes, and have no escapes: `::`, `<`, `{` and `}` are
 //! plain characters in a glob.
+// Parts of this serve only the test harness (feature `harness`).
+#![cfg_attr(not(feature = "harness"), allow(dead_code))]
 
 /// Splits a comma-separated list of globs, dropping blanks around and between them.
 pub(crate) fn split_globs(globs: &str) -> impl Iterator<Item = String> + '_ {

@@ -12,6 +12,8 @@
 //!
 //! This part is safe and always compiled: without the `thread-tracking` feature it is
 //! a few thread-local writes per test that nothing reads.
+// Parts of this serve only the test harness (feature `harness`).
+#![cfg_attr(not(feature = "harness"), allow(dead_code))]
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};

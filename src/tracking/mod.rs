@@ -21,6 +21,8 @@
 //! every `pthread_create` goes through Iris: one thread-local read and one lock per
 //! thread outside tests, plus an unresolved backtrace per thread created inside a
 //! test. That is why the feature belongs on the dev-dependency only.
+// Parts of this serve only the test harness (feature `harness`).
+#![cfg_attr(not(feature = "harness"), allow(dead_code))]
 
 pub(crate) mod attribution;
 pub(crate) mod frames;

@@ -9,5 +9,7 @@
 //! Imports only `sync` and `os` (its watcher thread is registered as an Iris helper).
 
 pub(crate) mod condition;
+#[cfg(feature = "sentinel")]
 pub(crate) mod sentinel;
+#[cfg(feature = "sentinel")]
 pub(crate) mod watcher;

@@ -296,3 +296,65 @@ fn options_choose_the_runtime() {
         },
     );
 }
+
+// `#[iris::test]`: the path rstest accepts on an async fn, in either order.
+#[rstest]
+#[case(1)]
+#[case(2)]
+#[iris::test]
+async fn rstest_above_iris_test_path(#[case] n: usize) {
+    let registry = get_thread_registry();
+    assert!(
+        registry.name().contains("rstest_above_iris_test_path"),
+        "{}",
+        registry.name()
+    );
+    registry.spawn_task("polite", |stop| async move { stop.stopped().await });
+    tokio::task::yield_now().await;
+    assert!((1..=2).contains(&n));
+}
+
+#[iris::test(flavor = "multi_thread", worker_threads = 2)]
+#[rstest]
+#[case("a")]
+#[case("b")]
+async fn iris_test_path_above_rstest(#[case] name: &str) {
+    assert!(get_thread_registry()
+        .name()
+        .contains("iris_test_path_above_rstest"));
+    let length = name.len();
+    let handle = tokio::spawn(async move { length });
+    assert_eq!(handle.await.unwrap(), 1);
+}
+
+// tokio's own options, with tokio's meaning: paused time, moved by `advance`.
+#[iris::test(start_paused = true)]
+async fn start_paused_time_moves_only_when_advanced() {
+    let start = tokio::time::Instant::now();
+    tokio::time::advance(Duration::from_secs(90)).await;
+    assert!(start.elapsed() >= Duration::from_secs(90));
+    // Auto-advance: an hour's sleep returns at once on a paused clock.
+    let wall = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert!(
+        wall.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        wall.elapsed()
+    );
+}
+
+#[iris::test(flavor = "local")]
+async fn local_flavor_runs_spawn_local() {
+    let shared = std::rc::Rc::new(std::cell::Cell::new(0));
+    let inner = shared.clone();
+    tokio::task::spawn_local(async move { inner.set(7) })
+        .await
+        .unwrap();
+    assert_eq!(shared.get(), 7);
+}
+
+// `crate = ".."` is accepted (a drop-in for `#[tokio::test(crate = "tokio")]`).
+#[iris::test(crate = "tokio")]
+async fn tokio_crate_option_is_accepted() {
+    tokio::task::yield_now().await;
+}
