@@ -131,7 +131,7 @@ pub use threads::report::{SpawnError, StopError, ThreadInfo, ThreadPanic};
 pub use threads::server::Server;
 #[doc(hidden)]
 pub use tracking::set_thread_tracking as __set_thread_tracking;
-pub use tracking::{Frame, PlainPanic, ThreadOrigin};
+pub use tracking::{Frame, PlainPanic, ThreadOrigin, PROCESS_SCOPED_CREATORS};
 #[cfg(feature = "tokio")]
 pub use wait::condition::wait_for_condition_async;
 pub use wait::condition::{

@@ -67,6 +67,7 @@ pub struct TestOptions {
     pub(super) timeout: Option<Duration>,
     pub(super) ignore_threads: Vec<String>,
     pub(super) owns_process: bool,
+    pub(super) default_ignores: bool,
     pub(super) capture_logs: bool,
     #[cfg(feature = "tokio")]
     pub(crate) flavor: crate::tasks::runtime::Flavor,
@@ -96,6 +97,7 @@ impl TestOptions {
             timeout: None,
             ignore_threads: Vec::new(),
             owns_process: false,
+            default_ignores: true,
             capture_logs: true,
             #[cfg(feature = "tokio")]
             flavor: crate::tasks::runtime::Flavor::CurrentThread,
@@ -166,6 +168,31 @@ impl TestOptions {
             .chain(env_ignored_threads())
             .cloned()
             .collect()
+    }
+
+    /// Whether threads that belong to the process, not the test, are left out of the
+    /// verdict (default: yes): those created inside a one-time initializer
+    /// (`OnceLock`, `LazyLock`, `Once`, `lazy_static`, once_cell), or by such a
+    /// thread, and rayon's global pool; the list is
+    /// [`PROCESS_SCOPED_CREATORS`](crate::PROCESS_SCOPED_CREATORS). Needs the
+    /// `thread-tracking` feature (without it nothing tells where a thread was made).
+    /// `IRIS_DEFAULT_IGNORES=off` switches it off for a whole run.
+    ///
+    /// ```
+    /// use iris::TestOptions;
+    ///
+    /// let strict = TestOptions::new("t").default_ignores(false);
+    /// assert!(!strict.default_ignores_value());
+    /// ```
+    pub fn default_ignores(mut self, on: bool) -> TestOptions {
+        self.default_ignores = on;
+        self
+    }
+
+    /// Whether the default list of process-scoped threads applies
+    /// ([`default_ignores`](Self::default_ignores), unless `IRIS_DEFAULT_IGNORES=off`).
+    pub fn default_ignores_value(&self) -> bool {
+        self.default_ignores && !default_ignores_off()
     }
 
     /// Declares that this test has the process to itself, so the check of threads
@@ -246,6 +273,25 @@ impl TestOptions {
     pub fn policy(&self) -> LeakPolicy {
         policy_override().unwrap_or(self.leaks)
     }
+}
+
+/// `IRIS_DEFAULT_IGNORES=off` (or `0`, `false`, `no`), read once; another value is
+/// warned about and ignored.
+fn default_ignores_off() -> bool {
+    static OFF: OnceLock<bool> = OnceLock::new();
+    *OFF.get_or_init(|| match std::env::var("IRIS_DEFAULT_IGNORES") {
+        Err(_) => false,
+        Ok(text) => match text.trim().to_ascii_lowercase().as_str() {
+            "off" | "0" | "false" | "no" => true,
+            "on" | "1" | "true" | "yes" | "" => false,
+            _ => {
+                output::about_run(&format!(
+                    "iris: ignoring IRIS_DEFAULT_IGNORES={text:?}: expected on or off"
+                ));
+                false
+            }
+        },
+    })
 }
 
 /// `IRIS_IGNORE_THREADS`, read once.

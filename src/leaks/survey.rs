@@ -262,9 +262,11 @@ pub(super) fn lingering(
     // when the wait is over, not for every thread that is about to end (a pool
     // the test built and dropped).
     let globs = survey.options.all_ignore_globs();
+    let defaults = survey.options.default_ignores_value();
     let ignored = |tid: u32| {
         os_threads::thread_name(tid).is_some_and(|n| survey.options.ignores(&n))
             || (!globs.is_empty() && tracking::created_through(tid, &globs))
+            || (defaults && tracking::process_scoped(tid))
     };
     // (threads, children, threads created but not yet running)
     let newcomers = || {

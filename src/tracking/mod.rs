@@ -170,6 +170,72 @@ pub(crate) fn origin_of(tid: u32) -> Option<ThreadOrigin> {
     }
 }
 
+/// Functions that create what lives for the process, not for the test that happened
+/// to run them first: a thread created inside one of them (or by such a thread, to
+/// any depth) is process-scoped, never a test's leak. Matched against the creation
+/// stack through the executable's symbol table (cheap, cached beside the binary).
+///
+/// - one-time initializers: std's `Once`, under `OnceLock`, `LazyLock`,
+///   `Once::call_once` and `lazy_static` (all end in `std::sys::sync::once`, which
+///   is never inlined: its slow path is cold); once_cell's and parking_lot's;
+/// - rayon's global pool, built on first use or by `build_global`.
+///
+/// Users extend the list with `ignore_threads` and switch it off with
+/// `IRIS_DEFAULT_IGNORES=off` or `TestOptions::default_ignores(false)`.
+///
+/// (A leading `*` lets a glob match a method, which the symbol table writes
+/// `<std::sys::sync::once::futex::Once>::call`.)
+pub const PROCESS_SCOPED_CREATORS: &[&str] = &[
+    "*std::sys::sync::once::*",
+    "once_cell::imp::*",
+    "*parking_lot::once::*",
+    "rayon_core::registry::*global_registry",
+];
+
+/// How far up a chain of creators [`process_scoped`] looks.
+const CREATOR_CHAIN: usize = 8;
+
+/// Whether thread `tid` (alive) belongs to the process rather than to the test it
+/// is charged to: it was created inside one of [`PROCESS_SCOPED_CREATORS`], or by a
+/// thread that was (a reactor made in a `OnceLock` that starts workers later).
+pub(crate) fn process_scoped(tid: u32) -> bool {
+    #[cfg(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_pointer_width = "64"
+    ))]
+    {
+        let globs: Vec<String> = PROCESS_SCOPED_CREATORS
+            .iter()
+            .map(|g| g.to_string())
+            .collect();
+        let mut next = Some(tid);
+        for _ in 0..CREATOR_CHAIN {
+            let Some(thread) = next.and_then(table::lookup) else {
+                return false;
+            };
+            if thread
+                .creation
+                .as_deref()
+                .is_some_and(|ips| symbols::passes_through(ips, &globs))
+            {
+                return true;
+            }
+            next = (thread.creator_tid != thread.tid).then_some(thread.creator_tid);
+        }
+        false
+    }
+    #[cfg(not(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_pointer_width = "64"
+    )))]
+    {
+        let _ = (tid, CREATOR_CHAIN);
+        false
+    }
+}
+
 /// Whether thread `tid` (alive) was created through a function whose name matches
 /// one of `globs`, as far as the executable's symbol table can tell without reading
 /// debug info: `true` is certain; `false` means not known (an inlined function, a

@@ -212,18 +212,49 @@ fn ignored_creators_and_threads_that_end_within_linger_are_not_reported() {
 }
 
 #[test]
-fn a_pool_made_in_a_one_time_initializer_is_named_as_such() {
-    let (passed, out) = run("a_lazily_created_pool", false, &[]);
+fn threads_made_in_a_one_time_initializer_belong_to_the_process_under_every_runner() {
+    let scenarios = [
+        "a_lazily_created_pool",
+        "a_reactor_made_once_starts_workers_later",
+        "a_lazily_created_pool_again",
+    ];
+    // Plain parallel cargo test: one process, the pool made by whichever test is first.
+    let mut args = vec!["--ignored", "--test-threads=3", "--exact"];
+    let names: Vec<String> = scenarios
+        .iter()
+        .map(|s| format!("scenarios::{s}"))
+        .collect();
+    args.extend(names.iter().map(String::as_str));
+    let (passed, out) = run_with_args(&args, false, &[]);
+    assert!(passed, "never a test's leak: {out}");
+    assert!(!out.contains("iris: test"), "{out}");
+    // One test per process, as nextest runs them: each makes its own pool.
+    for scenario in scenarios {
+        let (passed, out) = run(scenario, true, &[]);
+        assert!(passed, "{scenario}: {out}");
+    }
+}
+
+#[test]
+fn the_default_list_can_be_switched_off_and_then_names_the_pool() {
+    let (passed, out) = run(
+        "a_lazily_created_pool",
+        false,
+        &[("IRIS_DEFAULT_IGNORES", "off")],
+    );
     assert!(!passed, "{out}");
     assert!(out.contains("\"lazy-pool\""), "{out}");
     assert!(
         out.contains("this looks like a pool made inside a one-time initializer"),
         "{out}"
     );
-    assert!(
-        out.contains("a process-wide pool is made by whichever test touches it first"),
-        "{out}"
-    );
+}
+
+#[test]
+fn a_test_that_builds_its_own_pool_and_leaves_it_still_fails() {
+    let (passed, out) = run("a_pool_built_by_the_test_and_left", false, &[]);
+    assert!(!passed, "{out}");
+    assert!(out.contains("\"own-pool-0\""), "{out}");
 }
 
 #[test]

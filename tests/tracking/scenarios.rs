@@ -203,9 +203,54 @@ fn pool() -> &'static std::thread::JoinHandle<()> {
 }
 
 #[iris_test(linger = "100ms")]
-#[ignore = "leaks on purpose; run by end_to_end"]
+#[ignore = "uses a process-wide pool; run by end_to_end"]
 fn a_lazily_created_pool() {
     pool();
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "uses a process-wide pool; run by end_to_end"]
+fn a_lazily_created_pool_again() {
+    pool();
+}
+
+/// A reactor made once for the process that starts a worker thread whenever it is
+/// asked to (on the reactor's own thread: no initializer on the worker's stack).
+fn reactor() -> &'static mpsc::SyncSender<()> {
+    static REACTOR: std::sync::OnceLock<mpsc::SyncSender<()>> = std::sync::OnceLock::new();
+    REACTOR.get_or_init(|| {
+        let (ask, asked) = mpsc::sync_channel::<()>(16);
+        std::thread::Builder::new()
+            .name("reactor".into())
+            .spawn(move || {
+                for () in asked {
+                    std::thread::Builder::new()
+                        .name("reactor-worker".into())
+                        .spawn(park_forever)
+                        .unwrap();
+                }
+            })
+            .unwrap();
+        ask
+    })
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "uses a process-wide pool; run by end_to_end"]
+fn a_reactor_made_once_starts_workers_later() {
+    reactor().send(()).unwrap();
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn a_pool_built_by_the_test_and_left() {
+    // Not in an initializer: the test's own pool, never shut down.
+    for i in 0..2 {
+        std::thread::Builder::new()
+            .name(format!("own-pool-{i}"))
+            .spawn(park_forever)
+            .unwrap();
+    }
 }
 
 /// Calls of the program's own handler for the stack-sampling signal.
