@@ -46,6 +46,11 @@
 //!    multi-threaded process may only make async-signal-safe calls before `exec`.
 //!    The parent records the pid after the real call returned, under
 //!    `catch_unwind`, like the spawn calls.
+//! 8. [`catches_on_this_stack`] walks the calling thread's own stack with the
+//!    unwinder (`_Unwind_Backtrace`), as a panic's search phase does, and reads each
+//!    frame's language-specific data (the `.gcc_except_table` record the unwinder
+//!    hands it) only within the bounds that record's own header gives; a record in
+//!    an encoding it does not know makes the answer "unknown", never a guess.
 
 use std::ffi::{c_int, c_void, CStr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -515,5 +520,221 @@ mod tests {
             Some(0),
             "the forked child hung (killed) or failed to make and join a thread"
         );
+    }
+}
+
+// ------------------------------------------------ where a panic will be caught ----
+
+/// How many frames of the calling thread's stack would catch a Rust panic thrown
+/// here (`catch_unwind`, whatever inlined it), the way the unwinder's search phase
+/// finds them: from each frame's exception table. `None` when a table cannot be read
+/// (invariant 8). A std thread's own root counts one; a second means something
+/// inside the thread catches, and the thread goes on. Unlike frame names, this
+/// survives inlining: the landing pad is in whichever function `catch_unwind` was
+/// inlined into. Called from the panic hook, on the panicking thread.
+pub(crate) fn catches_on_this_stack() -> Option<usize> {
+    struct Walk {
+        catches: usize,
+        unknown: bool,
+        frames: usize,
+    }
+    extern "C" fn visit(context: *mut UnwindContext, data: *mut c_void) -> c_int {
+        // SAFETY: `data` is the `Walk` passed to `_Unwind_Backtrace` below, alive for
+        // the whole walk and touched only by this callback.
+        let walk = unsafe { &mut *data.cast::<Walk>() };
+        walk.frames += 1;
+        if walk.frames > 8192 {
+            walk.unknown = true;
+            return URC_END_OF_STACK;
+        }
+        let mut before = 0;
+        // SAFETY: `context` is the unwinder's live context for this frame.
+        let (ip, lsda, start) = unsafe {
+            (
+                _Unwind_GetIPInfo(context, &mut before),
+                _Unwind_GetLanguageSpecificData(context),
+                _Unwind_GetRegionStart(context),
+            )
+        };
+        // A return address points after the call; the call site is just before.
+        let ip = if before == 0 {
+            ip.saturating_sub(1)
+        } else {
+            ip
+        };
+        // SAFETY: `lsda` is the exception table the unwinder found for this frame's
+        // function (or null), read within its own bounds (invariant 8).
+        match unsafe { lsda::action_at(lsda.cast(), start, ip) } {
+            Some(lsda::Action::Catch) => walk.catches += 1,
+            Some(_) => {}
+            None => walk.unknown = true,
+        }
+        URC_NO_REASON
+    }
+    let mut walk = Walk {
+        catches: 0,
+        unknown: false,
+        frames: 0,
+    };
+    // SAFETY: walks this thread's own stack; `visit` has the callback's signature
+    // and `walk` outlives the call.
+    unsafe { _Unwind_Backtrace(visit, (&mut walk as *mut Walk).cast()) };
+    (!walk.unknown).then_some(walk.catches)
+}
+
+#[repr(C)]
+struct UnwindContext {
+    _opaque: [u8; 0],
+}
+
+const URC_NO_REASON: c_int = 0;
+const URC_END_OF_STACK: c_int = 5;
+
+extern "C" {
+    fn _Unwind_Backtrace(
+        trace: extern "C" fn(*mut UnwindContext, *mut c_void) -> c_int,
+        data: *mut c_void,
+    ) -> c_int;
+    fn _Unwind_GetIPInfo(context: *mut UnwindContext, ip_before: *mut c_int) -> usize;
+    fn _Unwind_GetLanguageSpecificData(context: *mut UnwindContext) -> *const c_void;
+    fn _Unwind_GetRegionStart(context: *mut UnwindContext) -> usize;
+}
+
+/// The `.gcc_except_table` records LLVM writes for Rust functions: which call sites
+/// have a landing pad, and whether it catches (`catch_unwind`) or only cleans up
+/// (drops). The same reading as std's personality routine (`find_eh_action`).
+mod lsda {
+    /// What the landing pad of a call site does with a Rust panic.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum Action {
+        /// No landing pad, or only drops: unwinding goes on.
+        Pass,
+        /// `catch_unwind`: unwinding stops here.
+        Catch,
+    }
+
+    const OMIT: u8 = 0xff;
+
+    struct Reader(*const u8);
+
+    impl Reader {
+        /// # Safety
+        /// The byte must be inside the record being read.
+        unsafe fn byte(&mut self) -> u8 {
+            // SAFETY: per this function's contract.
+            let b = unsafe { self.0.read() };
+            // SAFETY: one past a byte of the record is still in (or at the end of) it.
+            self.0 = unsafe { self.0.add(1) };
+            b
+        }
+
+        /// # Safety
+        /// The whole number must be inside the record.
+        unsafe fn uleb(&mut self) -> u64 {
+            let (mut value, mut shift) = (0u64, 0);
+            loop {
+                // SAFETY: per this function's contract.
+                let b = unsafe { self.byte() };
+                if shift < 64 {
+                    value |= u64::from(b & 0x7f) << shift;
+                }
+                shift += 7;
+                if b & 0x80 == 0 {
+                    return value;
+                }
+            }
+        }
+
+        /// # Safety
+        /// As [`uleb`](Self::uleb).
+        unsafe fn sleb(&mut self) -> i64 {
+            let (mut value, mut shift) = (0i64, 0);
+            loop {
+                // SAFETY: per this function's contract.
+                let b = unsafe { self.byte() };
+                if shift < 64 {
+                    value |= i64::from(b & 0x7f) << shift;
+                }
+                shift += 7;
+                if b & 0x80 == 0 {
+                    if shift < 64 && b & 0x40 != 0 {
+                        value |= -1 << shift;
+                    }
+                    return value;
+                }
+            }
+        }
+
+        /// An offset in `encoding` (its low nibble; offsets need no base).
+        ///
+        /// # Safety
+        /// As [`uleb`](Self::uleb).
+        unsafe fn offset(&mut self, encoding: u8) -> Option<u64> {
+            let mut fixed = |n: usize| {
+                let mut bytes = [0u8; 8];
+                for b in bytes.iter_mut().take(n) {
+                    // SAFETY: per this function's contract.
+                    *b = unsafe { self.byte() };
+                }
+                u64::from_le_bytes(bytes)
+            };
+            // SAFETY (each arm): per this function's contract.
+            Some(match encoding & 0x0f {
+                0x00 | 0x04 | 0x0c => fixed(8),
+                0x01 => unsafe { self.uleb() },
+                0x02 | 0x0a => fixed(2),
+                0x03 | 0x0b => fixed(4),
+                0x09 => (unsafe { self.sleb() }) as u64,
+                _ => return None,
+            })
+        }
+    }
+
+    /// What the landing pad for `ip` in the function starting at `start` does, from
+    /// its exception table `lsda` (null: no table, nothing to do). `None` when the
+    /// table uses an encoding this reader does not know.
+    ///
+    /// # Safety
+    /// `lsda` is null or the exception table the unwinder gave for that function.
+    pub(crate) unsafe fn action_at(lsda: *const u8, start: usize, ip: usize) -> Option<Action> {
+        if lsda.is_null() {
+            return Some(Action::Pass);
+        }
+        let mut r = Reader(lsda);
+        // SAFETY (all reads below): within the table, whose header gives its lengths.
+        unsafe {
+            if r.byte() != OMIT {
+                return None; // a landing-pad base of its own: not what LLVM writes
+            }
+            if r.byte() != OMIT {
+                r.uleb(); // the type table's offset: Rust does not look at types
+            }
+            let call_site_encoding = r.byte();
+            let table_length = r.uleb();
+            let actions = r.0.add(usize::try_from(table_length).ok()?);
+            while r.0 < actions {
+                let site_start = r.offset(call_site_encoding)?;
+                let site_length = r.offset(call_site_encoding)?;
+                let landing_pad = r.offset(call_site_encoding)?;
+                let action = r.uleb();
+                let from = start.wrapping_add(site_start as usize);
+                if ip < from {
+                    break; // sorted by start: past it
+                }
+                if ip < from.wrapping_add(site_length as usize) {
+                    if landing_pad == 0 || action == 0 {
+                        return Some(Action::Pass);
+                    }
+                    let mut record = Reader(actions.add(action as usize - 1));
+                    return Some(if record.sleb() > 0 {
+                        Action::Catch
+                    } else {
+                        Action::Pass
+                    });
+                }
+            }
+        }
+        // Not in the table: a call that cannot unwind (the unwinder would abort).
+        Some(Action::Pass)
     }
 }

@@ -114,7 +114,7 @@ pub(crate) fn active() -> bool {
             tracked
         });
         if active {
-            table::install_panic_hook();
+            table::install_panic_hook(hooks::catches_on_this_stack);
         }
         active
     }
@@ -190,6 +190,22 @@ pub const PROCESS_SCOPED_CREATORS: &[&str] = &[
     "once_cell::imp::*",
     "*parking_lot::once::*",
     "rayon_core::registry::*global_registry",
+];
+
+/// Functions that run code under a `catch_unwind` of their own and hand the panic to
+/// whoever waits for the result: a panic with one of them on its stack was caught
+/// inside its thread, which went on. Each is reached through a function pointer
+/// (a task's vtable, a job's), so no optimiser inlines it away.
+const CATCHING_HARNESSES: &[&str] = &[
+    // Every tokio task is polled through its vtable's `raw::poll`; the harness
+    // below it catches the task's panic for its `JoinHandle`.
+    "tokio::runtime::task::raw::poll*",
+    "*tokio::runtime::task::harness::*",
+    // rayon's jobs and scopes.
+    "rayon_core::unwind::*",
+    "*rayon_core::job::*",
+    // futures' `catch_unwind` combinator.
+    "*futures_util::future::future::catch_unwind::*",
 ];
 
 /// How far up a chain of creators [`process_scoped`] looks.
@@ -312,11 +328,25 @@ pub(crate) fn summarise_live(frames: &[Frame]) -> Option<Vec<Frame>> {
 pub(crate) fn uncollected_panics(scope: u64) -> Vec<PlainPanic> {
     #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
     {
+        let harnesses: Vec<String> = CATCHING_HARNESSES.iter().map(|g| g.to_string()).collect();
         table::unjoined_panics(scope)
             .into_iter()
             .filter(|ended| {
+                // Inside a runtime's task or a pool's job, the harness caught it: told
+                // by functions that an optimiser never inlines away (called through a
+                // vtable), from the symbol table, so a release build without debug
+                // info judges as a debug build does.
+                #[cfg(target_pointer_width = "64")]
+                if symbols::passes_through(&ended.panic_stack, &harnesses) {
+                    return false;
+                }
+                let _ = &harnesses;
                 // std catches every thread's panic at its root; any other catch
-                // between the panic and the root means the thread went on.
+                // between the panic and the root means the thread went on. The
+                // exception tables say so whatever the optimiser inlined.
+                if let Some(catches) = ended.catches {
+                    return catches <= 1;
+                }
                 let at_root = usize::from(ended.stack_reaches_root());
                 frames::catch_frames(&frames::resolve(&ended.panic_stack)) <= at_root
             })

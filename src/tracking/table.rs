@@ -139,6 +139,9 @@ pub(crate) struct Ended {
     /// Raw return addresses of the panicking stack (to tell whether something inside
     /// the thread caught it).
     pub(crate) panic_stack: Arc<[usize]>,
+    /// How many frames of the panicking stack catch a panic, from their exception
+    /// tables (`None`: unknown); std's root catch is one.
+    pub(crate) catches: Option<usize>,
     joined: bool,
     /// A newer thread got the same `pthread_t`: a join now is not a join of this one.
     superseded: bool,
@@ -212,6 +215,7 @@ struct PanicNote {
     message: String,
     location: Option<String>,
     stack: Arc<[usize]>,
+    catches: Option<usize>,
 }
 
 /// This thread's tracking state; its destructor is the thread's end.
@@ -236,6 +240,7 @@ impl Drop for ThisThread {
                     message: note.message,
                     location: note.location,
                     panic_stack: note.stack,
+                    catches: note.catches,
                     joined: false,
                     superseded: false,
                 });
@@ -348,18 +353,21 @@ pub(crate) fn forget(scope: u64) {
 
 /// Chains a panic hook (once) that notes panics on tracked threads working for a
 /// test, so that a panic nobody collects is not lost.
-pub(crate) fn install_panic_hook() {
+///
+/// `count_catches` tells, on the panicking thread, how many frames of its stack will
+/// catch the panic (hooks' exception-table walk).
+pub(crate) fn install_panic_hook(count_catches: fn() -> Option<usize>) {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            note_panic(info);
+            note_panic(info, count_catches);
             previous(info);
         }));
     });
 }
 
-fn note_panic(info: &PanicHookInfo<'_>) {
+fn note_panic(info: &PanicHookInfo<'_>, count_catches: fn() -> Option<usize>) {
     if attribution::current() == 0 {
         return;
     }
@@ -379,6 +387,7 @@ fn note_panic(info: &PanicHookInfo<'_>) {
             message: crate::sync::panic_message(info.payload()),
             location: info.location().map(|l| l.to_string()),
             stack: raw_backtrace(PANIC_FRAMES),
+            catches: count_catches(),
         });
     });
 }

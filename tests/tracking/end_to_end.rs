@@ -195,9 +195,24 @@ fn a_joined_panic_and_a_caught_one_are_not_findings() {
             "a_plain_thread_panics_and_is_joined",
             "a_panic_caught_inside_its_thread_is_not_a_finding",
             "a_deep_panic_caught_near_the_root_is_not_a_finding",
+            "a_panic_a_runtime_caught_on_a_plain_thread_is_not_a_finding",
         ],
         "background panic",
     );
+}
+
+#[test]
+fn a_panic_that_ends_an_unjoined_plain_thread_still_fails_its_test() {
+    for owns_process in [false, true] {
+        let (passed, out) = run(
+            "a_panic_that_ends_an_unjoined_thread_is_a_finding",
+            owns_process,
+            &[],
+        );
+        assert!(!passed, "{out}");
+        assert!(out.contains("background panic"), "{out}");
+        assert!(out.contains("the worker failed"), "{out}");
+    }
 }
 
 #[test]

@@ -330,3 +330,43 @@ fn waits_for_its_child_process() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A plain thread that runs a runtime, as tokio-util's `LocalPoolHandle` workers do:
+/// the runtime's task harness catches a task's panic and hands it to the awaited
+/// `JoinHandle`; the thread goes on and ends on its own.
+#[iris_test]
+#[ignore = "run by end_to_end"]
+fn a_panic_a_runtime_caught_on_a_plain_thread_is_not_a_finding() {
+    let (answer, answered) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("local-pool".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let observed = runtime.block_on(async {
+                tokio::spawn(async { panic!("a task failed") })
+                    .await
+                    .unwrap_err()
+                    .is_panic()
+            });
+            answer.send(observed).unwrap();
+        })
+        .unwrap();
+    assert!(answered.recv().unwrap(), "the JoinHandle saw the panic");
+}
+
+/// The other side: a plain thread that a panic ends, and nobody joins.
+#[iris_test]
+#[ignore = "fails on purpose; run by end_to_end"]
+fn a_panic_that_ends_an_unjoined_thread_is_a_finding() {
+    let (done, finished) = mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("doomed-plain".into())
+        .spawn(move || {
+            let _finished = done; // dropped when the panic ends the thread
+            panic!("the worker failed");
+        })
+        .unwrap();
+    let _ = finished.recv();
+}
