@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::output;
 use super::survey::{threads_born_since, tracked_threads, LIVE_STACK_PATIENCE};
+use crate::os::processes;
 use crate::os::threads::{self as os_threads, OsThread};
 use crate::sync::completion::Completion;
 use crate::sync::deadline::Deadline;
@@ -21,9 +22,11 @@ use crate::threads::registry::ThreadRegistry;
 use crate::tracking;
 
 /// What the test is running: where its body is (`body`, a thread id), its
-/// registry's live threads, and its other threads: those born since `before` when
-/// the test owns the process, else those the tracker charged to `tracked_scope`.
-/// With thread tracking, each comes with where it is now (its live stack).
+/// registry's live threads and tasks, its other threads (those born since `before`
+/// when the test owns the process, else those the tracker charged to
+/// `tracked_scope`), and the child processes charged to it. With thread tracking,
+/// each thread comes with where it is now (its live stack); threads that are alike
+/// (same kind, same stack, same state) are one entry, with a count.
 pub(super) fn describe_live(
     registry: &ThreadRegistry,
     before: Option<&HashSet<u32>>,
@@ -48,17 +51,34 @@ pub(super) fn describe_live(
         }
         None => text.push_str("\n  the test body: (its state cannot be read on this platform)"),
     }
+    // (what the entry is, its stack): alike ones are grouped.
+    let mut entries: Vec<(String, String)> = Vec::new();
     let managed = registry.alive_threads();
     let mut known: HashSet<u32> = body.into_iter().collect();
+    // Without ages, so that a pool's alike threads read the same.
+    let describe = |info: &crate::threads::report::ThreadInfo| {
+        let kind = if info.is_task() { "task " } else { "" };
+        format!(
+            "{kind}{:?} in `{}`, spawned at {}",
+            info.name(),
+            info.container(),
+            info.spawned_at()
+        )
+    };
     for info in &managed {
-        text.push_str(&format!("\n  {info}"));
+        let mut line = describe(info);
+        let mut where_now = String::new();
         if let Some(tid) = info.os_tid() {
             known.insert(tid);
             if let Some(os) = OsThread::sample(&[tid]).pop() {
-                text.push_str(&format!(" [{os}]"));
+                line.push_str(&format!(" [{}]", os.state_name()));
             }
-            text.push_str(&stack(tid));
+            where_now = stack(tid);
         }
+        entries.push((line, where_now));
+    }
+    for task in registry.alive_tasks() {
+        entries.push((describe(&task), String::new()));
     }
     let others = match (before, tracked_scope) {
         (Some(before), _) => Some(threads_born_since(before, &known)),
@@ -71,22 +91,93 @@ pub(super) fn describe_live(
         ),
         _ => None,
     };
-    match others {
+    let unmanaged_note = match others {
         Some(others) => {
             for os in OsThread::sample(&others) {
-                text.push_str(&format!("\n  unmanaged: {os}"));
-                text.push_str(&stack(os.tid));
+                entries.push((
+                    format!("unmanaged: \"{}\", {}", os.name, os.state_name()),
+                    stack(os.tid),
+                ));
             }
+            None
         }
-        None => text.push_str(
+        None => Some(
             "\n  (threads started outside Iris are listed only when the test owns its process, \
              or with the `thread-tracking` feature)",
         ),
+    };
+    for (line, where_now, count) in grouped(entries) {
+        if count > 1 {
+            text.push_str(&format!("\n  {count}x {line}"));
+        } else {
+            text.push_str(&format!("\n  {line}"));
+        }
+        text.push_str(&where_now);
     }
+    if let Some(scope) = tracked_scope {
+        for pid in tracking::children_in(scope) {
+            if let Some((state, _)) = processes::process_stat(pid) {
+                let command = processes::process_cmdline(pid).unwrap_or_default();
+                text.push_str(&format!(
+                    "\n  child process (pid {pid}, state {state}): {command}"
+                ));
+            }
+        }
+    }
+    text.push_str(unmanaged_note.unwrap_or_default());
     if managed.is_empty() {
         text.push_str("\n  (no managed thread of the test is running)");
     }
     text
+}
+
+/// Entries that read the same once their names are set aside (same text but for the
+/// first quoted name, same stack) become one, with every name listed (cut after
+/// eight) and a count; in order of first appearance. Entries without a stack are
+/// never grouped: nothing says they are alike.
+fn grouped(entries: Vec<(String, String)>) -> Vec<(String, String, usize)> {
+    // (text before the name, the names, text after it, the stack)
+    let mut groups: Vec<(String, Vec<String>, String, String)> = Vec::new();
+    for (line, where_now) in entries {
+        let name_at = line
+            .find('"')
+            .and_then(|open| Some((open, open + 1 + line[open + 1..].find('"')?)));
+        let (before, name, after) = match name_at {
+            Some((open, close)) => (
+                line[..open].to_string(),
+                line[open..=close].to_string(),
+                line[close + 1..].to_string(),
+            ),
+            None => (line.clone(), String::new(), String::new()),
+        };
+        let alike = groups.iter_mut().find(|(b, _, a, w)| {
+            !where_now.is_empty()
+                && !name.is_empty()
+                && *b == before
+                && *a == after
+                && *w == where_now
+        });
+        match alike {
+            Some((_, names, _, _)) => names.push(name),
+            None => groups.push((before, vec![name], after, where_now)),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(before, names, after, where_now)| {
+            let count = names.len();
+            let mut shown: Vec<&str> = names.iter().take(8).map(String::as_str).collect();
+            let more = format!("and {} more", count.saturating_sub(8));
+            if count > 8 {
+                shown.push(&more);
+            }
+            (
+                format!("{before}{}{after}", shown.join(", ")),
+                where_now,
+                count,
+            )
+        })
+        .collect()
 }
 
 /// A helper thread that dumps the test's live threads to stderr if it runs longer

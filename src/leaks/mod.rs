@@ -8,6 +8,8 @@
 //!   processes) and the lingering wait for it;
 //! - [`live`]: where a running test is (its threads' states and stacks), and the
 //!   watchdog;
+//! - [`hang_doctor`]: one watcher for the process that says where a test is stuck
+//!   when it runs past `IRIS_HANG_DUMP`, or when nextest terminates it;
 //! - [`harness`]: [`run_test`](harness::run_test) and its timed form: run the body,
 //!   settle the verdict; [`async_harness`] does the same for `async fn` tests;
 //! - [`report`]: [`LeakReport`](report::LeakReport), what a test left behind, as text
@@ -20,6 +22,7 @@
 pub(crate) mod async_harness;
 #[cfg(feature = "rstest")]
 pub mod fixtures;
+pub(crate) mod hang_doctor;
 pub(crate) mod harness;
 pub(crate) mod json;
 pub(crate) mod live;

@@ -16,6 +16,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use super::hang_doctor;
 use super::live::{describe_live, spawn_watchdog};
 use super::options::{LeakPolicy, TestOptions};
 use super::output;
@@ -58,6 +59,8 @@ pub struct TestScope {
     /// The tracker's id for this test (the threads it creates are charged to it).
     attribution: Option<Attribution>,
     watchdog: Option<StopToken>,
+    /// Under the hang doctor's watch while it runs.
+    _watched: Option<hang_doctor::Admission>,
     /// The thread running the body when it is not this one (`timeout`): it belongs
     /// to the test, and is never a leak.
     pub(super) body_tid: Option<u32>,
@@ -80,6 +83,8 @@ impl TestScope {
     /// to the test's captured output, at the level given by `IRIS_LOG` (default
     /// `info`).
     pub fn begin(options: TestOptions) -> TestScope {
+        // Iris's own process-wide helpers exist before the test looks at threads.
+        hang_doctor::prepare();
         let logs = if options.capture_logs {
             output::install_test_logger()
         } else {
@@ -133,7 +138,13 @@ impl TestScope {
                 attribution.as_ref().map(Attribution::scope),
             )
         });
+        let watched = hang_doctor::admit(
+            options.name(),
+            &scope,
+            attribution.as_ref().map(Attribution::scope),
+        );
         TestScope {
+            _watched: watched,
             options,
             scope: Some(scope),
             check,

@@ -549,3 +549,94 @@ fn every_test_sharing_a_process_gets_its_background_logs() {
         }
     }
 }
+
+#[test]
+fn the_hang_doctor_says_where_a_slow_test_is_while_it_runs_and_does_not_fail_it() {
+    let (passed, out) = run_with_args(
+        &[
+            "--ignored",
+            "--exact",
+            "scenarios::slow_body_for_the_hang_doctor",
+            "scenarios::clean",
+            "--test-threads=2",
+        ],
+        false,
+        &[("IRIS_HANG_DUMP", "300ms")],
+    );
+    assert!(passed, "the dump fails nothing: {out}");
+    let dump = &out[out
+        .find("iris: test `scenarios::slow_body_for_the_hang_doctor` has been running for")
+        .unwrap_or_else(|| panic!("a dump while it runs: {out}"))..];
+    assert!(dump.contains("where the test is:"), "{dump}");
+    assert!(dump.contains("\"waits-with-the-body\""), "{dump}");
+    if cfg!(feature = "thread-tracking") {
+        // The body's live stack names the user's function it is stuck in.
+        assert!(dump.contains("stuck_for_a_while"), "{dump}");
+    }
+    assert_eq!(
+        out.matches("has been running for").count(),
+        1,
+        "once per test, only the slow one: {out}"
+    );
+    let (passed, out) = run_with_args(
+        &[
+            "--ignored",
+            "--exact",
+            "scenarios::slow_body_for_the_hang_doctor",
+        ],
+        false,
+        &[("IRIS_HANG_DUMP", "off")],
+    );
+    assert!(passed && !out.contains("has been running for"), "{out}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_test_nextest_terminates_leaves_its_dump_in_its_output() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready");
+    // As nextest runs it: one test per process, then SIGTERM at `terminate-after`.
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "scenarios::hangs_until_terminated"])
+        .env("NEXTEST_EXECUTION_MODE", "process-per-test")
+        .env("IRIS_SCENARIO_READY", &ready)
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("IRIS_HANG_DUMP")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    iris::SentinelFile::new(&ready)
+        .wait(crate::PATIENCE)
+        .expect("the test body is running");
+    let started = std::time::Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        output.status.signal(),
+        Some(15),
+        "it still dies of SIGTERM: {out}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{out}"
+    );
+    assert!(
+        out.contains("iris: test `scenarios::hangs_until_terminated` was terminated (SIGTERM"),
+        "{out}"
+    );
+    assert!(out.contains("\"waits-with-the-hung-body\""), "{out}");
+    if cfg!(feature = "thread-tracking") {
+        assert!(out.contains("stuck_for_a_while"), "{out}");
+    }
+}

@@ -225,3 +225,26 @@ fn logs_a_first() {
 fn logs_b_second() {
     log_in_background("the second test");
 }
+
+/// Where the hang doctor should find the body: named, never inlined.
+#[inline(never)]
+fn stuck_for_a_while(how_long: Duration) {
+    std::thread::sleep(how_long); // the behaviour under test: a body that takes long
+}
+
+#[iris_test]
+#[ignore = "slow on purpose; run by end_to_end"]
+fn slow_body_for_the_hang_doctor() {
+    get_thread_registry().spawn("waits-with-the-body", |stop| stop.wait());
+    stuck_for_a_while(Duration::from_millis(1500));
+}
+
+#[iris_test]
+#[ignore = "hangs on purpose until terminated; run by end_to_end"]
+fn hangs_until_terminated() {
+    get_thread_registry().spawn("waits-with-the-hung-body", |stop| stop.wait());
+    if let Ok(path) = std::env::var("IRIS_SCENARIO_READY") {
+        iris::SentinelFile::new(path).signal().unwrap();
+    }
+    stuck_for_a_while(Duration::from_secs(60));
+}

@@ -1,0 +1,265 @@
+//! The hang doctor: one watcher for the process that says where a test is stuck
+//! when it runs too long, without failing it.
+//!
+//! - Under `cargo test`, where no test has a deadline unless it sets `timeout`: a
+//!   test still running after `IRIS_HANG_DUMP` (default 60 s, libtest's own "has been
+//!   running for over 60 seconds" point; `off` disables it) gets one dump, on the
+//!   real stderr, of where its body and every thread, task and child process charged
+//!   to it are.
+//! - Under nextest, which ends a test that runs past its `slow-timeout` with SIGTERM
+//!   (`terminate-after`), the same dump is written when SIGTERM arrives, before the
+//!   process dies, so the runner's output and its JUnit carry it.
+//!
+//! Invariants:
+//! - One watcher thread for the process, started by the first test, an Iris helper
+//!   (never a leak). It sleeps on a condvar until the earliest test is due: while
+//!   nothing is late it does no work, and a test registers and leaves with one short
+//!   lock (no wake-up unless it is the only test).
+//! - A test is dumped at most once by the watcher; the dump is built outside the
+//!   lock, and never fails or slows the test it describes beyond sampling stacks.
+//! - On SIGTERM (nextest only: elsewhere the signal keeps its default), every
+//!   running test is dumped, then the signal's default action ends the process, as
+//!   it would have without Iris.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::live::describe_live;
+use super::output::{self, Runner};
+use crate::os::threads as os_threads;
+use crate::sync::completion::Completion;
+use crate::sync::deadline::Deadline;
+use crate::text::duration::parse_duration;
+use crate::threads::managed_thread::current_os_tid;
+use crate::threads::registry::ThreadRegistry;
+
+/// The default of `IRIS_HANG_DUMP`.
+const DEFAULT_AFTER: Duration = Duration::from_secs(60);
+
+/// `IRIS_HANG_DUMP`: after how long a running test is dumped (`None`: off). Read
+/// once; a bad value is warned about and the default used.
+fn dump_after() -> Option<Duration> {
+    static AFTER: OnceLock<Option<Duration>> = OnceLock::new();
+    *AFTER.get_or_init(|| match std::env::var("IRIS_HANG_DUMP") {
+        Err(_) => Some(DEFAULT_AFTER),
+        Ok(text) if ["off", "0", "false", "no"].contains(&text.trim().to_ascii_lowercase().as_str()) => None,
+        Ok(text) => match parse_duration(&text) {
+            Ok(after) => Some(after),
+            Err(why) => {
+                output::about_run(&format!(
+                    "iris: ignoring IRIS_HANG_DUMP={text:?}: {why}; dumping tests running over {DEFAULT_AFTER:?}"
+                ));
+                Some(DEFAULT_AFTER)
+            }
+        },
+    })
+}
+
+/// A running test, as the doctor sees it.
+struct Patient {
+    id: u64,
+    name: String,
+    started: Instant,
+    registry: ThreadRegistry,
+    body: Option<u32>,
+    tracked_scope: Option<u64>,
+    dumped: bool,
+}
+
+#[derive(Default)]
+struct Ward {
+    patients: Vec<Patient>,
+    next_id: u64,
+}
+
+struct Doctor {
+    ward: Mutex<Ward>,
+    /// Woken when the first test arrives (the watcher was waiting for none).
+    arrived: Condvar,
+}
+
+fn doctor() -> &'static Arc<Doctor> {
+    static DOCTOR: OnceLock<Arc<Doctor>> = OnceLock::new();
+    DOCTOR.get_or_init(|| {
+        let doctor = Arc::new(Doctor {
+            ward: Mutex::new(Ward::default()),
+            arrived: Condvar::new(),
+        });
+        start_watcher(doctor.clone());
+        if output::runner() == Runner::Nextest {
+            start_terminate_listener(doctor.clone());
+        }
+        doctor
+    })
+}
+
+/// Starts the doctor's helper threads, if they are not running yet, and waits until
+/// they are registered as Iris's own: called before a test takes its snapshot of the
+/// process's threads, so they are never seen as the first test's.
+pub(super) fn prepare() {
+    if dump_after().is_some() {
+        let _ = doctor();
+    }
+}
+
+/// A test under watch; it leaves the ward when dropped.
+pub(super) struct Admission {
+    id: u64,
+}
+
+/// Puts the test that is starting on this thread under watch (nothing when
+/// `IRIS_HANG_DUMP=off`).
+pub(super) fn admit(
+    name: &str,
+    registry: &ThreadRegistry,
+    tracked_scope: Option<u64>,
+) -> Option<Admission> {
+    dump_after()?;
+    let doctor = doctor();
+    let mut ward = doctor.ward.lock();
+    ward.next_id += 1;
+    let id = ward.next_id;
+    ward.patients.push(Patient {
+        id,
+        name: name.to_string(),
+        started: Instant::now(),
+        registry: registry.clone(),
+        body: current_os_tid(),
+        tracked_scope,
+        dumped: false,
+    });
+    // Every test waits the same time, so a newcomer is never due before the others:
+    // the watcher needs waking only when it was waiting for nobody.
+    if ward.patients.len() == 1 {
+        doctor.arrived.notify_one();
+    }
+    Some(Admission { id })
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        doctor().ward.lock().patients.retain(|p| p.id != self.id);
+    }
+}
+
+/// Spawns one of the doctor's helper threads and returns once it has registered
+/// itself as Iris's own (or could not start).
+fn spawn_helper(name: &str, body: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    let registered = Arc::new(Completion::new());
+    let ready = registered.clone();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            if let Some(tid) = current_os_tid() {
+                os_threads::register_helper(tid);
+            }
+            let _ = ready.complete(());
+            body();
+        })?;
+    let _ = registered.take(Deadline::after(Duration::from_secs(5)));
+    Ok(())
+}
+
+fn start_watcher(doctor: Arc<Doctor>) {
+    let Some(after) = dump_after() else { return };
+    let spawned = spawn_helper("iris-hang-doctor", move || loop {
+        let due = {
+            let mut ward = doctor.ward.lock();
+            loop {
+                let earliest = ward
+                    .patients
+                    .iter()
+                    .filter(|p| !p.dumped)
+                    .map(|p| p.started + after)
+                    .min();
+                match earliest {
+                    None => doctor.arrived.wait(&mut ward),
+                    Some(when) if when > Instant::now() => {
+                        doctor.arrived.wait_until(&mut ward, when);
+                    }
+                    Some(_) => break,
+                }
+            }
+            let now = Instant::now();
+            let due: Vec<(String, Duration, ThreadRegistry, Option<u32>, Option<u64>)> = ward
+                .patients
+                .iter_mut()
+                .filter(|p| !p.dumped && p.started + after <= now)
+                .map(|p| {
+                    p.dumped = true;
+                    (
+                        p.name.clone(),
+                        p.started.elapsed(),
+                        p.registry.clone(),
+                        p.body,
+                        p.tracked_scope,
+                    )
+                })
+                .collect();
+            due
+        };
+        for (name, running, registry, body, scope) in due {
+            output::from_watchdog(&format!(
+                        "iris: test `{name}` has been running for {running:.1?} (IRIS_HANG_DUMP={after:?}; \
+                         it is not failed for it)\n{}",
+                        describe_live(&registry, None, scope, body)
+                    ));
+        }
+    });
+    if let Err(error) = spawned {
+        output::about_run(&format!(
+            "iris: the hang doctor cannot start ({error}): no dump of tests that run too long"
+        ));
+    }
+}
+
+/// Under nextest: on SIGTERM (`slow-timeout` with `terminate-after`), dump every
+/// running test, then let the signal end the process.
+#[cfg(unix)]
+fn start_terminate_listener(doctor: Arc<Doctor>) {
+    use signal_hook::consts::SIGTERM;
+    use signal_hook::iterator::Signals;
+    let mut signals = match Signals::new([SIGTERM]) {
+        Ok(signals) => signals,
+        Err(error) => {
+            output::about_run(&format!("iris: cannot listen for nextest's SIGTERM ({error}): a terminated test gets no dump"));
+            return;
+        }
+    };
+    let spawned = spawn_helper("iris-sigterm", move || {
+        if signals.forever().next().is_some() {
+            let running: Vec<(String, Duration, ThreadRegistry, Option<u32>, Option<u64>)> = doctor
+                .ward
+                .lock()
+                .patients
+                .iter()
+                .map(|p| {
+                    (
+                        p.name.clone(),
+                        p.started.elapsed(),
+                        p.registry.clone(),
+                        p.body,
+                        p.tracked_scope,
+                    )
+                })
+                .collect();
+            for (name, running, registry, body, scope) in running {
+                output::from_watchdog(&format!(
+                        "iris: test `{name}` was terminated (SIGTERM, nextest's slow-timeout) after {running:.1?}\n{}",
+                        describe_live(&registry, None, scope, body)
+                    ));
+            }
+            let _ = signal_hook::low_level::emulate_default_handler(SIGTERM);
+        }
+    });
+    if let Err(error) = spawned {
+        output::about_run(&format!(
+            "iris: cannot listen for nextest's SIGTERM ({error}): a terminated test gets no dump"
+        ));
+    }
+}
+
+#[cfg(not(unix))]
+fn start_terminate_listener(_doctor: Arc<Doctor>) {}
