@@ -68,6 +68,38 @@ struct Patient {
     dumped: bool,
 }
 
+impl Patient {
+    /// What the dump needs, taken under the ward's lock and used outside it.
+    fn chart(&self) -> Chart {
+        Chart {
+            name: self.name.clone(),
+            running: self.started.elapsed(),
+            registry: self.registry.clone(),
+            body: self.body,
+            tracked_scope: self.tracked_scope,
+        }
+    }
+}
+
+/// A patient's state at one moment.
+struct Chart {
+    name: String,
+    running: Duration,
+    registry: ThreadRegistry,
+    body: Option<u32>,
+    tracked_scope: Option<u64>,
+}
+
+impl Chart {
+    /// Writes `headline` and where the test is to the real stderr.
+    fn write(&self, headline: &str) {
+        output::from_watchdog(&format!(
+            "{headline}\n{}",
+            describe_live(&self.registry, None, self.tracked_scope, self.body)
+        ));
+    }
+}
+
 #[derive(Default)]
 struct Ward {
     patients: Vec<Patient>,
@@ -183,29 +215,23 @@ fn start_watcher(doctor: Arc<Doctor>) {
                 }
             }
             let now = Instant::now();
-            let due: Vec<(String, Duration, ThreadRegistry, Option<u32>, Option<u64>)> = ward
+            let due: Vec<Chart> = ward
                 .patients
                 .iter_mut()
                 .filter(|p| !p.dumped && p.started + after <= now)
                 .map(|p| {
                     p.dumped = true;
-                    (
-                        p.name.clone(),
-                        p.started.elapsed(),
-                        p.registry.clone(),
-                        p.body,
-                        p.tracked_scope,
-                    )
+                    p.chart()
                 })
                 .collect();
             due
         };
-        for (name, running, registry, body, scope) in due {
-            output::from_watchdog(&format!(
-                        "iris: test `{name}` has been running for {running:.1?} (IRIS_HANG_DUMP={after:?}; \
-                         it is not failed for it)\n{}",
-                        describe_live(&registry, None, scope, body)
-                    ));
+        for chart in due {
+            chart.write(&format!(
+                "iris: test `{}` has been running for {:.1?} (IRIS_HANG_DUMP={after:?}; \
+                 it is not failed for it)",
+                chart.name, chart.running
+            ));
         }
     });
     if let Err(error) = spawned {
@@ -230,26 +256,18 @@ fn start_terminate_listener(doctor: Arc<Doctor>) {
     };
     let spawned = spawn_helper("iris-sigterm", move || {
         if signals.forever().next().is_some() {
-            let running: Vec<(String, Duration, ThreadRegistry, Option<u32>, Option<u64>)> = doctor
+            let running: Vec<Chart> = doctor
                 .ward
                 .lock()
                 .patients
                 .iter()
-                .map(|p| {
-                    (
-                        p.name.clone(),
-                        p.started.elapsed(),
-                        p.registry.clone(),
-                        p.body,
-                        p.tracked_scope,
-                    )
-                })
+                .map(Patient::chart)
                 .collect();
-            for (name, running, registry, body, scope) in running {
-                output::from_watchdog(&format!(
-                        "iris: test `{name}` was terminated (SIGTERM, nextest's slow-timeout) after {running:.1?}\n{}",
-                        describe_live(&registry, None, scope, body)
-                    ));
+            for chart in running {
+                chart.write(&format!(
+                    "iris: test `{}` was terminated (SIGTERM, nextest's slow-timeout) after {:.1?}",
+                    chart.name, chart.running
+                ));
             }
             let _ = signal_hook::low_level::emulate_default_handler(SIGTERM);
         }

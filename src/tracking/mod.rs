@@ -196,6 +196,7 @@ pub const PROCESS_SCOPED_CREATORS: &[&str] = &[
 /// whoever waits for the result: a panic with one of them on its stack was caught
 /// inside its thread, which went on. Each is reached through a function pointer
 /// (a task's vtable, a job's), so no optimiser inlines it away.
+#[cfg(all(feature = "thread-tracking", target_os = "linux"))]
 const CATCHING_HARNESSES: &[&str] = &[
     // Every tokio task is polled through its vtable's `raw::poll`; the harness
     // below it catches the task's panic for its `JoinHandle`.
