@@ -400,18 +400,29 @@ fn findings_are_appended_as_json_lines() {
     );
     run("background_panic", true, &[("IRIS_LEAK_REPORT", path_text)]);
     run("clean", true, &[("IRIS_LEAK_REPORT", path_text)]);
+    run("hangs", true, &[("IRIS_LEAK_REPORT", path_text)]);
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&path)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 2, "one line per test with findings: {lines:?}");
+    assert_eq!(lines.len(), 3, "one line per test with findings: {lines:?}");
     assert_eq!(lines[0]["test"], "scenarios::managed_straggler");
     assert_eq!(lines[0]["stragglers"][0]["name"], "stubborn-worker");
+    // Every finding counts, with the kinds beside the total; paths as the text has them.
+    assert_eq!(lines[0]["leaked"], 1);
+    assert_eq!(lines[0]["counts"]["threads"], 1);
+    let site = lines[0]["stragglers"][0]["spawned_at"].as_str().unwrap();
+    assert!(site.starts_with("tests/leaks/scenarios.rs:"), "{site}");
     assert_eq!(
         lines[1]["panics"][0]["message"],
         "the background job failed"
     );
+    assert_eq!(lines[1]["leaked"], 1, "a background panic is a finding");
+    assert_eq!(lines[1]["counts"]["panics"], 1);
+    // A timed-out test writes its line too.
+    assert_eq!(lines[2]["test"], "scenarios::hangs");
+    assert_eq!(lines[2]["timed_out_ms"], 300);
 }
 
 #[test]
