@@ -111,7 +111,7 @@ def convert(package):
         text = text.replace("\n[features]\n", f"\n[features]\n{features}", 1)
     else:
         text += f"\n[features]\n{features}"
-    text += f'\n[dev-dependencies.iris]\npath = "{ROOT}"\ndefault-features = false\n'
+    text += f'\n[dev-dependencies.iris]\npath = "{ROOT}"\ndefault-features = false\nfeatures = ["harness"]\n'
     manifest.write_text(text)
     count = 0
     for path in list(package.glob("tests/**/*.rs")) + list(package.glob("src/**/*.rs")):

@@ -52,7 +52,9 @@ use syn::{parse2, Attribute, Item, ItemFn, LitStr, ReturnType};
 /// a `LocalSet`: `spawn_local` works), `worker_threads = N` (multi-thread only),
 /// `start_paused = true` (paused time; needs iris's `tokio-test-util` feature, on by
 /// default) and `crate = "..."` (accepted; Iris builds the runtime with its own
-/// tokio). With `timeout`, the body runs on its own thread, so a body that blocks its
+/// tokio). `blocking = "100ms"` (or `"off"`) fails the test when a task holds a
+/// worker inside one poll that long while the worker sleeps in the kernel; by
+/// default that is checked at 100 ms and only warned about. With `timeout`, the body runs on its own thread, so a body that blocks its
 /// thread still fails on time. `#[tokio::test]` written above `#[iris_test]` also
 /// works (tokio's runtime, Iris's checks).
 #[proc_macro_attribute]
@@ -79,10 +81,12 @@ struct Options {
     /// tokio's `crate = "path"`: accepted for a drop-in replacement, and unused (the
     /// runtime is built by Iris's own tokio).
     tokio_crate: Option<Span>,
+    /// `blocking = "100ms"` (`Some(Some(..))`) or `"off"` (`Some(None)`), with its span.
+    blocking: Option<(Option<(u64, u32)>, Span)>,
 }
 
-const KEYS: &str = "stop_timeout, linger, leaks, timeout, ignore_threads, flavor, worker_threads, start_paused, crate";
-const KEY_LIST: [&str; 9] = [
+const KEYS: &str = "stop_timeout, linger, leaks, timeout, ignore_threads, flavor, worker_threads, start_paused, crate, blocking";
+const KEY_LIST: [&str; 10] = [
     "stop_timeout",
     "linger",
     "leaks",
@@ -92,6 +96,7 @@ const KEY_LIST: [&str; 9] = [
     "worker_threads",
     "start_paused",
     "crate",
+    "blocking",
 ];
 
 /// The known option closest to a misspelt `key`, if one is close enough.
@@ -143,6 +148,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             "worker_threads" => options.worker_threads.is_some(),
             "start_paused" => options.start_paused.is_some(),
             "crate" => options.tokio_crate.is_some(),
+            "blocking" => options.blocking.is_some(),
             _ => {
                 return Err(meta.error(match did_you_mean(&key) {
                     Some(known) => format!("unknown option `{key}`; did you mean `{known}`?"),
@@ -163,6 +169,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                 "worker_threads" => "worker_threads = 2",
                 "start_paused" => "start_paused = true",
                 "crate" => "crate = \"tokio\"",
+                "blocking" => "blocking = \"100ms\"",
                 _ => "stop_timeout = \"2s\"",
             };
             return Err(meta.error(format!("option `{key}` needs a value, such as `{example}`")));
@@ -234,6 +241,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                     "leaks" => "\"fail\", \"warn\" or \"ignore\"",
                     "flavor" => "\"current_thread\", \"multi_thread\" or \"local\"",
                     "ignore_threads" => "\"rayon-*, my-pool-*\"",
+                    "blocking" => "\"100ms\" or \"off\"",
                     _ => "\"250ms\" or \"5s\"",
                 };
                 return Err(syn::Error::new(
@@ -254,6 +262,14 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                 options.leaks = Some(policy);
             }
             "ignore_threads" => options.ignore_threads = Some(literal.value()),
+            "blocking" => {
+                let threshold = if literal.value().trim().eq_ignore_ascii_case("off") {
+                    None
+                } else {
+                    Some(parse_duration(&literal)?)
+                };
+                options.blocking = Some((threshold, literal.span()));
+            }
             "flavor" => {
                 let flavor = literal.value();
                 if !["current_thread", "multi_thread", "local"].contains(&flavor.as_str()) {
@@ -374,6 +390,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             ),
             (options.start_paused.as_ref().map(|p| p.1), "start_paused"),
             (options.tokio_crate, "crate"),
+            (options.blocking.as_ref().map(|b| b.1), "blocking"),
         ] {
             if let Some(span) = span {
                 return Err(syn::Error::new(
@@ -471,6 +488,16 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         }
         if options.flavor.as_ref().is_some_and(|f| f.0 == "local") {
             builder = quote!(#builder.flavor(::iris::Flavor::Local));
+        }
+        if let Some((threshold, _)) = options.blocking {
+            let threshold = match threshold {
+                Some(d) => {
+                    let d = duration(d);
+                    quote!(::std::option::Option::Some(#d))
+                }
+                None => quote!(::std::option::Option::None),
+            };
+            builder = quote!(#builder.blocking(#threshold));
         }
         if let Some((true, span)) = options.start_paused {
             // A compile error naming the feature when tokio's test-util is missing.

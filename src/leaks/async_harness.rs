@@ -15,8 +15,10 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
+use super::blocking::BlockingWatch;
 use super::harness::{fail_late, on_body_thread, settle, Timed};
 use super::options::TestOptions;
+use super::output;
 use super::scope::TestScope;
 use super::survey::LIVE_STACK_PATIENCE;
 use crate::os::threads::OsThread;
@@ -55,14 +57,16 @@ pub fn run_async_test<F: Future>(options: TestOptions, body: F) -> F::Output {
     let flavor = options.flavor;
     let mut scope = TestScope::begin(options);
     let runtime = build_runtime(&scope);
+    let watch = watch_blocking(&scope, &runtime);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        runtime::block_on(&runtime.runtime, flavor, async {
+        runtime::block_on(&runtime, flavor, async {
             match timeout {
                 None => Ok(body.await),
                 Some(limit) => tokio::time::timeout(limit, body).await,
             }
         })
     }));
+    take_blocking(&mut scope, watch);
     wind_down(&mut scope, runtime);
     match outcome {
         // Raised here, at the test's line (`#[track_caller]`), not inside a closure.
@@ -107,14 +111,16 @@ where
     let flavor = options.flavor;
     let mut scope = TestScope::begin(options);
     let runtime = build_runtime(&scope);
+    let watch = watch_blocking(&scope, &runtime);
     let threads = runtime.threads.clone();
     // The runtime goes to the body's thread and comes back with the value.
     let ran = on_body_thread(&scope, timeout, move || {
         let value = catch_unwind(AssertUnwindSafe(|| {
-            runtime::block_on(&runtime.runtime, flavor, make())
+            runtime::block_on(&runtime, flavor, make())
         }));
         (runtime, value)
     });
+    take_blocking(&mut scope, watch);
     match ran {
         Timed::Finished(Ok((runtime, value))) => {
             wind_down(&mut scope, runtime);
@@ -128,6 +134,36 @@ where
             scope.runtime_tids.extend(threads.lock().iter().copied());
             fail_late(scope, timeout, body_tid)
         }
+    }
+}
+
+/// Starts watching the runtime's workers for blocking, as the options ask.
+fn watch_blocking(scope: &TestScope, runtime: &TestRuntime) -> Option<(BlockingWatch, bool)> {
+    let (threshold, fails) = scope.options().blocking_value();
+    BlockingWatch::start(runtime.workers.clone(), threshold?).map(|watch| (watch, fails))
+}
+
+/// Stops the blocking watch once the body is done (teardown waits are not the
+/// test's): its findings fail the test when blocking detection was asked for, and
+/// are a warning at the end of the run when it runs by default.
+fn take_blocking(scope: &mut TestScope, watch: Option<(BlockingWatch, bool)>) {
+    let Some((watch, fails)) = watch else { return };
+    let found = watch.finish();
+    if found.is_empty() {
+        return;
+    }
+    if fails {
+        scope.tasks.blocked = found;
+    } else {
+        let mut text = format!(
+            "iris: warning: test `{}` blocked its runtime (a warning: `blocking = \"100ms\"` on the test, \
+             or IRIS_BLOCKING=100ms, makes it fail)",
+            scope.options().name()
+        );
+        for blocked in &found {
+            text.push_str(&format!("\n  {}", super::report::describe_blocked(blocked)));
+        }
+        output::after_the_run(&text);
     }
 }
 
@@ -201,7 +237,7 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
     // live tasks); only the blocking pool's threads are stuck blocking tasks. A worker
     // is known by having parked, or (a worker that took a task before it ever parked)
     // by its stack, which runs tokio's worker loop.
-    let parked = workers.lock().clone();
+    let parked = workers.tids();
     let mut held = Vec::new();
     let mut blocking = Vec::new();
     for os in OsThread::sample(&stuck) {

@@ -20,6 +20,8 @@
 
 #[cfg(feature = "tokio")]
 pub(crate) mod async_harness;
+#[cfg(feature = "tokio")]
+pub(crate) mod blocking;
 #[cfg(feature = "rstest")]
 pub mod fixtures;
 pub(crate) mod hang_doctor;

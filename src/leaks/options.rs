@@ -75,6 +75,9 @@ pub struct TestOptions {
     pub(crate) worker_threads: Option<usize>,
     #[cfg(feature = "tokio")]
     pub(crate) start_paused: bool,
+    /// `Some(None)`: off; `Some(Some(d))`: set to `d`; `None`: the default.
+    #[cfg(feature = "tokio")]
+    pub(crate) blocking: Option<Option<Duration>>,
 }
 
 impl TestOptions {
@@ -105,6 +108,8 @@ impl TestOptions {
             worker_threads: None,
             #[cfg(feature = "tokio")]
             start_paused: false,
+            #[cfg(feature = "tokio")]
+            blocking: None,
         }
     }
 
@@ -241,6 +246,37 @@ impl TestOptions {
         self
     }
 
+    /// Blocking in async code: a task that holds a worker of the test's runtime
+    /// inside one poll for longer than `threshold` while the worker sleeps in the
+    /// kernel (a std lock or channel, `thread::sleep`, a blocking read) is a finding
+    /// that fails the test, named by the worker's live stack. `None` turns it off.
+    /// Without this (and without `IRIS_BLOCKING`), the check runs at 100 ms and only
+    /// warns. CPU-bound work is never a finding.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iris::TestOptions;
+    ///
+    /// let strict = TestOptions::new("t").blocking(Some(Duration::from_millis(50)));
+    /// assert_eq!(strict.blocking_value(), (Some(Duration::from_millis(50)), true));
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn blocking(mut self, threshold: Option<Duration>) -> TestOptions {
+        self.blocking = Some(threshold);
+        self
+    }
+
+    /// The blocking threshold in force (`None`: off) and whether a finding fails the
+    /// test (it was asked for, here or in `IRIS_BLOCKING`) or only warns (the
+    /// default).
+    #[cfg(feature = "tokio")]
+    pub fn blocking_value(&self) -> (Option<Duration>, bool) {
+        match env_blocking().or(self.blocking) {
+            Some(threshold) => (threshold, true),
+            None => (Some(DEFAULT_BLOCKING), false),
+        }
+    }
+
     /// Whether to install Iris's log subscriber (writing to the test's captured
     /// output) when the test has none (default: yes). `#[iris_test]` turns it off
     /// when `#[traced_test]` is on the same test, whose subscriber must get the logs.
@@ -291,6 +327,30 @@ fn default_ignores_off() -> bool {
                 false
             }
         },
+    })
+}
+
+/// The blocking threshold when nothing sets one (findings then only warn).
+#[cfg(feature = "tokio")]
+const DEFAULT_BLOCKING: Duration = Duration::from_millis(100);
+
+/// `IRIS_BLOCKING`: a duration or `off`, read once (`None`: unset; a bad value is
+/// warned about and ignored).
+#[cfg(feature = "tokio")]
+fn env_blocking() -> Option<Option<Duration>> {
+    static BLOCKING: OnceLock<Option<Option<Duration>>> = OnceLock::new();
+    *BLOCKING.get_or_init(|| {
+        let text = std::env::var("IRIS_BLOCKING").ok()?;
+        if text.trim().eq_ignore_ascii_case("off") {
+            return Some(None);
+        }
+        match crate::text::duration::parse_duration(&text) {
+            Ok(threshold) => Some(Some(threshold)),
+            Err(why) => {
+                output::about_run(&format!("iris: ignoring IRIS_BLOCKING={text:?}: {why}"));
+                None
+            }
+        }
     })
 }
 

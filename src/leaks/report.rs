@@ -120,6 +120,19 @@ pub struct LeakReport {
     pub(crate) processes_fate: Option<ProcessFate>,
 }
 
+/// A worker held inside one poll while it slept.
+#[derive(Clone, Debug)]
+#[cfg(feature = "tokio")]
+pub(crate) struct BlockedWorker {
+    /// The worker as the kernel saw it when it crossed the threshold.
+    pub os: OsThread,
+    /// How long it was seen held in one sleep.
+    pub held_for: Duration,
+    /// Where it was (feature `thread-tracking`): the blocking call, then the
+    /// user's frames.
+    pub stack: Option<Vec<Frame>>,
+}
+
 /// What an async test left on its runtime.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TaskFindings {
@@ -133,6 +146,10 @@ pub(crate) struct TaskFindings {
     /// Worker threads still held after the shutdown deadline by a task that never
     /// yields: shown with the live tasks (the task is already counted there).
     pub(crate) held_workers: Vec<OsThread>,
+    /// Workers a task held inside one poll while they slept (blocking in async
+    /// code), when blocking detection was asked to fail the test.
+    #[cfg(feature = "tokio")]
+    pub(crate) blocked: Vec<BlockedWorker>,
     /// Where the runtime's stuck threads (held workers, blocking tasks) are, by
     /// thread id (feature `thread-tracking`).
     pub(crate) stacks: std::collections::HashMap<u32, Vec<Frame>>,
@@ -145,6 +162,41 @@ impl TaskFindings {
     fn count(&self) -> usize {
         self.stragglers.len() + self.plain + self.blocking.len()
     }
+
+    #[cfg(feature = "tokio")]
+    fn blocked_count(&self) -> usize {
+        self.blocked.len()
+    }
+
+    #[cfg(not(feature = "tokio"))]
+    fn blocked_count(&self) -> usize {
+        0
+    }
+}
+
+/// One line (and its stack) for a worker a task held while it slept.
+#[cfg(feature = "tokio")]
+pub(crate) fn describe_blocked(blocked: &BlockedWorker) -> String {
+    let mut text = format!(
+        "a task held worker thread {:?} (tid {}) inside one poll for {:.2?} while it slept ({})",
+        blocked.os.name,
+        blocked.os.tid,
+        blocked.held_for,
+        match &blocked.os.blocked_in {
+            Some(wchan) => format!("in {wchan}"),
+            None => blocked.os.state_name().to_string(),
+        }
+    );
+    if let Some(frames) = &blocked.stack {
+        let mut frames = frames.iter();
+        if let Some(first) = frames.next() {
+            text.push_str(&format!("\n      now in {}", first.function));
+        }
+        for frame in frames {
+            text.push_str(&format!("\n        called from {frame}"));
+        }
+    }
+    text
 }
 
 impl LeakReport {
@@ -217,6 +269,7 @@ impl LeakReport {
     pub fn findings(&self) -> usize {
         self.leaked()
             + self.leaked_tasks()
+            + self.tasks.blocked_count()
             + self.processes.len()
             + self.panics.len()
             + self.plain_panics.len()
@@ -224,7 +277,8 @@ impl LeakReport {
 
     /// Whether nothing leaked and nothing panicked.
     pub fn is_clean(&self) -> bool {
-        self.leaked() == 0
+        self.tasks.blocked_count() == 0
+            && self.leaked() == 0
             && self.leaked_tasks() == 0
             && self.processes.is_empty()
             && self.panics.is_empty()
@@ -455,12 +509,22 @@ impl fmt::Display for LeakReport {
         if !self.processes.is_empty() {
             leaked.push(format!("{} process(es)", self.processes.len()));
         }
+        let blocked = self.tasks.blocked_count();
         if !leaked.is_empty() {
             write!(
                 f,
                 "iris: test `{}` leaked {}",
                 self.test,
                 leaked.join(" and ")
+            )?;
+            if blocked > 0 {
+                write!(f, " and blocked its runtime {blocked} time(s)")?;
+            }
+        } else if blocked > 0 {
+            write!(
+                f,
+                "iris: test `{}` blocked its runtime {blocked} time(s)",
+                self.test
             )?;
         } else {
             write!(
@@ -571,6 +635,10 @@ impl fmt::Display for LeakReport {
                 self.tasks.plain
             )?;
         }
+        #[cfg(feature = "tokio")]
+        for blocked in &self.tasks.blocked {
+            write!(f, "\n  {}", describe_blocked(blocked))?;
+        }
         for thread in &self.tasks.held_workers {
             write!(
                 f,
@@ -669,6 +737,14 @@ impl LeakReport {
                 "a task outlived the test: make its loop `select!` on `stop.stopped()` (managed \
                  tasks), or keep the JoinHandle of a plain `tokio::spawn` and await or abort it \
                  before the test ends",
+            );
+        }
+        #[cfg(feature = "tokio")]
+        if !self.tasks.blocked.is_empty() {
+            hints.push(
+                "a task made a blocking call on a thread of its runtime (a std lock or channel, \
+                 `thread::sleep`, blocking I/O): every task on that worker waited; use the async \
+                 form (tokio's), or move the call into `spawn_blocking`",
             );
         }
         if !self.tasks.held_workers.is_empty() {

@@ -40,6 +40,24 @@ pub(crate) fn read_task_file(tid: u32, file: &str) -> Option<String> {
     }
 }
 
+/// How many times thread `tid` has been switched out, voluntarily or not (from
+/// `/proc/self/task/TID/status`): unchanged between two looks, the thread has not
+/// run in between.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // blocking detection
+pub(crate) fn context_switches(tid: u32) -> Option<u64> {
+    let status = read_task_file(tid, "status")?;
+    let mut total = None;
+    for line in status.lines() {
+        if let Some(count) = line
+            .strip_prefix("voluntary_ctxt_switches:")
+            .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+        {
+            *total.get_or_insert(0) += count.trim().parse::<u64>().ok()?;
+        }
+    }
+    total
+}
+
 /// The OS name of thread `tid` of this process (at most 15 bytes on Linux).
 pub(crate) fn thread_name(tid: u32) -> Option<String> {
     read_task_file(tid, "comm").map(|comm| comm.trim_end_matches('\n').to_string())

@@ -9,7 +9,12 @@
 //!   shutdown deadline) from an unmanaged leak.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+use crate::sync::deadline::Deadline;
+use crate::wait::condition::Backoff;
 
 use parking_lot::Mutex;
 
@@ -42,14 +47,42 @@ pub(crate) struct TestRuntime {
     pub(crate) runtime: tokio::runtime::Runtime,
     pub(crate) threads: Arc<Mutex<Vec<u32>>>,
     /// Those of its threads that are workers (they park between tasks; a blocking
-    /// pool thread never does): a stuck one is held by a task, not by
-    /// `spawn_blocking`.
-    pub(crate) workers: Arc<Mutex<Vec<u32>>>,
+    /// pool thread never does), and whether each is parked now: a stuck worker is
+    /// held by a task, not by `spawn_blocking`, and one that sleeps while not
+    /// parked is blocked inside a poll.
+    pub(crate) workers: Arc<Workers>,
+}
+
+/// The workers of one runtime, as their park and unpark callbacks report them.
+#[derive(Default)]
+pub(crate) struct Workers {
+    slots: Mutex<Vec<Arc<Worker>>>,
+}
+
+/// One worker thread (the `block_on` thread, for a current-thread runtime).
+pub(crate) struct Worker {
+    pub(crate) tid: u32,
+    /// Between its park callback and its unpark callback: idle, not in a poll.
+    pub(crate) parked: AtomicBool,
+}
+
+impl Workers {
+    /// The kernel ids of the workers seen so far.
+    pub(crate) fn tids(&self) -> Vec<u32> {
+        self.slots.lock().iter().map(|w| w.tid).collect()
+    }
+
+    /// The workers seen so far.
+    pub(crate) fn all(&self) -> Vec<Arc<Worker>> {
+        self.slots.lock().clone()
+    }
 }
 
 thread_local! {
-    /// Whether this thread has been seen parking as a runtime worker.
-    static SEEN_AS_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// This thread's slot in the workers of the runtime it last worked for (by the
+    /// address of that runtime's `Workers`: a `block_on` thread may serve several
+    /// runtimes in turn).
+    static THIS_WORKER: RefCell<Option<(usize, Arc<Worker>)>> = const { RefCell::new(None) };
 }
 
 /// Builds the runtime of an async test whose registry is `registry`.
@@ -66,12 +99,19 @@ pub(crate) fn build(
     if start_paused {
         pause_time(&mut builder);
     }
-    if let (Flavor::MultiThread, Some(workers)) = (flavor, worker_threads) {
-        builder.worker_threads(workers.max(1));
+    // Known, so that `build` can wait for every worker to be seen idle once.
+    let worker_count = match flavor {
+        Flavor::MultiThread => worker_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1),
+        Flavor::CurrentThread | Flavor::Local => 0,
+    };
+    if worker_count > 0 {
+        builder.worker_threads(worker_count);
     }
     let threads: Arc<Mutex<Vec<u32>>> = Arc::default();
     let (started, stopped) = (threads.clone(), threads.clone());
-    let workers: Arc<Mutex<Vec<u32>>> = Arc::default();
+    let workers: Arc<Workers> = Arc::default();
     let (parked, unparked) = (workers.clone(), workers.clone());
     let registry = registry.clone();
     let dispatch = tracing::dispatcher::get_default(|d| d.clone());
@@ -85,24 +125,36 @@ pub(crate) fn build(
                 started.lock().push(tid);
             }
         })
-        // Park and unpark are called on worker threads only; each records itself
-        // once (a thread-local flag keeps the lock off the hot path).
-        .on_thread_park(move || note_worker(&parked))
-        .on_thread_unpark(move || note_worker(&unparked))
+        // Park and unpark are called on worker threads only: each finds its slot
+        // through a thread-local (the lock is taken once per worker) and flips a flag.
+        .on_thread_park(move || note_worker(&parked, true))
+        .on_thread_unpark(move || note_worker(&unparked, false))
         .on_thread_stop(move || {
             if let Some(tid) = current_os_tid() {
                 stopped.lock().retain(|t| *t != tid);
             }
             let _ = RUNTIME_DISPATCH.try_with(|slot| slot.borrow_mut().take());
-            let _ = SEEN_AS_WORKER.try_with(|seen| seen.set(false));
+            let _ = THIS_WORKER.try_with(|slot| slot.borrow_mut().take());
             context::inherit(None);
         });
+    let runtime = builder.build()?;
+    // Every worker parks once when it starts with nothing to do; from then on its
+    // callbacks say when it works. Waiting for that (microseconds, bounded) means a
+    // worker that takes the body's first task is already known, not missed.
+    let deadline = Deadline::after(WORKERS_START);
+    let backoff = Backoff::new(Duration::from_micros(20), Duration::from_millis(2));
+    while workers.slots.lock().len() < worker_count && !deadline.is_expired() {
+        deadline.sleep_at_most(backoff.next_pause());
+    }
     Ok(TestRuntime {
-        runtime: builder.build()?,
+        runtime,
         threads,
         workers,
     })
 }
+
+/// How long `build` waits for a multi-thread runtime's workers to come up.
+const WORKERS_START: Duration = Duration::from_secs(2);
 
 #[cfg(feature = "tokio-test-util")]
 fn pause_time(builder: &mut tokio::runtime::Builder) {
@@ -122,24 +174,84 @@ fn pause_time(_builder: &mut tokio::runtime::Builder) {
 
 /// Runs `body` as the test's body on `runtime`: inside a `LocalSet` for
 /// [`Flavor::Local`], so that `spawn_local` works in it.
+///
+/// The thread that runs the body is one of the runtime's workers as blocking
+/// detection sees them: on a current-thread runtime it is *the* worker (its park
+/// callbacks say when it idles; it starts busy); on a multi-thread one, the body's
+/// own polls are marked, since that thread gets no park callbacks.
 pub(crate) fn block_on<F: std::future::Future>(
-    runtime: &tokio::runtime::Runtime,
+    runtime: &TestRuntime,
     flavor: Flavor,
     body: F,
 ) -> F::Output {
     match flavor {
-        Flavor::Local => runtime.block_on(tokio::task::LocalSet::new().run_until(body)),
-        Flavor::CurrentThread | Flavor::MultiThread => runtime.block_on(body),
+        Flavor::Local => {
+            note_worker(&runtime.workers, false);
+            runtime
+                .runtime
+                .block_on(tokio::task::LocalSet::new().run_until(body))
+        }
+        Flavor::CurrentThread => {
+            note_worker(&runtime.workers, false);
+            runtime.runtime.block_on(body)
+        }
+        Flavor::MultiThread => {
+            let marked = current_os_tid().map(|tid| {
+                let worker = Arc::new(Worker {
+                    tid,
+                    parked: AtomicBool::new(true),
+                });
+                runtime.workers.slots.lock().push(worker.clone());
+                worker
+            });
+            runtime.runtime.block_on(PollMarked {
+                inner: std::pin::pin!(body),
+                worker: marked,
+            })
+        }
     }
 }
 
-fn note_worker(workers: &Mutex<Vec<u32>>) {
-    let first_time = SEEN_AS_WORKER
-        .try_with(|seen| !seen.replace(true))
-        .unwrap_or(false);
-    if first_time {
-        if let Some(tid) = current_os_tid() {
-            workers.lock().push(tid);
+/// A future whose polls mark its thread busy (not parked) while they run.
+struct PollMarked<'a, F> {
+    inner: std::pin::Pin<&'a mut F>,
+    worker: Option<Arc<Worker>>,
+}
+
+impl<F: std::future::Future> std::future::Future for PollMarked<'_, F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        if let Some(worker) = &self.worker {
+            worker.parked.store(false, Ordering::Release);
         }
+        let polled = self.inner.as_mut().poll(cx);
+        if let Some(worker) = &self.worker {
+            worker.parked.store(true, Ordering::Release);
+        }
+        polled
     }
+}
+
+fn note_worker(workers: &Arc<Workers>, parked: bool) {
+    let key = Arc::as_ptr(workers) as usize;
+    let _ = THIS_WORKER.try_with(|slot| {
+        let mut slot = slot.borrow_mut();
+        match slot.as_ref() {
+            Some((runtime, worker)) if *runtime == key => {
+                worker.parked.store(parked, Ordering::Release);
+            }
+            _ => {
+                let Some(tid) = current_os_tid() else { return };
+                let worker = Arc::new(Worker {
+                    tid,
+                    parked: AtomicBool::new(parked),
+                });
+                workers.slots.lock().push(worker.clone());
+                *slot = Some((key, worker));
+            }
+        }
+    });
 }

@@ -304,6 +304,41 @@ pub(crate) fn live_stack(tid: u32, within: Duration) -> Option<Vec<Frame>> {
     summarise_live(&live_frames(tid, within)?)
 }
 
+/// A live stack as sampled, not resolved yet: sampling takes microseconds, resolving
+/// the first time loads debug information (hundreds of milliseconds), so a sampler
+/// that must keep watching resolves later.
+#[derive(Clone, Debug)]
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // blocking detection
+pub(crate) struct RawStack(#[allow(dead_code)] Vec<usize>);
+
+/// Samples thread `tid`'s stack within `within`, without resolving it.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+pub(crate) fn sample_raw(tid: u32, within: Duration) -> Option<RawStack> {
+    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    {
+        hooks::sample_stack(tid, within).map(RawStack)
+    }
+    #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
+    {
+        let _ = (tid, within);
+        None
+    }
+}
+
+/// A raw stack as reports show it (see [`live_stack`]).
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+pub(crate) fn resolve_live(raw: &RawStack) -> Option<Vec<Frame>> {
+    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    {
+        summarise_live(&frames::interrupted_frames(frames::resolve(&raw.0)))
+    }
+    #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
+    {
+        let _ = raw;
+        None
+    }
+}
+
 /// Every frame of thread `tid`'s stack now, innermost first (the sampling machinery
 /// cut off), from a sample taken within `within`; `None` where no stack can be taken.
 pub(crate) fn live_frames(tid: u32, within: Duration) -> Option<Vec<Frame>> {

@@ -180,6 +180,60 @@ fn a_task_blocking_its_worker_is_one_task_not_also_a_blocking_task() {
 }
 
 #[test]
+fn a_task_blocking_its_worker_is_found_and_named_on_both_flavors() {
+    for scenario in ["blocking_body_current_thread", "blocking_task_multi_thread"] {
+        let (passed, out) = run(scenario, true, &[]);
+        assert!(!passed, "{scenario}: {out}");
+        assert!(
+            out.contains(&format!(
+                "iris: test `scenarios::{scenario}` blocked its runtime 1 time(s)"
+            )),
+            "{out}"
+        );
+        assert!(out.contains("inside one poll for"), "{out}");
+        assert!(out.contains("hint: a task made a blocking call"), "{out}");
+        if cfg!(feature = "thread-tracking") {
+            // Its live stack names the user's blocking function.
+            assert!(out.contains("blocks_the_worker"), "{out}");
+        }
+    }
+}
+
+#[test]
+fn by_default_blocking_only_warns_and_can_be_switched_off() {
+    let (passed, out) = run("blocking_by_default_only_warns", true, &[]);
+    assert!(passed, "{out}");
+    assert!(
+        out.contains(
+            "iris: warning: test `scenarios::blocking_by_default_only_warns` blocked its runtime"
+        ),
+        "{out}"
+    );
+    let (passed, out) = run(
+        "blocking_by_default_only_warns",
+        true,
+        &[("IRIS_BLOCKING", "off")],
+    );
+    assert!(passed && !out.contains("blocked its runtime"), "{out}");
+    let (passed, out) = run(
+        "blocking_by_default_only_warns",
+        true,
+        &[("IRIS_BLOCKING", "100ms")],
+    );
+    assert!(
+        !passed && out.contains("blocked its runtime 1 time(s)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn cpu_bound_work_on_a_loaded_machine_is_not_blocking() {
+    let (passed, out) = run("cpu_bound_under_load_is_not_blocking", true, &[]);
+    assert!(passed, "{out}");
+    assert!(!out.contains("blocked its runtime"), "{out}");
+}
+
+#[test]
 fn a_clean_async_test_passes_in_every_mode() {
     for owns in [true, false] {
         let (passed, out) = run("clean_async", owns, &[]);

@@ -118,3 +118,60 @@ async fn task_blocks_its_worker() {
         never().wait(); // blocking inside async code: the worker is held
     });
 }
+
+/// A std sleep inside async code: the thread it runs on is held.
+#[inline(never)]
+fn blocks_the_worker(how_long: Duration) {
+    std::thread::sleep(how_long); // the behaviour under test: blocking in async code
+}
+
+#[iris_test(blocking = "100ms")]
+#[ignore = "blocks on purpose; run by end_to_end"]
+async fn blocking_body_current_thread() {
+    blocks_the_worker(Duration::from_millis(500));
+}
+
+#[iris_test(blocking = "100ms", flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "blocks on purpose; run by end_to_end"]
+async fn blocking_task_multi_thread() {
+    tokio::spawn(async { blocks_the_worker(Duration::from_millis(500)) })
+        .await
+        .unwrap();
+}
+
+#[iris_test]
+#[ignore = "blocks on purpose; run by end_to_end"]
+async fn blocking_by_default_only_warns() {
+    blocks_the_worker(Duration::from_millis(400));
+}
+
+/// CPU work for `how_long`, then done: never a finding, even on a loaded machine.
+#[inline(never)]
+fn spins(how_long: Duration) -> u64 {
+    let started = std::time::Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < how_long {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+    n
+}
+
+#[iris_test(blocking = "100ms", flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by end_to_end"]
+async fn cpu_bound_under_load_is_not_blocking() {
+    // Load: busy threads beside the runtime's, two per core.
+    let load = get_thread_registry();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    for i in 0..cores * 2 {
+        load.spawn(format!("load-{i}"), |stop| {
+            while !stop.is_stopped() {
+                spins(Duration::from_millis(5));
+            }
+        });
+    }
+    let (a, b) = tokio::join!(
+        tokio::spawn(async { spins(Duration::from_millis(600)) }),
+        tokio::spawn(async { spins(Duration::from_millis(600)) })
+    );
+    assert!(a.unwrap() > 0 && b.unwrap() > 0);
+}
