@@ -11,10 +11,12 @@
 //!   process dies, so the runner's output and its JUnit carry it.
 //!
 //! Invariants:
-//! - One watcher thread for the process, started by the first test, an Iris helper
-//!   (never a leak). It sleeps on a condvar until the earliest test is due: while
-//!   nothing is late it does no work, and a test registers and leaves with one short
-//!   lock (no wake-up unless it is the only test).
+//! - One helper thread for the process, started by the first test, an Iris helper
+//!   (never a leak): the watcher under `cargo test`, the SIGTERM listener under
+//!   nextest (whose own `slow-timeout` reports slow tests). The watcher sleeps on a
+//!   condvar until the earliest test is due: while nothing is late it does no work,
+//!   and a test registers and leaves with one short lock (no wake-up unless it is
+//!   the only test).
 //! - A test is dumped at most once by the watcher; the dump is built outside the
 //!   lock, and never fails or slows the test it describes beyond sampling stacks.
 //! - On SIGTERM (nextest only: elsewhere the signal keeps its default), every
@@ -119,9 +121,13 @@ fn doctor() -> &'static Arc<Doctor> {
             ward: Mutex::new(Ward::default()),
             arrived: Condvar::new(),
         });
-        start_watcher(doctor.clone());
+        // Under nextest its `slow-timeout` says when a test is slow, and the dump
+        // comes when it terminates one; elsewhere the watcher says it. One helper
+        // thread either way: a test process pays one thread start, not two.
         if output::runner() == Runner::Nextest {
             start_terminate_listener(doctor.clone());
+        } else {
+            start_watcher(doctor.clone());
         }
         doctor
     })
