@@ -57,3 +57,35 @@ fn empty_async_test_tokio(bencher: Bencher) {
     bencher
         .bench_local(|| support::current_thread_runtime().block_on(async { divan::black_box(1) }));
 }
+
+/// The same empty async test with blocking detection off: what the sampler costs.
+#[divan::bench(sample_count = 50)]
+fn empty_async_test_iris_without_blocking_check(bencher: Bencher) {
+    bencher.bench_local(|| {
+        iris::run_async_test(TestOptions::new("bench").blocking(None), async {
+            divan::black_box(1)
+        })
+    });
+}
+
+/// A task that yields 10,000 times, with blocking detection on (the default) and off:
+/// the park/unpark callbacks are on this path.
+#[divan::bench(args = [true, false], sample_count = 20)]
+fn yields_10000_times(bencher: Bencher, detection: bool) {
+    bencher.bench_local(|| {
+        let options = if detection {
+            TestOptions::new("bench")
+        } else {
+            TestOptions::new("bench").blocking(None)
+        };
+        iris::run_async_test(options, async {
+            tokio::spawn(async {
+                for _ in 0..10_000 {
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await
+            .unwrap()
+        })
+    });
+}

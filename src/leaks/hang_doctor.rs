@@ -176,6 +176,27 @@ pub(super) fn admit(
     Some(Admission { id })
 }
 
+impl Admission {
+    /// A handle for the body's thread to say where it runs.
+    pub(super) fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// The test's body moved to thread `tid` (with `timeout` it runs on its own
+/// thread): a dump then shows where the body is, not where the scope waits for it.
+pub(super) fn body_runs_on(admission: u64, tid: u32) {
+    if let Some(patient) = doctor()
+        .ward
+        .lock()
+        .patients
+        .iter_mut()
+        .find(|p| p.id == admission)
+    {
+        patient.body = Some(tid);
+    }
+}
+
 impl Drop for Admission {
     fn drop(&mut self) {
         doctor().ward.lock().patients.retain(|p| p.id != self.id);

@@ -13,6 +13,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use super::hang_doctor;
 use super::options::TestOptions;
 use super::output;
 use super::scope::TestScope;
@@ -72,12 +73,16 @@ pub(crate) fn on_body_thread<T: Send + 'static>(
     let slot = result.clone();
     let body_tid = std::sync::Arc::new(OnceLock::new());
     let tid_slot = body_tid.clone();
+    let admission = scope.watched.as_ref().map(|a| a.id());
     let inherited = context::capture();
     let spawned = std::thread::Builder::new()
         .name(scope.options.name().to_string())
         .spawn(move || {
             if let Some(tid) = current_os_tid() {
                 let _ = tid_slot.set(tid);
+                if let Some(admission) = admission {
+                    hang_doctor::body_runs_on(admission, tid);
+                }
             }
             let outcome = inherited.run(|| catch_unwind(AssertUnwindSafe(body)));
             drop(slot.complete(outcome));

@@ -60,7 +60,7 @@ pub struct TestScope {
     attribution: Option<Attribution>,
     watchdog: Option<StopToken>,
     /// Under the hang doctor's watch while it runs.
-    _watched: Option<hang_doctor::Admission>,
+    pub(super) watched: Option<hang_doctor::Admission>,
     /// The thread running the body when it is not this one (`timeout`): it belongs
     /// to the test, and is never a leak.
     pub(super) body_tid: Option<u32>,
@@ -144,7 +144,7 @@ impl TestScope {
             attribution.as_ref().map(Attribution::scope),
         );
         TestScope {
-            _watched: watched,
+            watched,
             options,
             scope: Some(scope),
             check,
