@@ -53,7 +53,21 @@ SUITES = [
         # without tracking its unnamed threads cannot be told from a leak).
         {},
     ),
+    (
+        "tokio-util",
+        "0.7.18",
+        "async: its tests are `#[tokio::test]` (16 with `start_paused`), converted by "
+        "replacing the attribute's path with `iris::test`; tasks, timers, codecs, "
+        "a `LocalPoolHandle` whose worker threads run runtimes",
+        {},
+    ),
 ]
+
+# Suites whose tests are `#[tokio::test]`: Iris's `tokio` feature on.
+ASYNC = {"tokio-util"}
+
+# Cargo arguments a suite's own tests need (as its CI runs them).
+SUITE_ARGS = {"tokio-util": ["--features", "full"]}
 
 # (label, cargo features of the converted crate)
 VARIANTS = [
@@ -84,6 +98,8 @@ KNOWN = [
 ]
 
 ATTRIBUTE = re.compile(r"^(\s*)#\[test\]\s*$", re.MULTILINE)
+# `#[tokio::test]`, `#[tokio::test(flavor = "multi_thread", start_paused = true)]`.
+TOKIO_ATTRIBUTE = re.compile(r"^(\s*)#\[tokio::test(\([^\]]*\))?\]\s*$", re.MULTILINE)
 
 
 def fetch(crate, version):
@@ -103,6 +119,8 @@ def fetch(crate, version):
 def convert(package):
     """Adds Iris as a dev-dependency behind a feature and rewrites `#[test]`."""
     manifest = package / "Cargo.toml"
+    # A published lockfile pins what Iris's own minimums may exceed: resolve afresh.
+    (package / "Cargo.lock").unlink(missing_ok=True)
     text = manifest.read_text()
     # Not part of Iris's workspace, though it sits under its target directory.
     text = "[workspace]\n\n" + text
@@ -111,7 +129,12 @@ def convert(package):
         text = text.replace("\n[features]\n", f"\n[features]\n{features}", 1)
     else:
         text += f"\n[features]\n{features}"
-    text += f'\n[dev-dependencies.iris]\npath = "{ROOT}"\ndefault-features = false\nfeatures = ["harness"]\n'
+    is_async = package.name.rsplit("-", 1)[0] in ASYNC
+    iris_features = '["harness", "tokio", "tokio-test-util"]' if is_async else '["harness"]'
+    text += (
+        f'\n[dev-dependencies.iris]\npath = "{ROOT}"\ndefault-features = false\n'
+        f"features = {iris_features}\n"
+    )
     manifest.write_text(text)
     count = 0
     for path in list(package.glob("tests/**/*.rs")) + list(package.glob("src/**/*.rs")):
@@ -122,6 +145,13 @@ def convert(package):
             f'{m.group(1)}#[cfg_attr(not(all(test, feature = "{FEATURE}")), test)]',
             source,
         )
+        # Async tests: only the attribute's path changes (the drop-in promise).
+        converted, m = TOKIO_ATTRIBUTE.subn(
+            lambda m: f'{m.group(1)}#[cfg_attr(all(test, feature = "{FEATURE}"), iris::test{m.group(2) or ""})]\n'
+            f'{m.group(1)}#[cfg_attr(not(all(test, feature = "{FEATURE}")), tokio::test{m.group(2) or ""})]',
+            converted,
+        )
+        n += m
         if n:
             path.write_text(converted)
             count += n
@@ -159,10 +189,11 @@ RUNNERS = {
 
 def measure(package, rounds, iris_env, only_runner=None):
     runners = {k: v for k, v in RUNNERS.items() if only_runner in (None, k)}
+    extra = SUITE_ARGS.get(package.name.rsplit("-", 1)[0], [])
     # Build everything first, so the rounds time only the runs (nextest runs the
     # test binaries `cargo test` builds).
     for _, features in VARIANTS:
-        _, result = run(["cargo", "test", "--tests", "--no-run"] + features, package)
+        _, result = run(["cargo", "test", "--tests", "--no-run"] + extra + features, package)
         if result.returncode != 0:
             sys.exit(f"building {package.name} failed:\n{result.stderr[-4000:]}")
     rows = []
@@ -173,7 +204,7 @@ def measure(package, rounds, iris_env, only_runner=None):
             # Alternating, so the machine's state is the same for every variant.
             for label, features in VARIANTS:
                 env = iris_env if features else {}
-                took, result = run(base + features, package, env)
+                took, result = run(base + extra + features, package, env)
                 times[label].append(took)
                 last[label] = result.stdout + result.stderr
         plain = statistics.median(times["plain"])

@@ -52,9 +52,9 @@ use syn::{parse2, Attribute, Item, ItemFn, LitStr, ReturnType};
 /// a `LocalSet`: `spawn_local` works), `worker_threads = N` (multi-thread only),
 /// `start_paused = true` (paused time; needs iris's `tokio-test-util` feature, on by
 /// default) and `crate = "..."` (accepted; Iris builds the runtime with its own
-/// tokio). `blocking = "100ms"` (or `"off"`) fails the test when a task holds a
-/// worker inside one poll that long while the worker sleeps in the kernel; by
-/// default that is checked at 100 ms and only warned about. With `timeout`, the body runs on its own thread, so a body that blocks its
+/// tokio). `blocking = "100ms"` (the default; `"off"` disables it): a task that
+/// holds a worker inside one poll that long while the worker sleeps in the kernel
+/// is a finding. With `timeout`, the body runs on its own thread, so a body that blocks its
 /// thread still fails on time. `#[tokio::test]` written above `#[iris_test]` also
 /// works (tokio's runtime, Iris's checks).
 #[proc_macro_attribute]

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use super::blocking::BlockingWatch;
 use super::harness::{fail_late, on_body_thread, settle, Timed};
 use super::options::TestOptions;
-use super::output;
 use super::scope::TestScope;
 use super::survey::LIVE_STACK_PATIENCE;
 use crate::os::threads::OsThread;
@@ -138,32 +137,15 @@ where
 }
 
 /// Starts watching the runtime's workers for blocking, as the options ask.
-fn watch_blocking(scope: &TestScope, runtime: &TestRuntime) -> Option<(BlockingWatch, bool)> {
-    let (threshold, fails) = scope.options().blocking_value();
-    BlockingWatch::start(runtime.workers.clone(), threshold?).map(|watch| (watch, fails))
+fn watch_blocking(scope: &TestScope, runtime: &TestRuntime) -> Option<BlockingWatch> {
+    BlockingWatch::start(runtime.workers.clone(), scope.options().blocking_value()?)
 }
 
 /// Stops the blocking watch once the body is done (teardown waits are not the
-/// test's): its findings fail the test when blocking detection was asked for, and
-/// are a warning at the end of the run when it runs by default.
-fn take_blocking(scope: &mut TestScope, watch: Option<(BlockingWatch, bool)>) {
-    let Some((watch, fails)) = watch else { return };
-    let found = watch.finish();
-    if found.is_empty() {
-        return;
-    }
-    if fails {
-        scope.tasks.blocked = found;
-    } else {
-        let mut text = format!(
-            "iris: warning: test `{}` blocked its runtime (a warning: `blocking = \"100ms\"` on the test, \
-             or IRIS_BLOCKING=100ms, makes it fail)",
-            scope.options().name()
-        );
-        for blocked in &found {
-            text.push_str(&format!("\n  {}", super::report::describe_blocked(blocked)));
-        }
-        output::after_the_run(&text);
+/// test's); what it found goes into the test's report.
+fn take_blocking(scope: &mut TestScope, watch: Option<BlockingWatch>) {
+    if let Some(watch) = watch {
+        scope.tasks.blocked = watch.finish();
     }
 }
 

@@ -176,7 +176,7 @@ impl TaskFindings {
 
 /// One line (and its stack) for a worker a task held while it slept.
 #[cfg(feature = "tokio")]
-pub(crate) fn describe_blocked(blocked: &BlockedWorker) -> String {
+fn describe_blocked(blocked: &BlockedWorker) -> String {
     let mut text = format!(
         "a task held worker thread {:?} (tid {}) inside one poll for {:.2?} while it slept ({})",
         blocked.os.name,

@@ -200,29 +200,19 @@ fn a_task_blocking_its_worker_is_found_and_named_on_both_flavors() {
 }
 
 #[test]
-fn by_default_blocking_only_warns_and_can_be_switched_off() {
-    let (passed, out) = run("blocking_by_default_only_warns", true, &[]);
-    assert!(passed, "{out}");
+fn blocking_is_found_by_default_and_can_be_switched_off_for_a_run() {
+    let (passed, out) = run("blocking_by_default", true, &[]);
+    assert!(!passed, "{out}");
     assert!(
-        out.contains(
-            "iris: warning: test `scenarios::blocking_by_default_only_warns` blocked its runtime"
-        ),
+        out.contains("iris: test `scenarios::blocking_by_default` blocked its runtime 1 time(s)"),
         "{out}"
     );
-    let (passed, out) = run(
-        "blocking_by_default_only_warns",
-        true,
-        &[("IRIS_BLOCKING", "off")],
-    );
+    let (passed, out) = run("blocking_by_default", true, &[("IRIS_BLOCKING", "off")]);
     assert!(passed && !out.contains("blocked its runtime"), "{out}");
-    let (passed, out) = run(
-        "blocking_by_default_only_warns",
-        true,
-        &[("IRIS_BLOCKING", "100ms")],
-    );
+    let (passed, out) = run("blocking_by_default", true, &[("IRIS_BLOCKING", "1s")]);
     assert!(
-        !passed && out.contains("blocked its runtime 1 time(s)"),
-        "{out}"
+        passed && !out.contains("blocked its runtime"),
+        "a 400 ms hold is under 1 s: {out}"
     );
 }
 

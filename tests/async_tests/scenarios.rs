@@ -141,7 +141,7 @@ async fn blocking_task_multi_thread() {
 
 #[iris_test]
 #[ignore = "blocks on purpose; run by end_to_end"]
-async fn blocking_by_default_only_warns() {
+async fn blocking_by_default() {
     blocks_the_worker(Duration::from_millis(400));
 }
 
