@@ -35,6 +35,9 @@ use syn::{parse2, Attribute, Item, ItemFn, LitStr, ReturnType};
 /// - `ignore_threads` (no default): a comma-separated list of globs (`*`, `?`) of thread
 ///   names not to report, such as `"rayon-*"` for a process-wide pool created on
 ///   first use. `IRIS_IGNORE_THREADS` adds to it for a whole run.
+/// - `ignore_tasks` (no default): globs matched against a leaked plain task's spawn
+///   location (`file:line:column`, dependencies as `crate-version/src/...`), as
+///   tokio reports it (`--cfg tokio_unstable`). `IRIS_IGNORE_TASKS` adds to it.
 /// - `timeout` (no default): a watchdog. The body runs on its own thread; past the
 ///   timeout, the test fails with a dump of its live threads instead of hanging.
 ///
@@ -72,6 +75,7 @@ struct Options {
     leaks: Option<String>,
     timeout: Option<(u64, u32)>,
     ignore_threads: Option<String>,
+    ignore_tasks: Option<String>,
     /// `flavor = "..."`, with the literal's span for errors.
     flavor: Option<(String, Span)>,
     /// `worker_threads = N`, with the literal's span.
@@ -85,13 +89,14 @@ struct Options {
     blocking: Option<(Option<(u64, u32)>, Span)>,
 }
 
-const KEYS: &str = "stop_timeout, linger, leaks, timeout, ignore_threads, flavor, worker_threads, start_paused, crate, blocking";
-const KEY_LIST: [&str; 10] = [
+const KEYS: &str = "stop_timeout, linger, leaks, timeout, ignore_threads, ignore_tasks, flavor, worker_threads, start_paused, crate, blocking";
+const KEY_LIST: [&str; 11] = [
     "stop_timeout",
     "linger",
     "leaks",
     "timeout",
     "ignore_threads",
+    "ignore_tasks",
     "flavor",
     "worker_threads",
     "start_paused",
@@ -144,6 +149,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             "leaks" => options.leaks.is_some(),
             "timeout" => options.timeout.is_some(),
             "ignore_threads" => options.ignore_threads.is_some(),
+            "ignore_tasks" => options.ignore_tasks.is_some(),
             "flavor" => options.flavor.is_some(),
             "worker_threads" => options.worker_threads.is_some(),
             "start_paused" => options.start_paused.is_some(),
@@ -163,6 +169,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             let example = match key.as_str() {
                 "leaks" => "leaks = \"warn\"",
                 "ignore_threads" => "ignore_threads = \"rayon-*\"",
+                "ignore_tasks" => "ignore_tasks = \"*/deadpool-*\"",
                 "linger" => "linger = \"250ms\"",
                 "timeout" => "timeout = \"30s\"",
                 "flavor" => "flavor = \"multi_thread\"",
@@ -241,6 +248,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                     "leaks" => "\"fail\", \"warn\" or \"ignore\"",
                     "flavor" => "\"current_thread\", \"multi_thread\" or \"local\"",
                     "ignore_threads" => "\"rayon-*, my-pool-*\"",
+                    "ignore_tasks" => "\"*/deadpool-*, src/reaper.rs:*\"",
                     "blocking" => "\"100ms\" or \"off\"",
                     _ => "\"250ms\" or \"5s\"",
                 };
@@ -262,6 +270,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                 options.leaks = Some(policy);
             }
             "ignore_threads" => options.ignore_threads = Some(literal.value()),
+            "ignore_tasks" => options.ignore_tasks = Some(literal.value()),
             "blocking" => {
                 let threshold = if literal.value().trim().eq_ignore_ascii_case("off") {
                     None
@@ -472,6 +481,9 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         );
         builder = quote!(#builder.leaks(::iris::LeakPolicy::#variant));
     }
+    if let Some(globs) = &options.ignore_tasks {
+        builder = quote!(#builder.ignore_tasks(#globs));
+    }
     if let Some(globs) = &options.ignore_threads {
         builder = quote!(#builder.ignore_threads(#globs));
     }
@@ -584,6 +596,11 @@ mod tests {
         );
         assert!(out.contains("run_test_with_timeout"), "{out}");
         assert!(out.contains("Duration :: new (120u64 , 0u32)"), "{out}");
+        let tasks = expand_str(r#"ignore_tasks = "*/deadpool-*""#, "fn t() {}").unwrap();
+        assert!(
+            tasks.contains(". ignore_tasks (\"*/deadpool-*\")"),
+            "{tasks}"
+        );
         let out = expand_str(r#"ignore_threads = "rayon-*, pool-?""#, "fn t() {}").unwrap();
         assert!(
             out.contains(". ignore_threads (\"rayon-*, pool-?\")"),

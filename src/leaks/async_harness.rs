@@ -149,6 +149,11 @@ fn take_blocking(scope: &mut TestScope, watch: Option<BlockingWatch>) {
     }
 }
 
+/// A spawn site as reports write it: dependencies as `crate-version/src/...`.
+fn short_site(site: &str) -> String {
+    crate::tracking::frames::short_path(site).to_string()
+}
+
 /// The test's runtime, built after its scope opened, so that its threads inherit it.
 #[track_caller]
 fn build_runtime(scope: &TestScope) -> TestRuntime {
@@ -169,10 +174,13 @@ fn build_runtime(scope: &TestScope) -> TestRuntime {
 /// remaining tasks `linger`, shuts the runtime down with a deadline, and records in
 /// the scope what was left.
 fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
+    #[cfg(tokio_unstable)]
+    let sites = test_runtime.sites.clone();
     let TestRuntime {
         runtime,
         threads,
         workers,
+        ..
     } = test_runtime;
     let registry = scope.registry().container().clone();
     let stop_timeout = scope.options().stop_timeout_value();
@@ -205,6 +213,20 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
         }
     });
     let plain = metrics.num_alive_tasks().saturating_sub(managed_left());
+    // Where the plain tasks were spawned, when tokio says (tokio_unstable): every
+    // live task's site, less one per managed task still alive at the same site.
+    #[cfg(tokio_unstable)]
+    {
+        let mut live: Vec<String> = sites.lock().values().map(|l| l.to_string()).collect();
+        for task in registry.alive_tasks() {
+            let site = task.spawned_at().to_string();
+            if let Some(at) = live.iter().position(|l| *l == site) {
+                live.swap_remove(at);
+            }
+        }
+        live.sort();
+        scope.tasks.plain_sites = Some(live);
+    }
 
     let started = Instant::now();
     runtime.shutdown_timeout(SHUTDOWN_DEADLINE);
@@ -239,6 +261,14 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
         }
     }
     scope.tasks.plain = plain;
+    // Ignored plain tasks leave the count (only their sites can name them).
+    if let Some(sites) = scope.tasks.plain_sites.take() {
+        let (ignored, kept): (Vec<String>, Vec<String>) = sites
+            .into_iter()
+            .partition(|site| scope.options().ignores_task(&short_site(site)));
+        scope.tasks.plain = scope.tasks.plain.saturating_sub(ignored.len());
+        scope.tasks.plain_sites = Some(kept.into_iter().map(|s| short_site(&s)).collect());
+    }
     scope.tasks.blocking = blocking;
     scope.tasks.held_workers = held;
     scope.runtime_tids = stuck.into_iter().collect();

@@ -66,6 +66,7 @@ pub struct TestOptions {
     pub(super) leaks: LeakPolicy,
     pub(super) timeout: Option<Duration>,
     pub(super) ignore_threads: Vec<String>,
+    pub(super) ignore_tasks: Vec<String>,
     pub(super) owns_process: bool,
     pub(super) default_ignores: bool,
     pub(super) capture_logs: bool,
@@ -99,6 +100,7 @@ impl TestOptions {
             leaks: LeakPolicy::Fail,
             timeout: None,
             ignore_threads: Vec::new(),
+            ignore_tasks: Vec::new(),
             owns_process: false,
             default_ignores: true,
             capture_logs: true,
@@ -154,6 +156,42 @@ impl TestOptions {
     pub fn ignore_threads(mut self, globs: &str) -> TestOptions {
         self.ignore_threads.extend(split_globs(globs));
         self
+    }
+
+    /// Plain tasks not to report: a comma-separated list of globs matched against a
+    /// leaked plain `tokio::spawn` task's spawn location (`file:line:column`, a
+    /// dependency's as `crate-version/src/...`), for a library's own background
+    /// task (a connection pool's reaper). tokio gives the location only when built
+    /// with `--cfg tokio_unstable` (tokio 1.46.1 or later); without it the report
+    /// says so. `IRIS_IGNORE_TASKS` (same syntax) adds to the list for a run.
+    ///
+    /// ```
+    /// use iris::TestOptions;
+    ///
+    /// let options = TestOptions::new("t").ignore_tasks("*/deadpool-*/src/*");
+    /// assert!(options.ignores_task("deadpool-0.12.1/src/managed/reaper.rs:40:9"));
+    /// assert!(!options.ignores_task("src/lib.rs:12:5"));
+    /// ```
+    pub fn ignore_tasks(mut self, globs: &str) -> TestOptions {
+        self.ignore_tasks.extend(split_globs(globs));
+        self
+    }
+
+    /// Whether a plain task spawned at `site` is on the ignore list (the options'
+    /// and `IRIS_IGNORE_TASKS`). A leading `*/` also matches at the start.
+    pub fn ignores_task(&self, site: &str) -> bool {
+        static ENV: OnceLock<Vec<String>> = OnceLock::new();
+        let env = ENV.get_or_init(|| {
+            std::env::var("IRIS_IGNORE_TASKS")
+                .map(|text| split_globs(&text).collect())
+                .unwrap_or_default()
+        });
+        self.ignore_tasks.iter().chain(env.iter()).any(|glob| {
+            glob_matches(glob, site)
+                || glob
+                    .strip_prefix("*/")
+                    .is_some_and(|rest| glob_matches(rest, site))
+        })
     }
 
     /// Whether a thread named `name` is on the ignore list (the options' and

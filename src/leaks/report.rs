@@ -140,6 +140,8 @@ pub(crate) struct TaskFindings {
     pub(crate) stragglers: Vec<ThreadInfo>,
     /// Other tasks (plain `tokio::spawn`) still alive after `linger`.
     pub(crate) plain: usize,
+    /// Where those were spawned, when tokio tells (`--cfg tokio_unstable`).
+    pub(crate) plain_sites: Option<Vec<String>>,
     /// Blocking-pool threads still busy after the runtime's shutdown deadline:
     /// blocking tasks that never returned.
     pub(crate) blocking: Vec<OsThread>,
@@ -634,6 +636,18 @@ impl fmt::Display for LeakReport {
                 "\n  {} plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`",
                 self.tasks.plain
             )?;
+            match &self.tasks.plain_sites {
+                Some(sites) => {
+                    let sites: Vec<&String> = sites.iter().collect();
+                    for (site, members) in group(&sites, |s| s.to_string()) {
+                        write!(f, "\n    {}spawned at {site}", count_prefix(members.len()))?;
+                    }
+                }
+                None => write!(
+                    f,
+                    "\n    (where each was spawned: build with RUSTFLAGS=\"--cfg tokio_unstable\" and tokio 1.46.1 or later; `ignore_tasks` matches those sites)"
+                )?,
+            }
         }
         #[cfg(feature = "tokio")]
         for blocked in &self.tasks.blocked {

@@ -51,6 +51,12 @@ pub(crate) struct TestRuntime {
     /// held by a task, not by `spawn_blocking`, and one that sleeps while not
     /// parked is blocked inside a poll.
     pub(crate) workers: Arc<Workers>,
+    /// Where each live task was spawned: tokio tells only when built with
+    /// `--cfg tokio_unstable` (its task hooks, 1.46.1 or later).
+    #[cfg(tokio_unstable)]
+    pub(crate) sites: Arc<
+        Mutex<std::collections::HashMap<tokio::task::Id, &'static std::panic::Location<'static>>>,
+    >,
 }
 
 /// The workers of one runtime, as their park and unpark callbacks report them.
@@ -137,6 +143,21 @@ pub(crate) fn build(
             let _ = THIS_WORKER.try_with(|slot| slot.borrow_mut().take());
             context::inherit(None);
         });
+    #[cfg(tokio_unstable)]
+    let sites: Arc<
+        Mutex<std::collections::HashMap<tokio::task::Id, &'static std::panic::Location<'static>>>,
+    > = Arc::default();
+    #[cfg(tokio_unstable)]
+    {
+        let (spawned, ended) = (sites.clone(), sites.clone());
+        builder
+            .on_task_spawn(move |meta| {
+                spawned.lock().insert(meta.id(), meta.spawned_at());
+            })
+            .on_task_terminate(move |meta| {
+                ended.lock().remove(&meta.id());
+            });
+    }
     let runtime = builder.build()?;
     // Every worker parks once when it starts with nothing to do; from then on its
     // callbacks say when it works. Waiting for that (microseconds, bounded) means a
@@ -150,6 +171,8 @@ pub(crate) fn build(
         runtime,
         threads,
         workers,
+        #[cfg(tokio_unstable)]
+        sites,
     })
 }
 

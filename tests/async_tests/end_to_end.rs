@@ -61,6 +61,39 @@ fn a_leaked_plain_task_fails_its_test() {
         ),
         "{out}"
     );
+    if cfg!(tokio_unstable) {
+        // tokio says where: the report names the site, and `ignore_tasks` matches it.
+        assert!(
+            out.contains(&format!(
+                "    spawned at {}",
+                site_of("    tokio::spawn(async {")
+            )),
+            "{out}"
+        );
+    } else {
+        // It says in one line how to get the site.
+        assert!(
+            out.contains("(where each was spawned: build with RUSTFLAGS=\"--cfg tokio_unstable\""),
+            "{out}"
+        );
+    }
+}
+
+#[cfg(tokio_unstable)]
+#[test]
+fn ignore_tasks_matches_a_plain_tasks_spawn_site() {
+    let (passed, out) = run(
+        "leaked_plain_task",
+        true,
+        &[("IRIS_IGNORE_TASKS", "tests/async_tests/scenarios.rs:*")],
+    );
+    assert!(passed, "{out}");
+    let (passed, out) = run(
+        "leaked_plain_task",
+        true,
+        &[("IRIS_IGNORE_TASKS", "*/elsewhere.rs:*")],
+    );
+    assert!(!passed, "{out}");
 }
 
 #[test]
