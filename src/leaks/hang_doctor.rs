@@ -31,8 +31,6 @@ use parking_lot::{Condvar, Mutex};
 use super::live::describe_live;
 use super::output::{self, Runner};
 use crate::os::threads as os_threads;
-use crate::sync::completion::Completion;
-use crate::sync::deadline::Deadline;
 use crate::text::duration::parse_duration;
 use crate::threads::managed_thread::current_os_tid;
 use crate::threads::registry::ThreadRegistry;
@@ -133,9 +131,9 @@ fn doctor() -> &'static Arc<Doctor> {
     })
 }
 
-/// Starts the doctor's helper threads, if they are not running yet, and waits until
-/// they are registered as Iris's own: called before a test takes its snapshot of the
-/// process's threads, so they are never seen as the first test's.
+/// Starts the doctor's helper thread, if it is not running yet: called before a test
+/// takes its snapshot of the process's threads and before it charges new threads to
+/// itself, so the helper is never seen as the first test's.
 pub(super) fn prepare() {
     if dump_after().is_some() {
         let _ = doctor();
@@ -203,21 +201,18 @@ impl Drop for Admission {
     }
 }
 
-/// Spawns one of the doctor's helper threads and returns once it has registered
-/// itself as Iris's own (or could not start).
+/// Spawns one of the doctor's helper threads, which registers itself as Iris's own.
+/// Nobody waits for that: the helper is made before the test that starts it takes
+/// its snapshot of the process's threads and before it charges new threads to
+/// itself, so it is never seen as that test's (and waiting cost a thread start's
+/// latency per test process).
 fn spawn_helper(name: &str, body: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
-    let registered = Arc::new(Completion::new());
-    let ready = registered.clone();
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            if let Some(tid) = current_os_tid() {
-                os_threads::register_helper(tid);
-            }
-            let _ = ready.complete(());
-            body();
-        })?;
-    let _ = registered.take(Deadline::after(Duration::from_secs(5)));
+    std::thread::Builder::new().name(name.into()).spawn(move || {
+        if let Some(tid) = current_os_tid() {
+            os_threads::register_helper(tid);
+        }
+        body();
+    })?;
     Ok(())
 }
 
