@@ -207,12 +207,14 @@ impl Drop for Admission {
 /// itself, so it is never seen as that test's (and waiting cost a thread start's
 /// latency per test process).
 fn spawn_helper(name: &str, body: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
-    std::thread::Builder::new().name(name.into()).spawn(move || {
-        if let Some(tid) = current_os_tid() {
-            os_threads::register_helper(tid);
-        }
-        body();
-    })?;
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            if let Some(tid) = current_os_tid() {
+                os_threads::register_helper(tid);
+            }
+            body();
+        })?;
     Ok(())
 }
 

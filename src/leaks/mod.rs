@@ -11,7 +11,8 @@
 //! - [`hang_doctor`]: one watcher for the process that says where a test is stuck
 //!   when it runs past `IRIS_HANG_DUMP`, or when nextest terminates it;
 //! - [`harness`]: [`run_test`](harness::run_test) and its timed form: run the body,
-//!   settle the verdict; [`async_harness`] does the same for `async fn` tests;
+//!   settle the verdict; [`async_harness`] does the same for `async fn` tests, with
+//!   [`blocking`] watching its runtime's workers for blocking calls;
 //! - [`report`]: [`LeakReport`](report::LeakReport), what a test left behind, as text
 //!   and as JSON;
 //! - [`fixtures`]: the same for rstest.
