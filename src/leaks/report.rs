@@ -812,11 +812,12 @@ impl LeakReport {
                  that created it",
             );
         }
-        if self
-            .unmanaged
-            .iter()
-            .any(|u| u.origin.as_ref().is_some_and(|o| o.known_pool.is_some()))
-        {
+        if self.unmanaged.iter().any(|u| {
+            u.origin.as_ref().is_some_and(|o| {
+                o.known_pool.is_some_and(|(_, glob)| !glob.is_empty())
+                    || o.known_pool.is_none() && o.created_at.is_some()
+            })
+        }) {
             hints.push(
                 "a process-wide pool is made by whichever test touches it first, and lives on: \
                  ignore it with the `ignore_threads` glob its line gives, or create it before the tests",
@@ -849,13 +850,36 @@ fn write_origin(f: &mut fmt::Formatter<'_>, origin: &ThreadOrigin) -> fmt::Resul
     if let Some(age) = origin.age {
         write!(f, ", {age:.2?} ago")?;
     }
-    if let Some((what, glob)) = origin.known_pool {
-        write!(f, "\n      this looks like {what}")?;
-        if !glob.is_empty() {
-            write!(f, ": ignore it with `ignore_threads = \"{glob}\"`")?;
+    match origin.known_pool {
+        Some((what, glob)) if !glob.is_empty() => write!(
+            f,
+            "\n      this looks like {what}: ignore it with `ignore_threads = \"{glob}\"`"
+        )?,
+        Some((what, _)) => write!(f, "\n      this looks like {what}")?,
+        None => {
+            // A pool kept for the process that no rule knows (a `static` that grows
+            // its workers on demand): the glob that names its creating function.
+            if let Some(glob) = origin
+                .created_at
+                .as_ref()
+                .and_then(|site| creator_glob(&site.function))
+            {
+                write!(
+                    f,
+                    "\n      if it is meant to live on (a pool kept for the process): `ignore_threads = \"{glob}\"`"
+                )?;
+            }
         }
     }
     Ok(())
+}
+
+/// The glob that matches `function` as a creating function: its path without the
+/// closures inside it, then `*` (debug information and the symbol table write
+/// closures differently).
+fn creator_glob(function: &str) -> Option<String> {
+    let path = function.split("::{").next()?.trim_start_matches('<');
+    (path.contains("::") && !path.contains(' ')).then(|| format!("{path}*"))
 }
 
 /// The line under a leaked thread that says where it is now.
@@ -943,6 +967,20 @@ mod tests {
             origin: None,
             stack: None,
         }
+    }
+
+    #[test]
+    fn a_creating_function_becomes_a_glob_without_its_closures() {
+        assert_eq!(
+            creator_glob("my_crate::pool::Pool::grow::{{closure}}").as_deref(),
+            Some("my_crate::pool::Pool::grow*")
+        );
+        assert_eq!(
+            creator_glob("<my_crate::Pool as my_crate::Spawn>::spawn").as_deref(),
+            None,
+            "a trait method's name has spaces: no glob is promised"
+        );
+        assert_eq!(creator_glob("main").as_deref(), None);
     }
 
     #[test]

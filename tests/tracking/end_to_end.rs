@@ -270,6 +270,23 @@ fn a_test_that_builds_its_own_pool_and_leaves_it_still_fails() {
     let (passed, out) = run("a_pool_built_by_the_test_and_left", false, &[]);
     assert!(!passed, "{out}");
     assert!(out.contains("\"own-pool-0\""), "{out}");
+    // Its line prints the glob of its creating function, and that glob works: a
+    // hint never promises a glob it does not print.
+    let glob = out
+        .split("`ignore_threads = \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("a glob is printed: {out}"));
+    assert_eq!(
+        glob,
+        "tracking::scenarios::a_pool_built_by_the_test_and_left*"
+    );
+    let (passed, out) = run(
+        "a_pool_built_by_the_test_and_left",
+        false,
+        &[("IRIS_IGNORE_THREADS", glob)],
+    );
+    assert!(passed, "{out}");
 }
 
 #[test]
