@@ -18,14 +18,14 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::sync::deadline::Deadline;
 use crate::sync::panic_message;
 use crate::sync::stop_token::StopToken;
-use crate::threads::container::{ContainerInner, ThreadContainer};
+use crate::threads::container::ThreadContainer;
 use crate::threads::context;
 use crate::threads::managed_thread::{Role, ThreadRecord};
 use crate::threads::report::{SpawnError, StopError};
@@ -155,21 +155,18 @@ impl ThreadContainer {
             return Err(SpawnError::NoRuntime { task: name });
         };
         let record = self.admit(name, Role::Task, Location::caller())?;
-        let (registry, dispatch, parent) = context::capture().into_parts();
-        // With no subscriber anywhere there is nothing to attribute logs to: skip the
-        // span and the per-poll subscriber switch (spawning is a hot path).
-        let logging = !dispatch.is::<tracing::subscriber::NoSubscriber>();
-        let span = if logging {
-            dispatch_span(&dispatch, &parent, &record)
-        } else {
-            tracing::Span::none()
+        let (registry, logging) = context::capture_for_task();
+        let (dispatch, span) = match logging {
+            Some((dispatch, parent)) => {
+                let span = dispatch_span(&dispatch, &parent, &record);
+                (Some(dispatch), span)
+            }
+            None => (None, tracing::Span::none()),
         };
-        let dispatch = logging.then_some(dispatch);
         let future = TaskFuture {
             inner: f(record.token.clone()),
             membership: Membership {
                 record: record.clone(),
-                container: Arc::downgrade(&self.inner),
                 done: false,
             },
             registry,
@@ -253,7 +250,6 @@ pin_project_lite::pin_project! {
 /// panics, or is dropped unfinished (cancelled by a runtime shutdown).
 struct Membership {
     record: Arc<ThreadRecord>,
-    container: Weak<ContainerInner>,
     done: bool,
 }
 
@@ -262,10 +258,7 @@ impl Membership {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
-        match self.container.upgrade() {
-            Some(inner) => ThreadContainer { inner }.retire(&self.record, panic),
-            None => self.record.mark_finished(),
-        }
+        self.record.retire(panic);
     }
 }
 

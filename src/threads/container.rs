@@ -428,13 +428,6 @@ impl ThreadContainer {
         Ok(record)
     }
 
-    /// A member that is not an OS thread of ours (a task) has ended: its panic is
-    /// recorded, then it leaves the live set.
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by tasks
-    pub(crate) fn retire(&self, record: &ThreadRecord, panic: Option<String>) {
-        retire(&self.inner, record, panic);
-    }
-
     /// Starts an OS thread for `body`, admitted to the live set before it exists.
     /// `body` runs on the new thread with the thread's stop token; what it returns
     /// says whether the user code panicked and how to deliver the result.
@@ -562,6 +555,10 @@ impl PanicRecorder for ContainerInner {
             container: self.path.to_string(),
             message,
         });
+    }
+
+    fn retire(&self, record: &ThreadRecord, panic: Option<String>) {
+        retire(self, record, panic);
     }
 }
 

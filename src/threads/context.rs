@@ -118,6 +118,22 @@ pub(crate) fn capture() -> Inherited {
     }
 }
 
+/// What a task takes over from its spawner: [`capture`], except that with no
+/// subscriber anywhere there is nothing to attribute logs to, so the subscriber and
+/// span are not taken (`None`): one thread-local read instead of two, for spawning
+/// tasks is a hot path.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by tasks
+pub(crate) fn capture_for_task() -> (
+    Option<ThreadContainer>,
+    Option<(tracing::Dispatch, tracing::Span)>,
+) {
+    let dispatch = tracing::dispatcher::get_default(|dispatch| {
+        (!dispatch.is::<tracing::subscriber::NoSubscriber>()).then(|| dispatch.clone())
+    });
+    let logging = dispatch.map(|dispatch| (dispatch, tracing::Span::current()));
+    (current_registry(), logging)
+}
+
 impl Inherited {
     /// Installs the inheritance on this (new) thread and runs `f` inside the
     /// spawner's subscriber and span.

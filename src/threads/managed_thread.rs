@@ -79,10 +79,14 @@ impl Member for Arc<ThreadRecord> {
     }
 }
 
-/// What a record's owner does with a panic: the container records it.
+/// What a record's owner does with a panic, and with a member that is not an OS
+/// thread of its own (a task) when it ends: the container.
 pub(crate) trait PanicRecorder: Send + Sync {
     /// Records that `thread` panicked with `message`.
     fn record_panic(&self, thread: &str, message: String);
+
+    /// `record` (a task) has ended: its panic is recorded, then it leaves the live set.
+    fn retire(&self, record: &ThreadRecord, panic: Option<String>);
 }
 
 impl PanicSink for ThreadRecord {
@@ -104,6 +108,16 @@ pub(crate) enum OsHandle {
 }
 
 impl ThreadRecord {
+    /// This member (a task) has ended: its owner records its panic and lets it leave;
+    /// with the owner gone, it is only marked finished.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by tasks
+    pub(crate) fn retire(&self, panic: Option<String>) {
+        match self.owner.upgrade() {
+            Some(owner) => owner.retire(self, panic),
+            None => self.mark_finished(),
+        }
+    }
+
     /// A record whose stop token reports panicking callbacks to `owner` under this
     /// thread's name (through the record itself: no allocation per token).
     pub(crate) fn new(
