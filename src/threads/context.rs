@@ -144,12 +144,6 @@ impl Inherited {
 
     /// [`run`](Self::run) inside an `iris_thread` span naming the managed thread, a
     /// child of the spawner's span.
-    /// The parts, for a task that installs them on every poll.
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by tasks
-    pub(crate) fn into_parts(self) -> (Option<ThreadContainer>, tracing::Dispatch, tracing::Span) {
-        (self.registry, self.dispatch, self.span)
-    }
-
     pub(crate) fn run_managed<T>(self, thread: &str, container: &str, f: impl FnOnce() -> T) -> T {
         let parent = self.span.clone();
         self.run(|| {
