@@ -549,6 +549,32 @@ pub fn async_test_overhead(iters: usize) -> (Samples, Samples) {
     (Samples::new(iris), Samples::new(plain))
 }
 
+/// A test whose one task yields 10,000 times, with blocking detection on (the
+/// default) and off, `rounds` times each, alternating: the park and unpark callbacks
+/// are on this path. Returns (on, off).
+#[cfg(feature = "tokio")]
+pub fn yields_with_and_without_blocking_check(rounds: usize) -> (Samples, Samples) {
+    let run = |options: TestOptions| {
+        let started = Instant::now();
+        iris::run_async_test(options, async {
+            tokio::spawn(async {
+                for _ in 0..10_000 {
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await
+            .unwrap()
+        });
+        started.elapsed()
+    };
+    let (mut on, mut off) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    for _ in 0..rounds {
+        on.push(run(TestOptions::new("bench")));
+        off.push(run(TestOptions::new("bench").blocking(None)));
+    }
+    (Samples::new(on), Samples::new(off))
+}
+
 /// Spawn a task and await its output, `iters` times on one current-thread runtime:
 /// per operation, (managed `spawn_task` + `join`, `tokio::spawn` + await), measured
 /// in alternating batches.
