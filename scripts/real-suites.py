@@ -13,7 +13,11 @@ without the feature, alternating, under `cargo test` and under `cargo nextest`.
 It writes docs/benchmarks/real-suites.md (the table `bench_report` puts into
 docs/benchmarks.md) and prints every leak report the runs produced.
 
-    python3 scripts/real-suites.py [--rounds N] [--only CRATE]
+    python3 scripts/real-suites.py [--rounds N] [--only CRATE] [--runner R] [--release]
+
+`--release` builds and runs every variant with `--release` (optimised, no debug
+assertions): a verdict must not depend on the build. Its results are kept apart
+and tabled beside the debug ones.
 
 Work happens in target/real-suites/ (removed by `cargo clean`).
 """
@@ -51,6 +55,14 @@ SUITES = [
         # No configuration: rayon's global pool is on Iris's default list of
         # process-scoped creators (thread tracking matches it by creating function;
         # without tracking its unnamed threads cannot be told from a leak).
+        {},
+    ),
+    (
+        "blocking",
+        "1.6.2",
+        "a library that starts background threads: smol's blocking pool, a plain "
+        "`static` whose worker threads are started on demand by whichever thread "
+        "hands it work (a test's) and end after 500 ms idle",
         {},
     ),
     (
@@ -187,9 +199,9 @@ RUNNERS = {
 }
 
 
-def measure(package, rounds, iris_env, only_runner=None):
+def measure(package, rounds, iris_env, only_runner=None, release=False):
     runners = {k: v for k, v in RUNNERS.items() if only_runner in (None, k)}
-    extra = SUITE_ARGS.get(package.name.rsplit("-", 1)[0], [])
+    extra = SUITE_ARGS.get(package.name.rsplit("-", 1)[0], []) + (["--release"] if release else [])
     # Build everything first, so the rounds time only the runs (nextest runs the
     # test binaries `cargo test` builds).
     for _, features in VARIANTS:
@@ -212,7 +224,7 @@ def measure(package, rounds, iris_env, only_runner=None):
             iris = statistics.median(times[label])
             rows.append(
                 {
-                    "runner": runner,
+                    "runner": runner + (" --release" if release else ""),
                     "variant": label,
                     "plain": plain,
                     "iris": iris,
@@ -231,6 +243,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", help="measure one crate; keep the other's last results")
     parser.add_argument("--runner", choices=list(RUNNERS), help="measure under one runner; keep the other's last results")
+    parser.add_argument("--release", action="store_true", help="build and run with --release (kept apart from debug results)")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     for crate, version, why, iris_env in SUITES:
@@ -239,7 +252,7 @@ def main():
         package = fetch(crate, version)
         tests = int((package / ".iris-tests").read_text())
         print(f"{crate} {version}: {tests} tests converted; {why}", file=sys.stderr)
-        rows = measure(package, args.rounds, iris_env, args.runner)
+        rows = measure(package, args.rounds, iris_env, args.runner, args.release)
         for row in rows:
             if row["reports"]:
                 slug = f"{row['runner']}-{row['variant']}".replace(" ", "-").replace("+", "")
@@ -247,14 +260,20 @@ def main():
                 dump.write_text(row["output"])
                 print(f"  {row['runner']}: reports in {dump}", file=sys.stderr)
             del row["output"]
-        previous = WORK / f"{crate}.json"
+        previous = results_path(crate, args.release)
         if args.runner and previous.exists():
-            kept = [r for r in json.loads(previous.read_text())["rows"] if r["runner"] != args.runner]
+            measured = args.runner + (" --release" if args.release else "")
+            kept = [r for r in json.loads(previous.read_text())["rows"] if r["runner"] != measured]
             rows = kept + rows
         result = {"crate": crate, "version": version, "tests": tests, "rounds": args.rounds,
                   "env": iris_env, "rows": rows}
-        (WORK / f"{crate}.json").write_text(json.dumps(result, indent=1))
+        previous.write_text(json.dumps(result, indent=1))
     write_report()
+
+
+def results_path(crate, release):
+    """Where a crate's last results are kept, debug and release apart."""
+    return WORK / (f"{crate}-release.json" if release else f"{crate}.json")
 
 
 def write_report():
@@ -265,12 +284,11 @@ def write_report():
     ]
     explained = []
     for crate, version, _, _ in SUITES:
-        path = WORK / f"{crate}.json"
-        if not path.exists():
+        results = [json.loads(p.read_text()) for p in (results_path(crate, False), results_path(crate, True)) if p.exists()]
+        if not results:
             lines.append(f"| {crate} {version} | not measured | | | | | | |")
             continue
-        result = json.loads(path.read_text())
-        for row in result["rows"]:
+        for result, row in ((r, row) for r in results for row in r["rows"]):
             (pp, pf), (ip, iff) = row["plain_verdicts"], row["iris_verdicts"]
             met = "yes" if row["ratio"] <= 1.05 else "**no**"
             env = " ".join(f"`{k}={v}`" for k, v in result.get("env", {}).items())

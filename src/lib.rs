@@ -131,7 +131,9 @@ pub use threads::report::{SpawnError, StopError, ThreadInfo, ThreadPanic};
 pub use threads::server::Server;
 #[doc(hidden)]
 pub use tracking::set_thread_tracking as __set_thread_tracking;
-pub use tracking::{Frame, PlainPanic, ThreadOrigin, PROCESS_SCOPED_CREATORS};
+pub use tracking::{
+    Frame, PlainPanic, ThreadOrigin, PROCESS_SCOPED_CREATORS, PROCESS_SCOPED_THREAD_NAMES,
+};
 #[cfg(feature = "tokio")]
 pub use wait::condition::wait_for_condition_async;
 pub use wait::condition::{

@@ -216,9 +216,11 @@ impl TestOptions {
     /// Whether threads that belong to the process, not the test, are left out of the
     /// verdict (default: yes): those created inside a one-time initializer
     /// (`OnceLock`, `LazyLock`, `Once`, `lazy_static`, once_cell), or by such a
-    /// thread, and rayon's global pool; the list is
-    /// [`PROCESS_SCOPED_CREATORS`](crate::PROCESS_SCOPED_CREATORS). Needs the
-    /// `thread-tracking` feature (without it nothing tells where a thread was made).
+    /// thread, and well-known global pools (rayon's, smol's `blocking`, ...); the
+    /// list is [`PROCESS_SCOPED_CREATORS`](crate::PROCESS_SCOPED_CREATORS), matched
+    /// with the `thread-tracking` feature. Without it nothing tells where a thread was
+    /// made, and the same pools are told by their threads' names,
+    /// [`PROCESS_SCOPED_THREAD_NAMES`](crate::PROCESS_SCOPED_THREAD_NAMES).
     /// `IRIS_DEFAULT_IGNORES=off` switches it off for a whole run.
     ///
     /// ```

@@ -24,7 +24,6 @@ use super::report::{LeakedProcess, UnmanagedThread};
 use crate::os::processes;
 use crate::os::threads::{self as os_threads, OsThread};
 use crate::sync::deadline::Deadline;
-#[cfg(feature = "tokio")]
 use crate::text::glob::glob_matches;
 use crate::threads::managed_thread::{current_os_tid, managed_by_tid};
 use crate::tracking;
@@ -263,9 +262,17 @@ pub(super) fn lingering(
     // the test built and dropped).
     let globs = survey.options.all_ignore_globs();
     let defaults = survey.options.default_ignores_value();
+    // Without tracking nothing says where a thread was made: well-known pools are
+    // told by name instead.
+    let by_name = defaults && matches!(survey.check, ThreadCheck::Diff(_));
     let ignored = |tid: u32| {
-        os_threads::thread_name(tid).is_some_and(|n| survey.options.ignores(&n))
-            || (!globs.is_empty() && tracking::created_through(tid, &globs))
+        os_threads::thread_name(tid).is_some_and(|n| {
+            survey.options.ignores(&n)
+                || (by_name
+                    && tracking::PROCESS_SCOPED_THREAD_NAMES
+                        .iter()
+                        .any(|glob| glob_matches(glob, &n)))
+        }) || (!globs.is_empty() && tracking::created_through(tid, &globs))
             || (defaults && tracking::process_scoped(tid))
     };
     // (threads, children, threads created but not yet running)

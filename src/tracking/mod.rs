@@ -178,7 +178,12 @@ pub(crate) fn origin_of(tid: u32) -> Option<ThreadOrigin> {
 /// - one-time initializers: std's `Once`, under `OnceLock`, `LazyLock`,
 ///   `Once::call_once` and `lazy_static` (all end in `std::sys::sync::once`, which
 ///   is never inlined: its slow path is cold); once_cell's and parking_lot's;
-/// - rayon's global pool, built on first use or by `build_global`.
+/// - rayon's global pool, built on first use or by `build_global`;
+/// - pools kept in a plain `static` that start workers on demand, from whichever
+///   thread hands them work (a test's), found on real suites: smol's `blocking`
+///   pool (`unblock`, its threads end after 500 ms idle), async-global-executor's
+///   threads (async-std's runtime) and ctrlc's handler thread, which lives for the
+///   process.
 ///
 /// Users extend the list with `ignore_threads` and switch it off with
 /// `IRIS_DEFAULT_IGNORES=off` or `TestOptions::default_ignores(false)`.
@@ -190,6 +195,38 @@ pub const PROCESS_SCOPED_CREATORS: &[&str] = &[
     "once_cell::imp::*",
     "*parking_lot::once::*",
     "rayon_core::registry::*global_registry",
+    "*blocking::Executor*",
+    "async_global_executor::threading::*",
+    "ctrlc::*",
+];
+
+/// Names of threads that belong to well-known process-wide pools, for when nothing
+/// tells where a thread was made (without the `thread-tracking` feature, where a
+/// test owns its process, as under nextest): a thread with one of these names,
+/// born during a test, is the process's, never the test's leak. Weaker evidence
+/// than [`PROCESS_SCOPED_CREATORS`] (a program's own thread of the same name is
+/// waived too), so kept to names these libraries give their threads:
+///
+/// - `blocking-*`: smol's `blocking` pool (`unblock`; async-std's and smol's
+///   blocking work), started on demand, ended after 500 ms idle;
+/// - `async-io`: async-io's reactor thread, made once for the process;
+/// - `async-global-executor-*`, `async-std/runtime`: the global executor's
+///   threads, under its default name and async-std's;
+/// - `ctrl-c`: the ctrlc crate's handler thread, which lives for the process.
+///
+/// Users extend it with `ignore_threads` and switch it off, with
+/// [`PROCESS_SCOPED_CREATORS`], by `IRIS_DEFAULT_IGNORES=off` or
+/// `TestOptions::default_ignores(false)`.
+///
+/// ```
+/// assert!(iris::PROCESS_SCOPED_THREAD_NAMES.contains(&"blocking-*"));
+/// ```
+pub const PROCESS_SCOPED_THREAD_NAMES: &[&str] = &[
+    "blocking-*",
+    "async-io",
+    "async-global-executor-*",
+    "async-std/runtime",
+    "ctrl-c",
 ];
 
 /// Functions that run code under a `catch_unwind` of their own and hand the panic to
