@@ -262,13 +262,13 @@ pub(super) fn lingering(
     // the test built and dropped).
     let globs = survey.options.all_ignore_globs();
     let defaults = survey.options.default_ignores_value();
-    // Without tracking nothing says where a thread was made: well-known pools are
-    // told by name instead.
-    let by_name = defaults && matches!(survey.check, ThreadCheck::Diff(_));
+    // Where the tracker does not know a thread, nothing says where it was made:
+    // well-known pools are told by their threads' names instead.
     let ignored = |tid: u32| {
         os_threads::thread_name(tid).is_some_and(|n| {
             survey.options.ignores(&n)
-                || (by_name
+                || (defaults
+                    && !tracking::knows(tid)
                     && tracking::PROCESS_SCOPED_THREAD_NAMES
                         .iter()
                         .any(|glob| glob_matches(glob, &n)))

@@ -156,6 +156,20 @@ pub(crate) fn alive_in(scope: u64) -> (Vec<u32>, usize) {
     }
 }
 
+/// Whether the tracker knows thread `tid` (alive), and so where it was created:
+/// cheap, no resolving.
+pub(crate) fn knows(tid: u32) -> bool {
+    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    {
+        table::lookup(tid).is_some()
+    }
+    #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
+    {
+        let _ = tid;
+        false
+    }
+}
+
 /// Where thread `tid` (alive) was created, resolved; `None` if it is not tracked or
 /// was not created for a test.
 pub(crate) fn origin_of(tid: u32) -> Option<ThreadOrigin> {

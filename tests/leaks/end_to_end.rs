@@ -72,6 +72,31 @@ fn an_unmanaged_std_thread_fails_when_the_test_owns_the_process() {
 }
 
 #[test]
+fn a_global_pools_thread_name_is_the_process_s_where_nothing_tracks_creation() {
+    let (passed, out) = run("thread_named_like_a_global_pool", true, &[]);
+    if cfg!(feature = "thread-tracking") {
+        // Tracking knows better than the name: the test made this thread itself.
+        assert!(!passed, "{out}");
+        assert!(out.contains("unmanaged thread \"blocking-42\""), "{out}");
+    } else {
+        assert!(passed, "a `blocking-*` thread is smol's pool's: {out}");
+        assert!(!out.contains("leaked"), "{out}");
+    }
+    // Without the default list it is a leak in both builds.
+    let (passed, out) = run(
+        "thread_named_like_a_global_pool",
+        true,
+        &[("IRIS_DEFAULT_IGNORES", "off")],
+    );
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("iris: test `scenarios::thread_named_like_a_global_pool` leaked 1 thread(s)"),
+        "{out}"
+    );
+    assert!(out.contains("unmanaged thread \"blocking-42\""), "{out}");
+}
+
+#[test]
 fn an_unnamed_thread_is_called_unnamed_with_the_name_it_inherited() {
     let (passed, out) = run("unnamed_thread", true, &[]);
     assert!(!passed, "{out}");

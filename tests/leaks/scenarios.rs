@@ -38,6 +38,19 @@ fn unmanaged_thread() {
         .unwrap();
 }
 
+/// A thread that carries the name of a well-known process-wide pool's thread (smol's
+/// `blocking` pool), made by the test itself and blocked for ever.
+#[iris_test(linger = "100ms")]
+#[ignore = "run by end_to_end"]
+fn thread_named_like_a_global_pool() {
+    let (keep, blocked) = mpsc::channel::<()>();
+    std::mem::forget(keep);
+    std::thread::Builder::new()
+        .name("blocking-42".into())
+        .spawn(move || blocked.recv())
+        .unwrap();
+}
+
 #[iris_test]
 #[ignore = "leaks on purpose; run by end_to_end"]
 fn background_panic() {
