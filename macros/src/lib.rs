@@ -57,7 +57,9 @@ use syn::{parse2, Attribute, Item, ItemFn, LitStr, ReturnType};
 /// default) and `crate = "..."` (accepted; Iris builds the runtime with its own
 /// tokio). `blocking = "100ms"` (the default; `"off"` disables it): a task that
 /// holds a worker inside one poll that long while the worker sleeps in the kernel
-/// is a finding. With `timeout`, the body runs on its own thread, so a body that blocks its
+/// is a finding. `task_panics = "warn"` (the default), `"fail"` or `"ignore"`: what
+/// a panic of a plain `tokio::spawn` task is worth (tokio hands it to a `JoinHandle`
+/// that Iris cannot see being read; see `TestOptions::task_panics`). With `timeout`, the body runs on its own thread, so a body that blocks its
 /// thread still fails on time. `#[tokio::test]` written above `#[iris_test]` also
 /// works (tokio's runtime, Iris's checks).
 #[proc_macro_attribute]
@@ -87,10 +89,12 @@ struct Options {
     tokio_crate: Option<Span>,
     /// `blocking = "100ms"` (`Some(Some(..))`) or `"off"` (`Some(None)`), with its span.
     blocking: Option<(Option<(u64, u32)>, Span)>,
+    /// `task_panics = "fail"|"warn"|"ignore"`, with its span.
+    task_panics: Option<(String, Span)>,
 }
 
-const KEYS: &str = "stop_timeout, linger, leaks, timeout, ignore_threads, ignore_tasks, flavor, worker_threads, start_paused, crate, blocking";
-const KEY_LIST: [&str; 11] = [
+const KEYS: &str = "stop_timeout, linger, leaks, timeout, ignore_threads, ignore_tasks, flavor, worker_threads, start_paused, crate, blocking, task_panics";
+const KEY_LIST: [&str; 12] = [
     "stop_timeout",
     "linger",
     "leaks",
@@ -102,6 +106,7 @@ const KEY_LIST: [&str; 11] = [
     "start_paused",
     "crate",
     "blocking",
+    "task_panics",
 ];
 
 /// The known option closest to a misspelt `key`, if one is close enough.
@@ -155,6 +160,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             "start_paused" => options.start_paused.is_some(),
             "crate" => options.tokio_crate.is_some(),
             "blocking" => options.blocking.is_some(),
+            "task_panics" => options.task_panics.is_some(),
             _ => {
                 return Err(meta.error(match did_you_mean(&key) {
                     Some(known) => format!("unknown option `{key}`; did you mean `{known}`?"),
@@ -177,6 +183,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                 "start_paused" => "start_paused = true",
                 "crate" => "crate = \"tokio\"",
                 "blocking" => "blocking = \"100ms\"",
+                "task_panics" => "task_panics = \"fail\"",
                 _ => "stop_timeout = \"2s\"",
             };
             return Err(meta.error(format!("option `{key}` needs a value, such as `{example}`")));
@@ -245,7 +252,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             }) => s.clone(),
             other => {
                 let hint = match key.as_str() {
-                    "leaks" => "\"fail\", \"warn\" or \"ignore\"",
+                    "leaks" | "task_panics" => "\"fail\", \"warn\" or \"ignore\"",
                     "flavor" => "\"current_thread\", \"multi_thread\" or \"local\"",
                     "ignore_threads" => "\"rayon-*, my-pool-*\"",
                     "ignore_tasks" => "\"*/deadpool-*, src/reaper.rs:*\"",
@@ -268,6 +275,16 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                     ));
                 }
                 options.leaks = Some(policy);
+            }
+            "task_panics" => {
+                let policy = literal.value();
+                if !["fail", "warn", "ignore"].contains(&policy.as_str()) {
+                    return Err(syn::Error::new(
+                        literal.span(),
+                        format!("unknown task panic policy {policy:?}; expected \"fail\", \"warn\" or \"ignore\""),
+                    ));
+                }
+                options.task_panics = Some((policy, literal.span()));
             }
             "ignore_threads" => options.ignore_threads = Some(literal.value()),
             "ignore_tasks" => options.ignore_tasks = Some(literal.value()),
@@ -400,6 +417,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             (options.start_paused.as_ref().map(|p| p.1), "start_paused"),
             (options.tokio_crate, "crate"),
             (options.blocking.as_ref().map(|b| b.1), "blocking"),
+            (options.task_panics.as_ref().map(|p| p.1), "task_panics"),
         ] {
             if let Some(span) = span {
                 return Err(syn::Error::new(
@@ -510,6 +528,17 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                 None => quote!(::std::option::Option::None),
             };
             builder = quote!(#builder.blocking(#threshold));
+        }
+        if let Some((policy, _)) = &options.task_panics {
+            let variant = syn::Ident::new(
+                match policy.as_str() {
+                    "fail" => "Fail",
+                    "ignore" => "Ignore",
+                    _ => "Warn",
+                },
+                Span::call_site(),
+            );
+            builder = quote!(#builder.task_panics(::iris::LeakPolicy::#variant));
         }
         if let Some((true, span)) = options.start_paused {
             // A compile error naming the feature when tokio's test-util is missing.
@@ -686,6 +715,21 @@ mod tests {
                 "`flavor` is for an async fn",
             ),
             ("worker_threads = 0", "fn t() {}", "must be at least 1"),
+            (
+                "task_panics = \"fail\"",
+                "fn t() {}",
+                "`task_panics` is for an async fn",
+            ),
+            (
+                "task_panics = \"loud\"",
+                "async fn t() {}",
+                "unknown task panic policy \"loud\"",
+            ),
+            (
+                "task_panic = \"fail\"",
+                "async fn t() {}",
+                "did you mean `task_panics`?",
+            ),
         ];
         for (attr, item, expected) in cases {
             let error = expand_str(attr, item).unwrap_err();
@@ -704,6 +748,11 @@ mod tests {
         );
         let out = expand_str("start_paused = false", "async fn t() {}").unwrap();
         assert!(!out.contains("start_paused"), "{out}");
+        let out = expand_str("task_panics = \"fail\"", "async fn t() {}").unwrap();
+        assert!(
+            out.contains(". task_panics (:: iris :: LeakPolicy :: Fail)"),
+            "{out}"
+        );
         let out = expand_str("flavor = \"local\"", "async fn t() {}").unwrap();
         assert!(
             out.contains(". flavor (:: iris :: Flavor :: Local)"),

@@ -112,6 +112,7 @@ where
     let runtime = build_runtime(&scope);
     let watch = watch_blocking(&scope, &runtime);
     let threads = runtime.threads.clone();
+    let panics = runtime.panics.clone();
     // The runtime goes to the body's thread and comes back with the value.
     let ran = on_body_thread(&scope, timeout, move || {
         let value = catch_unwind(AssertUnwindSafe(|| {
@@ -131,6 +132,7 @@ where
         Timed::Late { body_tid } => {
             // The runtime is stuck with the body: its threads are the body's, not leaks.
             scope.runtime_tids.extend(threads.lock().iter().copied());
+            scope.tasks.panics = panics.take();
             fail_late(scope, timeout, body_tid)
         }
     }
@@ -180,6 +182,7 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
         runtime,
         threads,
         workers,
+        panics,
         ..
     } = test_runtime;
     let registry = scope.registry().container().clone();
@@ -271,5 +274,7 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
     }
     scope.tasks.blocking = blocking;
     scope.tasks.held_workers = held;
+    // Noted until the runtime's shutdown: a task dropped then may still panic in it.
+    scope.tasks.panics = panics.take();
     scope.runtime_tids = stuck.into_iter().collect();
 }

@@ -79,6 +79,8 @@ pub struct TestOptions {
     /// `Some(None)`: off; `Some(Some(d))`: set to `d`; `None`: the default.
     #[cfg(feature = "tokio")]
     pub(crate) blocking: Option<Option<Duration>>,
+    #[cfg(feature = "tokio")]
+    pub(crate) task_panics: LeakPolicy,
 }
 
 impl TestOptions {
@@ -112,6 +114,8 @@ impl TestOptions {
             start_paused: false,
             #[cfg(feature = "tokio")]
             blocking: None,
+            #[cfg(feature = "tokio")]
+            task_panics: LeakPolicy::Warn,
         }
     }
 
@@ -316,6 +320,43 @@ impl TestOptions {
             .unwrap_or(Some(DEFAULT_BLOCKING))
     }
 
+    /// What a panic of a plain task (`tokio::spawn`, `spawn_blocking`) on the test's
+    /// runtime is worth (default: [`LeakPolicy::Warn`]; `IRIS_TASK_PANICS` overrides
+    /// it).
+    ///
+    /// tokio catches such a panic and hands it to the task's `JoinHandle`; when
+    /// nothing awaits that handle, the panic is lost and the test passes. Nothing
+    /// tells Iris whether the test read the handle (tokio's own `unhandled_panic =
+    /// "shutdown_runtime"` cannot tell either, and fires for awaited handles too), so
+    /// by default such a panic is written as a warning after the run, with its
+    /// message, place and task, and the test passes. `Fail` makes it fail the test,
+    /// as a background panic: use it where tests do not check panics through
+    /// `JoinHandle`s on purpose. `Ignore` says nothing. Managed tasks' panics always
+    /// count ([`ThreadContainer::spawn_task`](crate::ThreadContainer::spawn_task)).
+    ///
+    /// ```
+    /// use iris::{LeakPolicy, TestOptions};
+    ///
+    /// let strict = TestOptions::new("t").task_panics(LeakPolicy::Fail);
+    /// assert_eq!(strict.task_panics_value(), LeakPolicy::Fail);
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn task_panics(mut self, policy: LeakPolicy) -> TestOptions {
+        self.task_panics = policy;
+        self
+    }
+
+    /// The task-panic policy in force: `IRIS_TASK_PANICS`, else
+    /// [`task_panics`](Self::task_panics); `Ignore` too when the whole test's
+    /// `leaks` policy is `Ignore`.
+    #[cfg(feature = "tokio")]
+    pub fn task_panics_value(&self) -> LeakPolicy {
+        if self.policy() == LeakPolicy::Ignore {
+            return LeakPolicy::Ignore;
+        }
+        env_task_panics().unwrap_or(self.task_panics)
+    }
+
     /// Whether to install Iris's log subscriber (writing to the test's captured
     /// output) when the test has none (default: yes). `#[iris_test]` turns it off
     /// when `#[traced_test]` is on the same test, whose subscriber must get the logs.
@@ -366,6 +407,23 @@ fn default_ignores_off() -> bool {
                 false
             }
         },
+    })
+}
+
+/// `IRIS_TASK_PANICS`, read once (`None`: unset; a bad value is warned about and
+/// ignored).
+#[cfg(feature = "tokio")]
+fn env_task_panics() -> Option<LeakPolicy> {
+    static POLICY: OnceLock<Option<LeakPolicy>> = OnceLock::new();
+    *POLICY.get_or_init(|| {
+        let text = std::env::var("IRIS_TASK_PANICS").ok()?;
+        match text.parse() {
+            Ok(policy) => Some(policy),
+            Err(error) => {
+                output::about_run(&format!("iris: ignoring IRIS_TASK_PANICS: {error}"));
+                None
+            }
+        }
     })
 }
 

@@ -152,6 +152,9 @@ pub(crate) struct TaskFindings {
     /// code), when blocking detection was asked to fail the test.
     #[cfg(feature = "tokio")]
     pub(crate) blocked: Vec<BlockedWorker>,
+    /// Plain tasks that panicked, when the test's `task_panics` policy counts them.
+    #[cfg(feature = "tokio")]
+    pub(crate) panics: Vec<crate::tasks::task_panics::TaskPanic>,
     /// Where the runtime's stuck threads (held workers, blocking tasks) are, by
     /// thread id (feature `thread-tracking`).
     pub(crate) stacks: std::collections::HashMap<u32, Vec<Frame>>,
@@ -174,6 +177,57 @@ impl TaskFindings {
     fn blocked_count(&self) -> usize {
         0
     }
+
+    #[cfg(feature = "tokio")]
+    fn panic_count(&self) -> usize {
+        self.panics.len()
+    }
+
+    #[cfg(not(feature = "tokio"))]
+    fn panic_count(&self) -> usize {
+        0
+    }
+}
+
+/// The warning for plain tasks' panics under `task_panics = "warn"` (the default).
+#[cfg(feature = "tokio")]
+pub(crate) fn task_panic_warning(
+    test: &str,
+    panics: &[crate::tasks::task_panics::TaskPanic],
+) -> String {
+    let mut text = format!(
+        "iris: test `{test}`: {} plain task(s) panicked; tokio handed each panic to the task's \
+         `JoinHandle`, and unless the test awaited it, the panic was lost",
+        panics.len()
+    );
+    for panic in panics {
+        text.push_str("\n  ");
+        text.push_str(&describe_task_panic(panic));
+    }
+    text.push_str(
+        "\n  (task_panics = \"warn\", the default, as Iris cannot see whether a JoinHandle was read: \
+         the test still passes. Make these fail it with task_panics = \"fail\" or IRIS_TASK_PANICS=fail; \
+         silence them with task_panics = \"ignore\")",
+    );
+    text
+}
+
+/// One line for a plain task's panic.
+#[cfg(feature = "tokio")]
+pub(crate) fn describe_task_panic(panic: &crate::tasks::task_panics::TaskPanic) -> String {
+    let mut line = format!("plain task {} panicked", panic.task);
+    if let Some(location) = &panic.location {
+        line.push_str(&format!(" at {location}"));
+    }
+    line.push_str(&format!(
+        ": {} (on thread {:?}",
+        panic.message, panic.thread
+    ));
+    match &panic.spawned_at {
+        Some(site) => line.push_str(&format!("; spawned at {site})")),
+        None => line.push(')'),
+    }
+    line
 }
 
 /// One line (and its stack) for a worker a task held while it slept.
@@ -275,6 +329,7 @@ impl LeakReport {
             + self.processes.len()
             + self.panics.len()
             + self.plain_panics.len()
+            + self.tasks.panic_count()
     }
 
     /// Whether nothing leaked and nothing panicked.
@@ -285,6 +340,7 @@ impl LeakReport {
             && self.processes.is_empty()
             && self.panics.is_empty()
             && self.plain_panics.is_empty()
+            && self.tasks.panic_count() == 0
     }
 
     /// One line of JSON (no trailing newline) with the findings, for machines.
@@ -414,7 +470,8 @@ impl LeakReport {
                     ("processes", self.processes.len().into()),
                     (
                         "panics",
-                        (self.panics.len() + self.plain_panics.len()).into(),
+                        (self.panics.len() + self.plain_panics.len() + self.tasks.panic_count())
+                            .into(),
                     ),
                 ]),
             ),
@@ -423,6 +480,7 @@ impl LeakReport {
             ("processes", processes.into()),
             ("panics", panics.into()),
             ("plain_panics", plain_panics.into()),
+            ("task_panics", self.task_panics_json().into()),
             ("unmanaged_check", check.into()),
             (
                 "tasks",
@@ -459,6 +517,31 @@ impl LeakReport {
             ),
         ])
         .to_string()
+    }
+}
+
+impl LeakReport {
+    /// The plain tasks' panics, for the JSON line.
+    #[cfg(feature = "tokio")]
+    fn task_panics_json(&self) -> Vec<Json> {
+        self.tasks
+            .panics
+            .iter()
+            .map(|p| {
+                Json::object([
+                    ("task", p.task.as_str().into()),
+                    ("message", p.message.as_str().into()),
+                    ("location", p.location.clone().into()),
+                    ("spawned_at", p.spawned_at.clone().into()),
+                    ("thread", p.thread.as_str().into()),
+                ])
+            })
+            .collect()
+    }
+
+    #[cfg(not(feature = "tokio"))]
+    fn task_panics_json(&self) -> Vec<Json> {
+        Vec::new()
     }
 }
 
@@ -533,7 +616,7 @@ impl fmt::Display for LeakReport {
                 f,
                 "iris: test `{}` had {} background panic(s)",
                 self.test,
-                self.panics.len() + self.plain_panics.len()
+                self.panics.len() + self.plain_panics.len() + self.tasks.panic_count()
             )?;
         }
 
@@ -692,7 +775,7 @@ impl fmt::Display for LeakReport {
             _ => {}
         }
 
-        let panics = self.panics.len() + self.plain_panics.len();
+        let panics = self.panics.len() + self.plain_panics.len() + self.tasks.panic_count();
         if panics > 0 {
             if self.leaked() > 0 || tasks > 0 || !self.processes.is_empty() {
                 write!(f, "\n  and {panics} background panic(s):")?;
@@ -702,6 +785,10 @@ impl fmt::Display for LeakReport {
             }
             for panic in &self.plain_panics {
                 write!(f, "\n  {panic}")?;
+            }
+            #[cfg(feature = "tokio")]
+            for panic in &self.tasks.panics {
+                write!(f, "\n  {}", describe_task_panic(panic))?;
             }
         }
 
@@ -798,6 +885,13 @@ impl LeakReport {
             hints.push(
                 "a plain thread panicked and nobody joined it, so nobody saw the panic: keep its \
                  JoinHandle and `join()` it (the Err is the panic), or spawn it through a container",
+            );
+        }
+        if self.tasks.panic_count() > 0 {
+            hints.push(
+                "a plain task panicked and tokio kept the panic in its JoinHandle: await the \
+                 handle and check the Err, or spawn the task with `spawn_task`, whose panic fails \
+                 the test by itself (this test counts such panics: task_panics = \"fail\")",
             );
         }
         if self

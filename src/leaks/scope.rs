@@ -191,12 +191,12 @@ impl TestScope {
     #[allow(clippy::result_large_err)]
     pub(super) fn conclude(&mut self) -> Result<(), LeakReport> {
         let policy = self.options.policy();
-        let report = self.collect();
+        let mut report = self.collect();
+        self.weigh_task_panics(&mut report);
         if report.is_clean() || policy == LeakPolicy::Ignore {
             return Ok(());
         }
         output::append_json(&report);
-        let mut report = report;
         match policy {
             LeakPolicy::Fail => {
                 end_processes(&report.processes);
@@ -219,11 +219,32 @@ impl TestScope {
     /// the test fails for its timeout anyway.
     pub(super) fn conclude_late(&mut self, timeout: Duration) -> Option<LeakReport> {
         let mut report = self.collect();
+        self.weigh_task_panics(&mut report);
         report.timed_out = Some(timeout);
         output::append_json(&report);
         end_processes(&report.processes);
         report.processes_fate = Some(ProcessFate::Ended);
         (!report.is_clean() && self.options.policy() != LeakPolicy::Ignore).then_some(report)
+    }
+
+    /// Applies the `task_panics` policy to the plain tasks' panics found: kept as
+    /// findings under `Fail`, written as a warning after the run under `Warn`.
+    fn weigh_task_panics(&self, _report: &mut LeakReport) {
+        #[cfg(feature = "tokio")]
+        {
+            let report = _report;
+            let panics = std::mem::take(&mut report.tasks.panics);
+            match self.options.task_panics_value() {
+                LeakPolicy::Fail => report.tasks.panics = panics,
+                LeakPolicy::Warn if !panics.is_empty() => {
+                    output::after_the_run(&super::report::task_panic_warning(
+                        &report.test,
+                        &panics,
+                    ));
+                }
+                LeakPolicy::Warn | LeakPolicy::Ignore => {}
+            }
+        }
     }
 
     fn collect(&mut self) -> LeakReport {

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::task_panics;
 use crate::sync::deadline::Deadline;
 use crate::sync::panic_message;
 use crate::sync::stop_token::StopToken;
@@ -277,6 +278,8 @@ impl<Fut: Future> Future for TaskFuture<Fut> {
             let _scope = this.registry.as_ref().and_then(context::enter_scope);
             let _dispatch = this.dispatch.as_ref().map(tracing::dispatcher::set_default);
             let _span = this.span.enter();
+            // Its panic is caught below and recorded as the container's.
+            let _managed = task_panics::managed_poll();
             let inner = this.inner;
             catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
         };

@@ -5,7 +5,9 @@
 //! - [`managed_task`]: `spawn_task`, the [`ManagedTask`](managed_task::ManagedTask)
 //!   handle, `stop_async`;
 //! - [`runtime`]: the fresh runtime of an async test, whose threads and tasks see the
-//!   test's registry.
+//!   test's registry;
+//! - [`task_panics`]: panics of plain tasks on that runtime, which tokio hands to
+//!   `JoinHandle`s nobody may read.
 //!
 //! Imports `sync`, `os` and `threads`: a task is a member of its container's live
 //! set like a thread (role `Task`), so one stop covers both.
@@ -13,3 +15,4 @@
 pub(crate) mod managed_task;
 #[cfg(feature = "harness")]
 pub(crate) mod runtime;
+pub(crate) mod task_panics;

@@ -18,6 +18,7 @@ use crate::wait::condition::Backoff;
 
 use parking_lot::Mutex;
 
+use super::task_panics::{self, Collector};
 use crate::threads::container::ThreadContainer;
 use crate::threads::context;
 use crate::threads::managed_thread::current_os_tid;
@@ -51,6 +52,8 @@ pub(crate) struct TestRuntime {
     /// held by a task, not by `spawn_blocking`, and one that sleeps while not
     /// parked is blocked inside a poll.
     pub(crate) workers: Arc<Workers>,
+    /// Panics of its plain tasks.
+    pub(crate) panics: Arc<Collector>,
     /// Where each live task was spawned: tokio tells only when built with
     /// `--cfg tokio_unstable` (its task hooks, 1.46.1 or later).
     #[cfg(tokio_unstable)]
@@ -121,10 +124,21 @@ pub(crate) fn build(
     let (parked, unparked) = (workers.clone(), workers.clone());
     let registry = registry.clone();
     let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+    task_panics::install_hook();
+    #[cfg(tokio_unstable)]
+    let sites: Arc<
+        Mutex<std::collections::HashMap<tokio::task::Id, &'static std::panic::Location<'static>>>,
+    > = Arc::default();
+    #[cfg(tokio_unstable)]
+    let panics = Arc::new(Collector::with_sites(sites.clone()));
+    #[cfg(not(tokio_unstable))]
+    let panics = Arc::new(Collector::default());
+    let serving = panics.clone();
     builder
         .enable_all()
         .on_thread_start(move || {
             context::inherit(Some(registry.clone()));
+            task_panics::serve_for_life(Some(serving.clone()));
             let guard = tracing::dispatcher::set_default(&dispatch);
             let _ = RUNTIME_DISPATCH.try_with(|slot| *slot.borrow_mut() = Some(guard));
             if let Some(tid) = current_os_tid() {
@@ -141,12 +155,9 @@ pub(crate) fn build(
             }
             let _ = RUNTIME_DISPATCH.try_with(|slot| slot.borrow_mut().take());
             let _ = THIS_WORKER.try_with(|slot| slot.borrow_mut().take());
+            task_panics::serve_for_life(None);
             context::inherit(None);
         });
-    #[cfg(tokio_unstable)]
-    let sites: Arc<
-        Mutex<std::collections::HashMap<tokio::task::Id, &'static std::panic::Location<'static>>>,
-    > = Arc::default();
     #[cfg(tokio_unstable)]
     {
         let (spawned, ended) = (sites.clone(), sites.clone());
@@ -171,6 +182,7 @@ pub(crate) fn build(
         runtime,
         threads,
         workers,
+        panics,
         #[cfg(tokio_unstable)]
         sites,
     })
@@ -207,6 +219,8 @@ pub(crate) fn block_on<F: std::future::Future>(
     flavor: Flavor,
     body: F,
 ) -> F::Output {
+    // Its tasks' panics are this runtime's while the body runs here.
+    let _serving = task_panics::serve_while(runtime.panics.clone());
     match flavor {
         Flavor::Local => {
             note_worker(&runtime.workers, false);

@@ -271,3 +271,90 @@ fn a_clean_async_test_passes_in_every_mode() {
         assert!(!out.contains("iris: test"), "{out}");
     }
 }
+
+#[test]
+fn a_detached_tasks_panic_is_warned_about_by_default_with_its_message_and_place() {
+    let (passed, out) = run("detached_task_panic_warned", true, &[]);
+    assert!(passed, "the default policy warns: {out}");
+    assert!(
+        out.contains(
+            "iris: test `scenarios::detached_task_panic_warned`: 1 plain task(s) panicked"
+        ),
+        "{out}"
+    );
+    let site = site_of("// detached task panic site");
+    assert!(
+        out.contains(&format!("panicked at {site}")) && out.contains(": the detached job failed"),
+        "the panic's place and message ({site}): {out}"
+    );
+    assert!(
+        out.contains("task_panics = \"fail\""),
+        "how to make it fail: {out}"
+    );
+    // The whole run's policy: the environment makes the same test fail.
+    let (passed, out) = run(
+        "detached_task_panic_warned",
+        true,
+        &[("IRIS_TASK_PANICS", "fail")],
+    );
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains(
+            "iris: test `scenarios::detached_task_panic_warned` had 1 background panic(s)"
+        ),
+        "{out}"
+    );
+    // And it can be silenced.
+    let (passed, out) = run(
+        "detached_task_panic_warned",
+        true,
+        &[("IRIS_TASK_PANICS", "ignore")],
+    );
+    assert!(passed && !out.contains("plain task"), "{out}");
+}
+
+#[test]
+fn task_panics_fail_makes_a_detached_tasks_panic_fail_the_test_on_both_flavors() {
+    for scenario in [
+        "detached_task_panic_failed",
+        "detached_task_panic_on_a_worker",
+    ] {
+        let (passed, out) = run(scenario, true, &[]);
+        assert!(!passed, "{scenario}: {out}");
+        assert!(
+            out.contains(&format!(
+                "iris: test `scenarios::{scenario}` had 1 background panic(s)"
+            )),
+            "{scenario}: {out}"
+        );
+        let site = site_of("// detached task panic site");
+        assert!(
+            out.contains(&format!("panicked at {site}"))
+                && out.contains(": the detached job failed"),
+            "{scenario}: {out}"
+        );
+        // Raised at the test, as every finding is.
+        assert!(!out.contains("panicked at src/"), "{scenario}: {out}");
+        // Where the task was spawned, when tokio tells.
+        if cfg!(tokio_unstable) {
+            let spawned = site_of("drop(tokio::spawn(async move {");
+            assert!(
+                out.contains(&format!("spawned at {spawned}")),
+                "{scenario} ({spawned}): {out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_task_panic_the_test_awaited_passes_and_a_managed_tasks_is_not_counted_twice() {
+    let (passed, out) = run("awaited_task_panic", true, &[]);
+    assert!(passed, "{out}");
+    let (passed, out) = run("task_panic", true, &[("IRIS_TASK_PANICS", "fail")]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("iris: test `scenarios::task_panic` had 1 background panic(s)"),
+        "the managed task's panic, once: {out}"
+    );
+    assert!(!out.contains("plain task"), "{out}");
+}
