@@ -54,6 +54,7 @@ pub(crate) const SHUTDOWN_DEADLINE: Duration = Duration::from_millis(250);
 pub fn run_async_test<F: Future>(options: TestOptions, body: F) -> F::Output {
     let timeout = options.timeout_value();
     let flavor = options.flavor;
+    prepare_helpers(&options);
     let mut scope = TestScope::begin(options);
     let runtime = build_runtime(&scope);
     let watch = watch_blocking(&scope, &runtime);
@@ -108,6 +109,7 @@ where
     F::Output: Send + 'static,
 {
     let flavor = options.flavor;
+    prepare_helpers(&options);
     let mut scope = TestScope::begin(options);
     let runtime = build_runtime(&scope);
     let watch = watch_blocking(&scope, &runtime);
@@ -135,6 +137,14 @@ where
             scope.tasks.panics = panics.take();
             fail_late(scope, timeout, body_tid)
         }
+    }
+}
+
+/// Iris's process-wide helpers an async test uses, made before its scope takes its
+/// snapshot of the process's threads (so they are never the test's).
+fn prepare_helpers(options: &TestOptions) {
+    if options.blocking_value().is_some() {
+        super::blocking::prepare();
     }
 }
 

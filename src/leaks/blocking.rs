@@ -9,22 +9,25 @@
 //!   been switched in since the last look (its context-switch count is unchanged):
 //!   one uninterrupted sleep. CPU work is never a finding (a busy thread is running
 //!   or runnable), so a loaded machine cannot trigger it.
-//! - One sampler thread per watched test (an Iris helper: never a leak), woken by a
-//!   stop token, looking every quarter threshold (5 to 50 ms); it reads `/proc` only.
+//! - One sampler thread for the process (an Iris helper: never a leak), started
+//!   before the first watched test's snapshot, asleep while no test is watched, and
+//!   otherwise looking every quarter of the smallest threshold (5 to 50 ms); it reads
+//!   `/proc` only. A test starts and ends its watch with one short lock each, and
+//!   never waits for the sampler to be scheduled (on a loaded machine, a hand-off to
+//!   a per-test thread and its join cost milliseconds).
 //! - A sleep is reported once, with the longest time it was seen and the worker's
 //!   live stack at the moment it crossed the threshold.
 //! - Linux only (it reads `/proc`): elsewhere nothing is sampled and nothing found.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use super::report::BlockedWorker;
 use super::survey::LIVE_STACK_PATIENCE;
 use crate::os::threads::{self as os_threads, OsThread};
-use crate::sync::stop_token::StopToken;
 use crate::tasks::runtime::Workers;
 use crate::threads::managed_thread::current_os_tid;
 use crate::tracking;
@@ -37,11 +40,13 @@ struct Sighting {
     raw: Option<tracking::RawStack>,
 }
 
-/// The sampler of one test's runtime.
-pub(crate) struct BlockingWatch {
-    stop: StopToken,
-    found: Arc<Mutex<Vec<Sighting>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+/// One watched test's runtime: its workers, its threshold, what was found.
+struct Watched {
+    workers: Arc<Workers>,
+    threshold: Duration,
+    /// Held by the sampler while it looks at these workers, so that `finish`, which
+    /// takes it, never misses a sighting that look is recording.
+    looking: Mutex<Looking>,
 }
 
 /// One worker's current sleep, as far as the sampler has followed it.
@@ -52,46 +57,106 @@ struct Streak {
     reported: Option<usize>,
 }
 
+#[derive(Default)]
+struct Looking {
+    streaks: HashMap<u32, Streak>,
+    found: Vec<Sighting>,
+}
+
+/// The process's one sampler thread and the tests it watches.
+struct Sampler {
+    watched: Mutex<Vec<Arc<Watched>>>,
+    /// Signalled when a test starts being watched.
+    arrived: Condvar,
+}
+
+fn sampler() -> &'static Sampler {
+    static SAMPLER: OnceLock<Sampler> = OnceLock::new();
+    SAMPLER.get_or_init(|| Sampler {
+        watched: Mutex::new(Vec::new()),
+        arrived: Condvar::new(),
+    })
+}
+
+/// Starts the sampler thread if it is not running yet, where blocking detection can
+/// run. Called before a test takes its snapshot of the process's threads and
+/// charges new threads to itself, so the sampler is never seen as that test's.
+pub(crate) fn prepare() {
+    static STARTED: OnceLock<bool> = OnceLock::new();
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    STARTED.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("iris-blocking".into())
+            .spawn(|| {
+                if let Some(tid) = current_os_tid() {
+                    os_threads::register_helper(tid);
+                }
+                sample_forever(sampler());
+            })
+            .is_ok()
+    });
+}
+
+/// The sampler's loop: asleep while no test is watched; otherwise a look at every
+/// watched runtime each quarter of the smallest threshold (5 to 50 ms).
+fn sample_forever(sampler: &Sampler) -> ! {
+    loop {
+        let watched: Vec<Arc<Watched>> = {
+            let mut list = sampler.watched.lock();
+            while list.is_empty() {
+                sampler.arrived.wait(&mut list);
+            }
+            list.clone()
+        };
+        let threshold = watched
+            .iter()
+            .map(|w| w.threshold)
+            .min()
+            .unwrap_or(Duration::from_millis(100));
+        for watch in &watched {
+            let mut looking = watch.looking.lock();
+            let Looking { streaks, found } = &mut *looking;
+            look(&watch.workers, watch.threshold, streaks, found);
+        }
+        drop(watched);
+        std::thread::sleep(
+            (threshold / 4).clamp(Duration::from_millis(5), Duration::from_millis(50)),
+        );
+    }
+}
+
+/// The watch over one test's runtime, by the process's sampler.
+pub(crate) struct BlockingWatch {
+    watched: Arc<Watched>,
+}
+
 impl BlockingWatch {
-    /// Starts watching `workers` with `threshold`; `None` where it cannot run.
+    /// Starts watching `workers` with `threshold`; `None` where it cannot run (not
+    /// Linux, or the sampler thread could not start).
     pub(crate) fn start(workers: Arc<Workers>, threshold: Duration) -> Option<BlockingWatch> {
+        prepare();
         if !cfg!(target_os = "linux") {
             return None;
         }
-        let stop = StopToken::new();
-        let found: Arc<Mutex<Vec<Sighting>>> = Arc::default();
-        let period = (threshold / 4).clamp(Duration::from_millis(5), Duration::from_millis(50));
-        let (watching, findings) = (stop.clone(), found.clone());
-        let thread = std::thread::Builder::new()
-            .name("iris-blocking".into())
-            .spawn(move || {
-                let tid = current_os_tid();
-                if let Some(tid) = tid {
-                    os_threads::register_helper(tid);
-                }
-                let mut streaks: HashMap<u32, Streak> = HashMap::new();
-                while !watching.wait_timeout(period) {
-                    look(&workers, threshold, &mut streaks, &findings);
-                }
-                if let Some(tid) = tid {
-                    os_threads::unregister_helper(tid);
-                }
-            })
-            .ok()?;
-        Some(BlockingWatch {
-            stop,
-            found,
-            thread: Some(thread),
-        })
+        let watched = Arc::new(Watched {
+            workers,
+            threshold,
+            looking: Mutex::new(Looking::default()),
+        });
+        let sampler = sampler();
+        sampler.watched.lock().push(watched.clone());
+        sampler.arrived.notify_one();
+        Some(BlockingWatch { watched })
     }
 
-    /// Stops the sampler and returns what it found.
-    pub(crate) fn finish(mut self) -> Vec<BlockedWorker> {
-        self.stop.stop();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        std::mem::take(&mut *self.found.lock())
+    /// Stops watching and returns what was found. No hand-off: the sampler is
+    /// waited for only if it is looking at this test's workers right now.
+    pub(crate) fn finish(self) -> Vec<BlockedWorker> {
+        self.leave();
+        let found = std::mem::take(&mut self.watched.looking.lock().found);
+        found
             .into_iter()
             .map(|s| BlockedWorker {
                 os: s.os,
@@ -100,11 +165,18 @@ impl BlockingWatch {
             })
             .collect()
     }
+
+    fn leave(&self) {
+        sampler()
+            .watched
+            .lock()
+            .retain(|w| !Arc::ptr_eq(w, &self.watched));
+    }
 }
 
 impl Drop for BlockingWatch {
     fn drop(&mut self) {
-        self.stop.stop();
+        self.leave();
     }
 }
 
@@ -113,7 +185,7 @@ fn look(
     workers: &Workers,
     threshold: Duration,
     streaks: &mut HashMap<u32, Streak>,
-    findings: &Mutex<Vec<Sighting>>,
+    findings: &mut Vec<Sighting>,
 ) {
     let now = Instant::now();
     for worker in workers.all() {
@@ -153,14 +225,13 @@ fn look(
         if held_for < threshold {
             continue;
         }
-        let mut findings = findings.lock();
         match streak.reported {
             Some(index) => findings[index].held_for = held_for,
             None => {
                 let Some(os) = OsThread::read(tid) else {
                     continue;
                 };
-                // The lock is the sampler's own: nobody waits on it until `finish`.
+                // Under the watch's lock: only `finish` waits on it, for this one sample.
                 let raw = tracking::sample_raw(tid, LIVE_STACK_PATIENCE);
                 streak.reported = Some(findings.len());
                 findings.push(Sighting { os, held_for, raw });
