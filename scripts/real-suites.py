@@ -27,6 +27,7 @@ import io
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,6 +38,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "target" / "real-suites"
+# The suites build Iris from a copy of its tracked files taken when the script
+# starts, so that editing the sources during a long run neither rebuilds the suites
+# in the middle of it nor mixes two versions in one table.
+SNAPSHOT = WORK / "iris-snapshot"
 FEATURE = "iris-overhead"
 
 # (crate, version, why it is a fair test, environment for the Iris runs)
@@ -144,7 +149,7 @@ def convert(package):
     is_async = package.name.rsplit("-", 1)[0] in ASYNC
     iris_features = '["harness", "tokio", "tokio-test-util"]' if is_async else '["harness"]'
     text += (
-        f'\n[dev-dependencies.iris]\npath = "{ROOT}"\ndefault-features = false\n'
+        f'\n[dev-dependencies.iris]\npath = "{SNAPSHOT}"\ndefault-features = false\n'
         f"features = {iris_features}\n"
     )
     manifest.write_text(text)
@@ -168,6 +173,29 @@ def convert(package):
             path.write_text(converted)
             count += n
     (package / ".iris-tests").write_text(str(count))
+
+
+def take_snapshot():
+    """Copies Iris's tracked files, as they are now, to SNAPSHOT."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    if SNAPSHOT.exists():
+        shutil.rmtree(SNAPSHOT)
+    for name in filter(None, files):
+        source = ROOT / name.decode()
+        if source.is_file():
+            target = SNAPSHOT / name.decode()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def point_at_snapshot(package):
+    """A suite converted by an older version of this script depended on ROOT."""
+    manifest = package / "Cargo.toml"
+    text = manifest.read_text()
+    if f'path = "{ROOT}"' in text:
+        manifest.write_text(text.replace(f'path = "{ROOT}"', f'path = "{SNAPSHOT}"'))
 
 
 def run(command, cwd, env=None):
@@ -246,10 +274,12 @@ def main():
     parser.add_argument("--release", action="store_true", help="build and run with --release (kept apart from debug results)")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
+    take_snapshot()
     for crate, version, why, iris_env in SUITES:
         if args.only and args.only != crate:
             continue
         package = fetch(crate, version)
+        point_at_snapshot(package)
         tests = int((package / ".iris-tests").read_text())
         print(f"{crate} {version}: {tests} tests converted; {why}", file=sys.stderr)
         rows = measure(package, args.rounds, iris_env, args.runner, args.release)
