@@ -8,7 +8,9 @@
 //!   two), and only while the kernel says it sleeps (`S` or `D`) *and* it has not
 //!   been switched in since the last look (its context-switch count is unchanged):
 //!   one uninterrupted sleep. CPU work is never a finding (a busy thread is running
-//!   or runnable), so a loaded machine cannot trigger it.
+//!   or runnable), so a loaded machine cannot trigger it. Nor is the panic
+//!   machinery's time: a worker inside the panic hooks (printing a backtrace under
+//!   `RUST_BACKTRACE` takes a debug build 100 ms or more) is not judged.
 //! - One sampler thread for the process (an Iris helper: never a leak), started
 //!   before the first watched test's snapshot, asleep while no test is watched, and
 //!   otherwise looking every quarter of the smallest threshold (5 to 50 ms); it reads
@@ -29,6 +31,7 @@ use super::report::BlockedWorker;
 use super::survey::LIVE_STACK_PATIENCE;
 use crate::os::threads::{self as os_threads, OsThread};
 use crate::tasks::runtime::Workers;
+use crate::tasks::task_panics;
 use crate::threads::managed_thread::current_os_tid;
 use crate::tracking;
 
@@ -191,7 +194,8 @@ fn look(
     for worker in workers.all() {
         let tid = worker.tid;
         let asleep = !worker.parked.load(std::sync::atomic::Ordering::Acquire)
-            && OsThread::read(tid).is_some_and(|os| matches!(os.state, 'S' | 'D'));
+            && OsThread::read(tid).is_some_and(|os| matches!(os.state, 'S' | 'D'))
+            && !task_panics::in_panic_hooks(tid);
         let switches = if asleep {
             os_threads::context_switches(tid)
         } else {

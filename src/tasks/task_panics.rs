@@ -18,6 +18,9 @@
 //!   failure, not a note.
 //! - A note goes to the collector of the runtime the thread serves, never to another
 //!   test's.
+//! - While a thread runs the hooks this one chains to (the default hook prints the
+//!   message and, with `RUST_BACKTRACE`, a symbolized backtrace), it is listed in
+//!   `IN_HOOKS`, so blocking detection never counts the panic machinery's time.
 
 use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Once};
@@ -25,6 +28,7 @@ use std::sync::{Arc, Once};
 use parking_lot::Mutex;
 
 use crate::sync::panic_message;
+use crate::threads::managed_thread::current_os_tid;
 
 /// A panic of a plain task on a test's runtime.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,14 +99,35 @@ thread_local! {
     static IN_MANAGED_POLL: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Threads (kernel ids) running the panic hooks right now: the default hook prints
+/// the message, and with `RUST_BACKTRACE` set a whole symbolized backtrace, which
+/// takes a debug build a tenth of a second or more. That is the panic machinery's
+/// time, not the task's: blocking detection does not count it.
+static IN_HOOKS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Whether thread `tid` is inside the panic hooks now (see [`IN_HOOKS`]).
+pub(crate) fn in_panic_hooks(tid: u32) -> bool {
+    IN_HOOKS.lock().contains(&tid)
+}
+
 /// Installs the panic hook (once for the process).
 pub(crate) fn install_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            let tid = current_os_tid();
+            if let Some(tid) = tid {
+                IN_HOOKS.lock().push(tid);
+            }
             note(info);
             previous(info);
+            if let Some(tid) = tid {
+                let mut in_hooks = IN_HOOKS.lock();
+                if let Some(at) = in_hooks.iter().position(|t| *t == tid) {
+                    in_hooks.swap_remove(at);
+                }
+            }
         }));
     });
 }

@@ -358,3 +358,10 @@ fn a_task_panic_the_test_awaited_passes_and_a_managed_tasks_is_not_counted_twice
     );
     assert!(!out.contains("plain task"), "{out}");
 }
+
+#[test]
+fn the_panic_hooks_time_is_not_blocking_the_runtime() {
+    let (passed, out) = run("catches_its_own_panic", true, &[]);
+    assert!(passed, "{out}");
+    assert!(!out.contains("blocked its runtime"), "{out}");
+}

@@ -214,3 +214,23 @@ async fn awaited_task_panic() {
     let joined = tokio::spawn(async { panic!("checked by the test") }).await;
     assert!(joined.unwrap_err().is_panic());
 }
+
+/// A body that catches a panic of its own on purpose (as tokio-util's tests do),
+/// in a process whose panic hook takes its time, as printing a backtrace under
+/// `RUST_BACKTRACE` does in a debug build (or waiting for the lock of another
+/// thread's backtrace, which a worker then sleeps on): the panic machinery's time.
+#[test]
+#[ignore = "run by end_to_end"]
+fn catches_its_own_panic() {
+    // Set before Iris builds the test's runtime (and chains its own hook), as the
+    // default hook is.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        std::thread::sleep(Duration::from_millis(300));
+        previous(info);
+    }));
+    iris::run_async_test(iris::TestOptions::new("catches_its_own_panic"), async {
+        let caught = std::panic::catch_unwind(|| panic!("expected by the test"));
+        assert!(caught.is_err());
+    });
+}
