@@ -198,10 +198,20 @@ def point_at_snapshot(package):
         manifest.write_text(text.replace(f'path = "{ROOT}"', f'path = "{SNAPSHOT}"'))
 
 
+# Every run, plain or not, prints backtraces as CI usually does: a panic's backtrace
+# takes a debug build a tenth of a second to print, and Iris must not mistake that
+# for anything.
+RUN_ENV = {"RUST_BACKTRACE": "1"}
+
+
 def run(command, cwd, env=None):
     started = time.monotonic()
     result = subprocess.run(
-        command, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
+        command,
+        cwd=cwd,
+        env={**os.environ, **RUN_ENV, **(env or {})},
+        capture_output=True,
+        text=True,
     )
     return time.monotonic() - started, result
 
@@ -216,8 +226,9 @@ def verdicts(output):
 
 
 def leak_reports(output):
-    """The first line of each Iris report."""
-    return sorted(set(re.findall(r"iris: test `[^`]+` [^\n]*", output)))
+    """The first line of each Iris report, and of each warning (`iris: test `T`: ...`,
+    written after the run: a plain task's panic under the default policy)."""
+    return sorted(set(re.findall(r"iris: test `[^`]+`:? [^\n]*", output)))
 
 
 RUNNERS = {
