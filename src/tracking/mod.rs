@@ -93,20 +93,25 @@ impl fmt::Display for PlainPanic {
 }
 
 /// Whether threads are being tracked in this process: the feature is on, this is
-/// Linux, and the binary's `pthread_create` really is Iris's (checked once, with a
-/// probe thread). Also installs the panic hook that notes panics of plain threads.
+/// Linux, and the binary's `pthread_create` really is Iris's (checked once, by the
+/// first thread made through it, or a probe thread). Also installs the panic hook that notes panics of plain threads.
 pub(crate) fn active() -> bool {
     #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
     {
         static ACTIVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         let active = *ACTIVE.get_or_init(|| {
-            // A thread made now goes through our `pthread_create` if the binary binds
-            // to it; asking that, not whether the probe itself was tracked, keeps the
-            // answer right when tracking is switched off for a while (benchmarks).
-            let probe = std::thread::Builder::new()
-                .name("iris-probe".into())
-                .spawn(|| ());
-            let _ = probe.map(|p| p.join());
+            // Any thread made so far (the test harness's) went through our
+            // `pthread_create` if the binary binds to it. If none was, a probe thread
+            // made now does: our `pthread_create` notes it on this thread, before the
+            // probe runs, so it is not joined (waiting for a thread to be scheduled
+            // costs milliseconds on a loaded machine). Asking that, not whether the
+            // probe was tracked, keeps the answer right when tracking is switched off
+            // for a while (benchmarks).
+            if !hooks::interposed() {
+                let _ = std::thread::Builder::new()
+                    .name("iris-probe".into())
+                    .spawn(|| ());
+            }
             let tracked = hooks::interposed();
             if !tracked {
                 tracing::warn!("iris: the thread-tracking feature is on but pthread_create is not interposed in this binary; falling back to the /proc diff");
