@@ -307,9 +307,17 @@ def main():
             kept = [r for r in json.loads(previous.read_text())["rows"] if r["runner"] != measured]
             rows = kept + rows
         result = {"crate": crate, "version": version, "tests": tests, "rounds": args.rounds,
-                  "env": iris_env, "rows": rows}
+                  "env": iris_env, "rows": rows, "measured": time.strftime("%Y-%m-%d %H:%M"),
+                  "iris": iris_commit()}
         previous.write_text(json.dumps(result, indent=1))
     write_report()
+
+
+def iris_commit():
+    """The commit the snapshot was taken at (and whether the tree had changes)."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return head + ("+changes" if dirty else "")
 
 
 def results_path(crate, release):
@@ -334,8 +342,9 @@ def write_report():
             met = "yes" if row["ratio"] <= 1.05 else "**no**"
             env = " ".join(f"`{k}={v}`" for k, v in result.get("env", {}).items())
             variant = row.get("variant", "iris") + (f" with {env}" if env else "")
+            when = f", {result['measured']}, Iris {result['iris']}" if "measured" in result else ""
             lines.append(
-                f"| {crate} {result['version']} ({result['tests']} tests) | {row['runner']} "
+                f"| {crate} {result['version']} ({result['tests']} tests{when}) | {row['runner']} "
                 f"| {variant} | {row['plain']:.2f} s | {row['iris']:.2f} s | {row['ratio']:.3f} "
                 f"| <= 1.05 ({met}) | {pp} passed, {pf} failed / {ip} passed, {iff} failed |"
             )
