@@ -14,7 +14,8 @@
 //!   settle the verdict; [`async_harness`] does the same for `async fn` tests, with
 //!   [`blocking`] watching its runtime's workers for blocking calls;
 //! - [`report`]: [`LeakReport`](report::LeakReport), what a test left behind, as text
-//!   and as JSON;
+//!   and as JSON; [`output`] writes it and the test's logs, through
+//!   [`lazy_logger`] (built by the first line logged);
 //! - [`fixtures`]: the same for rstest.
 //!
 //! It may import every other layer; nothing imports it.
@@ -28,6 +29,7 @@ pub mod fixtures;
 pub(crate) mod hang_doctor;
 pub(crate) mod harness;
 pub(crate) mod json;
+pub(crate) mod lazy_logger;
 pub(crate) mod live;
 pub(crate) mod options;
 pub(crate) mod output;

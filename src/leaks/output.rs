@@ -17,6 +17,7 @@
 use std::io::Write;
 use std::sync::OnceLock;
 
+use super::lazy_logger::LazyLogger;
 use super::report::LeakReport;
 pub(crate) use crate::os::runner::{
     about_run, about_test, after_the_run, from_watchdog, note_once, runner, Runner,
@@ -84,15 +85,28 @@ pub(crate) fn install_test_logger() -> Option<tracing::subscriber::DefaultGuard>
     if !unset {
         return None;
     }
-    let logger = LOGGER.get_or_init(|| {
-        let fmt = tracing_subscriber::fmt()
-            .with_test_writer()
-            .with_ansi(false);
-        match log_filter() {
-            // The common case (neither variable set) needs no directive parser.
-            None => tracing::Dispatch::new(fmt.with_max_level(tracing::Level::INFO).finish()),
-            Some(filter) => tracing::Dispatch::new(fmt.with_env_filter(filter).finish()),
-        }
+    let logger = LOGGER.get_or_init(|| match log_filter() {
+        // The common case (neither variable set) needs no directive parser, and most
+        // tests never log: the subscriber is built by the first line that passes.
+        None => tracing::Dispatch::new(LazyLogger::new(
+            tracing::level_filters::LevelFilter::INFO,
+            || {
+                tracing::Dispatch::new(
+                    tracing_subscriber::fmt()
+                        .with_test_writer()
+                        .with_ansi(false)
+                        .with_max_level(tracing::Level::INFO)
+                        .finish(),
+                )
+            },
+        )),
+        Some(filter) => tracing::Dispatch::new(
+            tracing_subscriber::fmt()
+                .with_test_writer()
+                .with_ansi(false)
+                .with_env_filter(filter)
+                .finish(),
+        ),
     });
     Some(tracing::dispatcher::set_default(logger))
 }
