@@ -23,6 +23,7 @@
 //!   running test is dumped, then the signal's default action ends the process, as
 //!   it would have without Iris.
 
+use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -65,6 +66,9 @@ struct Patient {
     registry: ThreadRegistry,
     body: Option<u32>,
     tracked_scope: Option<u64>,
+    /// The process's threads when the test began, when it owns the process: those
+    /// born since are the test's too, and listed.
+    before: Option<Arc<HashSet<u32>>>,
     dumped: bool,
 }
 
@@ -77,6 +81,7 @@ impl Patient {
             registry: self.registry.clone(),
             body: self.body,
             tracked_scope: self.tracked_scope,
+            before: self.before.clone(),
         }
     }
 }
@@ -88,6 +93,7 @@ struct Chart {
     registry: ThreadRegistry,
     body: Option<u32>,
     tracked_scope: Option<u64>,
+    before: Option<Arc<HashSet<u32>>>,
 }
 
 impl Chart {
@@ -95,7 +101,12 @@ impl Chart {
     fn write(&self, headline: &str) {
         output::from_watchdog(&format!(
             "{headline}\n{}",
-            describe_live(&self.registry, None, self.tracked_scope, self.body)
+            describe_live(
+                &self.registry,
+                self.before.as_deref(),
+                self.tracked_scope,
+                self.body
+            )
         ));
     }
 }
@@ -151,6 +162,7 @@ pub(super) fn admit(
     name: &str,
     registry: &ThreadRegistry,
     tracked_scope: Option<u64>,
+    before: Option<&HashSet<u32>>,
 ) -> Option<Admission> {
     dump_after()?;
     let doctor = doctor();
@@ -164,6 +176,7 @@ pub(super) fn admit(
         registry: registry.clone(),
         body: current_os_tid(),
         tracked_scope,
+        before: before.map(|tids| Arc::new(tids.clone())),
         dumped: false,
     });
     // Every test waits the same time, so a newcomer is never due before the others:

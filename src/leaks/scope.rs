@@ -142,6 +142,10 @@ impl TestScope {
             options.name(),
             &scope,
             attribution.as_ref().map(Attribution::scope),
+            match &check {
+                ThreadCheck::Diff(snapshot) => Some(&snapshot.tids),
+                _ => None,
+            },
         );
         TestScope {
             watched,

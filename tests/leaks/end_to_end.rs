@@ -672,6 +672,8 @@ fn a_test_nextest_terminates_leaves_its_dump_in_its_output() {
         "{out}"
     );
     assert!(out.contains("\"waits-with-the-hung-body\""), "{out}");
+    // The test owns its process: a thread started outside Iris is listed too.
+    assert!(out.contains("unmanaged: \"plain-waiter\""), "{out}");
     if cfg!(feature = "thread-tracking") {
         assert!(out.contains("stuck_for_a_while"), "{out}");
     }

@@ -258,6 +258,10 @@ fn slow_body_for_the_hang_doctor() {
 #[ignore = "hangs on purpose until terminated; run by end_to_end"]
 fn hangs_until_terminated() {
     get_thread_registry().spawn("waits-with-the-hung-body", |stop| stop.wait());
+    std::thread::Builder::new()
+        .name("plain-waiter".into())
+        .spawn(|| stuck_for_a_while(Duration::from_secs(60)))
+        .unwrap();
     if let Ok(path) = std::env::var("IRIS_SCENARIO_READY") {
         iris::SentinelFile::new(path).signal().unwrap();
     }
