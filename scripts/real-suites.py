@@ -294,6 +294,9 @@ def main():
         tests = int((package / ".iris-tests").read_text())
         print(f"{crate} {version}: {tests} tests converted; {why}", file=sys.stderr)
         rows = measure(package, args.rounds, iris_env, args.runner, args.release)
+        stamp = {"measured_at": time.strftime("%Y-%m-%d %H:%M"), "iris_commit": iris_commit()}
+        for row in rows:
+            row.update(stamp)
         for row in rows:
             if row["reports"]:
                 slug = f"{row['runner']}-{row['variant']}".replace(" ", "-").replace("+", "")
@@ -307,8 +310,7 @@ def main():
             kept = [r for r in json.loads(previous.read_text())["rows"] if r["runner"] != measured]
             rows = kept + rows
         result = {"crate": crate, "version": version, "tests": tests, "rounds": args.rounds,
-                  "env": iris_env, "rows": rows, "measured": time.strftime("%Y-%m-%d %H:%M"),
-                  "iris": iris_commit()}
+                  "env": iris_env, "rows": rows}
         previous.write_text(json.dumps(result, indent=1))
     write_report()
 
@@ -342,7 +344,8 @@ def write_report():
             met = "yes" if row["ratio"] <= 1.05 else "**no**"
             env = " ".join(f"`{k}={v}`" for k, v in result.get("env", {}).items())
             variant = row.get("variant", "iris") + (f" with {env}" if env else "")
-            when = f", {result['measured']}, Iris {result['iris']}" if "measured" in result else ""
+            # Rows kept from an earlier run (`--runner`) keep their own date.
+            when = f", {row['measured_at']}, Iris {row['iris_commit']}" if "measured_at" in row else ""
             lines.append(
                 f"| {crate} {result['version']} ({result['tests']} tests{when}) | {row['runner']} "
                 f"| {variant} | {row['plain']:.2f} s | {row['iris']:.2f} s | {row['ratio']:.3f} "
