@@ -22,14 +22,21 @@
 //!   message and, with `RUST_BACKTRACE`, a symbolized backtrace), it is listed in
 //!   `IN_HOOKS`, so blocking detection never counts the panic machinery's time.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
+#[cfg(feature = "harness")]
+use std::cell::RefCell;
+#[cfg(feature = "harness")]
 use std::sync::{Arc, Once};
 
+#[cfg(feature = "harness")]
 use parking_lot::Mutex;
 
+#[cfg(feature = "harness")]
 use crate::sync::panic_message;
+#[cfg(feature = "harness")]
 use crate::threads::managed_thread::current_os_tid;
 
+#[cfg(feature = "harness")]
 /// A panic of a plain task on a test's runtime.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct TaskPanic {
@@ -45,6 +52,7 @@ pub(crate) struct TaskPanic {
     pub(crate) thread: String,
 }
 
+#[cfg(feature = "harness")]
 /// Where a test runtime's threads note their tasks' panics.
 #[derive(Default)]
 pub(crate) struct Collector {
@@ -60,6 +68,7 @@ pub(crate) struct Collector {
     >,
 }
 
+#[cfg(feature = "harness")]
 impl Collector {
     /// A collector that names each task's spawn site from the runtime's task hooks.
     #[cfg(tokio_unstable)]
@@ -92,24 +101,31 @@ impl Collector {
     }
 }
 
+#[cfg(feature = "harness")]
 thread_local! {
     /// The collector of the test runtime this thread serves, if any.
     static SERVES: RefCell<Option<Arc<Collector>>> = const { RefCell::new(None) };
+}
+
+thread_local! {
     /// Inside a managed task's poll: its panic is its container's.
     static IN_MANAGED_POLL: Cell<bool> = const { Cell::new(false) };
 }
 
+#[cfg(feature = "harness")]
 /// Threads (kernel ids) running the panic hooks right now: the default hook prints
 /// the message, and with `RUST_BACKTRACE` set a whole symbolized backtrace, which
 /// takes a debug build a tenth of a second or more. That is the panic machinery's
 /// time, not the task's: blocking detection does not count it.
 static IN_HOOKS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
+#[cfg(feature = "harness")]
 /// Whether thread `tid` is inside the panic hooks now (see [`IN_HOOKS`]).
 pub(crate) fn in_panic_hooks(tid: u32) -> bool {
     IN_HOOKS.lock().contains(&tid)
 }
 
+#[cfg(feature = "harness")]
 /// Installs the panic hook (once for the process).
 pub(crate) fn install_hook() {
     static ONCE: Once = Once::new();
@@ -132,6 +148,7 @@ pub(crate) fn install_hook() {
     });
 }
 
+#[cfg(feature = "harness")]
 fn note(info: &std::panic::PanicHookInfo<'_>) {
     if IN_MANAGED_POLL.try_with(Cell::get).unwrap_or(true) {
         return;
@@ -156,12 +173,14 @@ fn note(info: &std::panic::PanicHookInfo<'_>) {
     collector.panics.lock().push(panic);
 }
 
+#[cfg(feature = "harness")]
 /// This thread serves the runtime of `collector` for the rest of its life (a
 /// runtime's worker or blocking thread, at its start; `None` at its stop).
 pub(crate) fn serve_for_life(collector: Option<Arc<Collector>>) {
     let _ = SERVES.try_with(|s| *s.borrow_mut() = collector);
 }
 
+#[cfg(feature = "harness")]
 /// This thread serves the runtime of `collector` until the guard is dropped (the
 /// `block_on` thread, while it runs the body); then whatever it served before.
 pub(crate) fn serve_while(collector: Arc<Collector>) -> Serving {
@@ -172,11 +191,13 @@ pub(crate) fn serve_while(collector: Arc<Collector>) -> Serving {
     Serving { previous }
 }
 
+#[cfg(feature = "harness")]
 /// Restores what the thread served before ([`serve_while`]).
 pub(crate) struct Serving {
     previous: Option<Arc<Collector>>,
 }
 
+#[cfg(feature = "harness")]
 impl Drop for Serving {
     fn drop(&mut self) {
         let previous = self.previous.take();
@@ -203,7 +224,7 @@ impl Drop for ManagedPoll {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "harness"))]
 mod tests {
     use super::*;
 
