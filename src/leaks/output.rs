@@ -48,16 +48,17 @@ pub(crate) fn append_json(report: &LeakReport) {
 }
 
 /// The level filter of the log subscriber Iris installs: `IRIS_LOG`, else `RUST_LOG`
-/// (directives such as `info,my_crate=debug`), else `info`. A value that does not
-/// parse is warned about once and `info` is used.
+/// (directives such as `info,my_crate=debug`: a default level and levels per
+/// target), else `info`. A value that does not parse (span and field filters are
+/// not taken: they would need `tracing-subscriber`'s regex-based `EnvFilter`, which
+/// more than doubled every test binary) is warned about once and `info` is used.
 /// `None` means `info`.
-fn log_filter() -> Option<tracing_subscriber::EnvFilter> {
-    use tracing_subscriber::EnvFilter;
+fn log_filter() -> Option<tracing_subscriber::filter::Targets> {
     for variable in ["IRIS_LOG", "RUST_LOG"] {
         let Ok(text) = std::env::var(variable) else {
             continue;
         };
-        return match EnvFilter::builder().parse(&text) {
+        return match text.parse::<tracing_subscriber::filter::Targets>() {
             Ok(filter) => Some(filter),
             Err(error) => {
                 note_once(
@@ -100,13 +101,17 @@ pub(crate) fn install_test_logger() -> Option<tracing::subscriber::DefaultGuard>
                 )
             },
         )),
-        Some(filter) => tracing::Dispatch::new(
-            tracing_subscriber::fmt()
-                .with_test_writer()
-                .with_ansi(false)
-                .with_env_filter(filter)
-                .finish(),
-        ),
+        Some(filter) => {
+            use tracing_subscriber::layer::SubscriberExt;
+            tracing::Dispatch::new(
+                tracing_subscriber::fmt()
+                    .with_test_writer()
+                    .with_ansi(false)
+                    .with_max_level(tracing::level_filters::LevelFilter::TRACE)
+                    .finish()
+                    .with(filter),
+            )
+        }
     });
     Some(tracing::dispatcher::set_default(logger))
 }
