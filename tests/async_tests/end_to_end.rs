@@ -291,6 +291,15 @@ fn a_detached_tasks_panic_is_warned_about_by_default_with_its_message_and_place(
         out.contains("task_panics = \"fail\""),
         "how to make it fail: {out}"
     );
+    // Under cargo test (tests sharing the process), the warning is written once the
+    // test process ends, after libtest's lines.
+    let (passed, out) = run("detached_task_panic_warned", false, &[]);
+    assert!(passed, "{out}");
+    let warned = out
+        .find("iris: test `scenarios::detached_task_panic_warned`: 1 plain task(s) panicked")
+        .unwrap_or_else(|| panic!("warned under cargo test too: {out}"));
+    let summary = out.find("test result: ok").expect("libtest's summary");
+    assert!(warned > summary, "after libtest's lines: {out}");
     // The whole run's policy: the environment makes the same test fail.
     let (passed, out) = run(
         "detached_task_panic_warned",
