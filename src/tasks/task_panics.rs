@@ -36,8 +36,8 @@ use crate::sync::panic_message;
 #[cfg(feature = "harness")]
 use crate::threads::managed_thread::current_os_tid;
 
-#[cfg(feature = "harness")]
 /// A panic of a plain task on a test's runtime.
+#[cfg(feature = "harness")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct TaskPanic {
     /// The panic's message.
@@ -52,8 +52,8 @@ pub(crate) struct TaskPanic {
     pub(crate) thread: String,
 }
 
-#[cfg(feature = "harness")]
 /// Where a test runtime's threads note their tasks' panics.
+#[cfg(feature = "harness")]
 #[derive(Default)]
 pub(crate) struct Collector {
     panics: Mutex<Vec<TaskPanic>>,
@@ -112,21 +112,21 @@ thread_local! {
     static IN_MANAGED_POLL: Cell<bool> = const { Cell::new(false) };
 }
 
-#[cfg(feature = "harness")]
 /// Threads (kernel ids) running the panic hooks right now: the default hook prints
 /// the message, and with `RUST_BACKTRACE` set a whole symbolized backtrace, which
 /// takes a debug build a tenth of a second or more. That is the panic machinery's
 /// time, not the task's: blocking detection does not count it.
+#[cfg(feature = "harness")]
 static IN_HOOKS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
-#[cfg(feature = "harness")]
 /// Whether thread `tid` is inside the panic hooks now (see [`IN_HOOKS`]).
+#[cfg(feature = "harness")]
 pub(crate) fn in_panic_hooks(tid: u32) -> bool {
     IN_HOOKS.lock().contains(&tid)
 }
 
-#[cfg(feature = "harness")]
 /// Installs the panic hook (once for the process).
+#[cfg(feature = "harness")]
 pub(crate) fn install_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -173,16 +173,16 @@ fn note(info: &std::panic::PanicHookInfo<'_>) {
     collector.panics.lock().push(panic);
 }
 
-#[cfg(feature = "harness")]
 /// This thread serves the runtime of `collector` for the rest of its life (a
 /// runtime's worker or blocking thread, at its start; `None` at its stop).
+#[cfg(feature = "harness")]
 pub(crate) fn serve_for_life(collector: Option<Arc<Collector>>) {
     let _ = SERVES.try_with(|s| *s.borrow_mut() = collector);
 }
 
-#[cfg(feature = "harness")]
 /// This thread serves the runtime of `collector` until the guard is dropped (the
 /// `block_on` thread, while it runs the body); then whatever it served before.
+#[cfg(feature = "harness")]
 pub(crate) fn serve_while(collector: Arc<Collector>) -> Serving {
     let previous = SERVES
         .try_with(|s| s.borrow_mut().replace(collector))
@@ -191,8 +191,8 @@ pub(crate) fn serve_while(collector: Arc<Collector>) -> Serving {
     Serving { previous }
 }
 
-#[cfg(feature = "harness")]
 /// Restores what the thread served before ([`serve_while`]).
+#[cfg(feature = "harness")]
 pub(crate) struct Serving {
     previous: Option<Arc<Collector>>,
 }
