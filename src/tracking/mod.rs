@@ -202,7 +202,10 @@ pub(crate) fn origin_of(tid: u32) -> Option<ThreadOrigin> {
 ///   thread hands them work (a test's), found on real suites: smol's `blocking`
 ///   pool (`unblock`, its threads end after 500 ms idle), async-global-executor's
 ///   threads (async-std's runtime) and ctrlc's handler thread, which lives for the
-///   process.
+///   process;
+/// - exporters installed with the process's global recorder: the Prometheus
+///   exporter's thread (`metrics_exporter_prometheus`'s `install` outside a runtime;
+///   a second `install` in the process fails, so the first test's is everyone's).
 ///
 /// Users extend the list with `ignore_threads` and switch it off with
 /// `IRIS_DEFAULT_IGNORES=off` or `TestOptions::default_ignores(false)`.
@@ -217,6 +220,7 @@ pub const PROCESS_SCOPED_CREATORS: &[&str] = &[
     "*blocking::Executor*",
     "async_global_executor::threading::*",
     "ctrlc::*",
+    "*metrics_exporter_prometheus::*::install",
 ];
 
 /// Names of threads that belong to well-known process-wide pools, for when nothing
@@ -231,7 +235,9 @@ pub const PROCESS_SCOPED_CREATORS: &[&str] = &[
 /// - `async-io`: async-io's reactor thread, made once for the process;
 /// - `async-global-executor-*`, `async-std/runtime`: the global executor's
 ///   threads, under its default name and async-std's;
-/// - `ctrl-c`: the ctrlc crate's handler thread, which lives for the process.
+/// - `ctrl-c`: the ctrlc crate's handler thread, which lives for the process;
+/// - `metrics-exporter-prometheus-*`: the Prometheus exporter's thread, installed
+///   with the process's global metrics recorder.
 ///
 /// Users extend it with `ignore_threads` and switch it off, with
 /// [`PROCESS_SCOPED_CREATORS`], by `IRIS_DEFAULT_IGNORES=off` or
@@ -246,6 +252,7 @@ pub const PROCESS_SCOPED_THREAD_NAMES: &[&str] = &[
     "async-global-executor-*",
     "async-std/runtime",
     "ctrl-c",
+    "metrics-exporter-prometheus-*",
 ];
 
 /// Functions that run code under a `catch_unwind` of their own and hand the panic to
