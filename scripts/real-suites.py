@@ -71,6 +71,14 @@ SUITES = [
         {},
     ),
     (
+        "async-io",
+        "2.6.0",
+        "smol's reactor: a library thread (\"async-io\") started inside a `OnceCell` "
+        "by whichever test touches the reactor first, and kept for the process; its "
+        "tests use smol's `blocking` pool too (async-net's name lookups)",
+        {},
+    ),
+    (
         "tokio-util",
         "0.7.18",
         "async: its tests are `#[tokio::test]` (16 with `start_paused`), converted by "
