@@ -441,7 +441,11 @@ fn suite_overhead() -> Result<Vec<Row>, String> {
     // `hang_dump`: IRIS_HANG_DUMP for the run (`None`: unset, the watcher armed).
     let run_libtest = |filter: &str, hang_dump: Option<&str>| {
         let mut command = Command::new(&binary);
-        command.args([filter, "-q"]);
+        // Tests sharing one process, as `cargo test` runs them: this report sets
+        // nextest's variable for its own measurements, and it must not leak here.
+        command
+            .args([filter, "-q"])
+            .env_remove("NEXTEST_EXECUTION_MODE");
         if let Some(value) = hang_dump {
             command.env("IRIS_HANG_DUMP", value);
         }
