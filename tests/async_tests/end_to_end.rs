@@ -374,3 +374,30 @@ fn the_panic_hooks_time_is_not_blocking_the_runtime() {
     assert!(passed, "{out}");
     assert!(!out.contains("blocked its runtime"), "{out}");
 }
+
+#[test]
+fn one_sampler_for_the_process_charges_blocking_to_the_test_that_blocked() {
+    // Two tests at once in one process (cargo test's way): the blocking one and a
+    // tidy one. The process's one sampler watches both runtimes; only the test whose
+    // worker slept inside a poll is told.
+    let (passed, out) = crate::scenario::run_with_args(
+        &[
+            "--ignored",
+            "scenarios::blocking_body_current_thread",
+            "scenarios::clean_async",
+            "--test-threads=2",
+        ],
+        false,
+        &[],
+    );
+    assert!(!passed, "{out}");
+    assert!(out.contains("running 2 tests"), "{out}");
+    assert!(
+        out.contains(
+            "iris: test `scenarios::blocking_body_current_thread` blocked its runtime 1 time(s)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("test scenarios::clean_async ... ok"), "{out}");
+    assert!(!out.contains("`scenarios::clean_async` blocked"), "{out}");
+}
