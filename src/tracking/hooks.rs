@@ -628,9 +628,12 @@ mod lsda {
             b
         }
 
+        /// A LEB128 number's bits, how many bits were read, and its last byte (whose
+        /// 0x40 bit is the sign of a signed one).
+        ///
         /// # Safety
         /// The whole number must be inside the record.
-        unsafe fn uleb(&mut self) -> u64 {
+        unsafe fn leb(&mut self) -> (u64, u32, u8) {
             let (mut value, mut shift) = (0u64, 0);
             loop {
                 // SAFETY: per this function's contract.
@@ -640,29 +643,28 @@ mod lsda {
                 }
                 shift += 7;
                 if b & 0x80 == 0 {
-                    return value;
+                    return (value, shift, b);
                 }
             }
         }
 
         /// # Safety
-        /// As [`uleb`](Self::uleb).
+        /// As [`leb`](Self::leb).
+        unsafe fn uleb(&mut self) -> u64 {
+            // SAFETY: per this function's contract.
+            unsafe { self.leb() }.0
+        }
+
+        /// # Safety
+        /// As [`leb`](Self::leb).
         unsafe fn sleb(&mut self) -> i64 {
-            let (mut value, mut shift) = (0i64, 0);
-            loop {
-                // SAFETY: per this function's contract.
-                let b = unsafe { self.byte() };
-                if shift < 64 {
-                    value |= i64::from(b & 0x7f) << shift;
-                }
-                shift += 7;
-                if b & 0x80 == 0 {
-                    if shift < 64 && b & 0x40 != 0 {
-                        value |= -1 << shift;
-                    }
-                    return value;
-                }
+            // SAFETY: per this function's contract.
+            let (bits, shift, last) = unsafe { self.leb() };
+            let mut value = bits as i64;
+            if shift < 64 && last & 0x40 != 0 {
+                value |= -1 << shift;
             }
+            value
         }
 
         /// An offset in `encoding` (its low nibble; offsets need no base).
