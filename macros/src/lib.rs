@@ -266,25 +266,9 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             }
         };
         match key.as_str() {
-            "leaks" => {
-                let policy = literal.value();
-                if !["fail", "warn", "ignore"].contains(&policy.as_str()) {
-                    return Err(syn::Error::new(
-                        literal.span(),
-                        format!("unknown leak policy {policy:?}; expected \"fail\", \"warn\" or \"ignore\""),
-                    ));
-                }
-                options.leaks = Some(policy);
-            }
+            "leaks" => options.leaks = Some(parse_policy(&literal, "leak")?),
             "task_panics" => {
-                let policy = literal.value();
-                if !["fail", "warn", "ignore"].contains(&policy.as_str()) {
-                    return Err(syn::Error::new(
-                        literal.span(),
-                        format!("unknown task panic policy {policy:?}; expected \"fail\", \"warn\" or \"ignore\""),
-                    ));
-                }
-                options.task_panics = Some((policy, literal.span()));
+                options.task_panics = Some((parse_policy(&literal, "task panic")?, literal.span()));
             }
             "ignore_threads" => options.ignore_threads = Some(literal.value()),
             "ignore_tasks" => options.ignore_tasks = Some(literal.value()),
@@ -319,6 +303,32 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
     });
     syn::parse::Parser::parse2(parser, attr)?;
     Ok(options)
+}
+
+/// Checks a policy (`leaks`, `task_panics`): `"fail"`, `"warn"` or `"ignore"`.
+fn parse_policy(literal: &LitStr, what: &str) -> syn::Result<String> {
+    let policy = literal.value();
+    if ["fail", "warn", "ignore"].contains(&policy.as_str()) {
+        Ok(policy)
+    } else {
+        Err(syn::Error::new(
+            literal.span(),
+            format!("unknown {what} policy {policy:?}; expected \"fail\", \"warn\" or \"ignore\""),
+        ))
+    }
+}
+
+/// `::iris::LeakPolicy::VARIANT` for a policy [`parse_policy`] accepted.
+fn policy_variant(policy: &str) -> TokenStream2 {
+    let variant = syn::Ident::new(
+        match policy {
+            "warn" => "Warn",
+            "ignore" => "Ignore",
+            _ => "Fail",
+        },
+        Span::call_site(),
+    );
+    quote!(::iris::LeakPolicy::#variant)
 }
 
 /// Parses `"250ms"`, `"1.5s"`, `"2m"`... into (seconds, nanoseconds).
@@ -489,15 +499,8 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         builder = quote!(#builder.linger(#d));
     }
     if let Some(policy) = &options.leaks {
-        let variant = syn::Ident::new(
-            match policy.as_str() {
-                "warn" => "Warn",
-                "ignore" => "Ignore",
-                _ => "Fail",
-            },
-            Span::call_site(),
-        );
-        builder = quote!(#builder.leaks(::iris::LeakPolicy::#variant));
+        let policy = policy_variant(policy);
+        builder = quote!(#builder.leaks(#policy));
     }
     if let Some(globs) = &options.ignore_tasks {
         builder = quote!(#builder.ignore_tasks(#globs));
@@ -530,15 +533,8 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             builder = quote!(#builder.blocking(#threshold));
         }
         if let Some((policy, _)) = &options.task_panics {
-            let variant = syn::Ident::new(
-                match policy.as_str() {
-                    "fail" => "Fail",
-                    "ignore" => "Ignore",
-                    _ => "Warn",
-                },
-                Span::call_site(),
-            );
-            builder = quote!(#builder.task_panics(::iris::LeakPolicy::#variant));
+            let policy = policy_variant(policy);
+            builder = quote!(#builder.task_panics(#policy));
         }
         if let Some((true, span)) = options.start_paused {
             // A compile error naming the feature when tokio's test-util is missing.

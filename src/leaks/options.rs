@@ -45,16 +45,20 @@ impl FromStr for LeakPolicy {
 /// value is reported on stderr and ignored).
 fn policy_override() -> Option<LeakPolicy> {
     static OVERRIDE: OnceLock<Option<LeakPolicy>> = OnceLock::new();
-    *OVERRIDE.get_or_init(|| {
-        let text = std::env::var("IRIS_LEAKS").ok()?;
-        match text.parse() {
-            Ok(policy) => Some(policy),
-            Err(error) => {
-                output::about_run(&format!("iris: ignoring IRIS_LEAKS: {error}"));
-                None
-            }
+    *OVERRIDE.get_or_init(|| env_policy("IRIS_LEAKS"))
+}
+
+/// A policy from the environment variable `variable` (`None`: unset; a bad value
+/// is warned about and ignored).
+fn env_policy(variable: &str) -> Option<LeakPolicy> {
+    let text = std::env::var(variable).ok()?;
+    match text.parse() {
+        Ok(policy) => Some(policy),
+        Err(error) => {
+            output::about_run(&format!("iris: ignoring {variable}: {error}"));
+            None
         }
-    })
+    }
 }
 
 /// Options of a [`TestScope`](crate::TestScope); the `#[iris_test]` options map onto these.
@@ -415,16 +419,7 @@ fn default_ignores_off() -> bool {
 #[cfg(feature = "tokio")]
 fn env_task_panics() -> Option<LeakPolicy> {
     static POLICY: OnceLock<Option<LeakPolicy>> = OnceLock::new();
-    *POLICY.get_or_init(|| {
-        let text = std::env::var("IRIS_TASK_PANICS").ok()?;
-        match text.parse() {
-            Ok(policy) => Some(policy),
-            Err(error) => {
-                output::about_run(&format!("iris: ignoring IRIS_TASK_PANICS: {error}"));
-                None
-            }
-        }
-    })
+    *POLICY.get_or_init(|| env_policy("IRIS_TASK_PANICS"))
 }
 
 /// The blocking threshold when nothing sets one.
