@@ -78,14 +78,6 @@ fn yields_10000_times(bencher: Bencher, detection: bool) {
         } else {
             TestOptions::new("bench").blocking(None)
         };
-        iris::run_async_test(options, async {
-            tokio::spawn(async {
-                for _ in 0..10_000 {
-                    tokio::task::yield_now().await;
-                }
-            })
-            .await
-            .unwrap()
-        })
+        support::test_whose_task_yields_10000_times(options)
     });
 }

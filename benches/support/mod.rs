@@ -549,6 +549,20 @@ pub fn async_test_overhead(iters: usize) -> (Samples, Samples) {
     (Samples::new(iris), Samples::new(plain))
 }
 
+/// An `#[iris_test] async fn` whose one task yields 10,000 times.
+#[cfg(feature = "tokio")]
+pub fn test_whose_task_yields_10000_times(options: TestOptions) {
+    iris::run_async_test(options, async {
+        tokio::spawn(async {
+            for _ in 0..10_000 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .unwrap()
+    });
+}
+
 /// A test whose one task yields 10,000 times, with blocking detection on (the
 /// default) and off, `rounds` times each, alternating: the park and unpark callbacks
 /// are on this path. Returns (on, off).
@@ -556,15 +570,7 @@ pub fn async_test_overhead(iters: usize) -> (Samples, Samples) {
 pub fn yields_with_and_without_blocking_check(rounds: usize) -> (Samples, Samples) {
     let run = |options: TestOptions| {
         let started = Instant::now();
-        iris::run_async_test(options, async {
-            tokio::spawn(async {
-                for _ in 0..10_000 {
-                    tokio::task::yield_now().await;
-                }
-            })
-            .await
-            .unwrap()
-        });
+        test_whose_task_yields_10000_times(options);
         started.elapsed()
     };
     let (mut on, mut off) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
