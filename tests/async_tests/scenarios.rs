@@ -226,7 +226,7 @@ fn catches_its_own_panic() {
     // default hook is.
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(300)); // the behaviour under test: a slow hook
         previous(info);
     }));
     iris::run_async_test(iris::TestOptions::new("catches_its_own_panic"), async {

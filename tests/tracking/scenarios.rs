@@ -173,6 +173,7 @@ fn an_ignored_creator_is_not_reported() {
 #[iris_test(linger = "2s")]
 #[ignore = "run by end_to_end"]
 fn a_thread_that_ends_within_linger_is_not_a_leak() {
+    // The behaviour under test: a thread that is still running when the body returns.
     std::thread::spawn(|| std::thread::sleep(Duration::from_millis(50)));
 }
 
@@ -188,7 +189,7 @@ fn a_stuck_body_shows_its_stack() {
 
 #[inline(never)]
 fn stuck_in_the_body() {
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(1500)); // the behaviour under test: a stuck body
 }
 
 #[inline(never)]
