@@ -116,9 +116,9 @@ KNOWN = [
         r"leaked \d+ thread\(s\)",
         "false positive: rayon's global pool, created by the first parallel call in "
         "each test process and kept for the process; its threads are unnamed, so "
-        "without thread tracking no `ignore_threads` glob can match them (the report "
-        "says so and points to the feature); with it, the glob the report names "
-        "matches their creating function",
+        "without thread tracking nothing can tell them from a leak (the report says "
+        "so and points to the feature); with it, the default list of process-scoped "
+        "creators matches their creating function and no test fails",
     ),
 ]
 
