@@ -11,28 +11,29 @@
 //!   or runnable), so a loaded machine cannot trigger it. Nor is the panic
 //!   machinery's time: a worker inside the panic hooks (printing a backtrace under
 //!   `RUST_BACKTRACE` takes a debug build 100 ms or more) is not judged.
-//! - One sampler thread for the process (an Iris helper: never a leak), started
-//!   before the first watched test's snapshot, asleep while no test is watched, and
-//!   otherwise looking every quarter of the smallest threshold (5 to 50 ms); it reads
-//!   `/proc` only. A test starts and ends its watch with one short lock each, and
-//!   never waits for the sampler to be scheduled (on a loaded machine, a hand-off to
-//!   a per-test thread and its join cost milliseconds).
+//! - The sampler is a duty of Iris's one helper thread (`helper.rs`, never a leak),
+//!   given before the first watched test's snapshot, idle while no test is watched,
+//!   and otherwise looking every quarter of the smallest threshold (5 to 50 ms); it
+//!   reads `/proc` only. A test starts its watch with one short lock and a ring, ends
+//!   it with one short lock, and never waits for the sampler to be scheduled (on a
+//!   loaded machine, a hand-off to a per-test thread and its join cost
+//!   milliseconds).
 //! - A sleep is reported once, with the longest time it was seen and the worker's
 //!   live stack at the moment it crossed the threshold.
 //! - Linux only (it reads `/proc`): elsewhere nothing is sampled and nothing found.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
+use super::helper;
 use super::report::BlockedWorker;
 use super::survey::LIVE_STACK_PATIENCE;
 use crate::os::threads::{self as os_threads, OsThread};
 use crate::tasks::runtime::Workers;
 use crate::tasks::task_panics;
-use crate::threads::managed_thread::current_os_tid;
 use crate::tracking;
 
 /// A finding as the sampler keeps it: the stack is resolved only at the end (the
@@ -66,68 +67,29 @@ struct Looking {
     found: Vec<Sighting>,
 }
 
-/// The process's one sampler thread and the tests it watches.
-struct Sampler {
-    watched: Mutex<Vec<Arc<Watched>>>,
-    /// Signalled when a test starts being watched.
-    arrived: Condvar,
+/// The tests being watched, looked at by the sampler.
+static WATCHED: Mutex<Vec<Arc<Watched>>> = Mutex::new(Vec::new());
+
+/// Gives the sampler its duty on Iris's helper thread (starting that thread if it is
+/// not running yet), where blocking detection can run. Called before a test takes
+/// its snapshot of the process's threads and charges new threads to itself, so the
+/// helper is never seen as that test's. Whether the sampler runs.
+pub(crate) fn prepare() -> bool {
+    cfg!(target_os = "linux") && helper::take_on(sample)
 }
 
-fn sampler() -> &'static Sampler {
-    static SAMPLER: OnceLock<Sampler> = OnceLock::new();
-    SAMPLER.get_or_init(|| Sampler {
-        watched: Mutex::new(Vec::new()),
-        arrived: Condvar::new(),
-    })
-}
-
-/// Starts the sampler thread if it is not running yet, where blocking detection can
-/// run. Called before a test takes its snapshot of the process's threads and
-/// charges new threads to itself, so the sampler is never seen as that test's.
-pub(crate) fn prepare() {
-    static STARTED: OnceLock<bool> = OnceLock::new();
-    if !cfg!(target_os = "linux") {
-        return;
+/// The sampler, a duty of the helper thread: a look at every watched runtime, then
+/// the next look a quarter of the smallest threshold later (5 to 50 ms); with no
+/// test watched, nothing until a watch starts and rings.
+fn sample(now: Instant) -> Option<Instant> {
+    let watched: Vec<Arc<Watched>> = WATCHED.lock().clone();
+    let threshold = watched.iter().map(|w| w.threshold).min()?;
+    for watch in &watched {
+        let mut looking = watch.looking.lock();
+        let Looking { streaks, found } = &mut *looking;
+        look(&watch.workers, watch.threshold, streaks, found);
     }
-    STARTED.get_or_init(|| {
-        std::thread::Builder::new()
-            .name("iris-blocking".into())
-            .spawn(|| {
-                if let Some(tid) = current_os_tid() {
-                    os_threads::register_helper(tid);
-                }
-                sample_forever(sampler());
-            })
-            .is_ok()
-    });
-}
-
-/// The sampler's loop: asleep while no test is watched; otherwise a look at every
-/// watched runtime each quarter of the smallest threshold (5 to 50 ms).
-fn sample_forever(sampler: &Sampler) -> ! {
-    loop {
-        let watched: Vec<Arc<Watched>> = {
-            let mut list = sampler.watched.lock();
-            while list.is_empty() {
-                sampler.arrived.wait(&mut list);
-            }
-            list.clone()
-        };
-        let threshold = watched
-            .iter()
-            .map(|w| w.threshold)
-            .min()
-            .unwrap_or(Duration::from_millis(100));
-        for watch in &watched {
-            let mut looking = watch.looking.lock();
-            let Looking { streaks, found } = &mut *looking;
-            look(&watch.workers, watch.threshold, streaks, found);
-        }
-        drop(watched);
-        std::thread::sleep(
-            (threshold / 4).clamp(Duration::from_millis(5), Duration::from_millis(50)),
-        );
-    }
+    Some(now + (threshold / 4).clamp(Duration::from_millis(5), Duration::from_millis(50)))
 }
 
 /// The watch over one test's runtime, by the process's sampler.
@@ -139,8 +101,7 @@ impl BlockingWatch {
     /// Starts watching `workers` with `threshold`; `None` where it cannot run (not
     /// Linux, or the sampler thread could not start).
     pub(crate) fn start(workers: Arc<Workers>, threshold: Duration) -> Option<BlockingWatch> {
-        prepare();
-        if !cfg!(target_os = "linux") {
+        if !prepare() {
             return None;
         }
         let watched = Arc::new(Watched {
@@ -148,9 +109,9 @@ impl BlockingWatch {
             threshold,
             looking: Mutex::new(Looking::default()),
         });
-        let sampler = sampler();
-        sampler.watched.lock().push(watched.clone());
-        sampler.arrived.notify_one();
+        WATCHED.lock().push(watched.clone());
+        // The sampler may be asleep with nothing to watch: its first look is due now.
+        helper::ring();
         Some(BlockingWatch { watched })
     }
 
@@ -170,10 +131,7 @@ impl BlockingWatch {
     }
 
     fn leave(&self) {
-        sampler()
-            .watched
-            .lock()
-            .retain(|w| !Arc::ptr_eq(w, &self.watched));
+        WATCHED.lock().retain(|w| !Arc::ptr_eq(w, &self.watched));
     }
 }
 

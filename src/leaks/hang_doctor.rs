@@ -11,10 +11,10 @@
 //!   process dies, so the runner's output and its JUnit carry it.
 //!
 //! Invariants:
-//! - One helper thread for the process, started by the first test, an Iris helper
-//!   (never a leak): the watcher under `cargo test`, the SIGTERM listener under
-//!   nextest (whose own `slow-timeout` reports slow tests). The watcher sleeps until
-//!   the earliest test is due, or for one `IRIS_HANG_DUMP` period when no test runs:
+//! - Its watching is a duty of Iris's one helper thread (`helper.rs`), given by the
+//!   first test: the watch under `cargo test`, the SIGTERM listener under nextest
+//!   (whose own `slow-timeout` reports slow tests). The watch sleeps until the
+//!   earliest test is due, or for one `IRIS_HANG_DUMP` period when no test runs:
 //!   every test waits the same time, so a test that arrives while it sleeps is due
 //!   after it wakes, and nobody needs to wake it. A test registers and leaves with
 //!   one short lock and never wakes another thread (a wake-up per test cost a
@@ -29,11 +29,11 @@ use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
+use super::helper;
 use super::live::describe_live;
 use super::output::{self, Runner};
-use crate::os::threads as os_threads;
 use crate::text::duration::parse_duration;
 use crate::threads::managed_thread::current_os_tid;
 use crate::threads::registry::ThreadRegistry;
@@ -119,29 +119,24 @@ struct Ward {
     next_id: u64,
 }
 
-struct Doctor {
-    ward: Mutex<Ward>,
-    /// What the watcher sleeps on (nothing wakes it: see the invariants).
-    due: Condvar,
-}
+/// The running tests, seen by the helper thread.
+static WARD: Mutex<Ward> = Mutex::new(Ward {
+    patients: Vec::new(),
+    next_id: 0,
+});
 
-fn doctor() -> &'static Arc<Doctor> {
-    static DOCTOR: OnceLock<Arc<Doctor>> = OnceLock::new();
-    DOCTOR.get_or_init(|| {
-        let doctor = Arc::new(Doctor {
-            ward: Mutex::new(Ward::default()),
-            due: Condvar::new(),
-        });
-        // Under nextest its `slow-timeout` says when a test is slow, and the dump
-        // comes when it terminates one; elsewhere the watcher says it. One helper
-        // thread either way: a test process pays one thread start, not two.
+/// Gives the doctor its duty on Iris's helper thread, once: under nextest, whose
+/// `slow-timeout` says when a test is slow, the dump when nextest terminates one;
+/// elsewhere the watch.
+fn engage() {
+    static ENGAGED: OnceLock<()> = OnceLock::new();
+    ENGAGED.get_or_init(|| {
         if output::runner() == Runner::Nextest {
-            start_terminate_listener(doctor.clone());
+            listen_for_sigterm();
         } else {
-            start_watcher(doctor.clone());
+            helper::take_on(watch);
         }
-        doctor
-    })
+    });
 }
 
 /// Starts the doctor's helper thread, if it is not running yet: called before a test
@@ -149,7 +144,7 @@ fn doctor() -> &'static Arc<Doctor> {
 /// itself, so the helper is never seen as the first test's.
 pub(super) fn prepare() {
     if dump_after().is_some() {
-        let _ = doctor();
+        engage();
     }
 }
 
@@ -167,8 +162,8 @@ pub(super) fn admit(
     before: Option<&HashSet<u32>>,
 ) -> Option<Admission> {
     dump_after()?;
-    let doctor = doctor();
-    let mut ward = doctor.ward.lock();
+    engage();
+    let mut ward = WARD.lock();
     ward.next_id += 1;
     let id = ward.next_id;
     ward.patients.push(Patient {
@@ -194,124 +189,59 @@ impl Admission {
 /// The test's body moved to thread `tid` (with `timeout` it runs on its own
 /// thread): a dump then shows where the body is, not where the scope waits for it.
 pub(super) fn body_runs_on(admission: u64, tid: u32) {
-    if let Some(patient) = doctor()
-        .ward
-        .lock()
-        .patients
-        .iter_mut()
-        .find(|p| p.id == admission)
-    {
+    if let Some(patient) = WARD.lock().patients.iter_mut().find(|p| p.id == admission) {
         patient.body = Some(tid);
     }
 }
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        doctor().ward.lock().patients.retain(|p| p.id != self.id);
+        WARD.lock().patients.retain(|p| p.id != self.id);
     }
 }
 
-/// Spawns one of the doctor's helper threads, which registers itself as Iris's own.
-/// Nobody waits for that: the helper is made before the test that starts it takes
-/// its snapshot of the process's threads and before it charges new threads to
-/// itself, so it is never seen as that test's (and waiting cost a thread start's
-/// latency per test process).
-fn spawn_helper(name: &str, body: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            if let Some(tid) = current_os_tid() {
-                os_threads::register_helper(tid);
-            }
-            body();
-        })?;
-    Ok(())
-}
-
-fn start_watcher(doctor: Arc<Doctor>) {
-    let Some(after) = dump_after() else { return };
-    let spawned = spawn_helper("iris-hang-doctor", move || loop {
-        let due = {
-            let mut ward = doctor.ward.lock();
-            loop {
-                let earliest = ward
-                    .patients
-                    .iter()
-                    .filter(|p| !p.dumped)
-                    // A period too long for the clock is never due.
-                    .filter_map(|p| p.started.checked_add(after))
-                    .min();
-                match earliest {
-                    // A test that arrives now is due `after` from its start, later
-                    // than this sleep ends.
-                    None => {
-                        doctor.due.wait_for(&mut ward, after);
-                    }
-                    Some(when) if when > Instant::now() => {
-                        doctor.due.wait_until(&mut ward, when);
-                    }
-                    Some(_) => break,
-                }
-            }
-            let now = Instant::now();
-            let due: Vec<Chart> = ward
-                .patients
-                .iter_mut()
-                .filter(|p| !p.dumped && p.started.checked_add(after).is_some_and(|due| due <= now))
-                .map(|p| {
-                    p.dumped = true;
-                    p.chart()
-                })
-                .collect();
-            due
-        };
-        for chart in due {
-            chart.write(&format!(
-                "iris: test `{}` has been running for {:.1?} (IRIS_HANG_DUMP={after:?}; \
-                 it is not failed for it)",
-                chart.name, chart.running
-            ));
-        }
-    });
-    if let Err(error) = spawned {
-        output::about_run(&format!(
-            "iris: the hang doctor cannot start ({error}): no dump of tests that run too long"
+/// The watch, a duty of the helper thread: dumps every test that has run past
+/// `IRIS_HANG_DUMP` and not been dumped yet, and says when the next one is due. With
+/// no test running it asks to run again one period from now: every test waits the
+/// same period, so a test that arrives meanwhile is due after that, and nobody
+/// needs to ring the helper for it.
+fn watch(now: Instant) -> Option<Instant> {
+    let after = dump_after()?;
+    let (due, next) = {
+        let mut ward = WARD.lock();
+        let due: Vec<Chart> = ward
+            .patients
+            .iter_mut()
+            .filter(|p| !p.dumped && p.started.checked_add(after).is_some_and(|due| due <= now))
+            .map(|p| {
+                p.dumped = true;
+                p.chart()
+            })
+            .collect();
+        let next = ward
+            .patients
+            .iter()
+            .filter(|p| !p.dumped)
+            // A period too long for the clock is never due.
+            .filter_map(|p| p.started.checked_add(after))
+            .min();
+        (due, next.or_else(|| now.checked_add(after)))
+    };
+    for chart in due {
+        chart.write(&format!(
+            "iris: test `{}` has been running for {:.1?} (IRIS_HANG_DUMP={after:?}; \
+             it is not failed for it)",
+            chart.name, chart.running
         ));
     }
+    next
 }
 
 /// Under nextest: on SIGTERM (`slow-timeout` with `terminate-after`), dump every
 /// running test, then let the signal end the process.
 #[cfg(unix)]
-fn start_terminate_listener(doctor: Arc<Doctor>) {
-    use signal_hook::consts::SIGTERM;
-    use signal_hook::iterator::Signals;
-    let mut signals = match Signals::new([SIGTERM]) {
-        Ok(signals) => signals,
-        Err(error) => {
-            output::about_run(&format!("iris: cannot listen for nextest's SIGTERM ({error}): a terminated test gets no dump"));
-            return;
-        }
-    };
-    let spawned = spawn_helper("iris-sigterm", move || {
-        if signals.forever().next().is_some() {
-            let running: Vec<Chart> = doctor
-                .ward
-                .lock()
-                .patients
-                .iter()
-                .map(Patient::chart)
-                .collect();
-            for chart in running {
-                chart.write(&format!(
-                    "iris: test `{}` was terminated (SIGTERM, nextest's slow-timeout) after {:.1?}",
-                    chart.name, chart.running
-                ));
-            }
-            let _ = signal_hook::low_level::emulate_default_handler(SIGTERM);
-        }
-    });
-    if let Err(error) = spawned {
+fn listen_for_sigterm() {
+    if let Err(error) = helper::on_sigterm(dump_terminated) {
         output::about_run(&format!(
             "iris: cannot listen for nextest's SIGTERM ({error}): a terminated test gets no dump"
         ));
@@ -319,4 +249,16 @@ fn start_terminate_listener(doctor: Arc<Doctor>) {
 }
 
 #[cfg(not(unix))]
-fn start_terminate_listener(_doctor: Arc<Doctor>) {}
+fn listen_for_sigterm() {}
+
+/// What the helper does on SIGTERM, before the signal's default action.
+#[cfg(unix)]
+fn dump_terminated() {
+    let running: Vec<Chart> = WARD.lock().patients.iter().map(Patient::chart).collect();
+    for chart in running {
+        chart.write(&format!(
+            "iris: test `{}` was terminated (SIGTERM, nextest's slow-timeout) after {:.1?}",
+            chart.name, chart.running
+        ));
+    }
+}

@@ -10,6 +10,8 @@
 //!   watchdog;
 //! - [`hang_doctor`]: one watcher for the process that says where a test is stuck
 //!   when it runs past `IRIS_HANG_DUMP`, or when nextest terminates it;
+//! - [`helper`]: the process's one Iris helper thread, which does the hang doctor's
+//!   and the blocking sampler's waiting;
 //! - [`harness`]: [`run_test`](harness::run_test) and its timed form: run the body,
 //!   settle the verdict; [`async_harness`] does the same for `async fn` tests, with
 //!   [`blocking`] watching its runtime's workers for blocking calls;
@@ -28,6 +30,7 @@ pub(crate) mod blocking;
 pub mod fixtures;
 pub(crate) mod hang_doctor;
 pub(crate) mod harness;
+pub(crate) mod helper;
 pub(crate) mod json;
 pub(crate) mod lazy_logger;
 pub(crate) mod live;

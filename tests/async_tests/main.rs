@@ -358,3 +358,30 @@ async fn local_flavor_runs_spawn_local() {
 async fn tokio_crate_option_is_accepted() {
     tokio::task::yield_now().await;
 }
+
+/// Iris's helper threads in this process, by the names each helper has had: the
+/// hang doctor's watch or SIGTERM listener and the blocking sampler used to be two.
+#[cfg(target_os = "linux")]
+fn iris_helpers() -> Vec<String> {
+    let names = [
+        "iris-helper",
+        "iris-hang-doctor",
+        "iris-sigterm",
+        "iris-blocking",
+    ];
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|comm| comm.trim().to_string())
+        .filter(|comm| names.contains(&comm.as_str()))
+        .collect()
+}
+
+/// An async test needs both the hang doctor (its watch, or its SIGTERM listener
+/// under nextest) and the blocking sampler: one helper thread does both, because
+/// every helper thread alive at exit costs a test process about 0.1 ms.
+#[cfg(target_os = "linux")]
+#[iris_test]
+async fn one_helper_thread_serves_the_hang_doctor_and_the_blocking_sampler() {
+    assert_eq!(iris_helpers(), ["iris-helper"]);
+}
