@@ -75,7 +75,7 @@ static WATCHED: Mutex<Vec<Arc<Watched>>> = Mutex::new(Vec::new());
 /// its snapshot of the process's threads and charges new threads to itself, so the
 /// helper is never seen as that test's. Whether the sampler runs.
 pub(crate) fn prepare() -> bool {
-    cfg!(target_os = "linux") && helper::take_on(sample)
+    cfg!(target_os = "linux") && helper::take_on("blocking sampler", sample)
 }
 
 /// The sampler, a duty of the helper thread: a look at every watched runtime, then

@@ -134,7 +134,7 @@ fn engage() {
         if output::runner() == Runner::Nextest {
             listen_for_sigterm();
         } else {
-            helper::take_on(watch);
+            helper::take_on("hang watch", watch);
         }
     });
 }

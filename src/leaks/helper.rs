@@ -44,7 +44,8 @@ pub(super) type OnTerminate = fn();
 
 struct Helper {
     bell: Bell,
-    duties: Mutex<Vec<Duty>>,
+    /// Each duty under its name (function pointers do not compare reliably).
+    duties: Mutex<Vec<(&'static str, Duty)>>,
     on_terminate: OnceLock<OnTerminate>,
     terminated: Arc<AtomicBool>,
 }
@@ -87,18 +88,23 @@ fn helper() -> Option<&'static Helper> {
 }
 
 /// Adds `duty` to the helper's rounds (starting the helper if it is not running)
-/// and rings it, so the duty runs at once. Whether the helper runs.
-pub(super) fn take_on(duty: Duty) -> bool {
+/// and, the first time, rings it so the duty runs at once. Whether the helper runs.
+/// Cheap once the duty is taken on: tests call it each time.
+pub(super) fn take_on(name: &'static str, duty: Duty) -> bool {
     let Some(helper) = helper() else {
         return false;
     };
-    {
+    let new = {
         let mut duties = helper.duties.lock();
-        if !duties.contains(&duty) {
-            duties.push(duty);
+        let new = duties.iter().all(|(taken, _)| *taken != name);
+        if new {
+            duties.push((name, duty));
         }
+        new
+    };
+    if new {
+        helper.bell.ring();
     }
-    helper.bell.ring();
     true
 }
 
@@ -137,7 +143,7 @@ fn serve(waiting: &Waiting) -> ! {
             Some(helper) => {
                 let duties = helper.duties.lock().clone();
                 let now = Instant::now();
-                duties.iter().filter_map(|duty| duty(now)).min()
+                duties.iter().filter_map(|(_, duty)| duty(now)).min()
             }
             // Not published yet: the spawner's first ring, right after, wakes us.
             None => None,

@@ -237,9 +237,25 @@ pub(crate) fn managed_by_tid(tid: u32) -> Option<ThreadInfo> {
 pub(crate) fn current_os_tid() -> Option<u32> {
     #[cfg(target_os = "linux")]
     {
+        use std::cell::Cell;
+        thread_local! {
+            /// This thread's (process id, thread id), read once: each test reads it
+            /// several times, and a readlink is a few microseconds. Kept with the
+            /// process id because a forked child's only thread inherits the parent's
+            /// thread-locals but not its thread id.
+            static CACHED: Cell<Option<(u32, u32)>> = const { Cell::new(None) };
+        }
+        let pid = std::process::id();
+        if let Some((cached_pid, tid)) = CACHED.try_with(Cell::get).ok().flatten() {
+            if cached_pid == pid {
+                return Some(tid);
+            }
+        }
         // "/proc/thread-self" links to "<pid>/task/<tid>"; one readlink, no unsafe.
         let link = std::fs::read_link("/proc/thread-self").ok()?;
-        link.file_name()?.to_str()?.parse().ok()
+        let tid = link.file_name()?.to_str()?.parse().ok()?;
+        let _ = CACHED.try_with(|cached| cached.set(Some((pid, tid))));
+        Some(tid)
     }
     #[cfg(not(target_os = "linux"))]
     {
