@@ -1031,12 +1031,17 @@ const WHY_MISSED: &[(&str, &str)] = &[
     ),
     (
         "6. the same fresh process, SIGTERM listener",
-        "one thread start per test process, 70-90 µs here (measured without the thread \
-         but with the handler registered: +15 µs). Under nextest the dump on \
-         `terminate-after` needs a thread that is not the hung one and that can \
-         allocate and take locks, which a signal handler cannot; the thread's stack \
-         size does not change it (64 KiB measured the same). Switch it off with \
-         `IRIS_HANG_DUMP=off` where a trivial test's 4% matters more than the dump.",
+        "the cost of Iris's helper thread (the hang doctor's SIGTERM listener, which \
+         also samples async tests' workers), about 0.1 ms a process here. Measured \
+         outside Iris (2026-11-25, a 20-line program, medians of runs interleaved with \
+         the baseline): a thread still asleep at exit costs about 0.06 ms, one that has \
+         already returned nothing measurable, and a thread woken to return just before \
+         exit costs as much as one left asleep (the wake-up on the other CPU is the \
+         cost, wherever it happens); stack size and name change nothing. Under nextest \
+         the dump on `terminate-after` needs a thread that is not the hung one and can \
+         allocate and take locks, which a signal handler cannot, so the thread stays; \
+         an async test, which started two helpers, now starts one. Switch it off with \
+         `IRIS_HANG_DUMP=off` where a trivial test's 5% matters more than the dump.",
     ),
     (
         "9. `spawn_task`",
@@ -1088,11 +1093,16 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              and Iris with tracking 11.3 ms. Where it goes: the binary with Iris is 2.4x \
              larger (43 MB, 17,500 relocations to 3,500, all applied and paged in at \
              start); Iris's own work on the test thread is about 0.25 ms (the test's \
-             logger, the `/proc` snapshot and survey, the registry); and two helper threads \
-             start (the hang doctor's SIGTERM listener, the blocking sampler), which on a \
-             shared CPU wait for their turn. Cut this session: a probe thread that tracking \
-             joined at start-up (2 ms of the loaded figure) and a blocking-sampler thread \
-             started and joined per test. crossbeam-channel: its three leaking tests each \
+             logger, the `/proc` snapshot and survey, the registry); and one helper thread \
+             (the hang doctor's and the blocking sampler's, one since 2026-11-25 evening; \
+             it was two for async tests), which on a shared CPU waits for its turn. In a \
+             release build, trivial tests, runs interleaved (2026-11-25 evening, medians of \
+             400): quiet, plain 1.41 ms, Iris 1.54 ms sync and 1.60 ms async; pinned to one \
+             CPU with two busy loops, plain 9.25 ms, Iris 10.65 ms, in steps of one \
+             scheduler slice (1.3 ms), and switching the helper off does not remove the \
+             step (10.6 ms), so it is not the helper's. Cut this session: a probe thread \
+             that tracking joined at start-up (2 ms of the loaded figure) and a \
+             blocking-sampler thread started and joined per test. crossbeam-channel: its three leaking tests each \
              spend about 0.6 s reading debug information for their report (true \
              positives, so the report is the point).\n",
         );
