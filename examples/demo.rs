@@ -271,7 +271,7 @@ fn async_tour() {
 /// Part 7, with the `thread-tracking` feature: a plain thread leaked by one test is
 /// charged to it even though the process is shared, with where it was created and
 /// where it is blocked now.
-#[cfg(feature = "thread-tracking")]
+#[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
 fn tracking_tour() {
     println!("\n7. Thread tracking: a plain thread leaked in a shared process, with its sites");
     let scope =
@@ -286,10 +286,10 @@ fn tracking_tour() {
     drop(keep); // lets the thread go, now that it has been reported
 }
 
-#[cfg(not(feature = "thread-tracking"))]
+#[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
 fn tracking_tour() {
     println!(
-        "\n7. Thread tracking: run `cargo run --example demo --features thread-tracking` (Linux)"
+        "\n7. Thread tracking: Linux with glibc only, where the default feature `thread-tracking` works"
     );
 }
 

@@ -1,5 +1,5 @@
 #![cfg_attr(
-    not(all(feature = "thread-tracking", target_os = "linux")),
+    not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")),
     allow(dead_code)
 )]
 //! Turning raw return addresses into what a report says: [`Frame`]s, the creation
@@ -250,7 +250,7 @@ pub(crate) fn known_pool(functions: &[String]) -> Option<(&'static str, &'static
 
 /// Resolves raw return addresses into frames, innermost first (inlined functions
 /// give several frames for one address).
-#[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+#[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
 pub(crate) fn resolve(ips: &[usize]) -> Vec<Frame> {
     let mut frames = Vec::new();
     for ip in ips {

@@ -26,16 +26,17 @@
 
 pub(crate) mod attribution;
 pub(crate) mod frames;
-#[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+#[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 mod hooks;
 #[cfg(all(
     feature = "thread-tracking",
     target_os = "linux",
+    target_env = "gnu",
     target_pointer_width = "64"
 ))]
 mod symbols;
-#[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+#[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
 mod table;
 
 use std::fmt;
@@ -96,7 +97,7 @@ impl fmt::Display for PlainPanic {
 /// Linux, and the binary's `pthread_create` really is Iris's (checked once, by the
 /// first thread made through it, or a probe thread). Also installs the panic hook that notes panics of plain threads.
 pub(crate) fn active() -> bool {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
     {
         static ACTIVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         let active = *ACTIVE.get_or_init(|| {
@@ -123,7 +124,7 @@ pub(crate) fn active() -> bool {
         }
         active
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
+    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
     {
         false
     }
@@ -134,27 +135,27 @@ pub(crate) fn active() -> bool {
 /// is nobody's.
 #[doc(hidden)]
 pub fn set_thread_tracking(on: bool) {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
     hooks::set_tracking(on);
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
+    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
     let _ = on;
 }
 
 /// Tells the tracker the calling thread is managed (its panics go to its container).
 pub(crate) fn mark_managed() {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
     table::mark_managed();
 }
 
 /// Kernel ids of the live threads working for `scope`, and how many more were
 /// created for it but are not running yet (their ids are not known yet).
 pub(crate) fn alive_in(scope: u64) -> (Vec<u32>, usize) {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
     {
         let (threads, starting) = table::alive_in(scope);
         (threads.into_iter().map(|t| t.tid).collect(), starting)
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
+    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
     {
         let _ = scope;
         (Vec::new(), 0)
@@ -164,11 +165,11 @@ pub(crate) fn alive_in(scope: u64) -> (Vec<u32>, usize) {
 /// Whether the tracker knows thread `tid` (alive), and so where it was created:
 /// cheap, no resolving.
 pub(crate) fn knows(tid: u32) -> bool {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
     {
         table::lookup(tid).is_some()
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
+    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
     {
         let _ = tid;
         false
@@ -178,11 +179,11 @@ pub(crate) fn knows(tid: u32) -> bool {
 /// Where thread `tid` (alive) was created, resolved; `None` if it is not tracked or
 /// was not created for a test.
 pub(crate) fn origin_of(tid: u32) -> Option<ThreadOrigin> {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
     {
         table::lookup(tid).and_then(|t| origin(&t))
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
+    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
     {
         let _ = tid;
         None
@@ -259,7 +260,7 @@ pub const PROCESS_SCOPED_THREAD_NAMES: &[&str] = &[
 /// whoever waits for the result: a panic with one of them on its stack was caught
 /// inside its thread, which went on. Each is reached through a function pointer
 /// (a task's vtable, a job's), so no optimiser inlines it away.
-#[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+#[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
 const CATCHING_HARNESSES: &[&str] = &[
     // Every tokio task is polled through its vtable's `raw::poll`; the harness
     // below it catches the task's panic for its `JoinHandle`.
@@ -282,6 +283,7 @@ pub(crate) fn process_scoped(tid: u32) -> bool {
     #[cfg(all(
         feature = "thread-tracking",
         target_os = "linux",
+        target_env = "gnu",
         target_pointer_width = "64"
     ))]
     {
@@ -308,6 +310,7 @@ pub(crate) fn process_scoped(tid: u32) -> bool {
     #[cfg(not(all(
         feature = "thread-tracking",
         target_os = "linux",
+        target_env = "gnu",
         target_pointer_width = "64"
     )))]
     {
@@ -325,6 +328,7 @@ pub(crate) fn created_through(tid: u32, globs: &[String]) -> bool {
     #[cfg(all(
         feature = "thread-tracking",
         target_os = "linux",
+        target_env = "gnu",
         target_pointer_width = "64"
     ))]
     {
@@ -335,6 +339,7 @@ pub(crate) fn created_through(tid: u32, globs: &[String]) -> bool {
     #[cfg(not(all(
         feature = "thread-tracking",
         target_os = "linux",
+        target_env = "gnu",
         target_pointer_width = "64"
     )))]
     {
@@ -343,7 +348,7 @@ pub(crate) fn created_through(tid: u32, globs: &[String]) -> bool {
     }
 }
 
-#[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+#[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
 fn origin(thread: &table::Tracked) -> Option<ThreadOrigin> {
     let frames = frames::resolve(thread.creation.as_deref()?);
     let functions: Vec<String> = frames.iter().map(|f| f.function.clone()).collect();
@@ -377,11 +382,11 @@ pub(crate) struct RawStack(#[allow(dead_code)] Vec<usize>);
 /// Samples thread `tid`'s stack within `within`, without resolving it.
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
 pub(crate) fn sample_raw(tid: u32, within: Duration) -> Option<RawStack> {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
     {
         hooks::sample_stack(tid, within).map(RawStack)
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
+    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
     {
         let _ = (tid, within);
         None
@@ -391,11 +396,11 @@ pub(crate) fn sample_raw(tid: u32, within: Duration) -> Option<RawStack> {
 /// A raw stack as reports show it (see [`live_stack`]).
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
 pub(crate) fn resolve_live(raw: &RawStack) -> Option<Vec<Frame>> {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
     {
         summarise_live(&frames::interrupted_frames(frames::resolve(&raw.0)))
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
+    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
     {
         let _ = raw;
         None
@@ -405,12 +410,12 @@ pub(crate) fn resolve_live(raw: &RawStack) -> Option<Vec<Frame>> {
 /// Every frame of thread `tid`'s stack now, innermost first (the sampling machinery
 /// cut off), from a sample taken within `within`; `None` where no stack can be taken.
 pub(crate) fn live_frames(tid: u32, within: Duration) -> Option<Vec<Frame>> {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
     {
         let ips = hooks::sample_stack(tid, within)?;
         Some(frames::interrupted_frames(frames::resolve(&ips)))
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
+    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
     {
         let _ = (tid, within);
         None
@@ -425,7 +430,7 @@ pub(crate) fn summarise_live(frames: &[Frame]) -> Option<Vec<Frame>> {
 /// Panics that ended plain threads of `scope` and that no `join` collected; a panic
 /// caught inside its own thread (by a pool, a runtime or the user) is not one.
 pub(crate) fn uncollected_panics(scope: u64) -> Vec<PlainPanic> {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
     {
         let harnesses: Vec<String> = CATCHING_HARNESSES.iter().map(|g| g.to_string()).collect();
         table::unjoined_panics(scope)
@@ -458,7 +463,7 @@ pub(crate) fn uncollected_panics(scope: u64) -> Vec<PlainPanic> {
             })
             .collect()
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
+    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
     {
         let _ = scope;
         Vec::new()
@@ -468,14 +473,14 @@ pub(crate) fn uncollected_panics(scope: u64) -> Vec<PlainPanic> {
 /// The pids of the child processes created for `scope` (by any of its threads,
 /// through `fork` or `posix_spawn`), whether or not they still run.
 pub(crate) fn children_in(scope: u64) -> Vec<u32> {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
     {
         table::children_of(scope)
             .into_iter()
             .map(|c| c.pid)
             .collect()
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
+    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
     {
         let _ = scope;
         Vec::new()
@@ -484,13 +489,18 @@ pub(crate) fn children_in(scope: u64) -> Vec<u32> {
 
 /// Forgets what was kept about `scope`'s ended threads.
 pub(crate) fn forget(scope: u64) {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux"))]
+    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
     table::forget(scope);
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux")))]
+    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
     let _ = scope;
 }
 
-#[cfg(all(test, feature = "thread-tracking", target_os = "linux"))]
+#[cfg(all(
+    test,
+    feature = "thread-tracking",
+    target_os = "linux",
+    target_env = "gnu"
+))]
 mod tests {
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
