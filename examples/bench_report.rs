@@ -52,8 +52,7 @@ fn main() {
     let mut notes = String::new();
 
     eprintln!("1/8 spawn + join");
-    let managed = support::spawn_join(true, 2000);
-    let std_spawn = support::spawn_join(false, 2000);
+    let (managed, std_spawn) = support::spawn_join(4000);
     let ratio = managed.as_secs_f64() / std_spawn.as_secs_f64();
     rows.push(Row {
         what: "1. spawn + join of one thread".into(),

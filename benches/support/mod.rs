@@ -63,25 +63,37 @@ impl XorShift {
 
 // ---------------------------------------------------------------- lifecycle ----
 
-/// Spawn + join of one thread, averaged over `iters`.
-pub fn spawn_join(managed: bool, iters: u32) -> Duration {
+/// Spawn + join of one thread, `iters` times each way, in 40 alternating batches:
+/// per operation, the median batch of each (managed `spawn` + `join`,
+/// `std::thread::spawn` + `join`). Alternating, because whichever kind runs first
+/// pays the process's warm-up; medians, because a batch in which the scheduler
+/// keeps putting the new thread on the busy CPU runs twice as long. Sums over the
+/// same code read anything from 1.0x to 1.85x from one run to the next; the medians
+/// of batches, 0.99-1.02x across five runs.
+pub fn spawn_join(iters: u32) -> (Duration, Duration) {
+    const BATCHES: u32 = 40;
     let container = ThreadContainer::new("bench");
-    let started = Instant::now();
-    for _ in 0..iters {
-        if managed {
+    let (mut managed, mut plain) = (Vec::new(), Vec::new());
+    let per_batch = (iters / BATCHES).max(1);
+    for _ in 0..BATCHES {
+        let started = Instant::now();
+        for _ in 0..per_batch {
             container
                 .spawn("t", |_stop| std::hint::black_box(1))
                 .join()
                 .unwrap();
-        } else {
+        }
+        managed.push(started.elapsed() / per_batch);
+        let started = Instant::now();
+        for _ in 0..per_batch {
             std::thread::spawn(|| std::hint::black_box(1))
                 .join()
                 .unwrap();
         }
+        plain.push(started.elapsed() / per_batch);
     }
-    let took = started.elapsed() / iters;
     container.stop(Duration::from_secs(5)).unwrap();
-    took
+    (Samples::new(managed).p50(), Samples::new(plain).p50())
 }
 
 /// Who stops the idle threads.
