@@ -901,9 +901,9 @@ impl LeakReport {
         {
             hints.push(
                 "an unnamed thread carries its creator's name, so no name glob can tell a pool's \
-                 thread from a leak: turn on the `thread-tracking` feature (on the dev-dependency) \
-                 to see where it was created and to match `ignore_threads` against the function \
-                 that created it",
+                 thread from a leak: turn on the `thread-tracking` feature (a default one, on \
+                 Linux with glibc; off here) to see where it was created and to match \
+                 `ignore_threads` against the function that created it",
             );
         }
         if self.unmanaged.iter().any(|u| {
@@ -1119,7 +1119,7 @@ mod tests {
         assert!(!text.contains("chanN"), "{text}");
         assert!(text.contains("join it before the test ends"), "{text}");
         assert!(
-            text.contains("no name glob can tell a pool's thread from a leak: turn on the `thread-tracking` feature"),
+            text.contains("no name glob can tell a pool's thread from a leak: turn on the `thread-tracking` feature (a default one"),
             "an unnamed thread without a known origin points to tracking: {text}"
         );
         // Once its origin is known, that advice is not given.

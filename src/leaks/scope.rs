@@ -114,8 +114,8 @@ impl TestScope {
                     "shared-process",
                     "iris: note: threads and child processes started outside Iris are not checked in this run, \
                      because its tests share one process; run `cargo nextest run` or \
-                     `cargo test -- --test-threads=1` for the exact check, or turn on Iris's \
-                     `thread-tracking` feature",
+                     `cargo test -- --test-threads=1` for the exact check, or turn Iris's \
+                     `thread-tracking` feature back on (a default one, on Linux with glibc)",
                 );
             } else if why == UNSUPPORTED_PLATFORM {
                 output::note_once(
