@@ -1,5 +1,10 @@
 #![cfg_attr(
-    not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")),
+    not(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    )),
     allow(dead_code)
 )]
 //! Turning raw return addresses into what a report says: [`Frame`]s, the creation
@@ -250,7 +255,12 @@ pub(crate) fn known_pool(functions: &[String]) -> Option<(&'static str, &'static
 
 /// Resolves raw return addresses into frames, innermost first (inlined functions
 /// give several frames for one address).
-#[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+#[cfg(all(
+    feature = "thread-tracking",
+    target_os = "linux",
+    target_env = "gnu",
+    not(miri)
+))]
 pub(crate) fn resolve(ips: &[usize]) -> Vec<Frame> {
     let mut frames = Vec::new();
     for ip in ips {

@@ -26,17 +26,28 @@
 
 pub(crate) mod attribution;
 pub(crate) mod frames;
-#[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+#[cfg(all(
+    feature = "thread-tracking",
+    target_os = "linux",
+    target_env = "gnu",
+    not(miri)
+))]
 #[allow(unsafe_code)]
 mod hooks;
 #[cfg(all(
     feature = "thread-tracking",
     target_os = "linux",
     target_env = "gnu",
+    not(miri),
     target_pointer_width = "64"
 ))]
 mod symbols;
-#[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+#[cfg(all(
+    feature = "thread-tracking",
+    target_os = "linux",
+    target_env = "gnu",
+    not(miri)
+))]
 mod table;
 
 use std::fmt;
@@ -97,7 +108,12 @@ impl fmt::Display for PlainPanic {
 /// Linux, and the binary's `pthread_create` really is Iris's (checked once, by the
 /// first thread made through it, or a probe thread). Also installs the panic hook that notes panics of plain threads.
 pub(crate) fn active() -> bool {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+    #[cfg(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    ))]
     {
         static ACTIVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         let active = *ACTIVE.get_or_init(|| {
@@ -124,7 +140,12 @@ pub(crate) fn active() -> bool {
         }
         active
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
+    #[cfg(not(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    )))]
     {
         false
     }
@@ -135,27 +156,52 @@ pub(crate) fn active() -> bool {
 /// is nobody's.
 #[doc(hidden)]
 pub fn set_thread_tracking(on: bool) {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+    #[cfg(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    ))]
     hooks::set_tracking(on);
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
+    #[cfg(not(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    )))]
     let _ = on;
 }
 
 /// Tells the tracker the calling thread is managed (its panics go to its container).
 pub(crate) fn mark_managed() {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+    #[cfg(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    ))]
     table::mark_managed();
 }
 
 /// Kernel ids of the live threads working for `scope`, and how many more were
 /// created for it but are not running yet (their ids are not known yet).
 pub(crate) fn alive_in(scope: u64) -> (Vec<u32>, usize) {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+    #[cfg(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    ))]
     {
         let (threads, starting) = table::alive_in(scope);
         (threads.into_iter().map(|t| t.tid).collect(), starting)
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
+    #[cfg(not(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    )))]
     {
         let _ = scope;
         (Vec::new(), 0)
@@ -165,11 +211,21 @@ pub(crate) fn alive_in(scope: u64) -> (Vec<u32>, usize) {
 /// Whether the tracker knows thread `tid` (alive), and so where it was created:
 /// cheap, no resolving.
 pub(crate) fn knows(tid: u32) -> bool {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+    #[cfg(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    ))]
     {
         table::lookup(tid).is_some()
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
+    #[cfg(not(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    )))]
     {
         let _ = tid;
         false
@@ -179,11 +235,21 @@ pub(crate) fn knows(tid: u32) -> bool {
 /// Where thread `tid` (alive) was created, resolved; `None` if it is not tracked or
 /// was not created for a test.
 pub(crate) fn origin_of(tid: u32) -> Option<ThreadOrigin> {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+    #[cfg(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    ))]
     {
         table::lookup(tid).and_then(|t| origin(&t))
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
+    #[cfg(not(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    )))]
     {
         let _ = tid;
         None
@@ -260,7 +326,12 @@ pub const PROCESS_SCOPED_THREAD_NAMES: &[&str] = &[
 /// whoever waits for the result: a panic with one of them on its stack was caught
 /// inside its thread, which went on. Each is reached through a function pointer
 /// (a task's vtable, a job's), so no optimiser inlines it away.
-#[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+#[cfg(all(
+    feature = "thread-tracking",
+    target_os = "linux",
+    target_env = "gnu",
+    not(miri)
+))]
 const CATCHING_HARNESSES: &[&str] = &[
     // Every tokio task is polled through its vtable's `raw::poll`; the harness
     // below it catches the task's panic for its `JoinHandle`.
@@ -284,6 +355,7 @@ pub(crate) fn process_scoped(tid: u32) -> bool {
         feature = "thread-tracking",
         target_os = "linux",
         target_env = "gnu",
+        not(miri),
         target_pointer_width = "64"
     ))]
     {
@@ -311,6 +383,7 @@ pub(crate) fn process_scoped(tid: u32) -> bool {
         feature = "thread-tracking",
         target_os = "linux",
         target_env = "gnu",
+        not(miri),
         target_pointer_width = "64"
     )))]
     {
@@ -329,6 +402,7 @@ pub(crate) fn created_through(tid: u32, globs: &[String]) -> bool {
         feature = "thread-tracking",
         target_os = "linux",
         target_env = "gnu",
+        not(miri),
         target_pointer_width = "64"
     ))]
     {
@@ -340,6 +414,7 @@ pub(crate) fn created_through(tid: u32, globs: &[String]) -> bool {
         feature = "thread-tracking",
         target_os = "linux",
         target_env = "gnu",
+        not(miri),
         target_pointer_width = "64"
     )))]
     {
@@ -348,7 +423,12 @@ pub(crate) fn created_through(tid: u32, globs: &[String]) -> bool {
     }
 }
 
-#[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+#[cfg(all(
+    feature = "thread-tracking",
+    target_os = "linux",
+    target_env = "gnu",
+    not(miri)
+))]
 fn origin(thread: &table::Tracked) -> Option<ThreadOrigin> {
     let frames = frames::resolve(thread.creation.as_deref()?);
     let functions: Vec<String> = frames.iter().map(|f| f.function.clone()).collect();
@@ -382,11 +462,21 @@ pub(crate) struct RawStack(#[allow(dead_code)] Vec<usize>);
 /// Samples thread `tid`'s stack within `within`, without resolving it.
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
 pub(crate) fn sample_raw(tid: u32, within: Duration) -> Option<RawStack> {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+    #[cfg(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    ))]
     {
         hooks::sample_stack(tid, within).map(RawStack)
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
+    #[cfg(not(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    )))]
     {
         let _ = (tid, within);
         None
@@ -396,11 +486,21 @@ pub(crate) fn sample_raw(tid: u32, within: Duration) -> Option<RawStack> {
 /// A raw stack as reports show it (see [`live_stack`]).
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
 pub(crate) fn resolve_live(raw: &RawStack) -> Option<Vec<Frame>> {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+    #[cfg(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    ))]
     {
         summarise_live(&frames::interrupted_frames(frames::resolve(&raw.0)))
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
+    #[cfg(not(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    )))]
     {
         let _ = raw;
         None
@@ -410,12 +510,22 @@ pub(crate) fn resolve_live(raw: &RawStack) -> Option<Vec<Frame>> {
 /// Every frame of thread `tid`'s stack now, innermost first (the sampling machinery
 /// cut off), from a sample taken within `within`; `None` where no stack can be taken.
 pub(crate) fn live_frames(tid: u32, within: Duration) -> Option<Vec<Frame>> {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+    #[cfg(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    ))]
     {
         let ips = hooks::sample_stack(tid, within)?;
         Some(frames::interrupted_frames(frames::resolve(&ips)))
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
+    #[cfg(not(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    )))]
     {
         let _ = (tid, within);
         None
@@ -430,7 +540,12 @@ pub(crate) fn summarise_live(frames: &[Frame]) -> Option<Vec<Frame>> {
 /// Panics that ended plain threads of `scope` and that no `join` collected; a panic
 /// caught inside its own thread (by a pool, a runtime or the user) is not one.
 pub(crate) fn uncollected_panics(scope: u64) -> Vec<PlainPanic> {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+    #[cfg(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    ))]
     {
         let harnesses: Vec<String> = CATCHING_HARNESSES.iter().map(|g| g.to_string()).collect();
         table::unjoined_panics(scope)
@@ -463,7 +578,12 @@ pub(crate) fn uncollected_panics(scope: u64) -> Vec<PlainPanic> {
             })
             .collect()
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
+    #[cfg(not(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    )))]
     {
         let _ = scope;
         Vec::new()
@@ -473,14 +593,24 @@ pub(crate) fn uncollected_panics(scope: u64) -> Vec<PlainPanic> {
 /// The pids of the child processes created for `scope` (by any of its threads,
 /// through `fork` or `posix_spawn`), whether or not they still run.
 pub(crate) fn children_in(scope: u64) -> Vec<u32> {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+    #[cfg(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    ))]
     {
         table::children_of(scope)
             .into_iter()
             .map(|c| c.pid)
             .collect()
     }
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
+    #[cfg(not(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    )))]
     {
         let _ = scope;
         Vec::new()
@@ -489,9 +619,19 @@ pub(crate) fn children_in(scope: u64) -> Vec<u32> {
 
 /// Forgets what was kept about `scope`'s ended threads.
 pub(crate) fn forget(scope: u64) {
-    #[cfg(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu"))]
+    #[cfg(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    ))]
     table::forget(scope);
-    #[cfg(not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu")))]
+    #[cfg(not(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu",
+        not(miri)
+    )))]
     let _ = scope;
 }
 
@@ -499,7 +639,8 @@ pub(crate) fn forget(scope: u64) {
     test,
     feature = "thread-tracking",
     target_os = "linux",
-    target_env = "gnu"
+    target_env = "gnu",
+    not(miri)
 ))]
 mod tests {
     use std::sync::mpsc;
