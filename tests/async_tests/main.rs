@@ -359,21 +359,13 @@ async fn tokio_crate_option_is_accepted() {
     tokio::task::yield_now().await;
 }
 
-/// Iris's helper threads in this process, by the names each helper has had: the
-/// hang doctor's watch or SIGTERM listener and the blocking sampler used to be two.
+/// The names of this process's threads.
 #[cfg(target_os = "linux")]
-fn iris_helpers() -> Vec<String> {
-    let names = [
-        "iris-helper",
-        "iris-hang-doctor",
-        "iris-sigterm",
-        "iris-blocking",
-    ];
+fn thread_names() -> Vec<String> {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
         .map(|comm| comm.trim().to_string())
-        .filter(|comm| names.contains(&comm.as_str()))
         .collect()
 }
 
@@ -383,5 +375,27 @@ fn iris_helpers() -> Vec<String> {
 #[cfg(target_os = "linux")]
 #[iris_test]
 async fn one_helper_thread_serves_the_hang_doctor_and_the_blocking_sampler() {
-    assert_eq!(iris_helpers(), ["iris-helper"]);
+    // By the names each helper has had: the hang doctor's watch or SIGTERM listener
+    // and the blocking sampler used to be two threads.
+    let helper_names = ["iris-helper", "iris-hang-doctor", "iris-sigterm", "iris-blocking"];
+    let helpers = || -> Vec<String> {
+        let mut found = thread_names();
+        found.retain(|name| helper_names.contains(&name.as_str()));
+        found
+    };
+    // Helpers are started before the body, but a thread names itself once it runs:
+    // until then it shows its creator's name (this thread's, when this test started
+    // them). Wait until none does and at least one helper has its name.
+    let mine = std::fs::read_to_string("/proc/thread-self/comm").unwrap();
+    let mine = mine.trim().to_string();
+    wait_for_condition_async(
+        || {
+            thread_names().iter().filter(|name| **name == mine).count() == 1
+                && !helpers().is_empty()
+        },
+        PATIENCE,
+    )
+    .await
+    .unwrap();
+    assert_eq!(helpers(), ["iris-helper"]);
 }
