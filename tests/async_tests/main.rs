@@ -377,7 +377,12 @@ fn thread_names() -> Vec<String> {
 async fn one_helper_thread_serves_the_hang_doctor_and_the_blocking_sampler() {
     // By the names each helper has had: the hang doctor's watch or SIGTERM listener
     // and the blocking sampler used to be two threads.
-    let helper_names = ["iris-helper", "iris-hang-doctor", "iris-sigterm", "iris-blocking"];
+    let helper_names = [
+        "iris-helper",
+        "iris-hang-doctor",
+        "iris-sigterm",
+        "iris-blocking",
+    ];
     let helpers = || -> Vec<String> {
         let mut found = thread_names();
         found.retain(|name| helper_names.contains(&name.as_str()));
