@@ -271,12 +271,7 @@ fn async_tour() {
 /// Part 7, with the `thread-tracking` feature: a plain thread leaked by one test is
 /// charged to it even though the process is shared, with where it was created and
 /// where it is blocked now.
-#[cfg(all(
-    feature = "thread-tracking",
-    target_os = "linux",
-    target_env = "gnu",
-    not(miri)
-))]
+#[cfg(iris_tracking)]
 fn tracking_tour() {
     println!("\n7. Thread tracking: a plain thread leaked in a shared process, with its sites");
     let scope =
@@ -291,12 +286,7 @@ fn tracking_tour() {
     drop(keep); // lets the thread go, now that it has been reported
 }
 
-#[cfg(not(all(
-    feature = "thread-tracking",
-    target_os = "linux",
-    target_env = "gnu",
-    not(miri)
-)))]
+#[cfg(not(iris_tracking))]
 fn tracking_tour() {
     println!(
         "\n7. Thread tracking: Linux with glibc only, where the default feature `thread-tracking` works"

@@ -17,7 +17,7 @@ pub(crate) mod deadline;
 pub(crate) mod live_set;
 pub(crate) mod loom;
 #[cfg_attr(
-    not(any(loom, all(feature = "thread-tracking", target_os = "linux", target_env = "gnu", not(miri)))),
+    not(any(loom, iris_tracking)),
     allow(dead_code) // only thread tracking samples stacks
 )]
 pub(crate) mod stack_slot;

@@ -46,7 +46,7 @@ pub(crate) fn glob_matches(glob: &str, text: &str) -> bool {
 /// so a mangled name that lacks it cannot demangle to a match. `None` when the glob
 /// has no such run (`*`, `<*>::new`).
 #[cfg_attr(
-    not(all(feature = "thread-tracking", target_os = "linux", target_env = "gnu", not(miri), target_pointer_width = "64")),
+    not(all(iris_tracking, target_pointer_width = "64")),
     allow(dead_code) // only the symbol-table matcher of thread tracking needs it
 )]
 pub(crate) fn required_word(glob: &str) -> Option<&str> {

@@ -1,12 +1,4 @@
-#![cfg_attr(
-    not(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    )),
-    allow(dead_code)
-)]
+#![cfg_attr(not(iris_tracking), allow(dead_code))]
 //! Turning raw return addresses into what a report says: [`Frame`]s, the creation
 //! site of a thread, where a live thread is now, and whether a panic was caught
 //! inside its thread.
@@ -255,12 +247,7 @@ pub(crate) fn known_pool(functions: &[String]) -> Option<(&'static str, &'static
 
 /// Resolves raw return addresses into frames, innermost first (inlined functions
 /// give several frames for one address).
-#[cfg(all(
-    feature = "thread-tracking",
-    target_os = "linux",
-    target_env = "gnu",
-    not(miri)
-))]
+#[cfg(iris_tracking)]
 pub(crate) fn resolve(ips: &[usize]) -> Vec<Frame> {
     let mut frames = Vec::new();
     for ip in ips {

@@ -26,28 +26,12 @@
 
 pub(crate) mod attribution;
 pub(crate) mod frames;
-#[cfg(all(
-    feature = "thread-tracking",
-    target_os = "linux",
-    target_env = "gnu",
-    not(miri)
-))]
+#[cfg(iris_tracking)]
 #[allow(unsafe_code)]
 mod hooks;
-#[cfg(all(
-    feature = "thread-tracking",
-    target_os = "linux",
-    target_env = "gnu",
-    not(miri),
-    target_pointer_width = "64"
-))]
+#[cfg(all(iris_tracking, target_pointer_width = "64"))]
 mod symbols;
-#[cfg(all(
-    feature = "thread-tracking",
-    target_os = "linux",
-    target_env = "gnu",
-    not(miri)
-))]
+#[cfg(iris_tracking)]
 mod table;
 
 use std::fmt;
@@ -108,12 +92,7 @@ impl fmt::Display for PlainPanic {
 /// Linux, and the binary's `pthread_create` really is Iris's (checked once, by the
 /// first thread made through it, or a probe thread). Also installs the panic hook that notes panics of plain threads.
 pub(crate) fn active() -> bool {
-    #[cfg(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    ))]
+    #[cfg(iris_tracking)]
     {
         static ACTIVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         let active = *ACTIVE.get_or_init(|| {
@@ -140,12 +119,7 @@ pub(crate) fn active() -> bool {
         }
         active
     }
-    #[cfg(not(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    )))]
+    #[cfg(not(iris_tracking))]
     {
         false
     }
@@ -156,52 +130,27 @@ pub(crate) fn active() -> bool {
 /// is nobody's.
 #[doc(hidden)]
 pub fn set_thread_tracking(on: bool) {
-    #[cfg(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    ))]
+    #[cfg(iris_tracking)]
     hooks::set_tracking(on);
-    #[cfg(not(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    )))]
+    #[cfg(not(iris_tracking))]
     let _ = on;
 }
 
 /// Tells the tracker the calling thread is managed (its panics go to its container).
 pub(crate) fn mark_managed() {
-    #[cfg(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    ))]
+    #[cfg(iris_tracking)]
     table::mark_managed();
 }
 
 /// Kernel ids of the live threads working for `scope`, and how many more were
 /// created for it but are not running yet (their ids are not known yet).
 pub(crate) fn alive_in(scope: u64) -> (Vec<u32>, usize) {
-    #[cfg(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    ))]
+    #[cfg(iris_tracking)]
     {
         let (threads, starting) = table::alive_in(scope);
         (threads.into_iter().map(|t| t.tid).collect(), starting)
     }
-    #[cfg(not(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    )))]
+    #[cfg(not(iris_tracking))]
     {
         let _ = scope;
         (Vec::new(), 0)
@@ -211,21 +160,11 @@ pub(crate) fn alive_in(scope: u64) -> (Vec<u32>, usize) {
 /// Whether the tracker knows thread `tid` (alive), and so where it was created:
 /// cheap, no resolving.
 pub(crate) fn knows(tid: u32) -> bool {
-    #[cfg(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    ))]
+    #[cfg(iris_tracking)]
     {
         table::lookup(tid).is_some()
     }
-    #[cfg(not(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    )))]
+    #[cfg(not(iris_tracking))]
     {
         let _ = tid;
         false
@@ -235,21 +174,11 @@ pub(crate) fn knows(tid: u32) -> bool {
 /// Where thread `tid` (alive) was created, resolved; `None` if it is not tracked or
 /// was not created for a test.
 pub(crate) fn origin_of(tid: u32) -> Option<ThreadOrigin> {
-    #[cfg(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    ))]
+    #[cfg(iris_tracking)]
     {
         table::lookup(tid).and_then(|t| origin(&t))
     }
-    #[cfg(not(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    )))]
+    #[cfg(not(iris_tracking))]
     {
         let _ = tid;
         None
@@ -326,12 +255,7 @@ pub const PROCESS_SCOPED_THREAD_NAMES: &[&str] = &[
 /// whoever waits for the result: a panic with one of them on its stack was caught
 /// inside its thread, which went on. Each is reached through a function pointer
 /// (a task's vtable, a job's), so no optimiser inlines it away.
-#[cfg(all(
-    feature = "thread-tracking",
-    target_os = "linux",
-    target_env = "gnu",
-    not(miri)
-))]
+#[cfg(iris_tracking)]
 const CATCHING_HARNESSES: &[&str] = &[
     // Every tokio task is polled through its vtable's `raw::poll`; the harness
     // below it catches the task's panic for its `JoinHandle`.
@@ -351,13 +275,7 @@ const CREATOR_CHAIN: usize = 8;
 /// is charged to: it was created inside one of [`PROCESS_SCOPED_CREATORS`], or by a
 /// thread that was (a reactor made in a `OnceLock` that starts workers later).
 pub(crate) fn process_scoped(tid: u32) -> bool {
-    #[cfg(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri),
-        target_pointer_width = "64"
-    ))]
+    #[cfg(all(iris_tracking, target_pointer_width = "64"))]
     {
         let globs: Vec<String> = PROCESS_SCOPED_CREATORS
             .iter()
@@ -379,13 +297,7 @@ pub(crate) fn process_scoped(tid: u32) -> bool {
         }
         false
     }
-    #[cfg(not(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri),
-        target_pointer_width = "64"
-    )))]
+    #[cfg(not(all(iris_tracking, target_pointer_width = "64")))]
     {
         let _ = (tid, CREATOR_CHAIN);
         false
@@ -398,37 +310,20 @@ pub(crate) fn process_scoped(tid: u32) -> bool {
 /// shared library's, an untracked thread), and [`origin_of`] resolves the whole
 /// creation stack to tell.
 pub(crate) fn created_through(tid: u32, globs: &[String]) -> bool {
-    #[cfg(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri),
-        target_pointer_width = "64"
-    ))]
+    #[cfg(all(iris_tracking, target_pointer_width = "64"))]
     {
         table::lookup(tid)
             .and_then(|t| t.creation)
             .is_some_and(|ips| symbols::passes_through(&ips, globs))
     }
-    #[cfg(not(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri),
-        target_pointer_width = "64"
-    )))]
+    #[cfg(not(all(iris_tracking, target_pointer_width = "64")))]
     {
         let _ = (tid, globs);
         false
     }
 }
 
-#[cfg(all(
-    feature = "thread-tracking",
-    target_os = "linux",
-    target_env = "gnu",
-    not(miri)
-))]
+#[cfg(iris_tracking)]
 fn origin(thread: &table::Tracked) -> Option<ThreadOrigin> {
     let frames = frames::resolve(thread.creation.as_deref()?);
     let functions: Vec<String> = frames.iter().map(|f| f.function.clone()).collect();
@@ -462,21 +357,11 @@ pub(crate) struct RawStack(#[allow(dead_code)] Vec<usize>);
 /// Samples thread `tid`'s stack within `within`, without resolving it.
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
 pub(crate) fn sample_raw(tid: u32, within: Duration) -> Option<RawStack> {
-    #[cfg(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    ))]
+    #[cfg(iris_tracking)]
     {
         hooks::sample_stack(tid, within).map(RawStack)
     }
-    #[cfg(not(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    )))]
+    #[cfg(not(iris_tracking))]
     {
         let _ = (tid, within);
         None
@@ -486,21 +371,11 @@ pub(crate) fn sample_raw(tid: u32, within: Duration) -> Option<RawStack> {
 /// A raw stack as reports show it (see [`live_stack`]).
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
 pub(crate) fn resolve_live(raw: &RawStack) -> Option<Vec<Frame>> {
-    #[cfg(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    ))]
+    #[cfg(iris_tracking)]
     {
         summarise_live(&frames::interrupted_frames(frames::resolve(&raw.0)))
     }
-    #[cfg(not(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    )))]
+    #[cfg(not(iris_tracking))]
     {
         let _ = raw;
         None
@@ -510,22 +385,12 @@ pub(crate) fn resolve_live(raw: &RawStack) -> Option<Vec<Frame>> {
 /// Every frame of thread `tid`'s stack now, innermost first (the sampling machinery
 /// cut off), from a sample taken within `within`; `None` where no stack can be taken.
 pub(crate) fn live_frames(tid: u32, within: Duration) -> Option<Vec<Frame>> {
-    #[cfg(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    ))]
+    #[cfg(iris_tracking)]
     {
         let ips = hooks::sample_stack(tid, within)?;
         Some(frames::interrupted_frames(frames::resolve(&ips)))
     }
-    #[cfg(not(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    )))]
+    #[cfg(not(iris_tracking))]
     {
         let _ = (tid, within);
         None
@@ -540,12 +405,7 @@ pub(crate) fn summarise_live(frames: &[Frame]) -> Option<Vec<Frame>> {
 /// Panics that ended plain threads of `scope` and that no `join` collected; a panic
 /// caught inside its own thread (by a pool, a runtime or the user) is not one.
 pub(crate) fn uncollected_panics(scope: u64) -> Vec<PlainPanic> {
-    #[cfg(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    ))]
+    #[cfg(iris_tracking)]
     {
         let harnesses: Vec<String> = CATCHING_HARNESSES.iter().map(|g| g.to_string()).collect();
         table::unjoined_panics(scope)
@@ -578,12 +438,7 @@ pub(crate) fn uncollected_panics(scope: u64) -> Vec<PlainPanic> {
             })
             .collect()
     }
-    #[cfg(not(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    )))]
+    #[cfg(not(iris_tracking))]
     {
         let _ = scope;
         Vec::new()
@@ -593,24 +448,14 @@ pub(crate) fn uncollected_panics(scope: u64) -> Vec<PlainPanic> {
 /// The pids of the child processes created for `scope` (by any of its threads,
 /// through `fork` or `posix_spawn`), whether or not they still run.
 pub(crate) fn children_in(scope: u64) -> Vec<u32> {
-    #[cfg(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    ))]
+    #[cfg(iris_tracking)]
     {
         table::children_of(scope)
             .into_iter()
             .map(|c| c.pid)
             .collect()
     }
-    #[cfg(not(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    )))]
+    #[cfg(not(iris_tracking))]
     {
         let _ = scope;
         Vec::new()
@@ -619,29 +464,13 @@ pub(crate) fn children_in(scope: u64) -> Vec<u32> {
 
 /// Forgets what was kept about `scope`'s ended threads.
 pub(crate) fn forget(scope: u64) {
-    #[cfg(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    ))]
+    #[cfg(iris_tracking)]
     table::forget(scope);
-    #[cfg(not(all(
-        feature = "thread-tracking",
-        target_os = "linux",
-        target_env = "gnu",
-        not(miri)
-    )))]
+    #[cfg(not(iris_tracking))]
     let _ = scope;
 }
 
-#[cfg(all(
-    test,
-    feature = "thread-tracking",
-    target_os = "linux",
-    target_env = "gnu",
-    not(miri)
-))]
+#[cfg(all(test, iris_tracking))]
 mod tests {
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
