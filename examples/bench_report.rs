@@ -1018,10 +1018,10 @@ const WHY_MISSED: &[(&str, &str)] = &[
     ),
     (
         "5. sentinel wake latency",
-        "at 40-70 µs the floor is a single inotify wake-up; the sentinel adds one hop \
+        "at 35-100 µs the floor is a single inotify wake-up; the sentinel adds one hop \
          (the shared watcher's thread, then the waiter's condvar), 20-30 µs, which at \
-         these absolute times swings the ratio between 1.1x and 1.8x from one run to \
-         the next. Against polling it is hundreds of times faster (the row after).",
+         these absolute times swings the ratio between 1.1x and 2.1x from one run to \
+         the next (the floor itself moved from 0.1 ms to 0.035 ms between sessions). Against polling it is hundreds of times faster (the row after).",
     ),
     (
         "9. `SentinelFile::wait_async`",
