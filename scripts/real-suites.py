@@ -13,11 +13,15 @@ without the feature, alternating, under `cargo test` and under `cargo nextest`.
 It writes docs/benchmarks/real-suites.md (the table `bench_report` puts into
 docs/benchmarks.md) and prints every leak report the runs produced.
 
-    python3 scripts/real-suites.py [--rounds N] [--only CRATE] [--runner R] [--release]
+    python3 scripts/real-suites.py [--rounds N] [--only CRATE] [--runner R] [--release] [--loaded]
 
 `--release` builds and runs every variant with `--release` (optimised, no debug
 assertions): a verdict must not depend on the build. Its results are kept apart
 and tabled beside the debug ones.
+
+`--loaded` runs every variant beside two busy loops per core, as nextest runs on a
+CI machine whose cores are all taken (one test process per core, and other jobs
+beside it): what each hand-off between threads costs shows there. Also kept apart.
 
 Work happens in target/real-suites/ (removed by `cargo clean`).
 """
@@ -97,9 +101,12 @@ SUITE_ARGS = {"tokio-util": ["--features", "full"]}
 # (label, cargo features of the converted crate)
 VARIANTS = [
     ("plain", []),
-    ("iris", ["--features", "iris-overhead"]),
-    ("iris + thread-tracking", ["--features", "iris-tracking"]),
+    ("without tracking", ["--features", "iris-overhead"]),
+    ("with tracking (default)", ["--features", "iris-tracking"]),
 ]
+
+# Earlier results named the variants by the features added to the harness.
+OLD_LABELS = {"iris": "without tracking", "iris + thread-tracking": "with tracking (default)"}
 
 # Why a report is what it is, once a person has read the test: (crate, pattern on
 # the report's first line, verdict). Anything not matched is printed as unread.
@@ -246,7 +253,7 @@ RUNNERS = {
 }
 
 
-def measure(package, rounds, iris_env, only_runner=None, release=False):
+def measure(package, rounds, iris_env, only_runner=None, release=False, loaded=False):
     runners = {k: v for k, v in RUNNERS.items() if only_runner in (None, k)}
     extra = SUITE_ARGS.get(package.name.rsplit("-", 1)[0], []) + (["--release"] if release else [])
     # Build everything first, so the rounds time only the runs (nextest runs the
@@ -255,6 +262,19 @@ def measure(package, rounds, iris_env, only_runner=None, release=False):
         _, result = run(["cargo", "test", "--tests", "--no-run"] + extra + features, package)
         if result.returncode != 0:
             sys.exit(f"building {package.name} failed:\n{result.stderr[-4000:]}")
+    # The load, if asked for, only while the suites run: the builds are done.
+    busy = [
+        subprocess.Popen(["sh", "-c", "while :; do :; done"])
+        for _ in range(2 * (os.cpu_count() or 1) if loaded else 0)
+    ]
+    try:
+        return run_rounds(package, rounds, iris_env, runners, extra, release, loaded)
+    finally:
+        for loop in busy:
+            loop.kill()
+
+
+def run_rounds(package, rounds, iris_env, runners, extra, release, loaded):
     rows = []
     for runner, base in runners.items():
         times = {label: [] for label, _ in VARIANTS}
@@ -271,7 +291,7 @@ def measure(package, rounds, iris_env, only_runner=None, release=False):
             iris = statistics.median(times[label])
             rows.append(
                 {
-                    "runner": runner + (" --release" if release else ""),
+                    "runner": runner + (" --release" if release else "") + (", loaded" if loaded else ""),
                     "variant": label,
                     "plain": plain,
                     "iris": iris,
@@ -291,9 +311,15 @@ def main():
     parser.add_argument("--only", help="measure one crate; keep the other's last results")
     parser.add_argument("--runner", choices=list(RUNNERS), help="measure under one runner; keep the other's last results")
     parser.add_argument("--release", action="store_true", help="build and run with --release (kept apart from debug results)")
+    parser.add_argument("--loaded", action="store_true", help="run beside two busy loops per core (kept apart)")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     take_snapshot()
+    measure_all(args)
+    write_report()
+
+
+def measure_all(args):
     for crate, version, why, iris_env in SUITES:
         if args.only and args.only != crate:
             continue
@@ -301,7 +327,7 @@ def main():
         point_at_snapshot(package)
         tests = int((package / ".iris-tests").read_text())
         print(f"{crate} {version}: {tests} tests converted; {why}", file=sys.stderr)
-        rows = measure(package, args.rounds, iris_env, args.runner, args.release)
+        rows = measure(package, args.rounds, iris_env, args.runner, args.release, args.loaded)
         stamp = {"measured_at": time.strftime("%Y-%m-%d %H:%M"), "iris_commit": iris_commit()}
         for row in rows:
             row.update(stamp)
@@ -312,15 +338,14 @@ def main():
                 dump.write_text(row["output"])
                 print(f"  {row['runner']}: reports in {dump}", file=sys.stderr)
             del row["output"]
-        previous = results_path(crate, args.release)
+        previous = results_path(crate, args.release, args.loaded)
         if args.runner and previous.exists():
-            measured = args.runner + (" --release" if args.release else "")
+            measured = args.runner + (" --release" if args.release else "") + (", loaded" if args.loaded else "")
             kept = [r for r in json.loads(previous.read_text())["rows"] if r["runner"] != measured]
             rows = kept + rows
         result = {"crate": crate, "version": version, "tests": tests, "rounds": args.rounds,
                   "env": iris_env, "rows": rows}
         previous.write_text(json.dumps(result, indent=1))
-    write_report()
 
 
 def iris_commit():
@@ -330,20 +355,22 @@ def iris_commit():
     return head + ("+changes" if dirty else "")
 
 
-def results_path(crate, release):
-    """Where a crate's last results are kept, debug and release apart."""
-    return WORK / (f"{crate}-release.json" if release else f"{crate}.json")
+def results_path(crate, release, loaded=False):
+    """Where a crate's last results are kept, debug and release, quiet and loaded
+    apart."""
+    return WORK / f"{crate}{'-release' if release else ''}{'-loaded' if loaded else ''}.json"
 
 
 def write_report():
     """docs/benchmarks/real-suites.md from the last results of each crate."""
     lines = [
-        "| suite | runner | Iris | `#[test]` | `#[iris_test]` | ratio | target | verdicts (plain / iris) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| suite | runner | Iris | `#[test]` | `#[iris_test]` | ratio | target | per test | verdicts (plain / iris) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     explained = []
     for crate, version, _, _ in SUITES:
-        results = [json.loads(p.read_text()) for p in (results_path(crate, False), results_path(crate, True)) if p.exists()]
+        paths = [results_path(crate, release, loaded) for loaded in (False, True) for release in (False, True)]
+        results = [json.loads(p.read_text()) for p in paths if p.exists()]
         if not results:
             lines.append(f"| {crate} {version} | not measured | | | | | | |")
             continue
@@ -351,13 +378,16 @@ def write_report():
             (pp, pf), (ip, iff) = row["plain_verdicts"], row["iris_verdicts"]
             met = "yes" if row["ratio"] <= 1.05 else "**no**"
             env = " ".join(f"`{k}={v}`" for k, v in result.get("env", {}).items())
-            variant = row.get("variant", "iris") + (f" with {env}" if env else "")
+            label = OLD_LABELS.get(row.get("variant", "iris"), row.get("variant", "iris"))
+            variant = label + (f" with {env}" if env else "")
+            # What Iris adds to each test (nextest pays it per test process).
+            per_test = (row["iris"] - row["plain"]) / result["tests"] * 1000
             # Rows kept from an earlier run (`--runner`) keep their own date.
             when = f", {row['measured_at']}, Iris {row['iris_commit']}" if "measured_at" in row else ""
             lines.append(
                 f"| {crate} {result['version']} ({result['tests']} tests{when}) | {row['runner']} "
                 f"| {variant} | {row['plain']:.2f} s | {row['iris']:.2f} s | {row['ratio']:.3f} "
-                f"| <= 1.05 ({met}) | {pp} passed, {pf} failed / {ip} passed, {iff} failed |"
+                f"| <= 1.05 ({met}) | {per_test:+.2f} ms | {pp} passed, {pf} failed / {ip} passed, {iff} failed |"
             )
             # One line per explanation, with a count and a few of the tests.
             groups = {}
@@ -371,7 +401,7 @@ def write_report():
                 tests = ", ".join(re.search(r"`[^`]+`", r).group(0) for r in reports[:3])
                 more = f" and {len(reports) - 3} more" if len(reports) > 3 else ""
                 explained.append(
-                    f"- {crate}, {row['runner']}, {row.get('variant', 'iris')}: "
+                    f"- {crate}, {row['runner']}, {label}: "
                     f"{len(reports)} report(s) ({tests}{more}): {why}"
                 )
     table = "\n".join(lines)

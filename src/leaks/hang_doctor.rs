@@ -145,6 +145,8 @@ fn engage() {
 pub(super) fn prepare() {
     if dump_after().is_some() {
         engage();
+        // Under nextest the helper leaves after each test; a later one here needs it.
+        helper::on_call();
     }
 }
 

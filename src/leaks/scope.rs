@@ -16,7 +16,6 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use super::hang_doctor;
 use super::live::{describe_live, spawn_watchdog};
 use super::options::{LeakPolicy, TestOptions};
 use super::output;
@@ -26,6 +25,7 @@ use super::survey::{
     without_running_runtime_threads, Snapshot, Survey, ThreadCheck, LIVE_STACK_PATIENCE,
     SHARED_PROCESS, UNSUPPORTED_PLATFORM,
 };
+use super::{hang_doctor, helper};
 use crate::os::threads::OsThread;
 use crate::sync::stop_token::StopToken;
 use crate::threads::managed_thread::current_os_tid;
@@ -74,6 +74,8 @@ pub struct TestScope {
     /// Threads of the test's own runtime: reported as tasks, never as unmanaged.
     pub(crate) runtime_tids: HashSet<u32>,
     _logs: Option<tracing::subscriber::DefaultGuard>,
+    /// Last: the helper thread may leave only once everything above is done.
+    _open: helper::OpenTest,
 }
 
 impl TestScope {
@@ -83,6 +85,7 @@ impl TestScope {
     /// to the test's captured output, at the level given by `IRIS_LOG` (default
     /// `info`).
     pub fn begin(options: TestOptions) -> TestScope {
+        let open = helper::test_opens();
         // Iris's own process-wide helpers exist before the test looks at threads.
         hang_doctor::prepare();
         let logs = if options.capture_logs {
@@ -160,6 +163,7 @@ impl TestScope {
             tasks: TaskFindings::default(),
             runtime_tids: HashSet::new(),
             _logs: logs,
+            _open: open,
         }
     }
 

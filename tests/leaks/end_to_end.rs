@@ -626,15 +626,17 @@ fn the_hang_doctor_says_where_a_slow_test_is_while_it_runs_and_does_not_fail_it(
     assert!(passed && !out.contains("has been running for"), "{out}");
 }
 
+/// Runs `scenario` as nextest does (one test per process), sends it SIGTERM once it
+/// says it is ready, as nextest does at `terminate-after`, and returns its output
+/// after checking that the signal still ended it, and soon.
 #[cfg(unix)]
-#[test]
-fn a_test_nextest_terminates_leaves_its_dump_in_its_output() {
+fn terminated_when_ready(scenario: &str) -> String {
+    use std::os::unix::process::ExitStatusExt;
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let ready = dir.path().join("ready");
-    // As nextest runs it: one test per process, then SIGTERM at `terminate-after`.
     let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "scenarios::hangs_until_terminated"])
+        .args(["--ignored", "--exact", scenario])
         .env("NEXTEST_EXECUTION_MODE", "process-per-test")
         .env("IRIS_SCENARIO_READY", &ready)
         .env("RUST_BACKTRACE", "0")
@@ -645,7 +647,7 @@ fn a_test_nextest_terminates_leaves_its_dump_in_its_output() {
         .unwrap();
     iris::SentinelFile::new(&ready)
         .wait(crate::PATIENCE)
-        .expect("the test body is running");
+        .expect("the scenario is running");
     let started = std::time::Instant::now();
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -657,7 +659,6 @@ fn a_test_nextest_terminates_leaves_its_dump_in_its_output() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    use std::os::unix::process::ExitStatusExt;
     assert_eq!(
         output.status.signal(),
         Some(15),
@@ -665,8 +666,15 @@ fn a_test_nextest_terminates_leaves_its_dump_in_its_output() {
     );
     assert!(
         started.elapsed() < std::time::Duration::from_secs(10),
-        "{out}"
+        "SIGTERM ended it at once: {out}"
     );
+    out
+}
+
+#[cfg(unix)]
+#[test]
+fn a_test_nextest_terminates_leaves_its_dump_in_its_output() {
+    let out = terminated_when_ready("scenarios::hangs_until_terminated");
     assert!(
         out.contains("iris: test `scenarios::hangs_until_terminated` was terminated (SIGTERM"),
         "{out}"
@@ -677,4 +685,27 @@ fn a_test_nextest_terminates_leaves_its_dump_in_its_output() {
     if cfg!(feature = "thread-tracking") {
         assert!(out.contains("stuck_for_a_while"), "{out}");
     }
+}
+
+/// Under nextest Iris's helper thread leaves once the process's test has ended (so
+/// the process does not wait for it at exit); a later test in the same process
+/// brings it back, and its dump on SIGTERM with it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_test_after_the_helper_left_still_gets_its_dump() {
+    let out = terminated_when_ready("scenarios::hangs_in_a_second_test_until_terminated");
+    assert!(out.contains("was terminated (SIGTERM"), "{out}");
+    assert!(out.contains("\"waits-in-the-second-test\""), "{out}");
+}
+
+/// While no helper serves, Iris's SIGTERM handler takes the signal's default action
+/// itself: the signal is never swallowed.
+#[cfg(target_os = "linux")]
+#[test]
+fn sigterm_after_the_helper_left_ends_the_process() {
+    let out = terminated_when_ready("scenarios::hangs_after_its_tests_until_terminated");
+    assert!(
+        !out.contains("was terminated (SIGTERM"),
+        "no test was open: {out}"
+    );
 }

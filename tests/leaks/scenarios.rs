@@ -267,3 +267,53 @@ fn hangs_until_terminated() {
     }
     stuck_for_a_while(Duration::from_secs(60));
 }
+
+/// Whether Iris's helper thread is running in this process.
+#[cfg(target_os = "linux")]
+fn helper_running() -> bool {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .any(|comm| comm.trim() == "iris-helper")
+}
+
+/// As nextest runs a test (one per process): once it has ended, Iris's helper
+/// thread leaves. Then two scenarios: `then` runs in the same process after that.
+#[cfg(target_os = "linux")]
+fn after_a_finished_test(then: impl FnOnce()) {
+    iris::run_test(iris::TestOptions::new("first"), || {
+        // A new thread shows its creator's name until it runs and names itself.
+        iris::wait_for_condition(helper_running, Duration::from_secs(10))
+            .expect("the first test has the helper");
+    });
+    iris::wait_for_condition(|| !helper_running(), Duration::from_secs(10))
+        .expect("the helper leaves once no test is open");
+    then();
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "hangs on purpose until terminated; run by end_to_end"]
+fn hangs_in_a_second_test_until_terminated() {
+    after_a_finished_test(|| {
+        iris::run_test(iris::TestOptions::new("second"), || {
+            get_thread_registry().spawn("waits-in-the-second-test", |stop| stop.wait());
+            if let Ok(path) = std::env::var("IRIS_SCENARIO_READY") {
+                iris::SentinelFile::new(path).signal().unwrap();
+            }
+            stuck_for_a_while(Duration::from_secs(60));
+        });
+    });
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "hangs on purpose until terminated; run by end_to_end"]
+fn hangs_after_its_tests_until_terminated() {
+    after_a_finished_test(|| {
+        if let Ok(path) = std::env::var("IRIS_SCENARIO_READY") {
+            iris::SentinelFile::new(path).signal().unwrap();
+        }
+        stuck_for_a_while(Duration::from_secs(60));
+    });
+}
