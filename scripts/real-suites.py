@@ -240,6 +240,13 @@ def verdicts(output):
     return sum(int(p) for p, _ in results), sum(int(f) for _, f in results)
 
 
+def mean_test_process(output):
+    """nextest's mean time per test process, in seconds (from its `PASS [ 0.005s]`
+    lines: each test's process, from its start to its exit), or None."""
+    durations = [float(d) for d in re.findall(r"^\s*(?:PASS|FAIL|SIGTERM|SIGKILL)\s+\[\s*([\d.]+)s\]", output, re.MULTILINE)]
+    return statistics.mean(durations) if durations else None
+
+
 def leak_reports(output):
     """The first line of each Iris report, and of each warning (`iris: test `T`: ...`,
     written after the run: a plain task's panic under the default policy)."""
@@ -278,6 +285,7 @@ def run_rounds(package, rounds, iris_env, runners, extra, release, loaded):
     rows = []
     for runner, base in runners.items():
         times = {label: [] for label, _ in VARIANTS}
+        processes = {label: [] for label, _ in VARIANTS}
         last = {}
         for _ in range(rounds):
             # Alternating, so the machine's state is the same for every variant.
@@ -286,11 +294,21 @@ def run_rounds(package, rounds, iris_env, runners, extra, release, loaded):
                 took, result = run(base + extra + features, package, env)
                 times[label].append(took)
                 last[label] = result.stdout + result.stderr
+                process = mean_test_process(last[label])
+                if process is not None:
+                    processes[label].append(process)
         plain = statistics.median(times["plain"])
         for label, _ in VARIANTS[1:]:
             iris = statistics.median(times[label])
+            per_process = {}
+            if processes["plain"] and processes[label]:
+                per_process = {
+                    "process_plain": statistics.median(processes["plain"]),
+                    "process_iris": statistics.median(processes[label]),
+                }
             rows.append(
                 {
+                    **per_process,
                     "runner": runner + (" --release" if release else "") + (", loaded" if loaded else ""),
                     "variant": label,
                     "plain": plain,
@@ -380,14 +398,19 @@ def write_report():
             env = " ".join(f"`{k}={v}`" for k, v in result.get("env", {}).items())
             label = OLD_LABELS.get(row.get("variant", "iris"), row.get("variant", "iris"))
             variant = label + (f" with {env}" if env else "")
-            # What Iris adds to each test (nextest pays it per test process).
-            per_test = (row["iris"] - row["plain"]) / result["tests"] * 1000
+            # What Iris adds to each test: per test process where nextest timed them
+            # (its per-test durations), else the suite's time over its tests.
+            if "process_plain" in row:
+                plain_ms, iris_ms = row["process_plain"] * 1000, row["process_iris"] * 1000
+                per_test = f"{iris_ms - plain_ms:+.2f} ms a process ({plain_ms:.1f} to {iris_ms:.1f})"
+            else:
+                per_test = f"{(row['iris'] - row['plain']) / result['tests'] * 1000:+.2f} ms (suite time / tests)"
             # Rows kept from an earlier run (`--runner`) keep their own date.
             when = f", {row['measured_at']}, Iris {row['iris_commit']}" if "measured_at" in row else ""
             lines.append(
                 f"| {crate} {result['version']} ({result['tests']} tests{when}) | {row['runner']} "
                 f"| {variant} | {row['plain']:.2f} s | {row['iris']:.2f} s | {row['ratio']:.3f} "
-                f"| <= 1.05 ({met}) | {per_test:+.2f} ms | {pp} passed, {pf} failed / {ip} passed, {iff} failed |"
+                f"| <= 1.05 ({met}) | {per_test} | {pp} passed, {pf} failed / {ip} passed, {iff} failed |"
             )
             # One line per explanation, with a count and a few of the tests.
             groups = {}
