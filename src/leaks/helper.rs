@@ -10,14 +10,14 @@
 //! two; now every duty shares this one.
 //!
 //! Under nextest, which runs one test per process, the helper also leaves when the
-//! process's last open test ends, and that test waits (boundedly) until it has. A
-//! thread still asleep at `exit` must be woken to die, and the process is not done
-//! until it has run: where every CPU is busy (nextest runs a test process per core)
-//! the kernel may queue it behind another process for a whole scheduler slice. A
-//! test that waits for the helper gives up its own CPU to it instead. Measured on
-//! trivial release-build tests, two test processes at a time on two cores: a
-//! process took 2.46 ms on average with the helper left asleep, 1.75 ms with this
-//! (plain `#[test]` 1.50 ms; nine in ten of them 4.9 ms against 2.1 ms).
+//! process's last open test ends, and unless the CPUs are oversubscribed that test
+//! waits (boundedly) until it has. A thread still asleep at `exit` must be woken to
+//! die, and the process is not done until it has run: where every CPU is busy
+//! (nextest runs a test process per core) the kernel may queue it behind another
+//! process for a whole scheduler slice. A test that waits for the helper gives up
+//! its own CPU to it instead. Measured on trivial release-build tests, two test
+//! processes at a time on two cores, mean per process (plain `#[test]` 1.53 ms):
+//! helper left asleep 2.84 ms sync, 3.54 ms async; waited for, 1.86 and 1.93 ms.
 //!
 //! Invariants:
 //! - At most one helper thread at a time, started by the first duty, before the
@@ -222,11 +222,26 @@ impl Drop for OpenTest {
             return;
         };
         drop(roster);
+        if oversubscribed() {
+            return;
+        }
         // Our CPU is the helper's while we wait, so it is not queued behind another
         // process at exit; once it runs it ends within microseconds. Past the wait
         // (still queued, or kept by a test that opened meanwhile) it ends on its own.
         let _ = ended.take(Deadline::after(LEAVE_WAIT));
     }
+}
+
+/// Whether more threads are runnable than twice the CPUs (other work beside the
+/// test processes). Then a test that blocks to wait for the helper is queued twice
+/// (the helper, then itself) behind threads that never block, which costs more
+/// than the one wait at exit it saves: it lets the helper end on its own. Measured
+/// on trivial release-build tests, two test processes at a time on two cores:
+/// quiet, about 3 others are runnable and waiting saves 1.0-1.6 ms a process; with
+/// two busy loops per core beside them, 6-8 are and waiting costs 0.7-1.1 ms.
+/// Unknown (no `/proc`): it waits, as for nextest's usual one process per core.
+fn oversubscribed() -> bool {
+    crate::os::cpu_load::runnable_and_cpus().is_some_and(|(others, cpus)| others > 2 * cpus)
 }
 
 /// Makes sure a helper thread serves (one may have left after an earlier test of

@@ -1,11 +1,12 @@
 //! What the operating system says about this process: its threads, their state, and
-//! its child processes and their descendants (Linux: `/proc`); and how it is run
+//! its child processes and their descendants, how busy the CPUs are (Linux: `/proc`); and how it is run
 //! (which test runner) and where a note to the user can go (`runner`). Beside `sync`, the
 //! lowest layer: it imports no other part of the crate.
 //!
 //! Everything here is best effort: `None` means "cannot tell", never "none".
 
 pub(crate) mod at_exit;
+pub(crate) mod cpu_load;
 pub(crate) mod processes;
 pub(crate) mod runner;
 pub(crate) mod threads;
