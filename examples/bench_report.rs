@@ -526,10 +526,18 @@ fn suite_overhead() -> Result<Vec<Row>, String> {
                 for round in 0..150 {
                     let iris_first = (round + worker) % 2 == 0;
                     for iris in [iris_first, !iris_first] {
-                        let name = if iris { "with_iris::m1::t3" } else { "plain::m1::t3" };
+                        let name = if iris {
+                            "with_iris::m1::t3"
+                        } else {
+                            "plain::m1::t3"
+                        };
                         if let Ok(took) = one_process(name, None) {
                             let mut runs = runs.lock().unwrap();
-                            if iris { runs.1.push(took) } else { runs.0.push(took) }
+                            if iris {
+                                runs.1.push(took)
+                            } else {
+                                runs.0.push(took)
+                            }
                         }
                     }
                 }
