@@ -6,6 +6,8 @@
 //! Everything here is best effort: `None` means "cannot tell", never "none".
 
 pub(crate) mod at_exit;
+// Read by the test harness only (whether to wait for its helper thread).
+#[cfg(feature = "harness")]
 pub(crate) mod cpu_load;
 pub(crate) mod processes;
 pub(crate) mod runner;
