@@ -698,6 +698,26 @@ fn a_test_after_the_helper_left_still_gets_its_dump() {
     assert!(out.contains("\"waits-in-the-second-test\""), "{out}");
 }
 
+/// A stress test of the helper leaving and coming back while tests open and close
+/// on several threads of one process (as nextest runs one test per process, whose
+/// body may run more scopes).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_helper_serves_every_open_test_while_tests_come_and_go() {
+    for _ in 0..3 {
+        let (passed, out) = run_with_args(
+            &[
+                "--ignored",
+                "--exact",
+                "scenarios::tests_open_and_close_at_once",
+            ],
+            true,
+            &[],
+        );
+        assert!(passed, "{out}");
+    }
+}
+
 /// While no helper serves, Iris's SIGTERM handler takes the signal's default action
 /// itself: the signal is never swallowed.
 #[cfg(target_os = "linux")]

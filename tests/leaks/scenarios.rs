@@ -317,3 +317,37 @@ fn hangs_after_its_tests_until_terminated() {
         stuck_for_a_while(Duration::from_secs(60));
     });
 }
+
+/// Tests opening and closing at once on four threads of one nextest-style process,
+/// with uneven gaps between them, so that at times none is open (the helper leaves)
+/// and one opens while it is leaving: whenever a test is open, a helper thread
+/// serves it (one that was leaving stays, one that left comes back), and nothing
+/// deadlocks.
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "a stress test of the helper's comings and goings; run by end_to_end"]
+fn tests_open_and_close_at_once() {
+    std::thread::scope(|scope| {
+        for worker in 0..4u64 {
+            scope.spawn(move || {
+                let mut seed = worker + 1;
+                for round in 0..50 {
+                    // A gap of 0-400 µs, spun: the interleavings are the point.
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let gap = std::time::Duration::from_micros((seed >> 33) % 400);
+                    let started = std::time::Instant::now();
+                    while started.elapsed() < gap {
+                        std::hint::spin_loop();
+                    }
+                    let name = format!("worker-{worker}-round-{round}");
+                    iris::run_test(iris::TestOptions::new(name), || {
+                        iris::wait_for_condition(helper_running, Duration::from_secs(10))
+                            .expect("an open test has a helper");
+                    });
+                }
+            });
+        }
+    });
+}
