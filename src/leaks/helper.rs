@@ -202,9 +202,9 @@ pub(super) fn test_opens() -> OpenTest {
 }
 
 impl Drop for OpenTest {
-    /// Under nextest (one test per process) the helper leaves once no test is open:
-    /// this process runs no other, and a thread that ends now does so while the
-    /// process writes its results, not after them.
+    /// Under nextest (one test per process) the helper leaves once no test is open
+    /// (this process runs no other), and the test that closed last waits for it to
+    /// end, unless the CPUs are oversubscribed (see the module's documentation).
     fn drop(&mut self) {
         let mut roster = ROSTER.lock();
         roster.open_tests = roster.open_tests.saturating_sub(1);
