@@ -153,14 +153,9 @@ fn on_duty(helper: &'static Helper, roster: &mut Roster) -> bool {
             let spawned = std::thread::Builder::new()
                 .name("iris-helper".into())
                 .spawn(move || {
-                    let tid = current_os_tid();
-                    if let Some(tid) = tid {
-                        os_threads::register_helper(tid);
-                    }
+                    let registration = os_threads::HelperRegistration::new(current_os_tid());
                     serve(helper, waiting);
-                    if let Some(tid) = tid {
-                        os_threads::unregister_helper(tid);
-                    }
+                    drop(registration);
                     ending.complete(());
                 });
             match spawned {
@@ -190,14 +185,10 @@ fn cannot_start(error: &std::io::Error) {
 /// An open test, for the helper: while any is open, the helper never leaves.
 pub(super) struct OpenTest(());
 
-/// A test opens: a helper that was leaving stays (one that left comes back when a
-/// duty needs it).
+/// A test opens. A helper that is leaving or has left serves it again when one of
+/// its duties asks for it (`on_duty`, under the same lock as this count).
 pub(super) fn test_opens() -> OpenTest {
-    let mut roster = ROSTER.lock();
-    roster.open_tests += 1;
-    if roster.shift == Shift::Leaving {
-        roster.shift = Shift::Serving;
-    }
+    ROSTER.lock().open_tests += 1;
     OpenTest(())
 }
 

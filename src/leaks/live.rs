@@ -196,10 +196,7 @@ pub(super) fn spawn_watchdog(
     let spawned = std::thread::Builder::new()
         .name("iris-watchdog".into())
         .spawn(move || {
-            let tid = current_os_tid();
-            if let Some(tid) = tid {
-                os_threads::register_helper(tid);
-            }
+            let _helper = os_threads::HelperRegistration::new(current_os_tid());
             let _ = ready.complete(());
             if !watching.wait_timeout(timeout) {
                 output::from_watchdog(&format!(
@@ -207,9 +204,6 @@ pub(super) fn spawn_watchdog(
                     describe_live(&registry, None, tracked_scope, body)
                 ));
                 watching.wait();
-            }
-            if let Some(tid) = tid {
-                os_threads::unregister_helper(tid);
             }
         });
     if spawned.is_ok() {

@@ -160,8 +160,36 @@ pub(crate) fn register_helper(tid: u32) {
 }
 
 /// Forgets a helper that has ended (its tid may be reused by another thread).
-pub(crate) fn unregister_helper(tid: u32) {
+fn unregister_helper(tid: u32) {
     HELPERS.lock().retain(|t| *t != tid);
+}
+
+/// The calling thread counted as one of Iris's own helpers while this lives: made
+/// first thing on a helper thread (from its tid, when known), dropped as it ends,
+/// even by unwinding.
+pub(crate) struct HelperRegistration(Option<u32>);
+
+impl HelperRegistration {
+    /// Registers `tid` (the calling thread's, `None` when unknown: nothing to do).
+    pub(crate) fn new(tid: Option<u32>) -> HelperRegistration {
+        if let Some(tid) = tid {
+            register_helper(tid);
+        }
+        HelperRegistration(tid)
+    }
+
+    /// The registered thread's id.
+    pub(crate) fn tid(&self) -> Option<u32> {
+        self.0
+    }
+}
+
+impl Drop for HelperRegistration {
+    fn drop(&mut self) {
+        if let Some(tid) = self.0 {
+            unregister_helper(tid);
+        }
+    }
 }
 
 /// Thread ids of Iris's own helper threads.

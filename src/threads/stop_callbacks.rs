@@ -72,9 +72,8 @@ impl CallbackRun {
         let spawned = std::thread::Builder::new()
             .name("iris-on-stop".into())
             .spawn(move || {
-                let tid = current_os_tid();
-                if let Some(tid) = tid {
-                    os_threads::register_helper(tid);
+                let helper = os_threads::HelperRegistration::new(current_os_tid());
+                if let Some(tid) = helper.tid() {
                     let _ = shared.tid.set(tid);
                 }
                 let callbacks = for_helper.lock().take().unwrap_or_default();
@@ -87,9 +86,7 @@ impl CallbackRun {
                 });
                 *shared.current.lock() = None;
                 let _ = shared.done.complete(());
-                if let Some(tid) = tid {
-                    os_threads::unregister_helper(tid);
-                }
+                drop(helper);
             });
         if let Err(error) = spawned {
             tracing::warn!(

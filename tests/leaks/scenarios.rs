@@ -254,6 +254,15 @@ fn slow_body_for_the_hang_doctor() {
     stuck_for_a_while(Duration::from_millis(1500));
 }
 
+/// Tells the end-to-end test that the scenario is where it should be
+/// (`IRIS_SCENARIO_READY`), then hangs until it is terminated (or a minute passes).
+fn ready_then_stuck() {
+    if let Ok(path) = std::env::var("IRIS_SCENARIO_READY") {
+        iris::SentinelFile::new(path).signal().unwrap();
+    }
+    stuck_for_a_while(Duration::from_secs(60));
+}
+
 #[iris_test]
 #[ignore = "hangs on purpose until terminated; run by end_to_end"]
 fn hangs_until_terminated() {
@@ -262,10 +271,7 @@ fn hangs_until_terminated() {
         .name("plain-waiter".into())
         .spawn(|| stuck_for_a_while(Duration::from_secs(60)))
         .unwrap();
-    if let Ok(path) = std::env::var("IRIS_SCENARIO_READY") {
-        iris::SentinelFile::new(path).signal().unwrap();
-    }
-    stuck_for_a_while(Duration::from_secs(60));
+    ready_then_stuck();
 }
 
 /// Whether Iris's helper thread is running in this process.
@@ -298,10 +304,7 @@ fn hangs_in_a_second_test_until_terminated() {
     after_a_finished_test(|| {
         iris::run_test(iris::TestOptions::new("second"), || {
             get_thread_registry().spawn("waits-in-the-second-test", |stop| stop.wait());
-            if let Ok(path) = std::env::var("IRIS_SCENARIO_READY") {
-                iris::SentinelFile::new(path).signal().unwrap();
-            }
-            stuck_for_a_while(Duration::from_secs(60));
+            ready_then_stuck();
         });
     });
 }
@@ -311,10 +314,7 @@ fn hangs_in_a_second_test_until_terminated() {
 #[ignore = "hangs on purpose until terminated; run by end_to_end"]
 fn hangs_after_its_tests_until_terminated() {
     after_a_finished_test(|| {
-        if let Ok(path) = std::env::var("IRIS_SCENARIO_READY") {
-            iris::SentinelFile::new(path).signal().unwrap();
-        }
-        stuck_for_a_while(Duration::from_secs(60));
+        ready_then_stuck();
     });
 }
 
