@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What `#[iris_test]` costs on real code (issue 12, part 6).
 
-Fetches the published sources of two well-known crates that use threads from
+Fetches the published sources of well-known crates that use threads from
 crates.io (nothing of theirs is committed here), turns every `#[test]` of their
 suites into
 
@@ -80,6 +80,21 @@ SUITES = [
         "smol's reactor: a library thread (\"async-io\") started inside a `OnceCell` "
         "by whichever test touches the reactor first, and kept for the process; its "
         "tests use smol's `blocking` pool too (async-net's name lookups)",
+        {},
+    ),
+    (
+        "r2d2",
+        "0.8.10",
+        "a connection pool: every pool it builds starts three `scheduled_thread_pool` "
+        "workers (\"r2d2-worker-N\") that outlive the pool's drop by up to 30 s, "
+        "the reaper's interval, and then end on their own",
+        {},
+    ),
+    (
+        "tracing-appender",
+        "0.2.5",
+        "a logging worker: `non_blocking` writers hand lines to a thread of their own "
+        "(\"tracing-appender\") that ends when the writer's guard is dropped",
         {},
     ),
     (

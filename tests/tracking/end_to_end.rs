@@ -266,6 +266,28 @@ fn the_default_list_can_be_switched_off_and_then_names_the_pool() {
 }
 
 #[test]
+fn the_workers_of_a_dropped_pool_that_end_on_their_own_are_not_the_tests_leak() {
+    let scenario = "a_dropped_pool_whose_workers_end_later";
+    // Beside other tests in one process, and alone in its process (nextest).
+    let name = format!("scenarios::{scenario}");
+    let (passed, out) = run_with_args(
+        &["--ignored", "--test-threads=2", &name, "tidy_"],
+        false,
+        &[],
+    );
+    assert!(passed, "{out}");
+    assert!(!out.contains("iris: test"), "{out}");
+    let (passed, out) = run(scenario, true, &[]);
+    assert!(passed, "{out}");
+    // The workers are still alive when the test ends: without the default list
+    // they are reported.
+    let (passed, out) = run(scenario, false, &[("IRIS_DEFAULT_IGNORES", "off")]);
+    assert!(!passed, "{out}");
+    assert!(out.contains("\"winding-down-0\""), "{out}");
+    assert!(out.contains("\"winding-down-1\""), "{out}");
+}
+
+#[test]
 fn a_test_that_builds_its_own_pool_and_leaves_it_still_fails() {
     let (passed, out) = run("a_pool_built_by_the_test_and_left", false, &[]);
     assert!(!passed, "{out}");

@@ -242,6 +242,21 @@ fn a_reactor_made_once_starts_workers_later() {
     reactor().send(()).unwrap();
 }
 
+/// As an r2d2 connection pool does: a `scheduled_thread_pool` with a job far ahead
+/// (r2d2's reaper, every 30 s), dropped at the end of the test. Dropping it only
+/// tells the workers to end once the jobs already scheduled have run, so they
+/// outlive the test by up to a minute here, and then end on their own.
+#[iris_test(linger = "100ms")]
+#[ignore = "its pool winds down after the test; run by end_to_end"]
+fn a_dropped_pool_whose_workers_end_later() {
+    let pool = scheduled_thread_pool::ScheduledThreadPool::builder()
+        .num_threads(2)
+        .thread_name_pattern("winding-down-{}")
+        .build();
+    pool.execute_at_fixed_rate(Duration::from_secs(60), Duration::from_secs(60), || {});
+    drop(pool);
+}
+
 #[iris_test(linger = "100ms")]
 #[ignore = "leaks on purpose; run by end_to_end"]
 fn a_pool_built_by_the_test_and_left() {
