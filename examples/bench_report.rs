@@ -1134,9 +1134,9 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              can tell them from a leak: 200 tests fail (the report says to turn tracking on) \
              and each waits `linger` (1 s) first. Time: what is left is per test process, \
              which nextest pays for every test. tokio-util under nextest, per test \
-             process as nextest times it (the mean; 2026-11-25 night, Iris 1a1a4c3): a \
-             release build, quiet, plain 7.4 ms and Iris +0.8-0.9 ms (+1.6-1.8 ms that \
-             morning); beside two busy loops per core, +0.9-3.7 ms from run to run (noise \
+             process as nextest times it (the mean; 2026-11-25 night, Iris 1a1a4c3, and \
+             2026-11-26, c32889b): a release build, quiet, plain 7.3-7.4 ms and Iris \
+             +0.8-1.0 ms (+1.6-1.8 ms the morning before); beside two busy loops per core, +0.9-3.7 ms from run to run (noise \
              of about 2 ms there; +2.4-2.8 before); a debug build, +1.7-2.2 ms quiet and \
              +3.6-4.7 ms loaded. Where it goes in a release build: Iris's own work is \
              0.1-0.2 ms of CPU (the `/proc` snapshot and survey, the test's logger, the \
