@@ -276,6 +276,11 @@ fn the_workers_of_a_dropped_pool_that_end_on_their_own_are_not_the_tests_leak() 
         &[],
     );
     assert!(passed, "{out}");
+    assert_eq!(
+        verdict(&out, scenario),
+        Some("ok"),
+        "the scenario ran: {out}"
+    );
     assert!(!out.contains("iris: test"), "{out}");
     let (passed, out) = run(scenario, true, &[]);
     assert!(passed, "{out}");
