@@ -50,6 +50,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::output::{self, Runner};
+use crate::os::cpu_affinity;
 use crate::os::threads as os_threads;
 use crate::sync::completion::Completion;
 use crate::sync::deadline::Deadline;
@@ -150,14 +151,21 @@ fn on_duty(helper: &'static Helper, roster: &mut Roster) -> bool {
             helper.off_duty.store(false, Ordering::SeqCst);
             let ended = Arc::new(Completion::new());
             let ending = ended.clone();
-            let spawned = std::thread::Builder::new()
-                .name("iris-helper".into())
-                .spawn(move || {
-                    let registration = os_threads::HelperRegistration::new(current_os_tid());
-                    serve(helper, waiting);
-                    drop(registration);
-                    ending.complete(());
-                });
+            let builder = std::thread::Builder::new().name("iris-helper".into());
+            let body = move || {
+                let registration = os_threads::HelperRegistration::new(current_os_tid());
+                serve(helper, waiting);
+                drop(registration);
+                ending.complete(());
+            };
+            // Under nextest the helper lives for one test and every start, ring and
+            // leaving is a hand-off with it: on the test's CPU, none wakes another
+            // (see the module's documentation).
+            let spawned = if output::runner() == Runner::Nextest {
+                cpu_affinity::spawn_beside(builder, body)
+            } else {
+                builder.spawn(body)
+            };
             match spawned {
                 Ok(_) => {
                     roster.ended = Some(ended);

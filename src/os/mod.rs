@@ -6,6 +6,9 @@
 //! Everything here is best effort: `None` means "cannot tell", never "none".
 
 pub(crate) mod at_exit;
+// The test harness's helper thread is started on its test's CPU.
+#[cfg(feature = "harness")]
+pub(crate) mod cpu_affinity;
 // Read by the test harness only (whether to wait for its helper thread).
 #[cfg(feature = "harness")]
 pub(crate) mod cpu_load;

@@ -718,6 +718,24 @@ fn the_helper_serves_every_open_test_while_tests_come_and_go() {
     }
 }
 
+/// Under nextest the helper thread is started on its test's CPU (each hand-off with
+/// it then stays on one CPU); the test's own thread keeps its CPUs.
+#[cfg(target_os = "linux")]
+#[test]
+fn under_nextest_the_helper_runs_on_its_tests_cpu() {
+    let (passed, out) = run_with_args(
+        &[
+            "--ignored",
+            "--exact",
+            "scenarios::the_helper_runs_beside_its_test",
+        ],
+        true,
+        &[],
+    );
+    assert!(passed, "{out}");
+    assert!(out.contains("1 passed"), "the scenario ran: {out}");
+}
+
 /// While no helper serves, Iris's SIGTERM handler takes the signal's default action
 /// itself: the signal is never swallowed.
 #[cfg(target_os = "linux")]

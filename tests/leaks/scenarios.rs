@@ -283,6 +283,55 @@ fn helper_running() -> bool {
         .any(|comm| comm.trim() == "iris-helper")
 }
 
+/// The CPUs a thread may run on, as its `/proc` folder (`/proc/self/task/TID`,
+/// `/proc/thread-self`) lists them.
+#[cfg(target_os = "linux")]
+fn cpus_allowed(thread: &str) -> String {
+    let status = std::fs::read_to_string(format!("{thread}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+        .expect("a Cpus_allowed_list line")
+        .trim()
+        .to_string()
+}
+
+/// The kernel id of Iris's helper thread, once it has named itself.
+#[cfg(target_os = "linux")]
+fn helper_tid() -> Option<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| {
+            let task = task.ok()?;
+            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            (comm.trim() == "iris-helper").then(|| task.file_name().into_string().ok())?
+        })
+        .next()
+}
+
+/// Under nextest the helper thread runs on the CPU its test started it on, and the
+/// test's own thread keeps every CPU it had (compared with the main thread's).
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "looks at the helper under nextest; run by end_to_end"]
+fn the_helper_runs_beside_its_test() {
+    let everywhere = cpus_allowed(&format!("/proc/self/task/{}", std::process::id()));
+    iris::run_test(iris::TestOptions::new("pinned"), || {
+        iris::wait_for_condition(|| helper_tid().is_some(), Duration::from_secs(10))
+            .expect("the test has the helper");
+        let helper = cpus_allowed(&format!("/proc/self/task/{}", helper_tid().unwrap()));
+        assert!(
+            helper.parse::<u32>().is_ok(),
+            "the helper runs on one CPU, not on {helper:?}"
+        );
+        assert_eq!(
+            cpus_allowed("/proc/thread-self"),
+            everywhere,
+            "the test's thread keeps its CPUs"
+        );
+    });
+}
+
 /// As nextest runs a test (one per process): once it has ended, Iris's helper
 /// thread leaves. Then two scenarios: `then` runs in the same process after that.
 #[cfg(target_os = "linux")]
