@@ -22,13 +22,18 @@ use super::scope::TestScope;
 use super::survey::LIVE_STACK_PATIENCE;
 use crate::os::threads::OsThread;
 use crate::sync::deadline::Deadline;
-use crate::tasks::runtime::{self, TestRuntime};
+use crate::tasks::runtime::{self, Flavor, TestRuntime};
 use crate::tracking;
 use crate::wait::condition::Backoff;
 
 /// How long the runtime of an async test gets to shut down once its tasks had their
 /// `linger`: enough for idle pool threads to exit, short enough never to matter.
 pub(crate) const SHUTDOWN_DEADLINE: Duration = Duration::from_millis(250);
+
+/// How many times the end of an async test yields to the runtime's ready tasks before
+/// it waits for the rest on the timer (within `linger`). Bounded, so a task that
+/// wakes itself for ever cannot keep the test's end from its deadline.
+const EAGER_YIELDS: u32 = 16;
 
 /// Runs one async test body on a fresh tokio runtime inside a [`TestScope`]; what
 /// `#[iris_test] async fn` expands to (cargo feature `tokio`).
@@ -213,18 +218,40 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
 
     let metrics = runtime.handle().metrics();
     let managed_left = || registry.alive_tasks().len();
+    let plain_alive = || metrics.num_alive_tasks() > managed_left();
     let deadline = Deadline::after(linger);
-    runtime.block_on(async {
-        let backoff = Backoff::new(Duration::from_micros(50), Duration::from_millis(10));
-        while metrics.num_alive_tasks() > managed_left() && !deadline.is_expired() {
-            tokio::time::sleep(
-                backoff
-                    .next_pause()
-                    .min(deadline.remaining().unwrap_or(Duration::MAX)),
-            )
-            .await;
+    let backoff = Backoff::new(Duration::from_micros(50), Duration::from_millis(10));
+    match scope.options().flavor {
+        // The tasks run on the workers, not on this thread: it waits on the clock,
+        // whose pauses are finer than the runtime timer's millisecond.
+        Flavor::MultiThread => {
+            while plain_alive() && !deadline.is_expired() {
+                deadline.sleep_at_most(backoff.next_pause());
+            }
         }
-    });
+        // The tasks run on this thread, inside `block_on`.
+        Flavor::CurrentThread | Flavor::Local => runtime.block_on(async {
+            let mut yields = 0;
+            while plain_alive() {
+                // A task that is already ending (aborted, say by a `JoinSet` the
+                // body dropped, or woken for its last poll) ends at its next poll,
+                // which a yield gives it at once: it is dead to the test, so even
+                // with no `linger` it is not a leak. The timer's first tick would
+                // take a whole millisecond (its resolution), a test process's worth
+                // of time.
+                if yields < EAGER_YIELDS {
+                    yields += 1;
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                if deadline.is_expired() {
+                    break;
+                }
+                let pause = backoff.next_pause();
+                tokio::time::sleep(pause.min(deadline.remaining().unwrap_or(Duration::MAX))).await;
+            }
+        }),
+    }
     let plain = metrics.num_alive_tasks().saturating_sub(managed_left());
     // Where the plain tasks were spawned, when tokio says (tokio_unstable): every
     // live task's site, less one per managed task still alive at the same site.

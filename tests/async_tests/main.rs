@@ -49,6 +49,28 @@ fn a_managed_task_is_stopped_by_the_scopes_end() {
     );
 }
 
+/// Tasks the body aborted (here by dropping a `JoinSet`) end at their next poll,
+/// which on a one-thread runtime is the test's own thread's to give: the end of the
+/// test gives it before it counts what is alive, even with no `linger`, so they are
+/// never the test's leak (and nobody waits for a timer tick to see them go). On a
+/// multi-thread runtime the workers poll them, in `linger`.
+#[test]
+fn tasks_the_body_aborted_are_not_leaks_even_without_linger() {
+    for flavor in [Flavor::CurrentThread, Flavor::Local] {
+        let options = TestOptions::new("aborted_tasks")
+            .flavor(flavor)
+            .linger(Duration::ZERO);
+        run_async_test(options, async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..3 {
+                tasks.spawn(std::future::pending::<()>());
+            }
+            tokio::task::yield_now().await;
+            drop(tasks);
+        });
+    }
+}
+
 #[iris_test]
 async fn an_async_wait_sees_a_flag_set_by_another_task_on_one_thread() {
     let flag = Arc::new(AtomicBool::new(false));
