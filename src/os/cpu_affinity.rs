@@ -26,10 +26,10 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let pinned = PinnedHere::new();
-    let spawned = builder.spawn(body);
-    drop(pinned);
-    spawned
+    // Unpinned as this returns, once the new thread exists.
+    #[cfg(target_os = "linux")]
+    let _pinned = PinnedHere::new();
+    builder.spawn(body)
 }
 
 /// The calling thread, pinned to the CPU it runs on until this is dropped.
@@ -63,16 +63,6 @@ impl Drop for PinnedHere {
             // then the kernel has already widened the mask to the new cpuset.
             let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &old);
         }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-struct PinnedHere;
-
-#[cfg(not(target_os = "linux"))]
-impl PinnedHere {
-    fn new() -> PinnedHere {
-        PinnedHere
     }
 }
 
