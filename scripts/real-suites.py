@@ -382,10 +382,12 @@ def main():
     parser.add_argument("--runner", choices=list(RUNNERS), help="measure under one runner; keep the other's last results")
     parser.add_argument("--release", action="store_true", help="build and run with --release (kept apart from debug results)")
     parser.add_argument("--loaded", action="store_true", help="run beside two busy loops per core (kept apart)")
+    parser.add_argument("--report-only", action="store_true", help="measure nothing: rewrite the table from the kept results and the committed rows")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    take_snapshot()
-    measure_all(args)
+    if not args.report_only:
+        take_snapshot()
+        measure_all(args)
     write_report()
 
 
@@ -431,17 +433,58 @@ def results_path(crate, release, loaded=False):
     return WORK / f"{crate}{'-release' if release else ''}{'-loaded' if loaded else ''}.json"
 
 
+REPORT = ROOT / "docs" / "benchmarks" / "real-suites.md"
+
+
+def committed_rows():
+    """The table's rows and explanations as last written, by (suite, runner, variant).
+
+    The results behind them are kept in target/, which a fresh clone does not have:
+    a run that measures one suite under one runner must not drop every other row.
+    """
+    rows, notes = {}, {}
+    if not REPORT.exists():
+        return rows, notes
+    for line in REPORT.read_text().splitlines():
+        if line.startswith("| ") and not line.startswith(("| suite ", "| --- ")):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) > 2 and cells[1] != "not measured":
+                rows[(cells[0].split(" (")[0], cells[1], cells[2])] = line
+        elif line.startswith("- ") and ": " in line:
+            notes.setdefault(line.split(": ", 1)[0], []).append(line)
+    return rows, notes
+
+
 def write_report():
-    """docs/benchmarks/real-suites.md from the last results of each crate."""
+    """docs/benchmarks/real-suites.md from the last results of each crate, and the
+    committed rows of what has no kept results here."""
     lines = [
         "| suite | runner | Iris | `#[test]` | `#[iris_test]` | ratio | target | per test | verdicts (plain / iris) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     explained = []
+    old_rows, old_notes = committed_rows()
     for crate, version, _, _ in SUITES:
         paths = [results_path(crate, release, loaded) for loaded in (False, True) for release in (False, True)]
         results = [json.loads(p.read_text()) for p in paths if p.exists()]
-        if not results:
+        fresh = {
+            (f"{crate} {r['version']}", row["runner"], OLD_LABELS.get(row.get("variant", "iris"), row.get("variant", "iris")))
+            for r in results
+            for row in r["rows"]
+        }
+        # A committed variant cell may carry the suite's environment (`with `K=V``).
+        kept = [
+            (key, line)
+            for key, line in old_rows.items()
+            if key[0] == f"{crate} {version}" and not any(key[:2] == f[:2] and key[2].startswith(f[2]) for f in fresh)
+        ]
+        for key, line in kept:
+            lines.append(line)
+            for prefix, notes in old_notes.items():
+                head = f"- {crate}, {key[1]}, "
+                if prefix.startswith(head) and key[2].startswith(prefix[len(head):]):
+                    explained.extend(notes)
+        if not results and not kept:
             lines.append(f"| {crate} {version} | not measured | | | | | | |")
             continue
         for result, row in ((r, row) for r in results for row in r["rows"]):
@@ -490,8 +533,7 @@ def write_report():
                 )
     table = "\n".join(lines)
     reports = "\n".join(explained) if explained else "No leak reports."
-    out = ROOT / "docs" / "benchmarks" / "real-suites.md"
-    out.write_text(
+    REPORT.write_text(
         "<!-- written by scripts/real-suites.py (alternating rounds, medians) -->\n"
         f"{table}\n\nReports the `#[iris_test]` runs produced:\n\n{reports}\n"
     )
