@@ -1054,6 +1054,19 @@ The shared measurement code is `benches/support/mod.rs`.
 /// has looked; shown only when that row misses in this run.
 const WHY_MISSED: &[(&str, &str)] = &[
     (
+        "6. the same 1,000 tests, hang watcher armed",
+        "the armed watcher is one thread asleep for the whole run; the two halves, \
+         40-47 ms each, move by about 2 ms from run to run: 0.960, 1.021 and 1.063 in \
+         three runs of the same code.",
+    ),
+    (
+        "2. stop + join of 10 idle threads",
+        "at ten threads the whole stop takes half a millisecond, and the floor moves \
+         between runs (0.21-0.42 ms): the ratio has read 1.25x, 1.42x, 2.19x and 2.21x in \
+         consecutive runs of the same code. From 100 threads up, where the time is the \
+         threads' own wake-ups, it stays at 0.8-1.2x.",
+    ),
+    (
         "8. block-buffered",
         "measured against the drained pipe, which any capture pays. The byte ring took \
          it from 2.60x to about 1.25x; what is left is writing every line into a 4 MiB \
@@ -1084,7 +1097,10 @@ const WHY_MISSED: &[(&str, &str)] = &[
          the dump on `terminate-after` needs a thread that is not the hung one and can \
          allocate and take locks, which a signal handler cannot, so the thread stays; \
          an async test, which started two helpers, now starts one. Switch it off with \
-         `IRIS_HANG_DUMP=off` where a trivial test's 5% matters more than the dump.",
+         `IRIS_HANG_DUMP=off` where a trivial test's 5% matters more than the dump. \
+         The ratio reads 1.046-1.064 from run to run; side by side (2026-12-03, 300 \
+         processes each), the build of a week before, whose helper started on any CPU, \
+         read 1.055 and today's, whose helper starts on its test's CPU, 1.060.",
     ),
     (
         "9. `spawn_task`",
@@ -1134,11 +1150,20 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              can tell them from a leak: 200 tests fail (the report says to turn tracking on) \
              and each waits `linger` (1 s) first. Time: what is left is per test process, \
              which nextest pays for every test. tokio-util under nextest, per test \
-             process as nextest times it (the mean; 2026-11-25 night, Iris 1a1a4c3, and \
-             2026-11-26, c32889b): a release build, quiet, plain 7.3-7.4 ms and Iris \
-             +0.8-1.0 ms (+1.6-1.8 ms the morning before); beside two busy loops per core, +0.9-3.7 ms from run to run (noise \
-             of about 2 ms there; +2.4-2.8 before); a debug build, +1.7-2.2 ms quiet and \
-             +3.6-4.7 ms loaded. Where it goes in a release build: Iris's own work is \
+             process as nextest times it (the mean; 2026-12-03, Iris fb401f4 and 4c36f50): \
+             a release build, quiet, plain 7.6 ms and Iris +0.80 ms (1.076x; +0.8-1.0 ms \
+             a week before); beside two busy loops per core, +0.99 ms and, in another run, \
+             -0.51 ms (noise of about 1.5 ms there; +0.9-3.7 ms a week before); a debug \
+             build, +2.1 ms quiet and +3.4 ms loaded (+1.7-2.2 and +3.6-4.7 before). Run \
+             one at a time (`-j 1`), the release suite costs +0.42 ms a test process, all \
+             of it the helper thread (switched off, -0.05 ms): with two jobs, nextest's own \
+             work and the other test process share the two CPUs, and each hand-off waits \
+             for one. Since 2026-12-03 the helper starts on its test's CPU, so its hand-offs \
+             stay there: trivial tests beside two busy loops per core, side by side with \
+             the week-old build, +1.17 to +0.04 ms (sync) and +1.17 to +0.62 ms (async) a \
+             process; and the end of an async test no longer waits a tick of tokio's 1 ms \
+             timer for tasks the body aborted (tokio-util's `task_join_map::alternating`, \
+             3.13 to 1.92 ms a process, plain 1.81 ms). Where it goes in a release build: Iris's own work is \
              0.1-0.2 ms of CPU (the `/proc` snapshot and survey, the test's logger, the \
              registry, the helper thread's start); the rest is contention. With every core \
              busy, as nextest keeps them, each thread that must run before the process can \
@@ -1149,7 +1174,14 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              7.17 ms). A debug build pays more: the binary with Iris is 2.3x larger (42 \
              MB, 17,400 relocations to 3,600) and its code is paged in at first use (60-95 \
              more page faults a process); compiling Iris itself with `opt-level = 2` \
-             changed nothing measurable. Cut in earlier sessions: a probe thread that \
+             changed nothing measurable. Profiled on tokio-util's `codecs::bytes_encoder` \
+             (2026-12-03, one process at a time): Iris adds 0.55 ms of CPU a process in a \
+             debug build, 0.33 ms of it in the kernel (page faults on the 2.4x larger \
+             binary, 218 against 120, and ld.so's relocations, 17,705 against 3,078) and \
+             0.25 ms in unoptimised code spread over many functions; the symbolisation \
+             crates (gimli, addr2line, miniz_oxide, rustc-demangle: 0.4 MB of the 4.7 MB of \
+             code) are only paged in for a report, but their relocations are paid at \
+             start. Cut in earlier sessions: a probe thread that \
              tracking joined at start-up and a blocking-sampler thread started and joined \
              per test. crossbeam-channel: its three leaking tests each \
              spend about 0.6 s reading debug information for their report (true \
