@@ -1181,7 +1181,12 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              0.25 ms in unoptimised code spread over many functions; the symbolisation \
              crates (gimli, addr2line, miniz_oxide, rustc-demangle: 0.4 MB of the 4.7 MB of \
              code) are only paged in for a report, but their relocations are paid at \
-             start. Cut in earlier sessions: a probe thread that \
+             start. The script runs every suite with `RUST_BACKTRACE=1`, as CI usually \
+             does: each backtrace a debug build prints (tokio-util prints ten, for the \
+             panics its tests catch) then takes std 12-15 ms longer with Iris, whose \
+             dependencies' debug information std must read too; that is about 0.27 ms \
+             of the per-process figure (tokio-util's debug suite under nextest, two \
+             jobs: 1.210 to 1.417 s with backtraces, 0.716 to 0.887 s without). Cut in earlier sessions: a probe thread that \
              tracking joined at start-up and a blocking-sampler thread started and joined \
              per test. crossbeam-channel: its three leaking tests each \
              spend about 0.6 s reading debug information for their report (true \
