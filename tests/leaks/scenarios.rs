@@ -370,12 +370,14 @@ fn hangs_after_its_tests_until_terminated() {
 /// Tests opening and closing at once on four threads of one nextest-style process,
 /// with uneven gaps between them, so that at times none is open (the helper leaves)
 /// and one opens while it is leaving: whenever a test is open, a helper thread
-/// serves it (one that was leaving stays, one that left comes back), and nothing
-/// deadlocks.
+/// serves it (one that was leaving stays, one that left comes back), nothing
+/// deadlocks, and every test's thread keeps its CPUs.
 #[cfg(target_os = "linux")]
 #[test]
 #[ignore = "a stress test of the helper's comings and goings; run by end_to_end"]
 fn tests_open_and_close_at_once() {
+    let everywhere = cpus_allowed(&format!("/proc/self/task/{}", std::process::id()));
+    let everywhere = &everywhere;
     std::thread::scope(|scope| {
         for worker in 0..4u64 {
             scope.spawn(move || {
@@ -395,6 +397,9 @@ fn tests_open_and_close_at_once() {
                         iris::wait_for_condition(helper_running, Duration::from_secs(10))
                             .expect("an open test has a helper");
                     });
+                    // Whichever of them started the helper (pinned for the spawn), each
+                    // test's thread has its CPUs back.
+                    assert_eq!(&cpus_allowed("/proc/thread-self"), everywhere);
                 }
             });
         }
