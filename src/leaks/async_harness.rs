@@ -71,6 +71,7 @@ pub fn run_async_test<F: Future>(options: TestOptions, body: F) -> F::Output {
             }
         })
     }));
+    scope.body_done();
     take_blocking(&mut scope, watch);
     wind_down(&mut scope, runtime);
     match outcome {
@@ -127,6 +128,9 @@ where
         }));
         (runtime, value)
     });
+    if matches!(ran, Timed::Finished(_)) {
+        scope.body_done();
+    }
     take_blocking(&mut scope, watch);
     match ran {
         Timed::Finished(Ok((runtime, value))) => {

@@ -20,7 +20,11 @@
 //!   one short lock and never wakes another thread (a wake-up per test cost a
 //!   libtest run of 1,000 tests about 5%).
 //! - A test is dumped at most once by the watcher; the dump is built outside the
-//!   lock, and never fails or slows the test it describes beyond sampling stacks.
+//!   lock, and never fails or slows the test it describes beyond sampling stacks,
+//!   except that a dump once begun is written whole: a test whose dump is being
+//!   written waits for it as it ends (at most `DUMP_PATIENCE`), so that the process
+//!   cannot exit in the middle of it. (Reading debug information for the stacks takes
+//!   a debug build half a second, and much longer on a loaded machine.)
 //! - On SIGTERM (nextest only: elsewhere the signal keeps its default), every
 //!   running test is dumped, then the signal's default action ends the process, as
 //!   it would have without Iris.
@@ -29,7 +33,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use super::helper;
 use super::live::describe_live;
@@ -117,13 +121,22 @@ impl Chart {
 struct Ward {
     patients: Vec<Patient>,
     next_id: u64,
+    /// The tests whose dump the watcher is writing now.
+    being_dumped: Vec<u64>,
 }
 
 /// The running tests, seen by the helper thread.
 static WARD: Mutex<Ward> = Mutex::new(Ward {
     patients: Vec::new(),
     next_id: 0,
+    being_dumped: Vec::new(),
 });
+
+/// Notified (under `WARD`) each time the watcher has written a dump.
+static DUMPED: Condvar = Condvar::new();
+
+/// How long a test that ends while its dump is being written waits for it.
+const DUMP_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Gives the doctor its duty on Iris's helper thread, once: under nextest, whose
 /// `slow-timeout` says when a test is slow, the dump when nextest terminates one;
@@ -197,8 +210,17 @@ pub(super) fn body_runs_on(admission: u64, tid: u32) {
 }
 
 impl Drop for Admission {
+    /// Discharges the test; if its dump is being written, waits for it (boundedly):
+    /// a dump is never cut short by the end of the process.
     fn drop(&mut self) {
-        WARD.lock().patients.retain(|p| p.id != self.id);
+        let mut ward = WARD.lock();
+        ward.patients.retain(|p| p.id != self.id);
+        let deadline = Instant::now() + DUMP_PATIENCE;
+        while ward.being_dumped.contains(&self.id) {
+            if DUMPED.wait_until(&mut ward, deadline).timed_out() {
+                break;
+            }
+        }
     }
 }
 
@@ -211,15 +233,16 @@ fn watch(now: Instant) -> Option<Instant> {
     let after = dump_after()?;
     let (due, next) = {
         let mut ward = WARD.lock();
-        let due: Vec<Chart> = ward
+        let due: Vec<(u64, Chart)> = ward
             .patients
             .iter_mut()
             .filter(|p| !p.dumped && p.started.checked_add(after).is_some_and(|due| due <= now))
             .map(|p| {
                 p.dumped = true;
-                p.chart()
+                (p.id, p.chart())
             })
             .collect();
+        ward.being_dumped.extend(due.iter().map(|(id, _)| *id));
         let next = ward
             .patients
             .iter()
@@ -229,7 +252,9 @@ fn watch(now: Instant) -> Option<Instant> {
             .min();
         (due, next.or_else(|| now.checked_add(after)))
     };
-    for chart in due {
+    for (id, chart) in due {
+        // Released however the writing ends: the test's end waits for it.
+        let _written = Written(id);
         chart.write(&format!(
             "iris: test `{}` has been running for {:.1?} (IRIS_HANG_DUMP={after:?}; \
              it is not failed for it)",
@@ -237,6 +262,17 @@ fn watch(now: Instant) -> Option<Instant> {
         ));
     }
     next
+}
+
+/// A dump being written: once dropped (written, or abandoned by a panic), the test
+/// it describes may end.
+struct Written(u64);
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        WARD.lock().being_dumped.retain(|id| *id != self.0);
+        DUMPED.notify_all();
+    }
 }
 
 /// Under nextest: on SIGTERM (`slow-timeout` with `terminate-after`), dump every

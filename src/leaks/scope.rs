@@ -255,7 +255,15 @@ impl TestScope {
         }
     }
 
+    /// The body has returned: the hang doctor lets the test go. If it is writing a
+    /// dump of the test, this waits for it (boundedly), so that the dump shows the
+    /// test as it was, before its registry is stopped, and is written whole.
+    pub(super) fn body_done(&mut self) {
+        self.watched = None;
+    }
+
     fn collect(&mut self) -> LeakReport {
+        self.body_done();
         if let Some(watchdog) = self.watchdog.take() {
             watchdog.stop();
         }
