@@ -9,9 +9,29 @@
 pub(crate) fn runnable_and_cpus() -> Option<(usize, usize)> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     let runnable = parse_runnable(&text)?;
-    let cpus = std::thread::available_parallelism().ok()?.get();
+    let cpus = allowed_cpus()?;
     // The count includes the reading thread itself.
     Some((runnable.saturating_sub(1), cpus))
+}
+
+/// How many CPUs the calling thread may run on: one system call (Linux), where
+/// `available_parallelism` also reads three cgroup files (a CPU quota is not a
+/// count of CPUs that can run a thread at once: the affinity is).
+fn allowed_cpus() -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sched::{sched_getaffinity, CpuSet};
+        use nix::unistd::Pid;
+        let mask = sched_getaffinity(Pid::from_raw(0)).ok()?;
+        let cpus = (0..CpuSet::count())
+            .filter(|cpu| mask.is_set(*cpu).unwrap_or(false))
+            .count();
+        (cpus > 0).then_some(cpus)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        std::thread::available_parallelism().ok().map(|n| n.get())
+    }
 }
 
 /// The fourth field of `/proc/loadavg` (`runnable/total`): the runnable count.
@@ -38,5 +58,23 @@ mod tests {
     fn it_reads_this_machine() {
         let (_, cpus) = runnable_and_cpus().expect("/proc/loadavg on Linux");
         assert!(cpus >= 1);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_cpu_count_is_the_affinity_masks() {
+        // Without a CPU quota (as here and on CI) std's count is the mask's too.
+        let std_count = std::thread::available_parallelism().unwrap().get();
+        let quota = std::fs::read_to_string("/sys/fs/cgroup/cpu.max")
+            .or_else(|_| std::fs::read_to_string("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"))
+            .unwrap_or_default();
+        let unlimited = quota.trim().is_empty() || quota.starts_with("max") || quota.trim() == "-1";
+        let ours = allowed_cpus().expect("the affinity mask on Linux");
+        assert!(ours >= 1);
+        if unlimited {
+            assert_eq!(ours, std_count);
+        } else {
+            assert!(ours >= std_count, "{ours} allowed, std says {std_count}");
+        }
     }
 }

@@ -21,6 +21,10 @@ use super::threads::read_task_file;
 pub(crate) fn child_pids_of(tids: impl IntoIterator<Item = u32>) -> Option<HashSet<u32>> {
     #[cfg(target_os = "linux")]
     {
+        // Most test processes never start one: then no file needs reading.
+        if certainly_childless() {
+            return Some(HashSet::new());
+        }
         let mut children = HashSet::new();
         let mut readable = false;
         for tid in tids {
@@ -48,6 +52,30 @@ pub(crate) fn child_pids_of(tids: impl IntoIterator<Item = u32>) -> Option<HashS
     {
         let _ = tids.into_iter();
         None
+    }
+}
+
+/// Whether this process certainly has no child process at all, running or a zombie
+/// (Linux: one `waitid` that waits for nothing, reaps nothing and consumes no
+/// state change; it answers `ECHILD` only when there is no child to wait for).
+/// `false` means "has some, or cannot tell".
+pub(crate) fn certainly_childless() -> bool {
+    #[cfg(all(target_os = "linux", feature = "unix-ffi"))]
+    {
+        use nix::sys::wait::{waitid, Id, WaitPidFlag};
+        // Every kind of child (`__WALL`), in any state; `WNOHANG` never blocks and
+        // `WNOWAIT` leaves whatever it finds to be waited for by its owner.
+        let any = WaitPidFlag::WEXITED
+            | WaitPidFlag::WSTOPPED
+            | WaitPidFlag::WCONTINUED
+            | WaitPidFlag::__WALL
+            | WaitPidFlag::WNOHANG
+            | WaitPidFlag::WNOWAIT;
+        matches!(waitid(Id::All, any), Err(nix::errno::Errno::ECHILD))
+    }
+    #[cfg(not(all(target_os = "linux", feature = "unix-ffi")))]
+    {
+        false
     }
 }
 
@@ -148,4 +176,32 @@ pub(crate) fn process_cmdline(pid: u32) -> Option<String> {
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .collect();
     Some(parts.join(" "))
+}
+
+#[cfg(all(test, target_os = "linux", feature = "unix-ffi"))]
+mod tests {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag};
+
+    use super::*;
+
+    #[test]
+    fn a_process_with_a_child_is_never_called_childless_even_once_it_exited() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep runs");
+        let pid = child.id();
+        assert!(!certainly_childless(), "a running child");
+        let this_thread = nix::unistd::gettid().as_raw() as u32;
+        let mine = child_pids_of([std::process::id(), this_thread]).expect("/proc on Linux");
+        assert!(mine.contains(&pid), "{pid} not among {mine:?}");
+        child.kill().expect("kill");
+        // Waits for its death without reaping it (SIGKILL bounds the wait).
+        let pid_id = Id::Pid(nix::unistd::Pid::from_raw(pid as i32));
+        waitid(pid_id, WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT).expect("it dies");
+        // Dead but not reaped: a zombie is still a child (a leak report names it).
+        assert_eq!(process_stat(pid).map(|(state, _)| state), Some('Z'));
+        assert!(!certainly_childless(), "a zombie child");
+        child.wait().expect("reaped");
+    }
 }

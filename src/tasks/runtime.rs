@@ -14,9 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::sync::deadline::Deadline;
-use crate::wait::condition::Backoff;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use super::task_panics::{self, Collector};
 use crate::threads::container::ThreadContainer;
@@ -66,6 +65,9 @@ pub(crate) struct TestRuntime {
 #[derive(Default)]
 pub(crate) struct Workers {
     slots: Mutex<Vec<Arc<Worker>>>,
+    /// Notified when a worker is first seen (its first park), so that `build` wakes
+    /// as soon as the last one is, not at its next polling step.
+    arrived: Condvar,
 }
 
 /// One worker thread (the `block_on` thread, for a current-thread runtime).
@@ -171,13 +173,16 @@ pub(crate) fn build(
     }
     let runtime = builder.build()?;
     // Every worker parks once when it starts with nothing to do; from then on its
-    // callbacks say when it works. Waiting for that (microseconds, bounded) means a
-    // worker that takes the body's first task is already known, not missed.
+    // callbacks say when it works. Waiting for that (bounded) means a worker that
+    // takes the body's first task is already known, not missed. Woken by the last
+    // worker's first park: a sleep in steps overshot it by a step (on a machine where
+    // starting a thread takes 0.1 ms, a third of an empty test's cost).
     let deadline = Deadline::after(WORKERS_START);
-    let backoff = Backoff::new(Duration::from_micros(20), Duration::from_millis(2));
-    while workers.slots.lock().len() < worker_count && !deadline.is_expired() {
-        deadline.sleep_at_most(backoff.next_pause());
+    let mut slots = workers.slots.lock();
+    while slots.len() < worker_count && !deadline.is_expired() {
+        deadline.wait(&workers.arrived, &mut slots);
     }
+    drop(slots);
     Ok(TestRuntime {
         runtime,
         threads,
@@ -287,6 +292,7 @@ fn note_worker(workers: &Arc<Workers>, parked: bool) {
                     parked: AtomicBool::new(parked),
                 });
                 workers.slots.lock().push(worker.clone());
+                workers.arrived.notify_all();
                 *slot = Some((key, worker));
             }
         }
