@@ -152,8 +152,8 @@ where
 /// Iris's process-wide helpers an async test uses, made before its scope takes its
 /// snapshot of the process's threads (so they are never the test's).
 fn prepare_helpers(options: &TestOptions) {
-    if options.blocking_value().is_some() {
-        super::blocking::prepare();
+    if let Some(threshold) = options.blocking_value() {
+        super::blocking::prepare(threshold);
     }
 }
 

@@ -106,8 +106,16 @@ fn beat(threshold: Duration) -> Duration {
 /// not running yet), where blocking detection can run. Called before a test takes
 /// its snapshot of the process's threads and charges new threads to itself, so the
 /// helper is never seen as that test's. Whether the sampler runs.
-pub(crate) fn prepare() -> bool {
-    cfg!(target_os = "linux") && helper::take_on("blocking sampler", sample)
+///
+/// The test says its `threshold`: the sampler's passes from now on plan a look a
+/// beat ahead, so that the watch the test starts a moment later finds one due and
+/// need not ring (a look right away would find the test barely started).
+pub(crate) fn prepare(threshold: Duration) -> bool {
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    WATCHED.lock().expect(threshold);
+    helper::take_on("blocking sampler", sample)
 }
 
 /// The sampler, a duty of the helper thread: a look at every watched runtime, then
@@ -148,6 +156,18 @@ impl Watching {
         self.next_look
     }
 
+    /// A watch with `threshold` is about to start: the beat goes on (or starts) at
+    /// the fastest of its beat and the current one.
+    fn expect(&mut self, threshold: Duration) {
+        let coming = beat(threshold);
+        self.beat = if self.beat.is_zero() {
+            coming
+        } else {
+            self.beat.min(coming)
+        };
+        self.idle_since = None;
+    }
+
     /// Adds `watched` at `now`; whether the sampler must be rung for it (its next
     /// look, as planned, is not due within the new watch's beat). A watch that
     /// comes and goes between two looks keeps the beat going too.
@@ -168,7 +188,7 @@ impl BlockingWatch {
     /// Starts watching `workers` with `threshold`; `None` where it cannot run (not
     /// Linux, or the sampler thread could not start).
     pub(crate) fn start(workers: Arc<Workers>, threshold: Duration) -> Option<BlockingWatch> {
-        if !prepare() {
+        if !prepare(threshold) {
             return None;
         }
         let watched = Arc::new(Watched {
@@ -310,6 +330,36 @@ mod tests {
         assert!(
             !watching.add(watch(100), t0 + ms(1)),
             "a look is due within the new watch's beat: no ring"
+        );
+    }
+
+    #[test]
+    fn a_watch_announced_before_the_samplers_pass_needs_no_ring() {
+        let t0 = Instant::now();
+        let mut watching = watching();
+        watching.expect(ms(100)); // the test prepares, before its snapshot
+        assert_eq!(
+            watching.plan(t0),
+            Some(t0 + ms(25)),
+            "the pass plans a look"
+        );
+        assert!(
+            !watching.add(watch(100), t0 + ms(2)),
+            "the watch finds it due"
+        );
+        // A test with a shorter threshold announced meanwhile leads the beat.
+        watching.expect(ms(40));
+        assert_eq!(
+            watching.plan(t0 + ms(3)),
+            Some(t0 + ms(28)),
+            "the watched one's beat"
+        );
+        watching.tests.clear();
+        watching.expect(ms(40));
+        assert_eq!(
+            watching.plan(t0 + ms(4)),
+            Some(t0 + ms(14)),
+            "10 ms: a quarter of 40"
         );
     }
 
