@@ -268,7 +268,7 @@ pub const PROCESS_SCOPED_THREAD_NAMES: &[&str] = &[
 /// whoever waits for the result: a panic with one of them on its stack was caught
 /// inside its thread, which went on. Each is reached through a function pointer
 /// (a task's vtable, a job's), so no optimiser inlines it away.
-#[cfg(iris_tracking)]
+#[cfg(all(iris_tracking, target_pointer_width = "64"))]
 const CATCHING_HARNESSES: &[&str] = &[
     // Every tokio task is polled through its vtable's `raw::poll`; the harness
     // below it catches the task's panic for its `JoinHandle`.
@@ -281,6 +281,19 @@ const CATCHING_HARNESSES: &[&str] = &[
     "*futures_util::future::future::catch_unwind::*",
 ];
 
+/// [`PROCESS_SCOPED_CREATORS`] and [`CATCHING_HARNESSES`] as `symbols` takes globs,
+/// made once: they are asked about at the end of every test.
+#[cfg(all(iris_tracking, target_pointer_width = "64"))]
+static CREATOR_GLOBS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    PROCESS_SCOPED_CREATORS
+        .iter()
+        .map(|g| g.to_string())
+        .collect()
+});
+#[cfg(all(iris_tracking, target_pointer_width = "64"))]
+static HARNESS_GLOBS: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| CATCHING_HARNESSES.iter().map(|g| g.to_string()).collect());
+
 /// How far up a chain of creators [`process_scoped`] looks.
 const CREATOR_CHAIN: usize = 8;
 
@@ -290,10 +303,6 @@ const CREATOR_CHAIN: usize = 8;
 pub(crate) fn process_scoped(tid: u32) -> bool {
     #[cfg(all(iris_tracking, target_pointer_width = "64"))]
     {
-        let globs: Vec<String> = PROCESS_SCOPED_CREATORS
-            .iter()
-            .map(|g| g.to_string())
-            .collect();
         let mut next = Some(tid);
         for _ in 0..CREATOR_CHAIN {
             let Some(thread) = next.and_then(table::lookup) else {
@@ -302,7 +311,7 @@ pub(crate) fn process_scoped(tid: u32) -> bool {
             if thread
                 .creation
                 .as_deref()
-                .is_some_and(|ips| symbols::passes_through(ips, &globs))
+                .is_some_and(|ips| symbols::passes_through(ips, &CREATOR_GLOBS))
             {
                 return true;
             }
@@ -420,7 +429,6 @@ pub(crate) fn summarise_live(frames: &[Frame]) -> Option<Vec<Frame>> {
 pub(crate) fn uncollected_panics(scope: u64) -> Vec<PlainPanic> {
     #[cfg(iris_tracking)]
     {
-        let harnesses: Vec<String> = CATCHING_HARNESSES.iter().map(|g| g.to_string()).collect();
         table::unjoined_panics(scope)
             .into_iter()
             .filter(|ended| {
@@ -429,10 +437,9 @@ pub(crate) fn uncollected_panics(scope: u64) -> Vec<PlainPanic> {
                 // vtable), from the symbol table, so a release build without debug
                 // info judges as a debug build does.
                 #[cfg(target_pointer_width = "64")]
-                if symbols::passes_through(&ended.panic_stack, &harnesses) {
+                if symbols::passes_through(&ended.panic_stack, &HARNESS_GLOBS) {
                     return false;
                 }
-                let _ = &harnesses;
                 // std catches every thread's panic at its root; any other catch
                 // between the panic and the root means the thread went on. The
                 // exception tables say so whatever the optimiser inlined.
