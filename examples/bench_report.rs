@@ -1110,8 +1110,17 @@ const WHY_MISSED: &[(&str, &str)] = &[
          a lock and a remove), which is what lets a stop refuse or signal every task, \
          25 ns; the stop token's own allocation 20 ns; the rest is the name and the \
          record's allocations and reference counts. Cut from 2.1x, then from 1.5x by \
-         reading the subscriber once and dropping a second weak reference; next step: \
-         the stop token's state inside the record's allocation.",
+         reading the subscriber once and dropping a second weak reference. Measured \
+         again on 2026-12-03 (parts taken out one after another, 655 ns against 395): \
+         the live set's gate 40 ns, the weak reference to the owning container (made, \
+         upgraded at the task's end, dropped) 27 ns, the clock 18 ns, the stop token's \
+         weak reference to its record 10 ns, the name's allocation too little to \
+         measure; with all of them out the task still costs 1.41x. The rest is one \
+         atomic operation after another (about 6 ns each on these machines: the \
+         runtime handle, the record's and the token's reference counts, the task's id) \
+         and the second allocation. Folding the token into the record and a coarser \
+         clock would reach about 1.45x; 1.3x needs a task without its own record in \
+         the live set, a redesign of how a container knows its tasks.",
     ),
 ];
 
@@ -1163,7 +1172,18 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              the week-old build, +1.17 to +0.04 ms (sync) and +1.17 to +0.62 ms (async) a \
              process; and the end of an async test no longer waits a tick of tokio's 1 ms \
              timer for tasks the body aborted (tokio-util's `task_join_map::alternating`, \
-             3.13 to 1.92 ms a process, plain 1.81 ms). Where it goes in a release build: Iris's own work is \
+             3.13 to 1.92 ms a process, plain 1.81 ms). Later that day (Iris 5319c03), \
+             +0.63-0.70 ms (1.055-1.062x, plain 7.2-8.0 ms) in the same setting: a test \
+             process that never started a child reads no `/proc` children files, and the \
+             blocking sampler no longer wakes the helper for each async test (its look is \
+             planned a beat ahead). Run one process at a time, tokio-util's median test \
+             costs +0.31 ms a process (+0.37 before), and trivial tests +0.14 ms (sync) \
+             and +0.19 ms (async), from +0.27 and +0.30: about the floor of one thread \
+             here, since a plain `#[test]` that starts and joins a single thread costs \
+             +0.15 ms a process (its creation and exit in the kernel), and Iris's helper \
+             is that thread. Under `cargo test`, 200 trivial async tests in one debug \
+             process take 37 ms with Iris (46 ms before the sampler's change, 14 ms plain). \
+             Where it goes in a release build: Iris's own work is \
              0.1-0.2 ms of CPU (the `/proc` snapshot and survey, the test's logger, the \
              registry, the helper thread's start); the rest is contention. With every core \
              busy, as nextest keeps them, each thread that must run before the process can \
