@@ -59,8 +59,9 @@ pub(crate) fn child_pids_of(tids: impl IntoIterator<Item = u32>) -> Option<HashS
 /// (Linux: one `waitid` that waits for nothing, reaps nothing and consumes no
 /// state change; it answers `ECHILD` only when there is no child to wait for).
 /// `false` means "has some, or cannot tell".
+#[cfg(target_os = "linux")]
 pub(crate) fn certainly_childless() -> bool {
-    #[cfg(all(target_os = "linux", feature = "unix-ffi"))]
+    #[cfg(feature = "unix-ffi")]
     {
         use nix::sys::wait::{waitid, Id, WaitPidFlag};
         // Every kind of child (`__WALL`), in any state; `WNOHANG` never blocks and
@@ -73,7 +74,7 @@ pub(crate) fn certainly_childless() -> bool {
             | WaitPidFlag::WNOWAIT;
         matches!(waitid(Id::All, any), Err(nix::errno::Errno::ECHILD))
     }
-    #[cfg(not(all(target_os = "linux", feature = "unix-ffi")))]
+    #[cfg(not(feature = "unix-ffi"))]
     {
         false
     }
