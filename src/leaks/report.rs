@@ -55,7 +55,8 @@ pub struct UnmanagedThread {
 pub struct LeakedProcess {
     /// Its process id.
     pub pid: u32,
-    /// Its command line.
+    /// Its command line; for a zombie, which has none left, its name in brackets
+    /// (`[printf]`, as `ps` shows it); empty when neither could be read.
     pub command_line: String,
     /// The kernel's state letter (`Z` is a zombie nobody reaped), when known.
     pub state: Option<char>,
@@ -71,7 +72,10 @@ impl fmt::Display for LeakedProcess {
             (Some(name), Some(container)) => write!(f, "process {name:?} in `{container}`")?,
             _ => f.write_str("unmanaged child process")?,
         }
-        write!(f, " (pid {}): {}", self.pid, self.command_line)?;
+        write!(f, " (pid {})", self.pid)?;
+        if !self.command_line.is_empty() {
+            write!(f, ": {}", self.command_line)?;
+        }
         match self.state {
             Some('Z') => f.write_str(", a zombie nobody reaped"),
             Some(state) => write!(f, ", state {state}"),
@@ -1024,6 +1028,29 @@ mod tests {
             is_task: false,
             stop_callback: false,
         }
+    }
+
+    #[test]
+    fn a_leaked_process_line_reads_well_with_or_without_its_command_line() {
+        let zombie = LeakedProcess {
+            pid: 42,
+            command_line: "[printf]".into(),
+            state: Some('Z'),
+            name: None,
+            container: None,
+        };
+        assert_eq!(
+            zombie.to_string(),
+            "unmanaged child process (pid 42): [printf], a zombie nobody reaped"
+        );
+        let unknown = LeakedProcess {
+            command_line: String::new(),
+            ..zombie
+        };
+        assert_eq!(
+            unknown.to_string(),
+            "unmanaged child process (pid 42), a zombie nobody reaped"
+        );
     }
 
     fn report(stragglers: Vec<Straggler>, panics: Vec<ThreadPanic>) -> LeakReport {

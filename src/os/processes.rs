@@ -168,7 +168,9 @@ pub(crate) fn descendants(pid: u32) -> Vec<u32> {
     last
 }
 
-/// The command line of process `pid` (arguments joined by spaces).
+/// The command line of process `pid` (arguments joined by spaces). A zombie has
+/// none left (nor has a kernel thread): then its name in brackets, as `ps` shows
+/// it (`[printf]`), so a report still says what the process was.
 pub(crate) fn process_cmdline(pid: u32) -> Option<String> {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let parts: Vec<String> = raw
@@ -176,6 +178,10 @@ pub(crate) fn process_cmdline(pid: u32) -> Option<String> {
         .filter(|p| !p.is_empty())
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .collect();
+    if parts.is_empty() {
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        return Some(format!("[{}]", name.trim_end()));
+    }
     Some(parts.join(" "))
 }
 
@@ -193,6 +199,7 @@ mod tests {
             .expect("sleep runs");
         let pid = child.id();
         assert!(!certainly_childless(), "a running child");
+        assert_eq!(process_cmdline(pid).as_deref(), Some("sleep 30"));
         let this_thread = nix::unistd::gettid().as_raw() as u32;
         let mine = child_pids_of([std::process::id(), this_thread]).expect("/proc on Linux");
         assert!(mine.contains(&pid), "{pid} not among {mine:?}");
@@ -203,6 +210,8 @@ mod tests {
         // Dead but not reaped: a zombie is still a child (a leak report names it).
         assert_eq!(process_stat(pid).map(|(state, _)| state), Some('Z'));
         assert!(!certainly_childless(), "a zombie child");
+        // Its command line is gone with it; its name is not.
+        assert_eq!(process_cmdline(pid).as_deref(), Some("[sleep]"));
         child.wait().expect("reaped");
     }
 }
