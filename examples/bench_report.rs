@@ -1145,10 +1145,15 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
     if real_suites.contains("(**no**)") {
         out.push_str(
             "- **Real suites** (measured by `scripts/real-suites.py`, each row with its date and \
-             commit). Verdicts: no false positive with thread tracking in any of the seven \
+             commit). Verdicts: no false positive with thread tracking in any of the eight \
              suites, debug or release, under either runner; crossbeam-channel's three Go-style \
              tests that leave threads blocked for ever are reported everywhere the check \
-             runs. The default lists decide it: with them off (`IRIS_DEFAULT_IGNORES=off`), \
+             runs, and so are subprocess's four tests that start children through \
+             `communicate()`, which detaches them by design: each child stays a zombie \
+             nobody reaped (named by its command, `[printf]`). Those four reports are \
+             most of subprocess's time under nextest (about 80 ms each for the failing \
+             test's report and backtrace, against 6 ms for the test): 1.11-1.23x there, 1.01-1.06x \
+             under `cargo test`. The default lists decide it: with them off (`IRIS_DEFAULT_IGNORES=off`), \
              24 of async-io's 25 tests fail under nextest for its reactor thread, with or \
              without tracking, and 14-15 of r2d2's 18 fail for the three `scheduled_thread_pool` \
              workers that each of its pools leaves behind for up to 30 s after its drop \

@@ -105,6 +105,14 @@ SUITES = [
         "a `LocalPoolHandle` whose worker threads run runtimes",
         {},
     ),
+    (
+        "subprocess",
+        "0.2.9",
+        "child processes: a popen library whose tests start, pipe to, wait for and "
+        "kill `sh`, `cat` and `sleep` children (Iris's child-process check, which "
+        "skips reading `/proc` in a process that has no child, must still see each)",
+        {},
+    ),
 ]
 
 # Suites whose tests are `#[tokio::test]`: Iris's `tokio` feature on.
@@ -141,6 +149,16 @@ KNOWN = [
         "without thread tracking nothing can tell them from a leak (the report says "
         "so and points to the feature); with it, the default list of process-scoped "
         "creators matches their creating function and no test fails",
+    ),
+    (
+        "subprocess",
+        r"`tests::builder::(pipeline_)?communicate_(in_)?out` leaked \d+ process",
+        "true positive: `Exec::communicate()` and `Pipeline::communicate()` detach "
+        "their children by design (their docs: \"doesn't wait for the process to "
+        "finish, effectively detaching it\"), and these tests read the output and "
+        "return: each child stays a zombie nobody reaped until the test process "
+        "exits (under `cargo test`, one more per test for the whole run). The "
+        "report names it by its command (`[printf]`, `[cat]`) and says to wait for it",
     ),
 ]
 
