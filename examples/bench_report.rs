@@ -1145,10 +1145,13 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
     if real_suites.contains("(**no**)") {
         out.push_str(
             "- **Real suites** (measured by `scripts/real-suites.py`, each row with its date and \
-             commit). Verdicts: no false positive with thread tracking in any of the eight \
+             commit). Verdicts: no false positive with thread tracking in any of the nine \
              suites, debug or release, under either runner; crossbeam-channel's three Go-style \
              tests that leave threads blocked for ever are reported everywhere the check \
-             runs, and so are subprocess's four tests that start children through \
+             runs, so are threadpool's two tests whose jobs still run when they return \
+             (one loops for ever) and its three that panic jobs on purpose (a panic ends a \
+             threadpool worker, a thread nobody joins; the pool counts it and starts \
+             another), and so are subprocess's four tests that start children through \
              `communicate()`, which detaches them by design: each child stays a zombie \
              nobody reaped (named by its command, `[printf]`). Those four reports are \
              most of subprocess's time under nextest (about 80 ms each for the failing \
