@@ -193,13 +193,26 @@ mod tests {
 
     #[test]
     fn a_process_with_a_child_is_never_called_childless_even_once_it_exited() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
+        use std::io::BufRead;
+        // A child that says it runs: its `exec` is over, so its command line and name
+        // are its own (`spawn` returns while the kernel may still be setting them up).
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "echo ready; read never"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
             .spawn()
-            .expect("sleep runs");
+            .expect("sh runs");
+        let mut ready = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut ready)
+            .expect("it says it runs");
+        assert_eq!(ready, "ready\n");
         let pid = child.id();
         assert!(!certainly_childless(), "a running child");
-        assert_eq!(process_cmdline(pid).as_deref(), Some("sleep 30"));
+        assert_eq!(
+            process_cmdline(pid).as_deref(),
+            Some("sh -c echo ready; read never")
+        );
         let this_thread = nix::unistd::gettid().as_raw() as u32;
         let mine = child_pids_of([std::process::id(), this_thread]).expect("/proc on Linux");
         assert!(mine.contains(&pid), "{pid} not among {mine:?}");
@@ -211,7 +224,7 @@ mod tests {
         assert_eq!(process_stat(pid).map(|(state, _)| state), Some('Z'));
         assert!(!certainly_childless(), "a zombie child");
         // Its command line is gone with it; its name is not.
-        assert_eq!(process_cmdline(pid).as_deref(), Some("[sleep]"));
+        assert_eq!(process_cmdline(pid).as_deref(), Some("[sh]"));
         child.wait().expect("reaped");
     }
 }
