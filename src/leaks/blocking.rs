@@ -80,17 +80,13 @@ struct Watching {
     tests: Vec<Arc<Watched>>,
     /// When the sampler's last pass planned its next look (`None`: none until rung).
     next_look: Option<Instant>,
-    /// The beat of the last watched tests, and since when none is watched.
+    /// The beat of the last watched tests (zero: none was ever watched).
     beat: Duration,
+    /// Since when no test is watched.
     idle_since: Option<Instant>,
 }
 
-static WATCHED: Mutex<Watching> = Mutex::new(Watching {
-    tests: Vec::new(),
-    next_look: None,
-    beat: Duration::ZERO,
-    idle_since: None,
-});
+static WATCHED: Mutex<Watching> = Mutex::new(Watching::new());
 
 /// How long the sampler keeps its beat after the last watch ended, so that the
 /// next async test of a suite needs no ring.
@@ -136,6 +132,16 @@ fn sample(now: Instant) -> Option<Instant> {
 }
 
 impl Watching {
+    /// Nothing watched, ever.
+    const fn new() -> Watching {
+        Watching {
+            tests: Vec::new(),
+            next_look: None,
+            beat: Duration::ZERO,
+            idle_since: None,
+        }
+    }
+
     /// A pass at `now`: when the next look is due (`None`: none until a ring),
     /// recorded for the watches that start before it.
     fn plan(&mut self, now: Instant) -> Option<Instant> {
@@ -307,15 +313,6 @@ mod tests {
         })
     }
 
-    fn watching() -> Watching {
-        Watching {
-            tests: Vec::new(),
-            next_look: None,
-            beat: Duration::ZERO,
-            idle_since: None,
-        }
-    }
-
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
@@ -323,7 +320,7 @@ mod tests {
     #[test]
     fn the_first_watch_rings_and_one_that_starts_on_the_beat_does_not() {
         let t0 = Instant::now();
-        let mut watching = watching();
+        let mut watching = Watching::new();
         assert_eq!(watching.plan(t0), None, "nothing was ever watched: no beat");
         assert!(watching.add(watch(100), t0), "the sampler sleeps: ring it");
         assert_eq!(watching.plan(t0), Some(t0 + ms(25)), "a quarter of 100 ms");
@@ -336,7 +333,7 @@ mod tests {
     #[test]
     fn a_watch_announced_before_the_samplers_pass_needs_no_ring() {
         let t0 = Instant::now();
-        let mut watching = watching();
+        let mut watching = Watching::new();
         watching.expect(ms(100)); // the test prepares, before its snapshot
         assert_eq!(
             watching.plan(t0),
@@ -366,7 +363,7 @@ mod tests {
     #[test]
     fn a_watch_whose_beat_is_shorter_than_the_plan_rings() {
         let t0 = Instant::now();
-        let mut watching = watching();
+        let mut watching = Watching::new();
         watching.add(watch(200), t0);
         assert_eq!(watching.plan(t0), Some(t0 + ms(50)));
         assert!(
@@ -383,7 +380,7 @@ mod tests {
     #[test]
     fn the_beat_goes_on_for_a_second_after_the_last_watch_then_stops() {
         let t0 = Instant::now();
-        let mut watching = watching();
+        let mut watching = Watching::new();
         watching.add(watch(100), t0);
         watching.plan(t0);
         watching.tests.clear(); // the test ended
