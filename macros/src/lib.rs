@@ -38,6 +38,10 @@ use syn::{parse2, Attribute, Item, ItemFn, LitStr, ReturnType};
 /// - `ignore_tasks` (no default): globs matched against a leaked plain task's spawn
 ///   location (`file:line:column`, dependencies as `crate-version/src/...`), as
 ///   tokio reports it (`--cfg tokio_unstable`). `IRIS_IGNORE_TASKS` adds to it.
+/// - `thread_panics` (default `"fail"`): what a panic that ended a plain thread of
+///   the test and that nobody joined is worth: `"fail"`, `"warn"` (written after the
+///   run; the test passes) or `"ignore"`, for a test that means it (a pool's job that
+///   panics on purpose). `IRIS_THREAD_PANICS` overrides it for a whole run.
 /// - `timeout` (no default): a watchdog. The body runs on its own thread; past the
 ///   timeout, the test fails with a dump of its live threads instead of hanging.
 ///
@@ -91,10 +95,12 @@ struct Options {
     blocking: Option<(Option<(u64, u32)>, Span)>,
     /// `task_panics = "fail"|"warn"|"ignore"`, with its span.
     task_panics: Option<(String, Span)>,
+    /// `thread_panics = "fail"|"warn"|"ignore"`.
+    thread_panics: Option<String>,
 }
 
-const KEYS: &str = "stop_timeout, linger, leaks, timeout, ignore_threads, ignore_tasks, flavor, worker_threads, start_paused, crate, blocking, task_panics";
-const KEY_LIST: [&str; 12] = [
+const KEYS: &str = "stop_timeout, linger, leaks, timeout, ignore_threads, ignore_tasks, flavor, worker_threads, start_paused, crate, blocking, task_panics, thread_panics";
+const KEY_LIST: [&str; 13] = [
     "stop_timeout",
     "linger",
     "leaks",
@@ -107,6 +113,7 @@ const KEY_LIST: [&str; 12] = [
     "crate",
     "blocking",
     "task_panics",
+    "thread_panics",
 ];
 
 /// The known option closest to a misspelt `key`, if one is close enough.
@@ -161,6 +168,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             "crate" => options.tokio_crate.is_some(),
             "blocking" => options.blocking.is_some(),
             "task_panics" => options.task_panics.is_some(),
+            "thread_panics" => options.thread_panics.is_some(),
             _ => {
                 return Err(meta.error(match did_you_mean(&key) {
                     Some(known) => format!("unknown option `{key}`; did you mean `{known}`?"),
@@ -184,6 +192,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                 "crate" => "crate = \"tokio\"",
                 "blocking" => "blocking = \"100ms\"",
                 "task_panics" => "task_panics = \"fail\"",
+                "thread_panics" => "thread_panics = \"warn\"",
                 _ => "stop_timeout = \"2s\"",
             };
             return Err(meta.error(format!("option `{key}` needs a value, such as `{example}`")));
@@ -252,7 +261,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             }) => s.clone(),
             other => {
                 let hint = match key.as_str() {
-                    "leaks" | "task_panics" => "\"fail\", \"warn\" or \"ignore\"",
+                    "leaks" | "task_panics" | "thread_panics" => "\"fail\", \"warn\" or \"ignore\"",
                     "flavor" => "\"current_thread\", \"multi_thread\" or \"local\"",
                     "ignore_threads" => "\"rayon-*, my-pool-*\"",
                     "ignore_tasks" => "\"*/deadpool-*, src/reaper.rs:*\"",
@@ -269,6 +278,9 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             "leaks" => options.leaks = Some(parse_policy(&literal, "leak")?),
             "task_panics" => {
                 options.task_panics = Some((parse_policy(&literal, "task panic")?, literal.span()));
+            }
+            "thread_panics" => {
+                options.thread_panics = Some(parse_policy(&literal, "thread panic")?);
             }
             "ignore_threads" => options.ignore_threads = Some(literal.value()),
             "ignore_tasks" => options.ignore_tasks = Some(literal.value()),
@@ -305,7 +317,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
     Ok(options)
 }
 
-/// Checks a policy (`leaks`, `task_panics`): `"fail"`, `"warn"` or `"ignore"`.
+/// Checks a policy (`leaks`, `task_panics`, `thread_panics`): `"fail"`, `"warn"` or `"ignore"`.
 fn parse_policy(literal: &LitStr, what: &str) -> syn::Result<String> {
     let policy = literal.value();
     if ["fail", "warn", "ignore"].contains(&policy.as_str()) {
@@ -501,6 +513,10 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     if let Some(policy) = &options.leaks {
         let policy = policy_variant(policy);
         builder = quote!(#builder.leaks(#policy));
+    }
+    if let Some(policy) = &options.thread_panics {
+        let policy = policy_variant(policy);
+        builder = quote!(#builder.thread_panics(#policy));
     }
     if let Some(globs) = &options.ignore_tasks {
         builder = quote!(#builder.ignore_tasks(#globs));
@@ -726,11 +742,44 @@ mod tests {
                 "async fn t() {}",
                 "did you mean `task_panics`?",
             ),
+            (
+                "thread_panics = \"loud\"",
+                "fn t() {}",
+                "unknown thread panic policy \"loud\"",
+            ),
+            (
+                "thread_panics",
+                "fn t() {}",
+                "needs a value, such as `thread_panics = \"warn\"`",
+            ),
+            (
+                "thread_panic = \"warn\"",
+                "fn t() {}",
+                "did you mean `thread_panics`?",
+            ),
         ];
         for (attr, item, expected) in cases {
             let error = expand_str(attr, item).unwrap_err();
             assert!(error.contains(expected), "{attr} / {item}: {error}");
         }
+    }
+
+    #[test]
+    fn thread_panics_maps_onto_the_builder_for_sync_and_async_tests() {
+        let items: &[&str] = if cfg!(feature = "tokio") {
+            &["fn t() {}", "async fn t() {}"]
+        } else {
+            &["fn t() {}"]
+        };
+        for item in items {
+            let out = expand_str("thread_panics = \"warn\"", item).unwrap();
+            assert!(
+                out.contains(". thread_panics (:: iris :: LeakPolicy :: Warn)"),
+                "{item}: {out}"
+            );
+        }
+        let out = expand_str("", "fn t() {}").unwrap();
+        assert!(!out.contains("thread_panics"), "{out}");
     }
 
     #[cfg(feature = "tokio")]

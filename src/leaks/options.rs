@@ -74,6 +74,7 @@ pub struct TestOptions {
     pub(super) owns_process: bool,
     pub(super) default_ignores: bool,
     pub(super) capture_logs: bool,
+    pub(super) thread_panics: LeakPolicy,
     #[cfg(feature = "tokio")]
     pub(crate) flavor: crate::tasks::runtime::Flavor,
     #[cfg(feature = "tokio")]
@@ -110,6 +111,7 @@ impl TestOptions {
             owns_process: false,
             default_ignores: true,
             capture_logs: true,
+            thread_panics: LeakPolicy::Fail,
             #[cfg(feature = "tokio")]
             flavor: crate::tasks::runtime::Flavor::CurrentThread,
             #[cfg(feature = "tokio")]
@@ -324,6 +326,42 @@ impl TestOptions {
             .unwrap_or(Some(DEFAULT_BLOCKING))
     }
 
+    /// What a panic that ended one of the test's plain threads (`std::thread::spawn`,
+    /// a pool's worker) and that nobody joined is worth (default:
+    /// [`LeakPolicy::Fail`]; `IRIS_THREAD_PANICS` overrides it). Such panics are seen
+    /// with thread tracking (the default feature, on Linux with glibc).
+    ///
+    /// Nobody saw such a panic: the thread's work never finished and the test does
+    /// not know, so by default it fails the test as a background panic. Some tests
+    /// mean it: a test of a thread pool that checks the pool survives a job that
+    /// panics, where the panic ends a worker the pool never joins. `Warn` writes each
+    /// such panic (message, place, thread and where it was created) after the run
+    /// and lets the test pass; `Ignore` says nothing. Prefer them to `leaks = "warn"`,
+    /// which would also let leaked threads pass. A joined panic (the joiner decides)
+    /// and one caught inside its thread (as pools and runtimes do) are never
+    /// findings; a managed thread's panic always counts (its container records it).
+    ///
+    /// ```
+    /// use iris::{LeakPolicy, TestOptions};
+    ///
+    /// let pool_test = TestOptions::new("t").thread_panics(LeakPolicy::Warn);
+    /// assert_eq!(pool_test.thread_panics_value(), LeakPolicy::Warn);
+    /// ```
+    pub fn thread_panics(mut self, policy: LeakPolicy) -> TestOptions {
+        self.thread_panics = policy;
+        self
+    }
+
+    /// The plain-thread panic policy in force: `IRIS_THREAD_PANICS`, else
+    /// [`thread_panics`](Self::thread_panics); `Ignore` too when the whole test's
+    /// `leaks` policy is `Ignore`.
+    pub fn thread_panics_value(&self) -> LeakPolicy {
+        if self.policy() == LeakPolicy::Ignore {
+            return LeakPolicy::Ignore;
+        }
+        env_thread_panics().unwrap_or(self.thread_panics)
+    }
+
     /// What a panic of a plain task (`tokio::spawn`, `spawn_blocking`) on the test's
     /// runtime is worth (default: [`LeakPolicy::Warn`]; `IRIS_TASK_PANICS` overrides
     /// it).
@@ -412,6 +450,13 @@ fn default_ignores_off() -> bool {
             }
         },
     })
+}
+
+/// `IRIS_THREAD_PANICS`, read once (`None`: unset; a bad value is warned about and
+/// ignored).
+fn env_thread_panics() -> Option<LeakPolicy> {
+    static POLICY: OnceLock<Option<LeakPolicy>> = OnceLock::new();
+    *POLICY.get_or_init(|| env_policy("IRIS_THREAD_PANICS"))
 }
 
 /// `IRIS_TASK_PANICS`, read once (`None`: unset; a bad value is warned about and

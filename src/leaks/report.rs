@@ -193,6 +193,25 @@ impl TaskFindings {
     }
 }
 
+/// The warning for plain threads' unjoined panics under `thread_panics = "warn"`,
+/// written after the run.
+pub(crate) fn thread_panic_warning(test: &str, panics: &[PlainPanic]) -> String {
+    let mut text = format!(
+        "iris: test `{test}`: {} plain thread(s) ended in a panic that nobody joined, so \
+         nobody saw it",
+        panics.len()
+    );
+    for panic in panics {
+        text.push_str("\n  ");
+        text.push_str(&panic.to_string());
+    }
+    text.push_str(
+        "\n  (thread_panics = \"warn\": such a panic does not fail the test. Without it, it \
+         would; thread_panics = \"ignore\" silences it)",
+    );
+    text
+}
+
 /// The warning for plain tasks' panics under `task_panics = "warn"` (the default).
 #[cfg(feature = "tokio")]
 pub(crate) fn task_panic_warning(
@@ -210,7 +229,7 @@ pub(crate) fn task_panic_warning(
     }
     text.push_str(
         "\n  (task_panics = \"warn\", the default, as Iris cannot see whether a JoinHandle was read: \
-         the test still passes. Make these fail it with task_panics = \"fail\" or IRIS_TASK_PANICS=fail; \
+         it does not fail the test. Make these fail it with task_panics = \"fail\" or IRIS_TASK_PANICS=fail; \
          silence them with task_panics = \"ignore\")",
     );
     text
@@ -888,7 +907,9 @@ impl LeakReport {
         if !self.plain_panics.is_empty() {
             hints.push(
                 "a plain thread panicked and nobody joined it, so nobody saw the panic: keep its \
-                 JoinHandle and `join()` it (the Err is the panic), or spawn it through a container",
+                 JoinHandle and `join()` it (the Err is the panic), or spawn it through a container; \
+                 if the test means it (a pool's job that fails on purpose), `thread_panics = \"warn\"` \
+                 on the test says so",
             );
         }
         if self.tasks.panic_count() > 0 {

@@ -200,7 +200,7 @@ impl TestScope {
     pub(super) fn conclude(&mut self) -> Result<(), LeakReport> {
         let policy = self.options.policy();
         let mut report = self.collect();
-        self.weigh_task_panics(&mut report);
+        self.weigh_panics(&mut report);
         if report.is_clean() || policy == LeakPolicy::Ignore {
             return Ok(());
         }
@@ -227,7 +227,7 @@ impl TestScope {
     /// the test fails for its timeout anyway.
     pub(super) fn conclude_late(&mut self, timeout: Duration) -> Option<LeakReport> {
         let mut report = self.collect();
-        self.weigh_task_panics(&mut report);
+        self.weigh_panics(&mut report);
         report.timed_out = Some(timeout);
         output::append_json(&report);
         end_processes(&report.processes);
@@ -235,12 +235,20 @@ impl TestScope {
         (!report.is_clean() && self.options.policy() != LeakPolicy::Ignore).then_some(report)
     }
 
-    /// Applies the `task_panics` policy to the plain tasks' panics found: kept as
-    /// findings under `Fail`, written as a warning after the run under `Warn`.
-    fn weigh_task_panics(&self, _report: &mut LeakReport) {
+    /// Applies the `thread_panics` and `task_panics` policies to the plain threads'
+    /// and plain tasks' panics found: kept as findings under `Fail`, written as a
+    /// warning after the run under `Warn`, dropped under `Ignore`.
+    fn weigh_panics(&self, report: &mut LeakReport) {
+        let panics = std::mem::take(&mut report.plain_panics);
+        match self.options.thread_panics_value() {
+            LeakPolicy::Fail => report.plain_panics = panics,
+            LeakPolicy::Warn if !panics.is_empty() => {
+                output::after_the_run(&super::report::thread_panic_warning(&report.test, &panics));
+            }
+            LeakPolicy::Warn | LeakPolicy::Ignore => {}
+        }
         #[cfg(feature = "tokio")]
         {
-            let report = _report;
             let panics = std::mem::take(&mut report.tasks.panics);
             match self.options.task_panics_value() {
                 LeakPolicy::Fail => report.tasks.panics = panics,

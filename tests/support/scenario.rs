@@ -28,7 +28,9 @@ pub fn run_with_args(args: &[&str], owns_process: bool, env: &[(&str, &str)]) ->
         .env_remove("IRIS_LEAKS")
         .env_remove("IRIS_LOG")
         .env_remove("RUST_LOG")
-        .env_remove("IRIS_LEAK_REPORT");
+        .env_remove("IRIS_LEAK_REPORT")
+        .env_remove("IRIS_THREAD_PANICS")
+        .env_remove("IRIS_TASK_PANICS");
     if owns_process {
         command.env("NEXTEST_EXECUTION_MODE", "process-per-test");
     }

@@ -167,6 +167,81 @@ fn a_plain_thread_that_panics_unjoined_fails_its_test_with_the_message_and_site(
 }
 
 #[test]
+fn thread_panics_warn_lets_a_test_that_means_the_panic_pass_and_says_what_it_was() {
+    let header = "iris: test `scenarios::a_meant_panic_warned`: 1 plain thread(s) ended in a \
+                  panic that nobody joined";
+    for owns_process in [false, true] {
+        let (passed, out) = run("a_meant_panic_warned", owns_process, &[]);
+        assert!(passed, "warned, not failed: {out}");
+        let warned = out
+            .find(header)
+            .unwrap_or_else(|| panic!("the warning: {out}"));
+        assert!(
+            out.contains("thread \"pool-worker\" (tid ")
+                && out.contains(&format!(
+                    "panicked at {}",
+                    site_of("panic!(\"the job failed on purpose\")")
+                ))
+                && out.contains("the job failed on purpose; nobody joined it"),
+            "the panic's thread, place and message: {out}"
+        );
+        assert!(
+            out.contains("(thread_panics = \"warn\": such a panic does not fail the test"),
+            "{out}"
+        );
+        assert!(!out.contains("background panic"), "{out}");
+        if !owns_process {
+            // Under cargo test the warning comes after libtest's lines.
+            let summary = out.find("test result: ok").expect("libtest's summary");
+            assert!(warned > summary, "{out}");
+        }
+    }
+    // The run's environment overrides the attribute: the same test fails.
+    let (passed, out) = run(
+        "a_meant_panic_warned",
+        true,
+        &[("IRIS_THREAD_PANICS", "fail")],
+    );
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("iris: test `scenarios::a_meant_panic_warned` had 1 background panic(s)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn thread_panics_ignore_and_the_environment_waive_only_the_panic() {
+    pass_without(&["a_meant_panic_ignored"], "nobody joined");
+    // IRIS_THREAD_PANICS=warn for a whole run waives a test's unjoined panic too.
+    let (passed, out) = run(
+        "a_plain_thread_panics_unjoined",
+        false,
+        &[("IRIS_THREAD_PANICS", "warn")],
+    );
+    assert!(passed, "{out}");
+    assert!(
+        out.contains("the plain thread gave up; nobody joined it"),
+        "{out}"
+    );
+    // A waived panic hides no leak: the test fails for its leaked thread, and its
+    // report counts no background panic.
+    for owns_process in [false, true] {
+        let (passed, out) = run("a_meant_panic_does_not_hide_a_leak", owns_process, &[]);
+        assert!(!passed, "{out}");
+        assert!(
+            out.contains("iris: test `scenarios::a_meant_panic_does_not_hide_a_leak` leaked")
+                && out.contains("\"leaky-raw"),
+            "{out}"
+        );
+        assert!(!out.contains("background panic"), "{out}");
+        assert!(
+            out.contains("the job failed on purpose; nobody joined it"),
+            "the panic still written, as a warning: {out}"
+        );
+    }
+}
+
+#[test]
 fn a_panic_far_below_the_root_is_still_told_caught_from_uncaught() {
     let (passed, out) = run("a_deep_panic_nobody_caught", false, &[]);
     assert!(!passed, "{out}");

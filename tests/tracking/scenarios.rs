@@ -108,6 +108,35 @@ fn a_plain_thread_panics_unjoined() {
     wait_for_condition(|| handle.is_finished(), Duration::from_secs(10)).unwrap();
 }
 
+/// A pool's job that fails on purpose, as a thread-pool crate's tests do: the panic
+/// ends a worker the pool never joins.
+fn a_job_fails_on_purpose() {
+    let handle = std::thread::Builder::new()
+        .name("pool-worker".into())
+        .spawn(|| panic!("the job failed on purpose"))
+        .unwrap();
+    wait_for_condition(|| handle.is_finished(), Duration::from_secs(10)).unwrap();
+}
+
+#[iris_test(linger = "100ms", thread_panics = "warn")]
+#[ignore = "panics on purpose; run by end_to_end"]
+fn a_meant_panic_warned() {
+    a_job_fails_on_purpose();
+}
+
+#[iris_test(linger = "100ms", thread_panics = "ignore")]
+#[ignore = "panics on purpose; run by end_to_end"]
+fn a_meant_panic_ignored() {
+    a_job_fails_on_purpose();
+}
+
+#[iris_test(linger = "100ms", thread_panics = "warn")]
+#[ignore = "panics and leaks on purpose; run by end_to_end"]
+fn a_meant_panic_does_not_hide_a_leak() {
+    a_job_fails_on_purpose();
+    start_leaky_worker();
+}
+
 #[iris_test(linger = "100ms")]
 #[ignore = "panics on purpose; run by end_to_end"]
 fn a_plain_thread_panics_and_is_joined() {
