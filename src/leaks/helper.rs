@@ -253,7 +253,7 @@ impl Drop for OpenTest {
 /// two busy loops per core beside them, 6-8 are and waiting costs 0.7-1.1 ms.
 /// Unknown (no `/proc`): it waits, as for nextest's usual one process per core.
 fn oversubscribed() -> bool {
-    crate::os::cpu_load::runnable_and_cpus().is_some_and(|(others, cpus)| others > 2 * cpus)
+    crate::os::cpu_load::runnable_per_cpu_above(2) == Some(true)
 }
 
 /// Makes sure a helper thread serves (one may have left after an earlier test of

@@ -4,14 +4,18 @@
 //! - One short read of a small file; `None` wherever it cannot be read or parsed
 //!   (not Linux, no `/proc`): callers then keep their default.
 
-/// How many threads are runnable right now besides the caller, and how many CPUs
-/// this process may use: `(runnable others, cpus)`.
-pub(crate) fn runnable_and_cpus() -> Option<(usize, usize)> {
+/// Whether more than `per_cpu` threads per CPU this process may use are runnable
+/// right now besides the caller; `None` when it cannot tell.
+pub(crate) fn runnable_per_cpu_above(per_cpu: usize) -> Option<bool> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
-    let runnable = parse_runnable(&text)?;
-    let cpus = allowed_cpus()?;
     // The count includes the reading thread itself.
-    Some((runnable.saturating_sub(1), cpus))
+    let others = parse_runnable(&text)?.saturating_sub(1);
+    if others <= per_cpu {
+        // Not above it on one CPU, so on none: the CPUs need not be counted (1,024
+        // bits of the affinity mask, slow in a debug build, where tests run).
+        return Some(false);
+    }
+    Some(others > per_cpu.saturating_mul(allowed_cpus()?))
 }
 
 /// How many CPUs the calling thread may run on: one system call (Linux), where
@@ -56,8 +60,9 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn it_reads_this_machine() {
-        let (_, cpus) = runnable_and_cpus().expect("/proc/loadavg on Linux");
-        assert!(cpus >= 1);
+        // Nothing is runnable beyond every bound; this thread alone is above none.
+        assert_eq!(runnable_per_cpu_above(usize::MAX), Some(false));
+        assert!(runnable_per_cpu_above(0).is_some(), "/proc/loadavg on Linux");
     }
 
     #[cfg(target_os = "linux")]
