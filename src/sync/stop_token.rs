@@ -14,6 +14,12 @@
 //!   `catch_unwind`: one panicking callback neither skips the others nor unwinds into
 //!   the stopping thread. Its message goes to the panic sink (the owning container's
 //!   stop result) and to `tracing`.
+//! - A token's shared state lives in its own allocation ([`StopToken::new`]) or
+//!   inside a larger one that hosts it ([`TokenHost`]: a container's record of a
+//!   thread or task, so that spawning allocates one record, not a record and a
+//!   token). A hosted token keeps its host alive; the host never holds a token of
+//!   itself, so no cycle forms. Both behave the same; only where a panicking
+//!   callback is reported differs (nowhere but `tracing`, or the host).
 //! - [`StopToken::stop`] runs the callbacks on the stopping thread. A stop that has a
 //!   deadline (a container's) takes them with `signal` instead and runs them where it
 //!   can stop waiting for them (`threads/stop_callbacks.rs`): a callback that blocks
@@ -37,10 +43,13 @@ pub(crate) struct Callback {
     run: Box<dyn FnOnce() + Send + 'static>,
     pub(crate) registered_at: &'static Location<'static>,
 }
-/// Where a token reports its panicking callbacks besides `tracing` (the owning
-/// container, through the thread's record). Held weakly: a token never keeps its
-/// owner alive, and reporting to an owner that is gone is a no-op.
-pub(crate) trait PanicSink: Send + Sync {
+/// An allocation that holds a token's shared state (a container's record of a
+/// thread or task), and where the token reports its panicking callbacks besides
+/// `tracing` (the owning container, through the record).
+pub(crate) trait TokenHost: Send + Sync {
+    /// The token's shared state, inside the host.
+    fn token_state(&self) -> &TokenState;
+
     /// Records the message of a panicking callback.
     fn report_panic(&self, message: String);
 }
@@ -76,17 +85,40 @@ pub(crate) trait PanicSink: Send + Sync {
 /// ```
 #[derive(Clone)]
 pub struct StopToken {
-    inner: Arc<Inner>,
+    repr: Repr,
 }
 
-struct Inner {
+/// Where a token's shared state is.
+#[derive(Clone)]
+enum Repr {
+    /// Its own allocation: a token made by [`StopToken::new`].
+    Own(Arc<TokenState>),
+    /// Inside its host (a container's record); panics go to the host.
+    Hosted(std::sync::Arc<dyn TokenHost>),
+}
+
+/// What all clones of one token share.
+pub(crate) struct TokenState {
     /// Fast path for `is_stopped`; written only while `state` is locked.
     stopped: AtomicBool,
     state: Mutex<State>,
     condvar: Condvar,
-    /// Where messages of panicking callbacks go besides `tracing` (set by a container
-    /// when it makes the token, never changed after).
-    panic_sink: Option<std::sync::Weak<dyn PanicSink>>,
+}
+
+impl TokenState {
+    /// A signal that is not stopped, for a host to keep.
+    pub(crate) fn new() -> TokenState {
+        TokenState {
+            stopped: AtomicBool::new(false),
+            state: Mutex::new(State::default()),
+            condvar: Condvar::new(),
+        }
+    }
+
+    /// Whether stop has been requested.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
 }
 
 #[derive(Default)]
@@ -101,22 +133,24 @@ struct State {
 impl StopToken {
     /// A token that is not stopped.
     pub fn new() -> StopToken {
-        StopToken::with_sink(None)
-    }
-
-    /// A token whose panicking callbacks are also reported to `sink`.
-    pub(crate) fn with_panic_sink(sink: std::sync::Weak<dyn PanicSink>) -> StopToken {
-        StopToken::with_sink(Some(sink))
-    }
-
-    fn with_sink(panic_sink: Option<std::sync::Weak<dyn PanicSink>>) -> StopToken {
         StopToken {
-            inner: Arc::new(Inner {
-                stopped: AtomicBool::new(false),
-                state: Mutex::new(State::default()),
-                condvar: Condvar::new(),
-                panic_sink,
-            }),
+            repr: Repr::Own(Arc::new(TokenState::new())),
+        }
+    }
+
+    /// The token whose state `host` keeps; its panicking callbacks are also reported
+    /// to `host`.
+    pub(crate) fn hosted(host: std::sync::Arc<dyn TokenHost>) -> StopToken {
+        StopToken {
+            repr: Repr::Hosted(host),
+        }
+    }
+
+    /// The state this token shares with its clones.
+    fn inner(&self) -> &TokenState {
+        match &self.repr {
+            Repr::Own(state) => state,
+            Repr::Hosted(host) => host.token_state(),
         }
     }
 
@@ -134,8 +168,8 @@ impl StopToken {
     /// token was already stopped (its callbacks went to that stop).
     pub(crate) fn signal(&self) -> Vec<Callback> {
         let (callbacks, wakers) = {
-            let mut state = self.inner.state.lock();
-            if self.inner.stopped.swap(true, Ordering::AcqRel) {
+            let mut state = self.inner().state.lock();
+            if self.inner().stopped.swap(true, Ordering::AcqRel) {
                 return Vec::new();
             }
             (
@@ -143,7 +177,7 @@ impl StopToken {
                 std::mem::take(&mut state.wakers),
             )
         };
-        self.inner.condvar.notify_all();
+        self.inner().condvar.notify_all();
         for (_, waker) in wakers {
             waker.wake();
         }
@@ -152,7 +186,7 @@ impl StopToken {
 
     /// Whether stop has been requested.
     pub fn is_stopped(&self) -> bool {
-        self.inner.stopped.load(Ordering::Acquire)
+        self.inner().stopped.load(Ordering::Acquire)
     }
 
     /// Blocks until stop is requested.
@@ -170,10 +204,10 @@ impl StopToken {
             return true;
         }
         let deadline = Deadline::after(timeout);
-        let mut state = self.inner.state.lock();
+        let mut state = self.inner().state.lock();
         state.waiters += 1;
         while !self.is_stopped() {
-            if !deadline.wait(&self.inner.condvar, &mut state) && deadline.is_expired() {
+            if !deadline.wait(&self.inner().condvar, &mut state) && deadline.is_expired() {
                 break;
             }
         }
@@ -221,7 +255,7 @@ impl StopToken {
             registered_at,
         };
         {
-            let mut state = self.inner.state.lock();
+            let mut state = self.inner().state.lock();
             if !self.is_stopped() {
                 state.callbacks.push(callback);
                 return;
@@ -284,7 +318,7 @@ impl StopToken {
             self.forget_waker(registration);
             return Poll::Ready(());
         }
-        let mut state = self.inner.state.lock();
+        let mut state = self.inner().state.lock();
         // Re-checked under the lock `stop` takes to flip the flag: if it is still
         // clear, the waker registered below is in the list `stop` will wake.
         if self.is_stopped() {
@@ -312,7 +346,7 @@ impl StopToken {
 
     fn forget_waker(&self, registration: &mut Option<u64>) {
         if let Some(id) = registration.take() {
-            self.inner.state.lock().wakers.retain(|(i, _)| *i != id);
+            self.inner().state.lock().wakers.retain(|(i, _)| *i != id);
         }
     }
 
@@ -322,8 +356,8 @@ impl StopToken {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(callback.run)) {
             let message = panic_message(payload.as_ref());
             tracing::error!(panic = %message, "iris: an on_stop callback panicked");
-            if let Some(sink) = self.inner.panic_sink.as_ref().and_then(|w| w.upgrade()) {
-                sink.report_panic(format!("on_stop callback panicked: {message}"));
+            if let Repr::Hosted(host) = &self.repr {
+                host.report_panic(format!("on_stop callback panicked: {message}"));
             }
         }
     }
@@ -331,7 +365,7 @@ impl StopToken {
 
 // A panic cannot leave a token half-updated: its state changes under its lock and
 // callbacks run outside it under `catch_unwind`. So a token may cross a
-// `catch_unwind` boundary (its boxed panic sink alone would forbid it).
+// `catch_unwind` boundary (its host, a trait object, alone would forbid it).
 impl std::panic::UnwindSafe for StopToken {}
 impl std::panic::RefUnwindSafe for StopToken {}
 
@@ -401,7 +435,7 @@ impl Default for StopToken {
 
 impl fmt::Debug for StopToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.inner.state.lock();
+        let state = self.inner().state.lock();
         f.debug_struct("StopToken")
             .field("stopped", &self.is_stopped())
             .field("callbacks", &state.callbacks.len())
@@ -448,24 +482,49 @@ mod tests {
 
     #[test]
     fn a_panicking_callback_is_reported_and_the_others_still_run() {
-        struct Collect(Mutex<Vec<String>>);
-        impl PanicSink for Collect {
+        struct Collect(TokenState, Mutex<Vec<String>>);
+        impl TokenHost for Collect {
+            fn token_state(&self) -> &TokenState {
+                &self.0
+            }
             fn report_panic(&self, message: String) {
-                self.0.lock().push(message);
+                self.1.lock().push(message);
             }
         }
-        let sink = std::sync::Arc::new(Collect(Mutex::new(Vec::new())));
-        let weak = std::sync::Arc::downgrade(&sink) as std::sync::Weak<dyn PanicSink>;
-        let token = StopToken::with_panic_sink(weak);
+        let sink = std::sync::Arc::new(Collect(TokenState::new(), Mutex::new(Vec::new())));
+        let token = StopToken::hosted(sink.clone());
         let ran = Arc::new(AtomicBool::new(false));
         token.on_stop(|| panic!("callback boom"));
         let r = ran.clone();
         token.on_stop(move || r.store(true, Ordering::SeqCst));
         token.stop();
         assert!(ran.load(Ordering::SeqCst));
-        let reported = sink.0.lock();
+        let reported = sink.1.lock();
         assert_eq!(reported.len(), 1);
         assert!(reported[0].contains("callback boom"), "{reported:?}");
+    }
+
+    #[test]
+    fn a_hosted_token_shares_its_hosts_state_with_every_clone() {
+        struct Host(TokenState);
+        impl TokenHost for Host {
+            fn token_state(&self) -> &TokenState {
+                &self.0
+            }
+            fn report_panic(&self, _message: String) {}
+        }
+        let host = std::sync::Arc::new(Host(TokenState::new()));
+        let token = StopToken::hosted(host.clone());
+        let other = StopToken::hosted(host.clone());
+        let clone = token.clone();
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = ran.clone();
+        other.on_stop(move || r.store(true, Ordering::SeqCst));
+        assert!(!host.0.is_stopped() && !clone.is_stopped());
+        token.stop();
+        assert!(host.0.is_stopped() && clone.is_stopped() && other.is_stopped());
+        assert!(other.wait_timeout(Duration::ZERO));
+        assert!(ran.load(Ordering::SeqCst), "a callback registered through another handle ran");
     }
 
     #[test]

@@ -72,12 +72,12 @@ impl<T> ManagedTask<T> {
 
     /// Requests the task to stop (its token's `stop`).
     pub fn stop(&self) {
-        self.record.token.stop();
+        self.record.token().stop();
     }
 
     /// A clone of the task's stop token.
     pub fn stop_token(&self) -> StopToken {
-        self.record.token.clone()
+        self.record.token()
     }
 
     /// Whether the task's future has not finished yet.
@@ -165,7 +165,7 @@ impl ThreadContainer {
             None => (None, tracing::Span::none()),
         };
         let future = TaskFuture {
-            inner: f(record.token.clone()),
+            inner: f(record.token()),
             membership: Membership {
                 record: record.clone(),
                 done: false,

@@ -571,7 +571,7 @@ fn run_managed(
     record.register_current_thread();
     // Its panics are this container's to report, not the thread tracker's.
     crate::tracking::mark_managed();
-    let exit = body(record.token.clone());
+    let exit = body(record.token());
     record.unregister_os_thread();
     let handle = record.take_handle();
     match container.upgrade() {

@@ -26,7 +26,7 @@ use parking_lot::Mutex;
 use super::report::ThreadInfo;
 use crate::sync::completion::Completion;
 use crate::sync::live_set::Member;
-use crate::sync::stop_token::{PanicSink, StopToken};
+use crate::sync::stop_token::{StopToken, TokenHost, TokenState};
 
 /// What a managed thread is for; decides in which phase of a stop it is stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +47,9 @@ pub(crate) struct ThreadRecord {
     pub(crate) container_path: Arc<str>,
     pub(crate) spawned_at: &'static Location<'static>,
     pub(crate) started: Instant,
-    pub(crate) token: StopToken,
+    /// The state of its stop token, hosted here: one allocation per member, and a
+    /// panicking callback is reported to the owner through this record.
+    stop: TokenState,
     /// The container, told about panics of this thread's stop callbacks.
     owner: Weak<dyn PanicRecorder>,
     pub(crate) role: Role,
@@ -89,7 +91,11 @@ pub(crate) trait PanicRecorder: Send + Sync {
     fn retire(&self, record: &ThreadRecord, panic: Option<String>);
 }
 
-impl PanicSink for ThreadRecord {
+impl TokenHost for ThreadRecord {
+    fn token_state(&self) -> &TokenState {
+        &self.stop
+    }
+
     fn report_panic(&self, message: String) {
         if let Some(owner) = self.owner.upgrade() {
             owner.record_panic(&self.name, message);
@@ -118,8 +124,8 @@ impl ThreadRecord {
         }
     }
 
-    /// A record whose stop token reports panicking callbacks to `owner` under this
-    /// thread's name (through the record itself: no allocation per token).
+    /// A record whose stop token (hosted in the record: no allocation of its own)
+    /// reports panicking callbacks to `owner` under this thread's name.
     pub(crate) fn new(
         id: u64,
         name: String,
@@ -128,8 +134,8 @@ impl ThreadRecord {
         owner: Weak<dyn PanicRecorder>,
         role: Role,
     ) -> Arc<ThreadRecord> {
-        Arc::new_cyclic(|me: &Weak<ThreadRecord>| ThreadRecord {
-            token: StopToken::with_panic_sink(me.clone() as Weak<dyn PanicSink>),
+        Arc::new(ThreadRecord {
+            stop: TokenState::new(),
             owner,
             id,
             name,
@@ -142,6 +148,11 @@ impl ThreadRecord {
             os_tid: OnceLock::new(),
             thread_id: OnceLock::new(),
         })
+    }
+
+    /// Its stop token (another handle to the state this record hosts).
+    pub(crate) fn token(self: &Arc<Self>) -> StopToken {
+        StopToken::hosted(self.clone())
     }
 
     /// The spawner parks the thread's handle; gives it back when the thread has
@@ -173,7 +184,7 @@ impl ThreadRecord {
             .field("name", &self.name)
             .field("container", &self.container_path)
             .field("alive", &!self.is_finished())
-            .field("stop_requested", &self.token.is_stopped())
+            .field("stop_requested", &self.stop.is_stopped())
             .field("spawned_at", &format_args!("{}", self.spawned_at))
             .finish()
     }
@@ -295,12 +306,12 @@ impl<T> ManagedThread<T> {
 
     /// Requests this thread to stop (its token's `stop`).
     pub fn stop(&self) {
-        self.record.token.stop();
+        self.record.token().stop();
     }
 
     /// A clone of the thread's stop token.
     pub fn stop_token(&self) -> StopToken {
-        self.record.token.clone()
+        self.record.token()
     }
 
     /// Whether the thread's body is still running.
