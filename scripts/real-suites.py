@@ -188,7 +188,8 @@ KNOWN = [
         "purpose, and a panic ends a threadpool worker (nothing catches it; the pool "
         "counts it in `panic_count` and starts another worker), a thread nobody "
         "joins. The report names the job's line and the pool's `spawn_in_pool`; a "
-        "test that means it has only `leaks = \"warn\"`, which waives its leaks too",
+        "test that means it says so with `thread_panics = \"warn\"` (the panic is "
+        "written after the run; a leak still fails the test)",
     ),
 ]
 
