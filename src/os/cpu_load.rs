@@ -62,7 +62,10 @@ mod tests {
     fn it_reads_this_machine() {
         // Nothing is runnable beyond every bound; this thread alone is above none.
         assert_eq!(runnable_per_cpu_above(usize::MAX), Some(false));
-        assert!(runnable_per_cpu_above(0).is_some(), "/proc/loadavg on Linux");
+        assert!(
+            runnable_per_cpu_above(0).is_some(),
+            "/proc/loadavg on Linux"
+        );
     }
 
     #[cfg(target_os = "linux")]

@@ -524,7 +524,10 @@ mod tests {
         token.stop();
         assert!(host.0.is_stopped() && clone.is_stopped() && other.is_stopped());
         assert!(other.wait_timeout(Duration::ZERO));
-        assert!(ran.load(Ordering::SeqCst), "a callback registered through another handle ran");
+        assert!(
+            ran.load(Ordering::SeqCst),
+            "a callback registered through another handle ran"
+        );
     }
 
     #[test]
