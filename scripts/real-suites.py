@@ -121,13 +121,33 @@ SUITES = [
         "closes), and some tests panic inside jobs on purpose",
         {},
     ),
+    (
+        "indicatif",
+        "0.18.6",
+        "a progress-bar library that starts a background thread for the user: "
+        "`enable_steady_tick` spawns a ticker thread that redraws the bar until the "
+        "bar is finished or dropped, and ends on its own then",
+        {},
+    ),
+    (
+        "notify",
+        "8.2.2",
+        "a filesystem watcher: each watcher starts an event-loop thread "
+        "(\"notify-rs inotify loop\") that ends after the watcher is dropped; its "
+        "tests create and drop watchers on temporary directories",
+        {},
+    ),
 ]
 
 # Suites whose tests are `#[tokio::test]`: Iris's `tokio` feature on.
 ASYNC = {"tokio-util"}
 
 # Cargo arguments a suite's own tests need (as its CI runs them).
-SUITE_ARGS = {"tokio-util": ["--features", "full"]}
+SUITE_ARGS = {
+    "tokio-util": ["--features", "full"],
+    # Its render tests (most of its suite) draw into an in-memory terminal.
+    "indicatif": ["--features", "in_memory"],
+}
 
 # (label, cargo features of the converted crate)
 VARIANTS = [
@@ -462,7 +482,8 @@ def measure_all(args):
         for row in rows:
             row.update(stamp)
         for row in rows:
-            if row["reports"]:
+            # Kept to be read: leak reports, and failures with no report.
+            if row["reports"] or row.get("unreported"):
                 slug = f"{row['runner']}-{row['variant']}".replace(" ", "-").replace("+", "")
                 dump = WORK / f"{crate}-{slug}.log"
                 dump.write_text(row["output"])
