@@ -137,6 +137,13 @@ SUITES = [
         "tests create and drop watchers on temporary directories",
         {},
     ),
+    (
+        "flume",
+        "0.12.0",
+        "channels: its tests send and receive across threads the test spawns, with "
+        "timeouts and selects, sync and async",
+        {},
+    ),
 ]
 
 # Suites whose tests are `#[tokio::test]`: Iris's `tokio` feature on.

@@ -14,7 +14,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::output;
-use crate::text::glob::{glob_matches, split_globs};
+use crate::os::threads::name_may_be_cut;
+use crate::text::glob::{glob_matches, glob_matches_start, split_globs};
 
 /// What to do when a test leaks a thread or a background thread panicked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,7 +153,9 @@ impl TestOptions {
 
     /// Threads not to report: a comma-separated list of globs (`*` any run of
     /// characters, `?` one character) matched against a leaked thread's name (its OS
-    /// name, and for a managed thread also its full name). For process-wide pools
+    /// name, and for a managed thread also its full name). Write the whole name:
+    /// Linux keeps only the first 15 bytes of an OS name, and a glob matches that cut
+    /// when it would match some name that begins with it. For process-wide pools
     /// created on first use, such as `"rayon-*"`. Adds to the list; the environment
     /// variable `IRIS_IGNORE_THREADS` (same syntax) adds to it for a whole run.
     ///
@@ -211,6 +214,16 @@ impl TestOptions {
             .iter()
             .chain(env_ignored_threads())
             .any(|glob| glob_matches(glob, name))
+    }
+
+    /// [`ignores`](Self::ignores) for a name as the OS keeps it, which Linux cuts to
+    /// 15 bytes: a glob written for the whole name (`"my-long-pool-worker-*"`) also
+    /// matches its cut (`"my-long-pool-wo"`).
+    pub(crate) fn ignores_os_name(&self, name: &str) -> bool {
+        self.ignore_threads
+            .iter()
+            .chain(env_ignored_threads())
+            .any(|glob| os_name_matches(glob, name))
     }
 
     /// Every `ignore_threads` glob: the options' and `IRIS_IGNORE_THREADS`. Where
@@ -433,6 +446,13 @@ impl TestOptions {
     }
 }
 
+/// Whether `name`, a thread's name as the OS keeps it, matches `glob`, which may be
+/// written for the whole name: a name the OS may have cut matches when some name it
+/// begins would.
+pub(crate) fn os_name_matches(glob: &str, name: &str) -> bool {
+    glob_matches(glob, name) || (name_may_be_cut(name) && glob_matches_start(glob, name))
+}
+
 /// `IRIS_DEFAULT_IGNORES=off` (or `0`, `false`, `no`), read once; another value is
 /// warned about and ignored.
 fn default_ignores_off() -> bool {
@@ -499,4 +519,28 @@ fn env_ignored_threads() -> &'static [String] {
             .map(|text| split_globs(&text).collect())
             .unwrap_or_default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_glob_for_a_whole_name_matches_the_os_cut_of_it() {
+        let options = TestOptions::new("t").ignore_threads("my-long-pool-worker-*");
+        // What Linux keeps of "my-long-pool-worker-3": its first 15 bytes.
+        if cfg!(target_os = "linux") {
+            assert!(options.ignores_os_name("my-long-pool-wo"));
+            assert!(os_name_matches("async-std/runtime", "async-std/runti"));
+        }
+        assert!(
+            options.ignores_os_name("my-long-pool-worker-3"),
+            "a whole name too"
+        );
+        // Shorter than the limit: the OS kept it whole, so it is not a cut.
+        assert!(!options.ignores_os_name("my-long-pool-w"));
+        assert!(!options.ignores_os_name("my-other-pool-w"));
+        // A full name (a managed thread's) is never taken for a cut.
+        assert!(!options.ignores("my-long-pool-wo"));
+    }
 }

@@ -18,13 +18,12 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use super::options::TestOptions;
+use super::options::{os_name_matches, TestOptions};
 use super::output::{self, Runner};
 use super::report::{LeakedProcess, UnmanagedThread};
 use crate::os::processes;
 use crate::os::threads::{self as os_threads, OsThread};
 use crate::sync::deadline::Deadline;
-use crate::text::glob::glob_matches;
 use crate::threads::managed_thread::{current_os_tid, managed_by_tid};
 use crate::tracking;
 use crate::wait::condition::Backoff;
@@ -60,7 +59,7 @@ pub(super) fn without_running_runtime_threads(
         t.managed.is_none()
             && TOKIO_THREAD_NAMES
                 .iter()
-                .any(|g| glob_matches(g, &t.os.name))
+                .any(|g| os_name_matches(g, &t.os.name))
     });
     (others, runtime.len())
 }
@@ -266,12 +265,12 @@ pub(super) fn lingering(
     // well-known pools are told by their threads' names instead.
     let ignored = |tid: u32| {
         os_threads::thread_name(tid).is_some_and(|n| {
-            survey.options.ignores(&n)
+            survey.options.ignores_os_name(&n)
                 || (defaults
                     && !tracking::knows(tid)
                     && tracking::PROCESS_SCOPED_THREAD_NAMES
                         .iter()
-                        .any(|glob| glob_matches(glob, &n)))
+                        .any(|glob| os_name_matches(glob, &n)))
         }) || (!globs.is_empty() && tracking::created_through(tid, &globs))
             || (defaults && tracking::process_scoped(tid))
     };
@@ -350,7 +349,7 @@ pub(super) fn lingering(
             })
         })
         .filter(|t| {
-            !survey.options.ignores(&t.os.name)
+            !survey.options.ignores_os_name(&t.os.name)
                 && !t
                     .managed
                     .as_ref()

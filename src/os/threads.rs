@@ -58,6 +58,12 @@ pub(crate) fn context_switches(tid: u32) -> Option<u64> {
     total
 }
 
+/// Whether `name`, as [`thread_name`] reads it, may be the start of a longer name:
+/// Linux keeps the first 15 bytes of a thread's name (`TASK_COMM_LEN` less its NUL).
+pub(crate) fn name_may_be_cut(name: &str) -> bool {
+    cfg!(target_os = "linux") && name.len() == 15
+}
+
 /// The OS name of thread `tid` of this process (at most 15 bytes on Linux).
 pub(crate) fn thread_name(tid: u32) -> Option<String> {
     read_task_file(tid, "comm").map(|comm| comm.trim_end_matches('\n').to_string())

@@ -18,8 +18,24 @@ pub(crate) fn split_globs(globs: &str) -> impl Iterator<Item = String> + '_ {
 
 /// Whether `text` matches `glob`.
 pub(crate) fn glob_matches(glob: &str, text: &str) -> bool {
-    let (glob, text): (Vec<char>, Vec<char>) = (glob.chars().collect(), text.chars().collect());
-    // Classic two-pointer wildcard matching with backtracking to the last `*`.
+    let glob: Vec<char> = glob.chars().collect();
+    walk(&glob, text).is_some_and(|g| glob[g..].iter().all(|c| *c == '*'))
+}
+
+/// Whether some text that begins with `start` matches `glob`: for a name the OS cut
+/// short (Linux keeps 15 bytes of a thread's name), matched against a glob written
+/// for the whole name (`async-global-executor-*` and `async-global-ex`). Running out
+/// of text is a match: the rest of the glob can always be met by what was cut.
+pub(crate) fn glob_matches_start(glob: &str, start: &str) -> bool {
+    let glob: Vec<char> = glob.chars().collect();
+    walk(&glob, start).is_some()
+}
+
+/// Walks `text` along `glob` (classic two-pointer wildcard matching, backtracking to
+/// the last `*`): where in the glob the whole text ends, or `None` when no way
+/// through the glob takes all of the text.
+fn walk(glob: &[char], text: &str) -> Option<usize> {
+    let text: Vec<char> = text.chars().collect();
     let (mut g, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
@@ -34,10 +50,10 @@ pub(crate) fn glob_matches(glob: &str, text: &str) -> bool {
             t = star_t + 1;
             star = Some((star_g, star_t + 1));
         } else {
-            return false;
+            return None;
         }
     }
-    glob[g..].iter().all(|c| *c == '*')
+    Some(g)
 }
 
 /// The longest run of identifier characters (`[A-Za-z0-9_]`) that every text the
@@ -58,6 +74,27 @@ pub(crate) fn required_word(glob: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_start_of_a_name_matches_a_glob_some_longer_name_would() {
+        assert!(glob_matches_start(
+            "async-global-executor-*",
+            "async-global-ex"
+        ));
+        assert!(glob_matches_start("async-std/runtime", "async-std/runti"));
+        assert!(glob_matches_start("*-worker-?", "pool-wor"));
+        assert!(
+            glob_matches_start("rayon-*", "rayon-worker-3"),
+            "a whole match too"
+        );
+        assert!(glob_matches_start("anything", ""));
+        assert!(!glob_matches_start("async-io", "async-ix"));
+        assert!(
+            !glob_matches_start("worker-?", "worker-17"),
+            "past the glob's end"
+        );
+        assert!(!glob_matches_start("r2d2-worker-*", "my-r2d2-worke"));
+    }
 
     #[test]
     fn stars_match_any_run_and_question_marks_one_character() {

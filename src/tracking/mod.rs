@@ -234,7 +234,9 @@ pub const PROCESS_SCOPED_CREATORS: &[&str] = &[
 /// test owns its process, as under nextest): a thread with one of these names,
 /// born during a test, is the process's, never the test's leak. Weaker evidence
 /// than [`PROCESS_SCOPED_CREATORS`] (a program's own thread of the same name is
-/// waived too), so kept to names these libraries give their threads:
+/// waived too), so kept to names these libraries give their threads. They are
+/// written whole and match the OS's cut of a longer name too (Linux keeps 15 bytes:
+/// `async-global-executor-*` matches `async-global-ex`):
 ///
 /// - `blocking-*`: smol's `blocking` pool (`unblock`; async-std's and smol's
 ///   blocking work), started on demand, ended after 500 ms idle;

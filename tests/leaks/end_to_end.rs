@@ -97,6 +97,42 @@ fn a_global_pools_thread_name_is_the_process_s_where_nothing_tracks_creation() {
 }
 
 #[test]
+fn a_long_pool_name_cut_by_the_os_still_matches_its_whole_glob() {
+    // The default list writes async-std's runtime name whole; the OS keeps 15 bytes.
+    let (passed, out) = run("thread_named_like_a_long_named_global_pool", true, &[]);
+    if cfg!(feature = "thread-tracking") {
+        assert!(!passed, "tracking knows the test made it: {out}");
+        assert!(
+            out.contains("unmanaged thread \"async-std/runti\""),
+            "{out}"
+        );
+    } else {
+        assert!(passed, "async-std's global runtime is the process's: {out}");
+        assert!(!out.contains("leaked"), "{out}");
+    }
+    let (passed, out) = run(
+        "thread_named_like_a_long_named_global_pool",
+        true,
+        &[("IRIS_DEFAULT_IGNORES", "off")],
+    );
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("unmanaged thread \"async-std/runti\""),
+        "{out}"
+    );
+    // A user's glob, written for the whole name, waives the cut one too.
+    for owns_process in [true, false] {
+        let (passed, out) = run(
+            "ignores_a_long_named_thread_by_its_whole_name",
+            owns_process,
+            &[],
+        );
+        assert!(passed, "{out}");
+        assert!(!out.contains("my-long-pool-wo"), "{out}");
+    }
+}
+
+#[test]
 fn an_unnamed_thread_is_called_unnamed_with_the_name_it_inherited() {
     let (passed, out) = run("unnamed_thread", true, &[]);
     assert!(!passed, "{out}");

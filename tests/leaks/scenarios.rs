@@ -51,6 +51,31 @@ fn thread_named_like_a_global_pool() {
         .unwrap();
 }
 
+/// The same with a name longer than the 15 bytes Linux keeps: async-std's global
+/// runtime's, which the OS shows as `async-std/runti`.
+#[iris_test(linger = "100ms")]
+#[ignore = "run by end_to_end"]
+fn thread_named_like_a_long_named_global_pool() {
+    let (keep, blocked) = mpsc::channel::<()>();
+    std::mem::forget(keep);
+    std::thread::Builder::new()
+        .name("async-std/runtime".into())
+        .spawn(move || blocked.recv())
+        .unwrap();
+}
+
+/// A thread with a long name the test lists in `ignore_threads`, written whole.
+#[iris_test(linger = "100ms", ignore_threads = "my-long-pool-worker-*")]
+#[ignore = "run by end_to_end"]
+fn ignores_a_long_named_thread_by_its_whole_name() {
+    let (keep, blocked) = mpsc::channel::<()>();
+    std::mem::forget(keep);
+    std::thread::Builder::new()
+        .name("my-long-pool-worker-7".into())
+        .spawn(move || blocked.recv())
+        .unwrap();
+}
+
 #[iris_test]
 #[ignore = "leaks on purpose; run by end_to_end"]
 fn background_panic() {
