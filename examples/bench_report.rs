@@ -1149,13 +1149,17 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
     if real_suites.contains("(**no**)") {
         out.push_str(
             "- **Real suites** (measured by `scripts/real-suites.py`, each row with its date and \
-             commit). Verdicts: no false positive with thread tracking in any of the eleven \
+             commit). Verdicts: no false positive with thread tracking in any of the twelve \
              suites, debug or release, under either runner (indicatif's ticker thread and \
              notify's watcher threads, added 2026-12-03, end on their own in time: 101 \
              and 40 tests pass everywhere; indicatif within 1.02x, notify within 1.02x but \
              1.12-1.13x under `cargo test` with tracking, where each test now waits about \
              1 ms for its dropped watcher's thread to end, which only tracking can check \
-             in a shared process); crossbeam-channel's three Go-style \
+             in a shared process; flume, added the same day, 236 tests, found that a \
+             thread name longer than the 15 bytes Linux keeps never matched its glob: \
+             without tracking, under nextest, 9 async tests failed for async-std's global \
+             runtime threads, `async-std/runti`, though `async-std/runtime` is on the \
+             default list; fixed, a glob now matches such a cut name); crossbeam-channel's three Go-style \
              tests that leave threads blocked for ever are reported everywhere the check \
              runs, so are threadpool's two tests whose jobs still run when they return \
              (one loops for ever) and its three that panic jobs on purpose (a panic ends a \
