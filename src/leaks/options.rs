@@ -154,8 +154,9 @@ impl TestOptions {
     /// Threads not to report: a comma-separated list of globs (`*` any run of
     /// characters, `?` one character) matched against a leaked thread's name (its OS
     /// name, and for a managed thread also its full name). Write the whole name:
-    /// Linux keeps only the first 15 bytes of an OS name, and a glob matches that cut
-    /// when it would match some name that begins with it. For process-wide pools
+    /// Linux keeps only the first 15 bytes of an OS name, and a glob that begins with
+    /// text (not `*`) matches that cut when it would match some name that begins with
+    /// it. For process-wide pools
     /// created on first use, such as `"rayon-*"`. Adds to the list; the environment
     /// variable `IRIS_IGNORE_THREADS` (same syntax) adds to it for a whole run.
     ///
@@ -448,9 +449,13 @@ impl TestOptions {
 
 /// Whether `name`, a thread's name as the OS keeps it, matches `glob`, which may be
 /// written for the whole name: a name the OS may have cut matches when some name it
-/// begins would.
+/// begins would, if the glob begins with its own text. A glob that begins with `*`
+/// (`*::global_registry`, written for a function) would match the start of any
+/// name, so a cut one must match it whole, as before: that would waive every
+/// thread whose name the OS cut.
 pub(crate) fn os_name_matches(glob: &str, name: &str) -> bool {
-    glob_matches(glob, name) || (name_may_be_cut(name) && glob_matches_start(glob, name))
+    glob_matches(glob, name)
+        || (name_may_be_cut(name) && !glob.starts_with('*') && glob_matches_start(glob, name))
 }
 
 /// `IRIS_DEFAULT_IGNORES=off` (or `0`, `false`, `no`), read once; another value is
@@ -542,5 +547,11 @@ mod tests {
         assert!(!options.ignores_os_name("my-other-pool-w"));
         // A full name (a managed thread's) is never taken for a cut.
         assert!(!options.ignores("my-long-pool-wo"));
+        // A glob that begins with `*` says nothing about a name's start: a cut name
+        // (here a test thread's, which its unnamed threads inherit) must match it
+        // whole, or every thread the OS cut would be waived.
+        let functions = TestOptions::new("t").ignore_threads("*start_leaky_worker, *::run");
+        assert!(!functions.ignores_os_name("scenarios::an_i"));
+        assert!(!os_name_matches("*-worker-*", "tokio-runtime-w"));
     }
 }
