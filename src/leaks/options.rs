@@ -211,30 +211,25 @@ impl TestOptions {
     /// Whether a thread named `name` is on the ignore list (the options' and
     /// `IRIS_IGNORE_THREADS`).
     pub fn ignores(&self, name: &str) -> bool {
-        self.ignore_threads
-            .iter()
-            .chain(env_ignored_threads())
-            .any(|glob| glob_matches(glob, name))
+        self.thread_globs().any(|glob| glob_matches(glob, name))
     }
 
     /// [`ignores`](Self::ignores) for a name as the OS keeps it, which Linux cuts to
     /// 15 bytes: a glob written for the whole name (`"my-long-pool-worker-*"`) also
     /// matches its cut (`"my-long-pool-wo"`).
     pub(crate) fn ignores_os_name(&self, name: &str) -> bool {
-        self.ignore_threads
-            .iter()
-            .chain(env_ignored_threads())
-            .any(|glob| os_name_matches(glob, name))
+        self.thread_globs().any(|glob| os_name_matches(glob, name))
+    }
+
+    /// The `ignore_threads` globs: the options' and `IRIS_IGNORE_THREADS`.
+    fn thread_globs(&self) -> impl Iterator<Item = &String> {
+        self.ignore_threads.iter().chain(env_ignored_threads())
     }
 
     /// Every `ignore_threads` glob: the options' and `IRIS_IGNORE_THREADS`. Where
     /// there is any, leaked threads' creation stacks are matched against them.
     pub(super) fn all_ignore_globs(&self) -> Vec<String> {
-        self.ignore_threads
-            .iter()
-            .chain(env_ignored_threads())
-            .cloned()
-            .collect()
+        self.thread_globs().cloned().collect()
     }
 
     /// Whether threads that belong to the process, not the test, are left out of the

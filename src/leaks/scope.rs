@@ -239,27 +239,19 @@ impl TestScope {
     /// and plain tasks' panics found: kept as findings under `Fail`, written as a
     /// warning after the run under `Warn`, dropped under `Ignore`.
     fn weigh_panics(&self, report: &mut LeakReport) {
-        let panics = std::mem::take(&mut report.plain_panics);
-        match self.options.thread_panics_value() {
-            LeakPolicy::Fail => report.plain_panics = panics,
-            LeakPolicy::Warn if !panics.is_empty() => {
-                output::after_the_run(&super::report::thread_panic_warning(&report.test, &panics));
-            }
-            LeakPolicy::Warn | LeakPolicy::Ignore => {}
-        }
+        let test = report.test.clone();
+        report.plain_panics = weigh(
+            self.options.thread_panics_value(),
+            std::mem::take(&mut report.plain_panics),
+            |panics| super::report::thread_panic_warning(&test, panics),
+        );
         #[cfg(feature = "tokio")]
         {
-            let panics = std::mem::take(&mut report.tasks.panics);
-            match self.options.task_panics_value() {
-                LeakPolicy::Fail => report.tasks.panics = panics,
-                LeakPolicy::Warn if !panics.is_empty() => {
-                    output::after_the_run(&super::report::task_panic_warning(
-                        &report.test,
-                        &panics,
-                    ));
-                }
-                LeakPolicy::Warn | LeakPolicy::Ignore => {}
-            }
+            report.tasks.panics = weigh(
+                self.options.task_panics_value(),
+                std::mem::take(&mut report.tasks.panics),
+                |panics| super::report::task_panic_warning(&test, panics),
+            );
         }
     }
 
@@ -389,6 +381,19 @@ impl TestScope {
         };
         let scope = self.attribution.as_ref().map(Attribution::scope);
         describe_live(self.registry(), before, scope, body)
+    }
+}
+
+/// The panics a policy keeps as findings: all of them under `Fail`; under `Warn`
+/// none, once `warning` has written them after the run; under `Ignore` none.
+fn weigh<P>(policy: LeakPolicy, panics: Vec<P>, warning: impl FnOnce(&[P]) -> String) -> Vec<P> {
+    match policy {
+        LeakPolicy::Fail => panics,
+        LeakPolicy::Warn if !panics.is_empty() => {
+            output::after_the_run(&warning(&panics));
+            Vec::new()
+        }
+        LeakPolicy::Warn | LeakPolicy::Ignore => Vec::new(),
     }
 }
 

@@ -51,7 +51,8 @@ impl CallbackRun {
     /// Signals `record`'s token and starts its callbacks on a helper thread; `None`
     /// when there were none to run (or they had to run inline, and are done).
     pub(crate) fn signal(record: &Arc<ThreadRecord>) -> Option<CallbackRun> {
-        let callbacks = record.token().signal();
+        let token = record.token();
+        let callbacks = token.signal();
         if callbacks.is_empty() {
             return None;
         }
@@ -63,7 +64,7 @@ impl CallbackRun {
             tid: OnceLock::new(),
         });
         let shared = progress.clone();
-        let token = record.token();
+        let helper_token = token.clone();
         let dispatch = tracing::dispatcher::get_default(|d| d.clone());
         let span = tracing::Span::current();
         // The callbacks travel in a slot the spawn error path can take them back from.
@@ -81,7 +82,7 @@ impl CallbackRun {
                     let _entered = span.enter();
                     for callback in callbacks {
                         *shared.current.lock() = Some((callback.registered_at, Instant::now()));
-                        token.run_callback(callback);
+                        helper_token.run_callback(callback);
                     }
                 });
                 *shared.current.lock() = None;
@@ -95,7 +96,7 @@ impl CallbackRun {
                  the stopping thread, where one that blocks delays the stop past its deadline"
             );
             for callback in pending.lock().take().unwrap_or_default() {
-                record.token().run_callback(callback);
+                token.run_callback(callback);
             }
             return None;
         }

@@ -27,15 +27,20 @@ fn leaked_pool() {
     }
 }
 
-#[iris_test(linger = "100ms")]
-#[ignore = "leaks on purpose; run by end_to_end"]
-fn unmanaged_thread() {
+/// Starts a plain thread named `name` that blocks for ever, and leaves it.
+fn leave_a_blocked_thread_named(name: &str) {
     let (keep, blocked) = mpsc::channel::<()>();
     std::mem::forget(keep);
     std::thread::Builder::new()
-        .name("rogue-std".into())
+        .name(name.into())
         .spawn(move || blocked.recv())
         .unwrap();
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn unmanaged_thread() {
+    leave_a_blocked_thread_named("rogue-std");
 }
 
 /// A thread that carries the name of a well-known process-wide pool's thread (smol's
@@ -43,12 +48,7 @@ fn unmanaged_thread() {
 #[iris_test(linger = "100ms")]
 #[ignore = "run by end_to_end"]
 fn thread_named_like_a_global_pool() {
-    let (keep, blocked) = mpsc::channel::<()>();
-    std::mem::forget(keep);
-    std::thread::Builder::new()
-        .name("blocking-42".into())
-        .spawn(move || blocked.recv())
-        .unwrap();
+    leave_a_blocked_thread_named("blocking-42");
 }
 
 /// The same with a name longer than the 15 bytes Linux keeps: async-std's global
@@ -56,24 +56,14 @@ fn thread_named_like_a_global_pool() {
 #[iris_test(linger = "100ms")]
 #[ignore = "run by end_to_end"]
 fn thread_named_like_a_long_named_global_pool() {
-    let (keep, blocked) = mpsc::channel::<()>();
-    std::mem::forget(keep);
-    std::thread::Builder::new()
-        .name("async-std/runtime".into())
-        .spawn(move || blocked.recv())
-        .unwrap();
+    leave_a_blocked_thread_named("async-std/runtime");
 }
 
 /// A thread with a long name the test lists in `ignore_threads`, written whole.
 #[iris_test(linger = "100ms", ignore_threads = "my-long-pool-worker-*")]
 #[ignore = "run by end_to_end"]
 fn ignores_a_long_named_thread_by_its_whole_name() {
-    let (keep, blocked) = mpsc::channel::<()>();
-    std::mem::forget(keep);
-    std::thread::Builder::new()
-        .name("my-long-pool-worker-7".into())
-        .spawn(move || blocked.recv())
-        .unwrap();
+    leave_a_blocked_thread_named("my-long-pool-worker-7");
 }
 
 #[iris_test]
