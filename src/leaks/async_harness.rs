@@ -6,9 +6,11 @@
 //!   threads inherit the scope (`tasks::runtime`).
 //! - The end of a test is bounded: the registry is stopped without blocking the
 //!   runtime (`stop_timeout`), the runtime's remaining tasks get `linger` to finish
-//!   while the runtime keeps running them, and the runtime is shut down with a
-//!   deadline of `SHUTDOWN_DEADLINE` (250 ms). So a test ends within `stop_timeout + linger`
-//!   plus a small constant, even with a `spawn_blocking` that never returns.
+//!   while the runtime keeps running them (on a one-thread runtime, first in paused
+//!   time, `tasks::fast_forward`, at most 250 ms of real time, counted in `linger`),
+//!   and the runtime is shut down with a deadline of `SHUTDOWN_DEADLINE` (250 ms). So
+//!   a test ends within `stop_timeout + linger` plus a small constant, even with a
+//!   `spawn_blocking` that never returns.
 //! - The test's own panic wins, as in `run_test`.
 
 use std::future::Future;
@@ -22,6 +24,8 @@ use super::scope::TestScope;
 use super::survey::LIVE_STACK_PATIENCE;
 use crate::os::threads::OsThread;
 use crate::sync::deadline::Deadline;
+#[cfg(feature = "tokio-test-util")]
+use crate::tasks::fast_forward;
 use crate::tasks::runtime::{self, Flavor, TestRuntime};
 use crate::tracking;
 use crate::wait::condition::Backoff;
@@ -234,27 +238,41 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
             }
         }
         // The tasks run on this thread, inside `block_on`.
-        Flavor::CurrentThread | Flavor::Local => runtime.block_on(async {
-            let mut yields = 0;
-            while plain_alive() {
-                // A task that is already ending (aborted, say by a `JoinSet` the
-                // body dropped, or woken for its last poll) ends at its next poll,
-                // which a yield gives it at once: it is dead to the test, so even
-                // with no `linger` it is not a leak. The timer's first tick would
-                // take a whole millisecond (its resolution), a test process's worth
-                // of time.
-                if yields < EAGER_YIELDS {
-                    yields += 1;
+        Flavor::CurrentThread | Flavor::Local => {
+            // A task that is already ending (aborted, say by a `JoinSet` the body
+            // dropped, or woken for its last poll) ends at its next poll, which a
+            // yield gives it at once: it is dead to the test, so even with no `linger`
+            // it is not a leak. The timer's first tick would take a whole millisecond
+            // (its resolution), a test process's worth of time.
+            runtime.block_on(async {
+                for _ in 0..EAGER_YIELDS {
+                    if !plain_alive() {
+                        break;
+                    }
                     tokio::task::yield_now().await;
-                    continue;
                 }
-                if deadline.is_expired() {
-                    break;
+            });
+            // One still alive may only be waiting for its next timer to find its owner
+            // gone (a connection pool's reaper that holds the pool weakly): run on in
+            // paused time, it ends by itself, and is no leak. Before `linger`, whose
+            // real time it would otherwise take first. `default_ignores(false)` asks
+            // for no such waiver.
+            #[cfg(feature = "tokio-test-util")]
+            if plain_alive() && scope.options().default_ignores_value() {
+                if let fast_forward::Outcome::StillAlive(paused) =
+                    fast_forward::run_out(&runtime, || !plain_alive())
+                {
+                    scope.tasks.plain_paused_for = Some(paused);
                 }
-                let pause = backoff.next_pause();
-                tokio::time::sleep(pause.min(deadline.remaining().unwrap_or(Duration::MAX))).await;
             }
-        }),
+            runtime.block_on(async {
+                while plain_alive() && !deadline.is_expired() {
+                    let pause = backoff.next_pause();
+                    tokio::time::sleep(pause.min(deadline.remaining().unwrap_or(Duration::MAX)))
+                        .await;
+                }
+            });
+        }
     }
     let plain = metrics.num_alive_tasks().saturating_sub(managed_left());
     // Where the plain tasks were spawned, when tokio says (tokio_unstable): every

@@ -240,7 +240,11 @@ impl TestOptions {
     /// with the `thread-tracking` feature. Without it nothing tells where a thread was
     /// made, and the same pools are told by their threads' names,
     /// [`PROCESS_SCOPED_THREAD_NAMES`](crate::PROCESS_SCOPED_THREAD_NAMES).
-    /// `IRIS_DEFAULT_IGNORES=off` switches it off for a whole run.
+    /// In an async test on a one-thread runtime, it also lets plain tasks still alive
+    /// after the body run on in paused time (up to an hour of it, at most 250 ms of
+    /// real time) to see whether they end by themselves, as a connection pool's reaper
+    /// that holds its dropped pool weakly does at its next tick; what still lives is a
+    /// leak. `IRIS_DEFAULT_IGNORES=off` switches all of it off for a whole run.
     ///
     /// ```
     /// use iris::TestOptions;

@@ -146,6 +146,9 @@ pub(crate) struct TaskFindings {
     pub(crate) plain: usize,
     /// Where those were spawned, when tokio tells (`--cfg tokio_unstable`).
     pub(crate) plain_sites: Option<Vec<String>>,
+    /// How much paused time those were run on after `linger`, still alive at its end
+    /// (`tasks::fast_forward`; a one-thread runtime only).
+    pub(crate) plain_paused_for: Option<Duration>,
     /// Blocking-pool threads still busy after the runtime's shutdown deadline:
     /// blocking tasks that never returned.
     pub(crate) blocking: Vec<OsThread>,
@@ -742,6 +745,13 @@ impl fmt::Display for LeakReport {
                 "\n  {} plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`",
                 self.tasks.plain
             )?;
+            if let Some(paused) = self.tasks.plain_paused_for {
+                write!(
+                    f,
+                    ", and after {}s more of paused time (run on to see if they end by themselves)",
+                    paused.as_secs()
+                )?;
+            }
             match &self.tasks.plain_sites {
                 Some(sites) => {
                     let sites: Vec<&String> = sites.iter().collect();

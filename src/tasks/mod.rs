@@ -12,6 +12,8 @@
 //! Imports `sync`, `os` and `threads`: a task is a member of its container's live
 //! set like a thread (role `Task`), so one stop covers both.
 
+#[cfg(all(feature = "harness", feature = "tokio-test-util"))]
+pub(crate) mod fast_forward;
 pub(crate) mod managed_task;
 #[cfg(feature = "harness")]
 pub(crate) mod runtime;

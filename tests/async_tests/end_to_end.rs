@@ -79,6 +79,83 @@ fn a_leaked_plain_task_fails_its_test() {
     }
 }
 
+#[test]
+fn a_reaper_that_ends_by_itself_after_its_pool_is_dropped_is_no_leak() {
+    for owns_process in [true, false] {
+        let started = Instant::now();
+        let (passed, out) = run("reaper_of_a_dropped_pool", owns_process, &[]);
+        assert!(passed, "{out}");
+        assert!(!out.contains("plain task"), "{out}");
+        // Run on in paused time, not waited for: its `linger` is 20 s, its tick 30 s.
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // The waiver is a default one: switched off with the others, the reaper is a task
+    // still alive after `linger`, as it is in real time.
+    let (passed, out) = run(
+        "reaper_of_a_dropped_pool",
+        true,
+        &[("IRIS_DEFAULT_IGNORES", "off")],
+    );
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains(
+            "1 plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`\n"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_reaper_whose_pool_lives_on_is_still_a_leak_after_an_hour_of_paused_time() {
+    let started = Instant::now();
+    let (passed, out) = run("reaper_of_a_kept_pool", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains(
+            "1 plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`, \
+             and after 3600s more of paused time (run on to see if they end by themselves)"
+        ),
+        "{out}"
+    );
+    assert_ended_in_bounded_time(started);
+}
+
+#[test]
+fn a_task_that_ticks_for_ever_is_a_leak_and_the_test_still_ends() {
+    let started = Instant::now();
+    let (passed, out) = run("ticking_plain_task", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("iris: test `scenarios::ticking_plain_task` leaked 1 task(s)"),
+        "{out}"
+    );
+    assert!(out.contains("more of paused time"), "{out}");
+    // What it logged while run on in paused time (about a thousand ticks a
+    // millisecond) is not the test's: only the ticks of the body's 20 ms and of its
+    // 100 ms `linger` (real time, one a millisecond at most) are in the output.
+    let ticks = out.matches("ticks=").count();
+    assert!((1..500).contains(&ticks), "{ticks} ticks logged:\n{out}");
+    assert_ended_in_bounded_time(started);
+}
+
+#[test]
+fn paused_time_needs_a_current_thread_runtime() {
+    // A multi-thread runtime's clock cannot be paused: the reaper stays a task still
+    // alive after `linger` (the guide states this limit).
+    let (passed, out) = run("reaper_of_a_dropped_pool_multi_thread", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains(
+            "1 plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`\n"
+        ),
+        "{out}"
+    );
+}
+
 #[cfg(tokio_unstable)]
 #[test]
 fn ignore_tasks_matches_a_plain_tasks_spawn_site() {

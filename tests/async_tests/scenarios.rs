@@ -27,6 +27,94 @@ async fn leaked_plain_task() {
     });
 }
 
+/// What a connection pool's reaper looks after.
+#[derive(Debug)]
+struct Pool(&'static str);
+
+/// A connection pool's reaper in bb8's shape: a plain task that holds its pool weakly,
+/// wakes every 30 s, and ends at its first tick after the pool is gone.
+fn spawn_reaper(pool: &std::sync::Arc<Pool>) {
+    let pool = std::sync::Arc::downgrade(pool);
+    tokio::spawn(async move {
+        let every = Duration::from_secs(30);
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            interval.tick().await;
+            match pool.upgrade() {
+                Some(pool) => tracing::debug!("reaping {:?}", pool.0),
+                None => break,
+            }
+        }
+    });
+}
+
+/// The test drops its pool; the reaper ends by itself 30 s later. `linger` is long,
+/// so that a test that waited for it could not pass quickly.
+#[iris_test(linger = "20s")]
+#[ignore = "run by end_to_end"]
+async fn reaper_of_a_dropped_pool() {
+    let pool = std::sync::Arc::new(Pool("the pool"));
+    spawn_reaper(&pool);
+    tokio::task::yield_now().await;
+    drop(pool);
+}
+
+/// The same pool, kept for the process: its reaper never ends.
+#[iris_test(linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+async fn reaper_of_a_kept_pool() {
+    static KEPT: OnceLock<std::sync::Arc<Pool>> = OnceLock::new();
+    spawn_reaper(KEPT.get_or_init(|| std::sync::Arc::new(Pool("the pool"))));
+}
+
+/// The dropped pool's reaper on a multi-thread runtime, whose clock tokio cannot pause.
+#[iris_test(linger = "100ms", flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "leaks on purpose (a limit of paused time); run by end_to_end"]
+async fn reaper_of_a_dropped_pool_multi_thread() {
+    let pool = std::sync::Arc::new(Pool("the pool"));
+    spawn_reaper(&pool);
+    drop(pool);
+}
+
+/// Writes a line for each event that has a `ticks` field to the test's output.
+struct TickPrinter;
+
+impl tracing::Subscriber for TickPrinter {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if event.metadata().fields().field("ticks").is_some() {
+            println!("ticks=");
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// A plain task that wakes every millisecond for ever and logs each tick, to a
+/// subscriber the program set for the process (as a `main` or a test's setup does).
+#[iris_test(linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+async fn ticking_plain_task() {
+    let _ = tracing::subscriber::set_global_default(TickPrinter);
+    tokio::spawn(async {
+        let mut ticks = 0u64;
+        loop {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            ticks += 1;
+            tracing::info!(ticks, "tick");
+        }
+    });
+    // Some ticks while the test runs, written as usual.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+}
+
 #[iris_test(stop_timeout = "100ms", linger = "100ms")]
 #[ignore = "leaks on purpose; run by end_to_end"]
 async fn stuck_blocking_task() {

@@ -30,7 +30,8 @@ pub fn run_with_args(args: &[&str], owns_process: bool, env: &[(&str, &str)]) ->
         .env_remove("RUST_LOG")
         .env_remove("IRIS_LEAK_REPORT")
         .env_remove("IRIS_THREAD_PANICS")
-        .env_remove("IRIS_TASK_PANICS");
+        .env_remove("IRIS_TASK_PANICS")
+        .env_remove("IRIS_DEFAULT_IGNORES");
     if owns_process {
         command.env("NEXTEST_EXECUTION_MODE", "process-per-test");
     }
