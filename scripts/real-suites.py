@@ -147,6 +147,28 @@ SUITES = [
         {},
     ),
     (
+        "tower",
+        "0.5.2",
+        "async middleware: `Buffer` runs its service on a worker task that ends when "
+        "the last handle is dropped, `SpawnReady` and `balance` spawn tasks of their "
+        "own; its tests are `#[tokio::test]`, many with `tokio_test` mocks",
+        {},
+    ),
+    (
+        "hyper-util",
+        "0.1.19",
+        "async HTTP: the legacy client's connection pool (an idle-interval task, a "
+        "task per connection) against servers the tests start on localhost",
+        {},
+    ),
+    (
+        "deadpool",
+        "0.12.2",
+        "an async object pool (the connection pools of deadpool-postgres and "
+        "deadpool-redis): timeouts, resizing, cancellation, hooks, sync and async",
+        {},
+    ),
+    (
         "flume",
         "0.12.0",
         "channels: its tests send and receive across threads the test spawns, with "
@@ -156,11 +178,14 @@ SUITES = [
 ]
 
 # Suites whose tests are `#[tokio::test]`: Iris's `tokio` feature on.
-ASYNC = {"tokio-util", "bb8"}
+ASYNC = {"tokio-util", "bb8", "tower", "hyper-util", "deadpool"}
 
 # Cargo arguments a suite's own tests need (as its CI runs them).
 SUITE_ARGS = {
     "tokio-util": ["--features", "full"],
+    "tower": ["--features", "full"],
+    "hyper-util": ["--features", "full"],
+    "deadpool": ["--features", "managed,unmanaged,rt_tokio_1"],
     # Its render tests (most of its suite) draw into an in-memory terminal.
     "indicatif": ["--features", "in_memory"],
 }

@@ -51,6 +51,16 @@
 //!    frame's language-specific data (the `.gcc_except_table` record the unwinder
 //!    hands it) only within the bounds that record's own header gives; a record in
 //!    an encoding it does not know makes the answer "unknown", never a guess.
+//! 9. [`own_stack`] walks the calling thread's own stack without the `backtrace`
+//!    crate's process-wide lock (`trace_unsynchronized`). That lock serialises every
+//!    walk and every symbol lookup in the process, so a thread being created, or
+//!    panicking, waited while another test's report read debug information (hundreds
+//!    of milliseconds in a debug build: found as a 200 ms `thread::spawn` in an async
+//!    test, reported as blocking its runtime). Tracking is built only for Linux with
+//!    glibc, where the unwinder is libgcc's `_Unwind_Backtrace`, which is thread-safe
+//!    (it finds unwind tables through `dl_iterate_phdr`, under glibc's own lock; C++
+//!    exceptions unwind on many threads at once through it). The crate's lock is
+//!    there for platforms whose unwinders are not (Windows' dbghelp).
 
 use std::ffi::{c_int, c_void, CStr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -141,8 +151,9 @@ pub unsafe extern "C" fn pthread_create(
         // SAFETY: the caller's arguments, unchanged, to glibc.
         return unsafe { real(thread, attr, routine, arg) };
     }
-    let birth = std::panic::catch_unwind(|| Birth::capture(|| (gettid(), own_os_name())))
-        .unwrap_or_default();
+    let birth =
+        std::panic::catch_unwind(|| Birth::capture(|| (gettid(), own_os_name()), own_stack))
+            .unwrap_or_default();
     let start = Box::into_raw(Box::new(Start {
         routine,
         arg,
@@ -370,6 +381,21 @@ extern "C" fn on_sample_signal(_signal: c_int, _info: *mut libc::siginfo_t, _con
     });
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = errno };
+}
+
+/// The calling thread's own return addresses, innermost first, at most `most`
+/// (invariant 9: without the `backtrace` crate's lock).
+pub(crate) fn own_stack(most: usize) -> std::sync::Arc<[usize]> {
+    let mut ips = Vec::with_capacity(most.min(64));
+    // SAFETY: invariant 9: this thread's own stack, through libgcc's thread-safe
+    // unwinder; the callback only pushes to a local vector.
+    unsafe {
+        backtrace::trace_unsynchronized(|frame| {
+            ips.push(frame.ip() as usize);
+            ips.len() < most
+        })
+    };
+    ips.into()
 }
 
 /// The handler now installed for the sampling signal, if it can be read.

@@ -115,7 +115,7 @@ pub(crate) fn active() -> bool {
             tracked
         });
         if active {
-            table::install_panic_hook(hooks::catches_on_this_stack);
+            table::install_panic_hook(hooks::catches_on_this_stack, hooks::own_stack);
         }
         active
     }
@@ -550,6 +550,36 @@ mod tests {
         drop(scope);
         let outside = std::thread::spawn(current_tid).join().unwrap().unwrap();
         assert!(origin_of(outside).is_none());
+    }
+
+    #[test]
+    fn a_tests_thread_is_made_while_another_thread_holds_the_symbol_readers_lock() {
+        // The `backtrace` crate's lock is held for the whole of a report's symbol
+        // lookups (hundreds of milliseconds in a debug build); a thread made or a
+        // panic noted meanwhile must not wait for it.
+        let (holding, held) = mpsc::channel::<()>();
+        let (release, wait) = mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            backtrace::trace(|_| {
+                holding.send(()).unwrap();
+                let _ = wait.recv_timeout(Duration::from_secs(20));
+                false
+            });
+        });
+        held.recv().unwrap();
+        let scope = Attribution::begin();
+        let started = Instant::now();
+        let made = std::thread::spawn(|| std::panic::catch_unwind(|| panic!("noted")).is_err());
+        let caught = made.join().unwrap();
+        let took = started.elapsed();
+        drop(release);
+        holder.join().unwrap();
+        assert!(caught);
+        assert!(
+            took < Duration::from_secs(10),
+            "waited for the lock: {took:?}"
+        );
+        let _ = scope;
     }
 
     #[test]

@@ -46,7 +46,10 @@ impl Birth {
     /// Taken by the creating thread inside `pthread_create`; counts the thread as
     /// starting until [`begin_thread`] or [`Birth::failed`]. `creator` gives the
     /// creating thread's kernel id and OS name (asked only for a test's threads).
-    pub(crate) fn capture(creator: impl FnOnce() -> (u32, String)) -> Birth {
+    pub(crate) fn capture(
+        creator: impl FnOnce() -> (u32, String),
+        own_stack: fn(usize) -> Arc<[usize]>,
+    ) -> Birth {
         let scope = attribution::current();
         if scope == 0 {
             return Birth::default();
@@ -61,7 +64,7 @@ impl Birth {
             scope,
             creator_tid,
             creator_name,
-            ips: Some(raw_backtrace(CREATION_FRAMES)),
+            ips: Some(own_stack(CREATION_FRAMES)),
             at: Some(Instant::now()),
         }
     }
@@ -83,15 +86,6 @@ fn started(table: &mut Table, scope: u64) {
             table.starting.remove(&scope);
         }
     }
-}
-
-fn raw_backtrace(most: usize) -> Arc<[usize]> {
-    let mut ips = Vec::with_capacity(most.min(CREATION_FRAMES));
-    backtrace::trace(|frame| {
-        ips.push(frame.ip() as usize);
-        ips.len() < most
-    });
-    ips.into()
 }
 
 /// A tracked thread, as the harness sees it.
@@ -355,19 +349,27 @@ pub(crate) fn forget(scope: u64) {
 /// test, so that a panic nobody collects is not lost.
 ///
 /// `count_catches` tells, on the panicking thread, how many frames of its stack will
-/// catch the panic (hooks' exception-table walk).
-pub(crate) fn install_panic_hook(count_catches: fn() -> Option<usize>) {
+/// catch the panic (hooks' exception-table walk); `own_stack` walks that stack
+/// (hooks' walk, which takes no process-wide lock).
+pub(crate) fn install_panic_hook(
+    count_catches: fn() -> Option<usize>,
+    own_stack: fn(usize) -> Arc<[usize]>,
+) {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            note_panic(info, count_catches);
+            note_panic(info, count_catches, own_stack);
             previous(info);
         }));
     });
 }
 
-fn note_panic(info: &PanicHookInfo<'_>, count_catches: fn() -> Option<usize>) {
+fn note_panic(
+    info: &PanicHookInfo<'_>,
+    count_catches: fn() -> Option<usize>,
+    own_stack: fn(usize) -> Arc<[usize]>,
+) {
     if attribution::current() == 0 {
         return;
     }
@@ -386,7 +388,7 @@ fn note_panic(info: &PanicHookInfo<'_>, count_catches: fn() -> Option<usize>) {
                 .to_string(),
             message: crate::sync::panic_message(info.payload()),
             location: info.location().map(|l| l.to_string()),
-            stack: raw_backtrace(PANIC_FRAMES),
+            stack: own_stack(PANIC_FRAMES),
             catches: count_catches(),
         });
     });
