@@ -1149,8 +1149,26 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
     if real_suites.contains("(**no**)") {
         out.push_str(
             "- **Real suites** (measured by `scripts/real-suites.py`, each row with its date and \
-             commit). Verdicts: no false positive with thread tracking in any of the twelve \
-             suites, debug or release, under either runner (indicatif's ticker thread and \
+             commit). Verdicts: no false positive with thread tracking in any of the sixteen \
+             suites, debug or release, under either runner. Four async suites were added on \
+             2026-12-03 (night), whose tests are `#[tokio::test]` converted by the attribute's \
+             path: bb8 0.9.0, a tokio connection pool, found a false positive in 26 of its 28 \
+             tests: every pool spawns a plain reaper task that holds the pool weakly and wakes \
+             every 30 s, so it was still alive after `linger` when the test dropped its pool. \
+             Fixed by a rule, not a list: on a one-thread runtime, tasks still alive after the \
+             body run on in tokio's paused time (up to an hour of it, at most 250 ms of real \
+             time), and those that end there are no leak; bb8's remaining 2 reports are true \
+             (a dropped pool whose failing connection attempts and reaper keep it alive for \
+             ever: still there after 20 s of real `linger`). tower 0.5.2 (81 tests) and \
+             deadpool 0.12.2 (34) pass everywhere, within 1.03x. hyper-util 0.1.19 (87 that run \
+             here) has 8 true positives: six tests leave their HTTP server's accept loop \
+             running on a plain task, one a connection pending for ever, one its server's \
+             std threads blocked in `accept` and `recv`; each failing test's `linger` and \
+             report are most of its 3.2-3.7x. It also found that a thread made while another \
+             test's report read debug information waited for it (the `backtrace` crate's \
+             process-wide lock, taken by thread tracking's stack walk at every thread \
+             creation): a 200 ms `thread::spawn` in an async test, reported as blocking its \
+             runtime; tracking now walks stacks without that lock. (indicatif's ticker thread and \
              notify's watcher threads, added 2026-12-03, end on their own in time: 101 \
              and 40 tests pass everywhere; indicatif within 1.02x, notify within 1.02x but \
              1.12-1.13x under `cargo test` with tracking, where each test now waits about \
