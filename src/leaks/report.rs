@@ -745,7 +745,8 @@ impl fmt::Display for LeakReport {
                 "\n  {} plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`",
                 self.tasks.plain
             )?;
-            if let Some(paused) = self.tasks.plain_paused_for {
+            // Said only when the clock moved: a running `spawn_blocking` holds it.
+            if let Some(paused) = self.tasks.plain_paused_for.filter(|p| p.as_secs() > 0) {
                 write!(
                     f,
                     ", and after {}s more of paused time (run on to see if they end by themselves)",
@@ -1133,6 +1134,27 @@ mod tests {
             "a trait method's name has spaces: no glob is promised"
         );
         assert_eq!(creator_glob("main").as_deref(), None);
+    }
+
+    #[test]
+    fn a_plain_tasks_line_says_how_long_it_was_run_on_only_when_the_clock_moved() {
+        let mut r = report(Vec::new(), Vec::new());
+        r.tasks.plain = 1;
+        r.tasks.plain_paused_for = Some(Duration::from_millis(3_600_004));
+        let text = r.to_string();
+        assert!(
+            text.contains("1 plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`, and after 3600s more of paused time (run on to see if they end by themselves)\n"),
+            "{text}"
+        );
+        // A running `spawn_blocking` held the clock: no claim about paused time.
+        r.tasks.plain_paused_for = Some(Duration::ZERO);
+        let text = r.to_string();
+        assert!(
+            text.contains(
+                "1 plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

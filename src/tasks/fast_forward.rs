@@ -55,7 +55,8 @@ pub(crate) enum Outcome {
     Ended,
     /// They were still alive after this much paused time.
     StillAlive(Duration),
-    /// Not run: a multi-thread runtime, whose clock tokio does not pause.
+    /// Not run: a multi-thread runtime, whose clock tokio does not pause, or no
+    /// thread could be started to keep the budget.
     NotRun,
 }
 
@@ -77,6 +78,10 @@ pub(crate) fn run_out(runtime: &Runtime, ended: impl Fn() -> bool) -> Outcome {
                 let _ = alarm.send(());
             }
         });
+    // Without its budget the run could hold the test for ever: then it is not run.
+    let Ok(ringer) = ringer else {
+        return Outcome::NotRun;
+    };
     // What the tasks log now is not the test's: it happens after it, in paused time.
     let silent = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let outcome = tracing::dispatcher::with_default(&silent, || {
@@ -113,10 +118,8 @@ pub(crate) fn run_out(runtime: &Runtime, ended: impl Fn() -> bool) -> Outcome {
         })
     });
     drop(done);
-    if let Ok(ringer) = ringer {
-        // Wakes at once: `done` is gone.
-        let _ = ringer.join();
-    }
+    // Wakes at once: `done` is gone.
+    let _ = ringer.join();
     outcome
 }
 
@@ -128,7 +131,7 @@ enum Ring {
 }
 
 /// Waits for `step` (paused time) or the budget's `alarm` (real time), whichever is
-/// first. An alarm that can no longer ring (its thread failed to start) never does.
+/// first.
 async fn first_of(
     step: tokio::time::Sleep,
     alarm: &mut tokio::sync::oneshot::Receiver<()>,
