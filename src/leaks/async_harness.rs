@@ -244,14 +244,16 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
             // yield gives it at once: it is dead to the test, so even with no `linger`
             // it is not a leak. The timer's first tick would take a whole millisecond
             // (its resolution), a test process's worth of time.
-            runtime.block_on(async {
-                for _ in 0..EAGER_YIELDS {
-                    if !plain_alive() {
-                        break;
+            if plain_alive() {
+                runtime.block_on(async {
+                    for _ in 0..EAGER_YIELDS {
+                        if !plain_alive() {
+                            break;
+                        }
+                        tokio::task::yield_now().await;
                     }
-                    tokio::task::yield_now().await;
-                }
-            });
+                });
+            }
             // One still alive may only be waiting for its next timer to find its owner
             // gone (a connection pool's reaper that holds the pool weakly): run on in
             // paused time, it ends by itself, and is no leak. Before `linger`, whose
@@ -265,13 +267,17 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
                     scope.tasks.plain_paused_for = Some(paused);
                 }
             }
-            runtime.block_on(async {
-                while plain_alive() && !deadline.is_expired() {
-                    let pause = backoff.next_pause();
-                    tokio::time::sleep(pause.min(deadline.remaining().unwrap_or(Duration::MAX)))
+            if plain_alive() {
+                runtime.block_on(async {
+                    while plain_alive() && !deadline.is_expired() {
+                        let pause = backoff.next_pause();
+                        tokio::time::sleep(
+                            pause.min(deadline.remaining().unwrap_or(Duration::MAX)),
+                        )
                         .await;
-                }
-            });
+                    }
+                });
+            }
         }
     }
     let plain = metrics.num_alive_tasks().saturating_sub(managed_left());
