@@ -1149,9 +1149,9 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
     if real_suites.contains("(**no**)") {
         out.push_str(
             "- **Real suites** (measured by `scripts/real-suites.py`, each row with its date and \
-             commit). Verdicts: no false positive with thread tracking in any of the seventeen \
-             suites, debug or release, under either runner. Five suites were added on \
-             2026-12-03 (night), four async ones whose tests are `#[tokio::test]` converted by the attribute's \
+             commit). Verdicts: no false positive with thread tracking in any of the eighteen \
+             suites, debug or release, under either runner. Six suites were added on \
+             2026-12-03 (night), five async ones whose tests are `#[tokio::test]` converted by the attribute's \
              path: bb8 0.9.0, a tokio connection pool, found a false positive in 26 of its 28 \
              tests: every pool spawns a plain reaper task that holds the pool weakly and wakes \
              every 30 s, so it was still alive after `linger` when the test dropped its pool. \
@@ -1160,7 +1160,8 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              time), and those that end there are no leak; bb8's remaining 2 reports are true \
              (a dropped pool whose failing connection attempts and reaper keep it alive for \
              ever: still there after 20 s of real `linger`). tower 0.5.2 (81 tests) and \
-             deadpool 0.12.2 (34) pass everywhere, within 1.03x. hyper-util 0.1.19 (87 that run \
+             deadpool 0.12.2 (34) pass everywhere, within 1.03x, and so does tokio-stream \
+             0.1.17 (59). hyper-util 0.1.19 (87 that run \
              here) has 8 true positives: six tests leave their HTTP server's accept loop \
              running on a plain task, one a connection pending for ever, one its server's \
              std threads blocked in `accept` and `recv`; each failing test's `linger` and \

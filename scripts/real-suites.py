@@ -178,6 +178,14 @@ SUITES = [
         {},
     ),
     (
+        "tokio-stream",
+        "0.1.17",
+        "async streams over tokio's channels, timers and I/O (`StreamMap`, `timeout`, "
+        "`throttle`, broadcast and watch wrappers); its tests are `#[tokio::test]`, "
+        "many with `start_paused`",
+        {},
+    ),
+    (
         "flume",
         "0.12.0",
         "channels: its tests send and receive across threads the test spawns, with "
@@ -187,12 +195,13 @@ SUITES = [
 ]
 
 # Suites whose tests are `#[tokio::test]`: Iris's `tokio` feature on.
-ASYNC = {"tokio-util", "bb8", "tower", "hyper-util", "deadpool", "opentelemetry_sdk"}
+ASYNC = {"tokio-util", "bb8", "tower", "hyper-util", "deadpool", "opentelemetry_sdk", "tokio-stream"}
 
 # Cargo arguments a suite's own tests need (as its CI runs them).
 SUITE_ARGS = {
     "tokio-util": ["--features", "full"],
     "tower": ["--features", "full"],
+    "tokio-stream": ["--features", "full"],
     "hyper-util": ["--features", "full"],
     "deadpool": ["--features", "managed,unmanaged,rt_tokio_1"],
     "opentelemetry_sdk": ["--features", "testing,rt-tokio,rt-tokio-current-thread"],
