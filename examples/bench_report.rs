@@ -1149,8 +1149,8 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
     if real_suites.contains("(**no**)") {
         out.push_str(
             "- **Real suites** (measured by `scripts/real-suites.py`, each row with its date and \
-             commit). Verdicts: no false positive with thread tracking in any of the eighteen \
-             suites, debug or release, under either runner. Six suites were added on \
+             commit). Verdicts: no false positive with thread tracking in any of the twenty \
+             suites, debug or release, under either runner. Eight suites were added on \
              2026-12-03 (night), five async ones whose tests are `#[tokio::test]` converted by the attribute's \
              path: bb8 0.9.0, a tokio connection pool, found a false positive in 26 of its 28 \
              tests: every pool spawns a plain reaper task that holds the pool weakly and wakes \
@@ -1161,7 +1161,9 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              (a dropped pool whose failing connection attempts and reaper keep it alive for \
              ever: still there after 20 s of real `linger`). tower 0.5.2 (81 tests) and \
              deadpool 0.12.2 (34) pass everywhere, within 1.03x, and so does tokio-stream \
-             0.1.17 (59). hyper-util 0.1.19 (87 that run \
+             0.1.17 (59); so do two thread-heavy ones added to exercise tracking's stack walk, \
+             crossbeam-utils 0.8.21 (62) and parking_lot 0.12.5 (91; its condvar stress tests \
+             vary by 15-30% a test from run to run, so its ratio, 1.04-1.06, is mostly noise). hyper-util 0.1.19 (87 that run \
              here) has 8 true positives: six tests leave their HTTP server's accept loop \
              running on a plain task, one a connection pending for ever, one its server's \
              std threads blocked in `accept` and `recv`; each failing test's `linger` and \

@@ -186,6 +186,21 @@ SUITES = [
         {},
     ),
     (
+        "crossbeam-utils",
+        "0.8.21",
+        "thread primitives: scoped threads, `WaitGroup`, `Parker`, `ShardedLock`; most "
+        "tests start and join many short threads (each one a creation stack for "
+        "thread tracking to walk)",
+        {},
+    ),
+    (
+        "parking_lot",
+        "0.12.5",
+        "locks and condition variables, tested across threads: condvar timeouts, "
+        "fairness, `Once`, poisoning-free panics inside guards",
+        {},
+    ),
+    (
         "flume",
         "0.12.0",
         "channels: its tests send and receive across threads the test spawns, with "
