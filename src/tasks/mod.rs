@@ -7,7 +7,9 @@
 //! - [`runtime`]: the fresh runtime of an async test, whose threads and tasks see the
 //!   test's registry;
 //! - [`task_panics`]: panics of plain tasks on that runtime, which tokio hands to
-//!   `JoinHandle`s nobody may read.
+//!   `JoinHandle`s nobody may read;
+//! - `fast_forward`: the runtime's leftover plain tasks run on in paused time, to see
+//!   whether they end by themselves (feature `tokio-test-util`).
 //!
 //! Imports `sync`, `os` and `threads`: a task is a member of its container's live
 //! set like a thread (role `Task`), so one stop covers both.
