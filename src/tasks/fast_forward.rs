@@ -27,11 +27,12 @@
 //!   panic collector serves until its shutdown).
 
 use std::future::Future;
-use std::sync::mpsc::RecvTimeoutError;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::runtime::{Runtime, RuntimeFlavor};
+
+use crate::sync::stop_token::StopToken;
 
 /// How far past the test, in paused time, leftover plain tasks are run to see if they
 /// end: an hour, far beyond the 30 s interval of the pool reapers found on real suites
@@ -70,11 +71,12 @@ pub(crate) fn run_out(runtime: &Runtime, ended: impl Fn() -> bool) -> Outcome {
     // ever (`yield_now` in a loop) would hold it, and every timer with it. So the
     // budget is kept by a thread of its own, which ends as soon as the run does.
     let (alarm, mut rung) = tokio::sync::oneshot::channel::<()>();
-    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let done = StopToken::new();
+    let finished = done.clone();
     let ringer = std::thread::Builder::new()
         .name("iris-fast-forward".into())
         .spawn(move || {
-            if let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(BUDGET) {
+            if !finished.wait_timeout(BUDGET) {
                 let _ = alarm.send(());
             }
         });
@@ -117,8 +119,8 @@ pub(crate) fn run_out(runtime: &Runtime, ended: impl Fn() -> bool) -> Outcome {
             outcome
         })
     });
-    drop(done);
-    // Wakes at once: `done` is gone.
+    done.stop();
+    // Wakes at once: the run is done.
     let _ = ringer.join();
     outcome
 }
@@ -186,6 +188,19 @@ mod tests {
             flag.store(true, Ordering::SeqCst);
         });
         done
+    }
+
+    /// The run leaves the tasks alive, within the budget (a wide margin: the budget is
+    /// 250 ms, whatever the machine's load).
+    fn still_alive_and_cut_off_in_time(runtime: &Runtime) {
+        let started = Instant::now();
+        let outcome = run_out(runtime, || false);
+        assert!(matches!(outcome, Outcome::StillAlive(_)), "{outcome:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
@@ -273,14 +288,7 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         });
-        let started = Instant::now();
-        let outcome = run_out(&runtime, || false);
-        assert!(matches!(outcome, Outcome::StillAlive(_)), "{outcome:?}");
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            started.elapsed()
-        );
+        still_alive_and_cut_off_in_time(&runtime);
     }
 
     #[test]
@@ -325,14 +333,7 @@ mod tests {
                 tokio::task::yield_now().await;
             }
         });
-        let started = Instant::now();
-        let outcome = run_out(&runtime, || false);
-        assert!(matches!(outcome, Outcome::StillAlive(_)), "{outcome:?}");
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            started.elapsed()
-        );
+        still_alive_and_cut_off_in_time(&runtime);
     }
 
     #[test]
@@ -342,14 +343,7 @@ mod tests {
         runtime.spawn_blocking(move || {
             let _ = wait.recv_timeout(Duration::from_secs(10));
         });
-        let started = Instant::now();
-        let outcome = run_out(&runtime, || false);
-        assert!(matches!(outcome, Outcome::StillAlive(_)), "{outcome:?}");
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            started.elapsed()
-        );
+        still_alive_and_cut_off_in_time(&runtime);
         drop(release);
     }
 }
