@@ -68,20 +68,15 @@ pub fn run_async_test<F: Future>(options: TestOptions, body: F) -> F::Output {
     let runtime = build_runtime(&scope);
     let watch = watch_blocking(&scope, &runtime);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        runtime::block_on(&runtime, flavor, async {
-            match timeout {
-                None => Ok(body.await),
-                Some(limit) => tokio::time::timeout(limit, body).await,
-            }
-        })
+        runtime::block_on(&runtime, flavor, timeout, body)
     }));
     scope.body_done();
     take_blocking(&mut scope, watch);
     wind_down(&mut scope, runtime);
     match outcome {
         // Raised here, at the test's line (`#[track_caller]`), not inside a closure.
-        Ok(Err(_elapsed)) => fail_late(scope, timeout.unwrap_or_default(), None),
-        Ok(Ok(value)) => settle(scope, Ok(value)),
+        Ok(None) => fail_late(scope, timeout.unwrap_or_default(), None),
+        Ok(Some(value)) => settle(scope, Ok(value)),
         Err(payload) => settle(scope, Err(payload)),
     }
 }
@@ -128,7 +123,8 @@ where
     // The runtime goes to the body's thread and comes back with the value.
     let ran = on_body_thread(&scope, timeout, move || {
         let value = catch_unwind(AssertUnwindSafe(|| {
-            runtime::block_on(&runtime, flavor, make())
+            runtime::block_on(&runtime, flavor, None, make())
+                .expect("a body with no time limit runs to its end")
         }));
         (runtime, value)
     });

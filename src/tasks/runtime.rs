@@ -212,30 +212,67 @@ fn pause_time(_builder: &mut tokio::runtime::Builder) {
     );
 }
 
-/// Runs `body` as the test's body on `runtime`: inside a `LocalSet` for
-/// [`Flavor::Local`], so that `spawn_local` works in it.
+/// Runs `body` as the test's body on `runtime`, to its end or until `limit` has
+/// passed (then `None`): inside a `LocalSet` for [`Flavor::Local`], so that
+/// `spawn_local` works in it.
 ///
 /// The thread that runs the body is one of the runtime's workers as blocking
 /// detection sees them: on a current-thread runtime it is *the* worker (its park
 /// callbacks say when it idles; it starts busy); on a multi-thread one, the body's
 /// own polls are marked, since that thread gets no park callbacks.
+///
+/// Only this shell is generic: the body is boxed as a `dyn Future` and run by
+/// [`block_on_erased`], so tokio's `block_on` for all three flavors, `LocalSet` and
+/// `timeout` are compiled once, in Iris, not once per test. Generic over the body
+/// they were copied into every async test, three `block_on`s each: a test binary
+/// with 33 async tests carried 103 copies of tokio's current-thread `block_on`,
+/// about 1.3 MB of code and its debug information, which a debug build's panic
+/// backtraces then had to read through.
 pub(crate) fn block_on<F: std::future::Future>(
     runtime: &TestRuntime,
     flavor: Flavor,
+    limit: Option<Duration>,
     body: F,
-) -> F::Output {
+) -> Option<F::Output> {
+    let mut output = None;
+    // Boxed, not pinned on this stack: a debug build's futures can be large, and the
+    // test's thread has tokio's usual stack.
+    let erased: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>> =
+        Box::pin(async { output = Some(body.await) });
+    let finished = block_on_erased(runtime, flavor, limit, erased);
+    finished.then(|| output.take()).flatten()
+}
+
+/// [`block_on`]'s work, the same for every body: `true` if the body ended, `false`
+/// if `limit` passed first. The body is dropped before it returns, so whatever it
+/// borrowed is free again.
+fn block_on_erased(
+    runtime: &TestRuntime,
+    flavor: Flavor,
+    limit: Option<Duration>,
+    body: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>,
+) -> bool {
     // Its tasks' panics are this runtime's while the body runs here.
     let _serving = task_panics::serve_while(runtime.panics.clone());
+    let timed = async move {
+        match limit {
+            None => {
+                body.await;
+                true
+            }
+            Some(limit) => tokio::time::timeout(limit, body).await.is_ok(),
+        }
+    };
     match flavor {
         Flavor::Local => {
             note_worker(&runtime.workers, false);
             runtime
                 .runtime
-                .block_on(tokio::task::LocalSet::new().run_until(body))
+                .block_on(tokio::task::LocalSet::new().run_until(timed))
         }
         Flavor::CurrentThread => {
             note_worker(&runtime.workers, false);
-            runtime.runtime.block_on(body)
+            runtime.runtime.block_on(timed)
         }
         Flavor::MultiThread => {
             let marked = current_os_tid().map(|tid| {
@@ -247,7 +284,7 @@ pub(crate) fn block_on<F: std::future::Future>(
                 worker
             });
             runtime.runtime.block_on(PollMarked {
-                inner: std::pin::pin!(body),
+                inner: std::pin::pin!(timed),
                 worker: marked,
             })
         }

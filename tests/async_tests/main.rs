@@ -33,6 +33,47 @@ async fn the_default_flavor_is_current_thread() {
     );
 }
 
+/// The runtime's machinery (tokio's `block_on` for each flavor, `LocalSet`,
+/// `timeout`) is compiled once, in Iris, not once per async test: this binary has
+/// dozens of `#[iris_test] async fn`s, and when the body's type reached tokio's
+/// `block_on` each of them brought three copies of it (one per flavor): 147 here
+/// then, 9 now. A user's test build pays for every copy in compile time and binary
+/// size, and a debug build's panic backtraces in debug information to read. The few
+/// left are Iris's own and those of tests here that call `Runtime::block_on`.
+#[cfg(all(target_os = "linux", debug_assertions))]
+#[test]
+fn async_tests_share_one_copy_of_the_runtimes_block_on() {
+    use object::{Object, ObjectSymbol};
+
+    let binary = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+    let file = object::File::parse(&*binary).unwrap();
+    let copies: Vec<String> = file
+        .symbols()
+        .filter_map(|symbol| symbol.name().ok())
+        .map(|name| format!("{:#}", rustc_demangle::demangle(name)))
+        .filter(|name| {
+            name.starts_with("tokio::runtime::scheduler::current_thread::CoreGuard::block_on")
+                && !name.ends_with("{{closure}}")
+        })
+        .collect();
+    let async_tests = include_str!("main.rs").matches("async fn ").count()
+        + include_str!("scenarios.rs").matches("async fn ").count();
+    assert!(
+        async_tests > 30,
+        "the binary has many async tests ({async_tests})"
+    );
+    assert!(
+        !copies.is_empty(),
+        "the symbol is found at all (renamed in tokio?)"
+    );
+    assert!(
+        copies.len() * 2 < async_tests,
+        "{} copies of tokio's current-thread block_on for {async_tests} async tests:\n{}",
+        copies.len(),
+        copies.join("\n")
+    );
+}
+
 #[test]
 fn a_managed_task_is_stopped_by_the_scopes_end() {
     let saw_stop = Arc::new(AtomicBool::new(false));
