@@ -66,6 +66,9 @@ fn env_policy(variable: &str) -> Option<LeakPolicy> {
 #[derive(Clone, Debug)]
 pub struct TestOptions {
     pub(super) name: String,
+    /// The name the test was given in code (`#[iris_test]` gives its function's
+    /// path, `module_path!()::name`): the test's own frames on a creating stack.
+    pub(super) given_name: String,
     pub(super) stop_timeout: Duration,
     pub(super) linger: Duration,
     pub(super) leaks: LeakPolicy,
@@ -99,10 +102,11 @@ impl TestOptions {
         let fallback = fallback_name.into();
         let name = match std::thread::current().name() {
             Some(name) if name != "main" => name.to_string(),
-            _ => fallback,
+            _ => fallback.clone(),
         };
         TestOptions {
             name,
+            given_name: fallback,
             stop_timeout: Duration::from_secs(5),
             linger: Duration::from_secs(1),
             leaks: LeakPolicy::Fail,

@@ -110,6 +110,8 @@ pub enum UnmanagedCheck {
 #[derive(Clone)]
 pub struct LeakReport {
     pub(crate) test: String,
+    /// The test's function (`module_path!()::name`), as a creating stack names it.
+    pub(crate) test_function: String,
     pub(crate) stragglers: Vec<Straggler>,
     pub(crate) unmanaged: Vec<UnmanagedThread>,
     pub(crate) processes: Vec<LeakedProcess>,
@@ -729,7 +731,7 @@ impl fmt::Display for LeakReport {
                 )?;
             }
             if let Some(origin) = &first.origin {
-                write_origin(f, origin)?;
+                write_origin(f, origin, &self.test_function)?;
             }
             if let Some(frames) = stack {
                 write_stack(f, frames)?;
@@ -945,7 +947,7 @@ impl LeakReport {
         if self.unmanaged.iter().any(|u| {
             u.origin.as_ref().is_some_and(|o| {
                 o.known_pool.is_some_and(|(_, glob)| !glob.is_empty())
-                    || o.known_pool.is_none() && o.created_at.is_some()
+                    || o.known_pool.is_none() && keep_glob(o, &self.test_function).is_some()
             })
         }) {
             hints.push(
@@ -964,7 +966,11 @@ impl LeakReport {
 }
 
 /// The lines under a leaked thread that say where it came from.
-fn write_origin(f: &mut fmt::Formatter<'_>, origin: &ThreadOrigin) -> fmt::Result {
+fn write_origin(
+    f: &mut fmt::Formatter<'_>,
+    origin: &ThreadOrigin,
+    test_function: &str,
+) -> fmt::Result {
     match &origin.created_at {
         Some(site) => write!(f, "\n      created at {site}")?,
         None => write!(
@@ -989,11 +995,7 @@ fn write_origin(f: &mut fmt::Formatter<'_>, origin: &ThreadOrigin) -> fmt::Resul
         None => {
             // A pool kept for the process that no rule knows (a `static` that grows
             // its workers on demand): the glob that names its creating function.
-            if let Some(glob) = origin
-                .created_at
-                .as_ref()
-                .and_then(|site| creator_glob(&site.function))
-            {
+            if let Some(glob) = keep_glob(origin, test_function) {
                 write!(
                     f,
                     "\n      if it is meant to live on (a pool kept for the process): `ignore_threads = \"{glob}\"`"
@@ -1002,6 +1004,15 @@ fn write_origin(f: &mut fmt::Formatter<'_>, origin: &ThreadOrigin) -> fmt::Resul
         }
     }
     Ok(())
+}
+
+/// The `ignore_threads` glob a leaked thread's line offers in case it is a pool kept
+/// for the process: the one naming its creating function, unless that function is
+/// the test's own function (or a closure in it). A thread the test's body started
+/// is the test's; a glob for the test's function would waive every thread it makes.
+fn keep_glob(origin: &ThreadOrigin, test_function: &str) -> Option<String> {
+    let glob = creator_glob(&origin.created_at.as_ref()?.function)?;
+    (glob.strip_suffix('*') != Some(test_function)).then_some(glob)
 }
 
 /// The glob that matches `function` as a creating function: its path without the
@@ -1088,6 +1099,7 @@ mod tests {
     fn report(stragglers: Vec<Straggler>, panics: Vec<ThreadPanic>) -> LeakReport {
         LeakReport {
             test: "t".into(),
+            test_function: "it::t".into(),
             stragglers,
             unmanaged: Vec::new(),
             processes: Vec::new(),
@@ -1134,6 +1146,58 @@ mod tests {
             "a trait method's name has spaces: no glob is promised"
         );
         assert_eq!(creator_glob("main").as_deref(), None);
+    }
+
+    fn created_by(tid: u32, function: &str) -> UnmanagedThread {
+        UnmanagedThread {
+            origin: Some(ThreadOrigin {
+                created_at: Some(Frame {
+                    function: function.into(),
+                    file: Some("tests/it.rs".into()),
+                    line: Some(7),
+                }),
+                creator: "leaky".into(),
+                creator_tid: 1,
+                age: None,
+                functions: vec![function.into()],
+                known_pool: None,
+            }),
+            ..unmanaged(tid, "leaky", true)
+        }
+    }
+
+    /// A thread the test's own body started is the test's: its line offers no glob
+    /// to keep it (one for the test's function would waive every thread the test
+    /// makes), and the hint about process-wide pools is not given for it. Found on
+    /// hyper-util's `connection_poisoning`, whose server threads it started itself.
+    #[test]
+    fn a_thread_the_test_itself_started_is_offered_no_glob_to_keep_it() {
+        let mut own = report(Vec::new(), Vec::new());
+        // libtest names the test's thread without the crate; the function has it.
+        own.test = "leaky".into();
+        own.test_function = "it::leaky".into();
+        own.unmanaged = vec![
+            created_by(11, "it::leaky::{{closure}}"),
+            created_by(12, "it::leaky"),
+        ];
+        let text = own.to_string();
+        assert!(
+            text.contains("created at tests/it.rs:7 in it::leaky"),
+            "{text}"
+        );
+        assert!(!text.contains("ignore_threads = "), "{text}");
+        assert!(!text.contains("a process-wide pool is made by"), "{text}");
+        assert!(text.contains("join it before the test ends"), "{text}");
+
+        // A function of the library's, or another test's helper: the glob is offered.
+        let mut pool = own.clone();
+        pool.unmanaged = vec![created_by(13, "my_crate::pool::Pool::grow::{{closure}}")];
+        let text = pool.to_string();
+        assert!(
+            text.contains("if it is meant to live on (a pool kept for the process): `ignore_threads = \"my_crate::pool::Pool::grow*\"`"),
+            "{text}"
+        );
+        assert!(text.contains("a process-wide pool is made by"), "{text}");
     }
 
     #[test]

@@ -359,6 +359,7 @@ impl TestScope {
         self.attribution = None;
         LeakReport {
             test: self.options.name().to_string(),
+            test_function: self.options.given_name.clone(),
             stragglers,
             unmanaged,
             processes,

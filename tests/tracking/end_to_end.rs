@@ -372,6 +372,31 @@ fn a_test_that_builds_its_own_pool_and_leaves_it_still_fails() {
     let (passed, out) = run("a_pool_built_by_the_test_and_left", false, &[]);
     assert!(!passed, "{out}");
     assert!(out.contains("\"own-pool-0\""), "{out}");
+    assert!(out.contains("join it before the test ends"), "{out}");
+    // The test's own body started them: no glob is offered to keep them (one for
+    // the test's function would waive every thread it makes; hyper-util's
+    // `connection_poisoning` got that advice for its server threads), and no hint
+    // about process-wide pools. A hint never promises a glob it does not print.
+    assert!(!out.contains("`ignore_threads = \""), "{out}");
+    assert!(
+        !out.contains("the `ignore_threads` glob its line gives"),
+        "{out}"
+    );
+    if cfg!(debug_assertions) {
+        assert!(
+            out.contains("in tracking::scenarios::a_pool_built_by_the_test_and_left"),
+            "its line names the test's function as the creator: {out}"
+        );
+    }
+}
+
+/// A pool a library function builds, not the test: its line gives the glob of that
+/// function, and the glob works.
+#[test]
+fn a_pool_a_function_of_the_library_builds_gets_the_glob_that_keeps_it() {
+    let (passed, out) = run("a_pool_built_by_a_helper_and_left", false, &[]);
+    assert!(!passed, "{out}");
+    assert!(out.contains("\"helper-pool-0\""), "{out}");
     if !cfg!(debug_assertions) {
         // A release build without debug information may not know the creating
         // function (inlined): then no glob is promised either.
@@ -382,19 +407,18 @@ fn a_test_that_builds_its_own_pool_and_leaves_it_still_fails() {
         );
         return;
     }
-    // Its line prints the glob of its creating function, and that glob works: a
-    // hint never promises a glob it does not print.
     let glob = out
         .split("`ignore_threads = \"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .unwrap_or_else(|| panic!("a glob is printed: {out}"));
-    assert_eq!(
-        glob,
-        "tracking::scenarios::a_pool_built_by_the_test_and_left*"
+    assert_eq!(glob, "tracking::scenarios::start_helper_pool*");
+    assert!(
+        out.contains("the `ignore_threads` glob its line gives"),
+        "{out}"
     );
     let (passed, out) = run(
-        "a_pool_built_by_the_test_and_left",
+        "a_pool_built_by_a_helper_and_left",
         false,
         &[("IRIS_IGNORE_THREADS", glob)],
     );

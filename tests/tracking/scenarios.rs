@@ -298,6 +298,23 @@ fn a_pool_built_by_the_test_and_left() {
     }
 }
 
+#[iris_test(linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn a_pool_built_by_a_helper_and_left() {
+    start_helper_pool();
+}
+
+/// Stands for a library's pool that starts its workers on first use.
+#[inline(never)]
+fn start_helper_pool() {
+    for i in 0..2 {
+        std::thread::Builder::new()
+            .name(format!("helper-pool-{i}"))
+            .spawn(park_forever)
+            .unwrap();
+    }
+}
+
 /// Calls of the program's own handler for the stack-sampling signal.
 static USER_HANDLER_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
