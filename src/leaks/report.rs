@@ -973,6 +973,11 @@ fn write_origin(
 ) -> fmt::Result {
     match &origin.created_at {
         Some(site) => write!(f, "\n      created at {site}")?,
+        None if made_by_the_body(&origin.functions) => write!(
+            f,
+            "\n      created in the test's body (`{test_function}`; inlined in this build, so \
+             no line: a build with debug information gives it)"
+        )?,
         None => write!(
             f,
             "\n      created (no frame of yours on the creating stack)"
@@ -1004,6 +1009,31 @@ fn write_origin(
         }
     }
     Ok(())
+}
+
+/// Iris's functions that run a test's body: generic over it, so an optimised build
+/// may inline the body into them, and a creating stack then shows one of these
+/// where the test's own function would be.
+const BODY_RUNNERS: &[&str] = &[
+    "iris::leaks::harness::run_test",
+    "iris::leaks::async_harness::run_async_test",
+    "iris::tasks::runtime::block_on",
+];
+
+/// Whether a creating stack (innermost first) came straight from a test's body
+/// inlined into Iris's harness: past the thread's creation in libc and std, the
+/// first function is one of [`BODY_RUNNERS`], not a library's or the user's.
+fn made_by_the_body(functions: &[String]) -> bool {
+    functions
+        .iter()
+        .map(|f| f.trim_start_matches('<'))
+        .find(|f| {
+            f.contains("::")
+                && !["std::", "core::", "alloc::", "iris::tracking::"]
+                    .iter()
+                    .any(|p| f.starts_with(p))
+        })
+        .is_some_and(|f| BODY_RUNNERS.iter().any(|runner| f.starts_with(runner)))
 }
 
 /// The `ignore_threads` glob a leaked thread's line offers in case it is a pool kept
@@ -1198,6 +1228,48 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("a process-wide pool is made by"), "{text}");
+    }
+
+    /// A release build without debug information inlines the test's body into
+    /// Iris's harness: the creating stack has no frame of the user's, but it came
+    /// straight from the body, and the line says so, naming the test.
+    #[test]
+    fn a_thread_made_by_a_body_inlined_into_the_harness_is_put_to_the_test() {
+        let stack = |caller: &str| -> Vec<String> {
+            [
+                "iris::tracking::hooks::own_stack",
+                "pthread_create",
+                "<std::sys::thread::unix::Thread>::new",
+                "std::thread::lifecycle::spawn_unchecked",
+                caller,
+                "core::ops::function::FnOnce::call_once",
+                "test::run_test::{closure#0}",
+            ]
+            .map(String::from)
+            .to_vec()
+        };
+        assert!(made_by_the_body(&stack("iris::leaks::harness::run_test")));
+        assert!(made_by_the_body(&stack(
+            "iris::tasks::runtime::block_on::{{closure}}"
+        )));
+        assert!(!made_by_the_body(&stack(
+            "rayon_core::registry::Registry::new"
+        )));
+        assert!(!made_by_the_body(&stack("iris::threads::spawn::start")));
+
+        let mut r = report(Vec::new(), Vec::new());
+        let mut thread = created_by(21, "unused");
+        if let Some(origin) = thread.origin.as_mut() {
+            origin.created_at = None;
+            origin.functions = stack("iris::leaks::harness::run_test");
+        }
+        r.unmanaged = vec![thread];
+        let text = r.to_string();
+        assert!(
+            text.contains("created in the test's body (`it::t`; inlined in this build, so no line: a build with debug information gives it) by thread"),
+            "{text}"
+        );
+        assert!(!text.contains("ignore_threads = "), "{text}");
     }
 
     #[test]

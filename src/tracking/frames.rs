@@ -168,9 +168,13 @@ pub(crate) fn interrupted_frames(mut frames: Vec<Frame>) -> Vec<Frame> {
 /// first user frame) and up to `depth` user frames from there out.
 pub(crate) fn summarise_live(frames: &[Frame], depth: usize) -> Vec<Frame> {
     let Some(first_user) = frames.iter().position(is_user_frame) else {
-        // All plumbing (a runtime's idle worker): where in it.
+        // All plumbing (a runtime's idle worker, or a thread whose own closure the
+        // optimiser inlined): where in it, up to the thread's start. Beyond std's
+        // `__rust_begin_short_backtrace` (which runs the thread's closure) every
+        // thread's stack is the same std and Iris start-up: noise in a report.
         return frames
             .iter()
+            .take_while(|f| !is_thread_start(&f.function))
             .filter(|f| !is_c_plumbing(&f.function))
             .take(depth)
             .cloned()
@@ -193,6 +197,13 @@ pub(crate) fn summarise_live(frames: &[Frame], depth: usize) -> Vec<Frame> {
             .cloned(),
     );
     out
+}
+
+/// Whether a frame is where a thread's start-up hands over to its closure: std's
+/// marker for short backtraces (`std::sys::backtrace::__rust_begin_short_backtrace`,
+/// generic, so written with or without its parameters).
+fn is_thread_start(function: &str) -> bool {
+    function.starts_with("std::sys::backtrace::__rust_begin_short_backtrace")
 }
 
 /// How many `catch_unwind`s enclose a panic, from its stack's frames. Every Rust
@@ -339,6 +350,63 @@ mod tests {
             ["std::thread::park", "leaky::worker", "leaky::start"]
         );
         assert_eq!(live[1].location().as_deref(), Some("tests/leaky.rs:12"));
+    }
+
+    /// A release build without debug information: the thread's closure is inlined
+    /// into std's start-up, so no frame is the user's. The report shows the call it
+    /// is blocked in, not the start-up every thread shares (seen on hyper-util:
+    /// `__rust_begin_short_backtrace`, a vtable shim, `thread_start` and Iris's
+    /// trampoline, listed as "called from").
+    #[test]
+    fn an_all_plumbing_live_stack_stops_at_the_threads_start() {
+        let frames = vec![
+            frame("on_sample_signal", "hooks.rs", 1),
+            frame("__restore_rt", "sigaction.c", 1),
+            frame("accept4", "accept4.c", 1),
+            frame("<std::net::tcp::TcpListener>::accept", "tcp.rs", 1),
+            frame(
+                "std::sys::backtrace::__rust_begin_short_backtrace",
+                "backtrace.rs",
+                1,
+            ),
+            frame(
+                "core::ops::function::FnOnce::call_once{{vtable.shim}}",
+                "function.rs",
+                1,
+            ),
+            frame(
+                "<std::sys::thread::unix::Thread>::new::thread_start",
+                "unix.rs",
+                1,
+            ),
+            frame("iris::tracking::hooks::trampoline", "hooks.rs", 1),
+            frame("start_thread", "pthread_create.c", 1),
+        ];
+        let live = summarise_live(&interrupted_frames(frames), 3);
+        let names: Vec<&str> = live.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(names, ["<std::net::tcp::TcpListener>::accept"]);
+
+        // A runtime's idle worker still says where in the runtime it waits.
+        let idle = vec![
+            frame("syscall", "syscall.S", 1),
+            frame("tokio::runtime::park::Inner::park", "park.rs", 1),
+            frame("tokio::runtime::blocking::pool::Inner::run", "pool.rs", 1),
+            frame(
+                "std::sys::backtrace::__rust_begin_short_backtrace::<tokio::F, ()>",
+                "backtrace.rs",
+                1,
+            ),
+            frame("iris::tracking::hooks::trampoline", "hooks.rs", 1),
+        ];
+        let live = summarise_live(&idle, 3);
+        let names: Vec<&str> = live.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "tokio::runtime::park::Inner::park",
+                "tokio::runtime::blocking::pool::Inner::run"
+            ]
+        );
     }
 
     #[test]
