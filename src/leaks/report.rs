@@ -973,15 +973,22 @@ fn write_origin(
 ) -> fmt::Result {
     match &origin.created_at {
         Some(site) => write!(f, "\n      created at {site}")?,
-        None if made_by_the_body(&origin.functions) => write!(
-            f,
-            "\n      created in the test's body (`{test_function}`; inlined in this build, so \
-             no line: a build with debug information gives it)"
-        )?,
-        None => write!(
-            f,
-            "\n      created (no frame of yours on the creating stack)"
-        )?,
+        None => match inlined_creator(&origin.functions) {
+            Some(InlinedCreator::TestBody) => write!(
+                f,
+                "\n      created in the test's body (`{test_function}`; inlined in this build, \
+                 so no line: a build with debug information gives it)"
+            )?,
+            Some(InlinedCreator::ThreadClosure) => write!(
+                f,
+                "\n      created in the closure its creator thread runs (inlined in this \
+                 build, so no line: a build with debug information gives it)"
+            )?,
+            None => write!(
+                f,
+                "\n      created (no frame of yours on the creating stack)"
+            )?,
+        },
     }
     write!(
         f,
@@ -1020,20 +1027,39 @@ const BODY_RUNNERS: &[&str] = &[
     "iris::tasks::runtime::block_on",
 ];
 
-/// Whether a creating stack (innermost first) came straight from a test's body
-/// inlined into Iris's harness: past the thread's creation in libc and std, the
-/// first function is one of [`BODY_RUNNERS`], not a library's or the user's.
-fn made_by_the_body(functions: &[String]) -> bool {
-    functions
+/// Who made a thread whose creating stack has no frame of the user's, when an
+/// optimised build inlined that code into a frame that tells.
+#[derive(Debug, PartialEq)]
+enum InlinedCreator {
+    /// The test's body, inlined into one of [`BODY_RUNNERS`].
+    TestBody,
+    /// The closure its creator thread runs, inlined into std's thread start
+    /// (`__rust_begin_short_backtrace`).
+    ThreadClosure,
+}
+
+/// Past the thread's creation (libc, std's spawn, Iris's hook), the first frame of a
+/// creating stack (innermost first) that is not std's says who made the thread:
+/// Iris's harness running a test's body, or std's start of the creator thread
+/// itself. Anything else (a library's or the user's function) is not told here.
+fn inlined_creator(functions: &[String]) -> Option<InlinedCreator> {
+    let first = functions
         .iter()
         .map(|f| f.trim_start_matches('<'))
         .find(|f| {
             f.contains("::")
-                && !["std::", "core::", "alloc::", "iris::tracking::"]
-                    .iter()
-                    .any(|p| f.starts_with(p))
-        })
-        .is_some_and(|f| BODY_RUNNERS.iter().any(|runner| f.starts_with(runner)))
+                && (f.starts_with("std::sys::backtrace::__rust_begin_short_backtrace")
+                    || !["std::", "core::", "alloc::", "iris::tracking::"]
+                        .iter()
+                        .any(|p| f.starts_with(p)))
+        })?;
+    if BODY_RUNNERS.iter().any(|runner| first.starts_with(runner)) {
+        Some(InlinedCreator::TestBody)
+    } else if first.starts_with("std::sys::backtrace::__rust_begin_short_backtrace") {
+        Some(InlinedCreator::ThreadClosure)
+    } else {
+        None
+    }
 }
 
 /// The `ignore_threads` glob a leaked thread's line offers in case it is a pool kept
@@ -1231,10 +1257,11 @@ mod tests {
     }
 
     /// A release build without debug information inlines the test's body into
-    /// Iris's harness: the creating stack has no frame of the user's, but it came
-    /// straight from the body, and the line says so, naming the test.
+    /// Iris's harness, and a thread's closure into std's thread start: the creating
+    /// stack has no frame of the user's, but it came straight from the body (the
+    /// line says so, naming the test) or from its creator thread's own closure.
     #[test]
-    fn a_thread_made_by_a_body_inlined_into_the_harness_is_put_to_the_test() {
+    fn a_thread_made_by_inlined_code_is_put_to_what_made_it() {
         let stack = |caller: &str| -> Vec<String> {
             [
                 "iris::tracking::hooks::own_stack",
@@ -1248,14 +1275,23 @@ mod tests {
             .map(String::from)
             .to_vec()
         };
-        assert!(made_by_the_body(&stack("iris::leaks::harness::run_test")));
-        assert!(made_by_the_body(&stack(
-            "iris::tasks::runtime::block_on::{{closure}}"
-        )));
-        assert!(!made_by_the_body(&stack(
-            "rayon_core::registry::Registry::new"
-        )));
-        assert!(!made_by_the_body(&stack("iris::threads::spawn::start")));
+        let creator = |caller: &str| inlined_creator(&stack(caller));
+        assert_eq!(
+            creator("iris::leaks::harness::run_test"),
+            Some(InlinedCreator::TestBody)
+        );
+        assert_eq!(
+            creator("iris::tasks::runtime::block_on::{{closure}}"),
+            Some(InlinedCreator::TestBody)
+        );
+        // A thread that a thread the test started made, in its own closure (seen on
+        // hyper-util: a server thread starting two more).
+        assert_eq!(
+            creator("std::sys::backtrace::__rust_begin_short_backtrace"),
+            Some(InlinedCreator::ThreadClosure)
+        );
+        assert_eq!(creator("rayon_core::registry::Registry::new"), None);
+        assert_eq!(creator("iris::threads::spawn::start"), None);
 
         let mut r = report(Vec::new(), Vec::new());
         let mut thread = created_by(21, "unused");
