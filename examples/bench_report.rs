@@ -1263,7 +1263,24 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              tracing-subscriber 0.6, object 0.5, the test crate 1 MB more). Under `cargo \
              test` it is three quarters of the debug figure (1.10-1.16x, 2026-12-03): \
              tokio-util's 29 test binaries run one after another take 533 to 652 ms with \
-             backtraces and 123 to 153 ms without. Cut in earlier sessions: a probe thread that \
+             backtraces and 123 to 153 ms without. Looked at again on 2026-12-04, one \
+             binary at a time (the minimum of 5 runs each): each of the 29 binaries starts \
+             about 1 ms later with Iris (relocations and page faults of its larger code), \
+             and each of the 6 that print a backtrace takes 5 to 14 ms longer, std's \
+             symboliser counted at 8% more instructions (424 to 459 million in \
+             `io_simplex`): it sorts the symbol table (26,300 symbols with Iris, 9,000 \
+             without, most of the difference core's generics instantiated for Iris's \
+             code) and parses more units; building Iris as cargo builds a registry \
+             dependency (not incremental: 16 units instead of 255) changed nothing \
+             measurable. \
+             What was cut: every `#[iris_test] async fn` compiled three copies of tokio's \
+             `block_on` (one per flavor) around its body; the body is now boxed as a \
+             `dyn Future` first, so they are compiled once (147 copies to 9 in Iris's own \
+             async test binary; tokio's code in tokio-util's 33-test `time_delay_queue` \
+             1.58 to 0.33 MB; its test binaries 8% smaller in release, 4% in debug), and \
+             the debug suite went from 1.16x to 1.13-1.19x over runs (+88 to +74 ms \
+             one binary at a time): the rest is the per-binary start and the \
+             symboliser. Cut in earlier sessions: a probe thread that \
              tracking joined at start-up and a blocking-sampler thread started and joined \
              per test. crossbeam-channel: its three leaking tests each \
              spend about 0.6 s reading debug information for their report (true \
