@@ -201,6 +201,14 @@ SUITES = [
         {},
     ),
     (
+        "async-process",
+        "2.5.0",
+        "child processes: smol's async `Command`; on Linux its children are reaped by "
+        "a process-wide \"async-process\" thread (or a pidfd) started on first use "
+        "by whichever test spawns first; its tests start `cat`, `echo` and shells",
+        {},
+    ),
+    (
         "flume",
         "0.12.0",
         "channels: its tests send and receive across threads the test spawns, with "

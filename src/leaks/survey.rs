@@ -9,7 +9,10 @@
 //!   owns the process (nextest, one test thread, or declared); otherwise not at all,
 //!   and the report says why.
 //! - The lingering wait ends as soon as nothing is left, and never waits past
-//!   `linger` (plus a bounded moment for threads still starting).
+//!   `linger` (plus a bounded moment for threads still starting). A zombie child is
+//!   waited for like a running one: a library may reap it in the background
+//!   (async-process hands a dropped `Child` to its reaper thread), and only one
+//!   nobody reaps within `linger` is a leak.
 //! - While waiting, only cheap checks run (names, the symbol table); debug info is
 //!   read only for threads still alive when the wait is over.
 //! - Iris's helper threads, the test's own threads and what is already reported are
@@ -245,7 +248,8 @@ pub(super) enum ThreadCheck {
 /// Threads (and, when the test owns the process, child processes) born for the
 /// test, other than Iris's helpers, this thread and what is already reported,
 /// still alive after the grace period. The wait ends as soon as they are all
-/// gone; zombies never go by themselves, so they are not waited for. Threads
+/// gone; a zombie is waited for too, since another thread may reap it (a library's
+/// reaper thread, as async-process's). Threads
 /// whose name or creating functions match `ignore_threads` are neither waited
 /// for nor reported.
 pub(super) fn lingering(
@@ -304,7 +308,7 @@ pub(super) fn lingering(
     let backoff = Backoff::new(Duration::from_micros(50), Duration::from_millis(10));
     let mut left = newcomers();
     let waiting = |(threads, children, starting): &(Vec<u32>, Vec<LeakedProcess>, usize)| {
-        !threads.is_empty() || *starting > 0 || children.iter().any(|c| c.state != Some('Z'))
+        !threads.is_empty() || *starting > 0 || !children.is_empty()
     };
     while waiting(&left) && !deadline.is_expired() {
         deadline.sleep_at_most(backoff.next_pause());

@@ -197,8 +197,11 @@ pub(crate) fn origin_of(tid: u32) -> Option<ThreadOrigin> {
 /// - pools kept in a plain `static` that start workers on demand, from whichever
 ///   thread hands them work (a test's), found on real suites: smol's `blocking`
 ///   pool (`unblock`, its threads end after 500 ms idle), async-global-executor's
-///   threads (async-std's runtime) and ctrlc's handler thread, which lives for the
-///   process;
+///   threads (async-std's runtime), ctrlc's handler thread, which lives for the
+///   process, and async-process's reaper thread (`Reaper::start_driver_thread`,
+///   started once for the process, guarded by an atomic in a `static`, by the first
+///   child process anyone spawns; found on its own suite, where it failed each test
+///   that happened to spawn first);
 /// - exporters installed with the process's global recorder: the Prometheus
 ///   exporter's thread (`metrics_exporter_prometheus`'s `install` outside a runtime;
 ///   a second `install` in the process fails, so the first test's is everyone's);
@@ -225,6 +228,7 @@ pub const PROCESS_SCOPED_CREATORS: &[&str] = &[
     "*blocking::Executor*",
     "async_global_executor::threading::*",
     "ctrlc::*",
+    "*async_process::Reaper*::start_driver_thread*",
     "*metrics_exporter_prometheus::*::install",
     "*scheduled_thread_pool::*",
 ];
@@ -244,6 +248,7 @@ pub const PROCESS_SCOPED_CREATORS: &[&str] = &[
 /// - `async-global-executor-*`, `async-std/runtime`: the global executor's
 ///   threads, under its default name and async-std's;
 /// - `ctrl-c`: the ctrlc crate's handler thread, which lives for the process;
+/// - `async-process`: async-process's reaper thread, made once for the process;
 /// - `metrics-exporter-prometheus-*`: the Prometheus exporter's thread, installed
 ///   with the process's global metrics recorder;
 /// - `r2d2-worker-*`: the workers of an r2d2 connection pool's `scheduled_thread_pool`,
@@ -262,6 +267,7 @@ pub const PROCESS_SCOPED_THREAD_NAMES: &[&str] = &[
     "async-global-executor-*",
     "async-std/runtime",
     "ctrl-c",
+    "async-process",
     "metrics-exporter-prometheus-*",
     "r2d2-worker-*",
 ];
@@ -490,6 +496,57 @@ pub(crate) fn forget(scope: u64) {
     table::forget(scope);
     #[cfg(not(iris_tracking))]
     let _ = scope;
+}
+
+#[cfg(test)]
+mod default_lists {
+    use super::*;
+    use crate::text::glob::glob_matches;
+
+    /// Each entry of the default lists matches what it was written for, as the
+    /// symbol table and debug information name it (a method is `<Type>::method` in
+    /// one and `Type::method` in the other), and a program's own look-alikes do not.
+    #[test]
+    fn each_default_entry_matches_the_function_or_name_it_was_written_for() {
+        let creators = [
+            "<std::sys::sync::once::futex::Once>::call",
+            "once_cell::imp::initialize_or_wait",
+            "rayon_core::registry::global_registry",
+            "<blocking::Executor>::grow_pool",
+            "async_global_executor::threading::spawn_more_threads",
+            "ctrlc::set_handler_inner",
+            "async_process::Reaper::start_driver_thread",
+            "<async_process::Reaper>::start_driver_thread",
+            "scheduled_thread_pool::ScheduledThreadPool::new_inner",
+        ];
+        for function in creators {
+            assert!(
+                PROCESS_SCOPED_CREATORS
+                    .iter()
+                    .any(|glob| glob_matches(glob, function)),
+                "{function}"
+            );
+        }
+        for function in [
+            "my_crate::Reaper::start_driver_thread",
+            "my_crate::pool::grow",
+        ] {
+            assert!(
+                !PROCESS_SCOPED_CREATORS
+                    .iter()
+                    .any(|glob| glob_matches(glob, function)),
+                "{function}"
+            );
+        }
+        for name in ["async-process", "ctrl-c", "blocking-3", "r2d2-worker-0"] {
+            assert!(
+                PROCESS_SCOPED_THREAD_NAMES
+                    .iter()
+                    .any(|glob| glob_matches(glob, name)),
+                "{name}"
+            );
+        }
+    }
 }
 
 #[cfg(all(test, iris_tracking))]

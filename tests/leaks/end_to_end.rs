@@ -534,6 +534,29 @@ fn an_unmanaged_child_process_is_found_through_proc() {
     );
 }
 
+/// A zombie left at the test's end may still be reaped by a library's reaper thread
+/// (async-process hands a dropped `Child` to one): it is waited for during `linger`,
+/// like a running child, and is no leak once reaped. Found on async-process's suite,
+/// where `test_into_inner` failed for its `cat` and `grep`.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_zombie_that_a_background_reaper_reaps_in_time_is_no_leak() {
+    for owns_process in [true, false] {
+        let (passed, out) = run("a_zombie_a_background_reaper_reaps", owns_process, &[]);
+        assert!(passed, "{out}");
+        assert!(!out.contains("iris: test"), "{out}");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_zombie_nobody_reaps_is_still_a_leak() {
+    let (passed, out) = run("a_zombie_nobody_reaps", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(out.contains("leaked 1 process(es)\n"), "{out}");
+    assert!(out.contains("): [true], a zombie nobody reaped"), "{out}");
+}
+
 #[test]
 fn a_descendant_that_left_the_process_group_is_reported_with_its_command() {
     let (passed, out) = run("escaped_descendant_survives", false, &[]);

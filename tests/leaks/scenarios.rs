@@ -157,6 +157,65 @@ fn unmanaged_child_process() {
     std::mem::forget(child);
 }
 
+/// Starts `true` and returns it once it has exited, unreaped: a zombie.
+#[cfg(target_os = "linux")]
+fn a_zombie() -> std::process::Child {
+    let child = std::process::Command::new("true").spawn().unwrap();
+    let stat = format!("/proc/{}/stat", child.id());
+    let exited = || {
+        std::fs::read_to_string(&stat)
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(false)
+    };
+    iris::wait_for_condition(exited, crate::PATIENCE).expect("`true` exits");
+    child
+}
+
+/// Reaps the children handed to it, a little later, on a thread of its own made once
+/// for the process: what async-process does with a `Child` dropped unwaited.
+#[cfg(target_os = "linux")]
+fn background_reaper() -> &'static std::sync::Mutex<mpsc::Sender<std::process::Child>> {
+    static REAPER: OnceLock<std::sync::Mutex<mpsc::Sender<std::process::Child>>> = OnceLock::new();
+    REAPER.get_or_init(|| {
+        let (send, receive) = mpsc::channel::<std::process::Child>();
+        std::thread::Builder::new()
+            .name("zombie-reaper".into())
+            .spawn(move || {
+                let unstopped = StopToken::new();
+                for mut child in receive {
+                    // Stands for the reactor's latency before the reap.
+                    unstopped.wait_timeout(Duration::from_millis(50));
+                    let _ = child.wait();
+                }
+            })
+            .unwrap();
+        std::sync::Mutex::new(send)
+    })
+}
+
+/// Its child has exited when the test ends, and a library's reaper thread reaps it
+/// soon after: no leak. (The thread's name is for runs without thread tracking,
+/// which cannot see that it was made in a one-time initializer.)
+#[cfg(target_os = "linux")]
+#[iris_test(ignore_threads = "zombie-reaper")]
+#[ignore = "run by end_to_end"]
+fn a_zombie_a_background_reaper_reaps() {
+    let child = a_zombie();
+    background_reaper().lock().unwrap().send(child).unwrap();
+}
+
+/// Its child has exited and nobody ever waits for it: a zombie nobody reaped.
+#[cfg(target_os = "linux")]
+#[iris_test(linger = "200ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn a_zombie_nobody_reaps() {
+    std::mem::forget(a_zombie());
+}
+
 #[cfg(unix)] // managed processes
 #[iris_test(stop_timeout = "200ms", linger = "100ms")]
 #[ignore = "leaks on purpose; run by end_to_end"]
