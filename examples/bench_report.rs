@@ -1149,8 +1149,16 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
     if real_suites.contains("(**no**)") {
         out.push_str(
             "- **Real suites** (measured by `scripts/real-suites.py`, each row with its date and \
-             commit). Verdicts: no false positive with thread tracking in any of the twenty \
-             suites, debug or release, under either runner. Eight suites were added on \
+             commit). Verdicts: no false positive with thread tracking in any of the \
+             twenty-one suites, debug or release, under either runner. async-process 2.5.0 \
+             (23 tests that run here), added on 2026-12-04, found two: its reaper thread, \
+             started once for the process by whichever test spawns a child first (an \
+             atomic in a `static` guards it, no initializer), failed each such test with \
+             tracking (it joins the default lists), and `test_into_inner` failed for two \
+             zombies, children that had exited and whose dropped `Child` the reaper thread \
+             reaps a moment later (a zombie is now waited for during `linger`, like a \
+             running child); all 23 pass now, debug and release, both runners, within \
+             1.02x. Eight suites were added on \
              2026-12-03 (night), five async ones whose tests are `#[tokio::test]` converted by the attribute's \
              path: bb8 0.9.0, a tokio connection pool, found a false positive in 26 of its 28 \
              tests: every pool spawns a plain reaper task that holds the pool weakly and wakes \
