@@ -1203,9 +1203,10 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              another), and so are subprocess's four tests that start children through \
              `communicate()`, which detaches them by design: each child stays a zombie \
              nobody reaped (named by its command, `[printf]`). Those four reports are \
-             most of subprocess's time under nextest (about 80 ms each for the failing \
-             test's report and backtrace, against 6 ms for the test): 1.11-1.23x there, 1.01-1.06x \
-             under `cargo test`. The default lists decide it: with them off (`IRIS_DEFAULT_IGNORES=off`), \
+             most of subprocess's time: since 2026-12-04 each first waits `linger` (1 s) \
+             for its zombie, which a library's reaper thread could still reap (async-process's \
+             does), so the suite takes 3.1-3.5x (it was 1.11-1.23x under nextest, 80 ms a \
+             report); the 69 passing tests are within 1.01x. The default lists decide it: with them off (`IRIS_DEFAULT_IGNORES=off`), \
              24 of async-io's 25 tests fail under nextest for its reactor thread, with or \
              without tracking, and 14-15 of r2d2's 18 fail for the three `scheduled_thread_pool` \
              workers that each of its pools leaves behind for up to 30 s after its drop \
