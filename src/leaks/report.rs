@@ -1022,8 +1022,10 @@ fn write_origin(
 /// may inline the body into them, and a creating stack then shows one of these
 /// where the test's own function would be.
 const BODY_RUNNERS: &[&str] = &[
-    "iris::leaks::harness::run_test",
+    // `run_test`, and with a `timeout` the body's own thread (`on_body_thread`).
+    "iris::leaks::harness::",
     "iris::leaks::async_harness::run_async_test",
+    // An async body is polled inside this wrapper (every flavor, with a timeout too).
     "iris::tasks::runtime::block_on",
 ];
 
