@@ -1150,7 +1150,7 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
         out.push_str(
             "- **Real suites** (measured by `scripts/real-suites.py`, each row with its date and \
              commit). Verdicts: no false positive with thread tracking in any of the \
-             twenty-one suites, debug or release, under either runner. async-process 2.5.0 \
+             twenty-two suites, debug or release, under either runner. async-process 2.5.0 \
              (23 tests that run here), added on 2026-12-04, found two: its reaper thread, \
              started once for the process by whichever test spawns a child first (an \
              atomic in a `static` guards it, no initializer), failed each such test with \
@@ -1158,7 +1158,15 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              zombies, children that had exited and whose dropped `Child` the reaper thread \
              reaps a moment later (a zombie is now waited for during `linger`, like a \
              running child); all 23 pass now, debug and release, both runners, within \
-             1.02x. Eight suites were added on \
+             1.02x. duct 1.1.2 (42 tests that run here), added the same day, has 4 true \
+             positives, each read: two tests leak a grandchild sleeping for a day on \
+             purpose (they say so), which keeps duct's pipe thread blocked; a pipe \
+             whose right side fails to start leaves its left `sleep 1000000` running \
+             (the test's comment says duct kills it; duct 1.x no longer does); and a \
+             test kills its children without waiting, leaving two zombies that only a \
+             later spawn would reap (so only under nextest). Its suite also hung the \
+             script, whose runs now write to files and end their process session. \
+             Eight suites were added on \
              2026-12-03 (night), five async ones whose tests are `#[tokio::test]` converted by the attribute's \
              path: bb8 0.9.0, a tokio connection pool, found a false positive in 26 of its 28 \
              tests: every pool spawns a plain reaper task that holds the pool weakly and wakes \
