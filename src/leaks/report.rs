@@ -17,6 +17,7 @@ use std::time::Duration;
 use super::json::Json;
 use crate::os::threads::OsThread;
 use crate::threads::report::{ThreadInfo, ThreadPanic};
+use crate::tracking::frames::is_thread_start;
 use crate::tracking::{Frame, PlainPanic, ThreadOrigin};
 
 /// A managed thread still running after the test's registry was stopped.
@@ -1050,14 +1051,14 @@ fn inlined_creator(functions: &[String]) -> Option<InlinedCreator> {
         .map(|f| f.trim_start_matches('<'))
         .find(|f| {
             f.contains("::")
-                && (f.starts_with("std::sys::backtrace::__rust_begin_short_backtrace")
+                && (is_thread_start(f)
                     || !["std::", "core::", "alloc::", "iris::tracking::"]
                         .iter()
                         .any(|p| f.starts_with(p)))
         })?;
     if BODY_RUNNERS.iter().any(|runner| first.starts_with(runner)) {
         Some(InlinedCreator::TestBody)
-    } else if first.starts_with("std::sys::backtrace::__rust_begin_short_backtrace") {
+    } else if is_thread_start(first) {
         Some(InlinedCreator::ThreadClosure)
     } else {
         None

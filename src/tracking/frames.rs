@@ -202,7 +202,7 @@ pub(crate) fn summarise_live(frames: &[Frame], depth: usize) -> Vec<Frame> {
 /// Whether a frame is where a thread's start-up hands over to its closure: std's
 /// marker for short backtraces (`std::sys::backtrace::__rust_begin_short_backtrace`,
 /// generic, so written with or without its parameters).
-fn is_thread_start(function: &str) -> bool {
+pub(crate) fn is_thread_start(function: &str) -> bool {
     function.starts_with("std::sys::backtrace::__rust_begin_short_backtrace")
 }
 
