@@ -10,7 +10,7 @@ use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{parse2, Attribute, Item, ItemFn, LitStr, ReturnType};
+use syn::{parse2, AttrStyle, Attribute, Item, ItemFn, LitStr, ReturnType};
 
 /// Runs the test in a fresh Iris registry scope and fails it when it leaks a thread
 /// or a background thread panicked.
@@ -467,18 +467,26 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         }
     }
 
+    // An async fn with parameters and no test attribute is the function rstest calls
+    // from each generated case (`#[rstest]` written above us): the cases carry this
+    // attribute too and are wrapped themselves, so this one stays as it is.
+    if is_async && !function.sig.inputs.is_empty() && !function.attrs.iter().any(is_test_attribute)
+    {
+        return Ok(function.to_token_stream());
+    }
     let ItemFn {
         attrs,
         vis,
         mut sig,
         block,
     } = function;
-    // An async fn with parameters and no test attribute is the function rstest calls
-    // from each generated case (`#[rstest]` written above us): the cases carry this
-    // attribute too and are wrapped themselves, so this one stays as it is.
-    if is_async && !sig.inputs.is_empty() && !attrs.iter().any(is_test_attribute) {
-        return Ok(quote! { #(#attrs)* #vis #sig #block });
-    }
+    // syn keeps the body's inner attributes (`#![allow(dead_code)]` as its first
+    // line) with the outer ones; written before the function they would not compile.
+    // They open the generated body instead, which holds the original one, so a lint
+    // level still covers all of it.
+    let (inner, attrs): (Vec<Attribute>, Vec<Attribute>) = attrs
+        .into_iter()
+        .partition(|a| matches!(a.style, AttrStyle::Inner(_)));
     let add_test = !attrs.iter().any(is_test_attribute) && sig.inputs.is_empty();
     // `#[traced_test]` installs its own (global) subscriber and reads the logs back:
     // Iris must not install its fallback one in front of it. Written below us it is
@@ -576,6 +584,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             #test_attr
             #(#attrs)*
             #vis #sig {
+                #(#inner)*
                 #call
             }
         });
@@ -591,6 +600,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         #test_attr
         #(#attrs)*
         #vis #sig {
+            #(#inner)*
             #call
         }
     })
@@ -678,6 +688,32 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("-> Result < () , String >"), "{out}");
+    }
+
+    /// tiny_http's `must_be_send` opens its body with `#![allow(dead_code)]`: written
+    /// before the function (as syn keeps it, with the outer ones) it failed to compile.
+    #[test]
+    fn inner_attributes_open_the_generated_body() {
+        let item = "#[ignore] fn t() { #![allow(dead_code)] fn unused() {} }";
+        let out = expand_str("", item).unwrap();
+        assert!(
+            out.starts_with(
+                "# [test] # [ignore] fn t () { # ! [allow (dead_code)] :: iris :: run_test"
+            ),
+            "{out}"
+        );
+        assert_eq!(out.matches("# ! [allow (dead_code)]").count(), 1, "{out}");
+        let out = expand_str("", "async fn t() { #![allow(unused)] let x = 1; }").unwrap();
+        assert!(
+            out.contains("fn t () { # ! [allow (unused)] :: iris :: run_async_test"),
+            "{out}"
+        );
+        // The function rstest's cases call stays as written, its inner attribute inside.
+        let out = expand_str("", "async fn t(x: u32) { #![allow(unused)] }").unwrap();
+        assert!(
+            out.starts_with("async fn t (x : u32) { # ! [allow (unused)] }"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -100,6 +100,18 @@ fn background_logs_are_labelled_with_their_thread() {
         .unwrap();
 }
 
+// A body that opens with an inner attribute, as tiny_http's `must_be_send` does: it
+// compiles, and the lint level still covers the body (`unused` would warn, and CI
+// denies warnings).
+#[iris_test]
+fn a_body_may_open_with_an_inner_attribute() {
+    #![allow(dead_code)]
+    fn never_called() {}
+    assert!(get_thread_registry()
+        .name()
+        .contains("a_body_may_open_with_an_inner_attribute"));
+}
+
 #[iris_test]
 #[rstest]
 #[case("a")]
