@@ -225,6 +225,21 @@ SUITES = [
         "timeouts and selects, sync and async",
         {},
     ),
+    (
+        "actix-rt",
+        "2.11.0",
+        "actix's runtime: a `System` and its `Arbiter`s, each an OS thread running a "
+        "tokio runtime of its own, started by the tests and stopped by message "
+        "(`stop()`, `join()`), some left to the `System`'s end",
+        {},
+    ),
+    (
+        "tiny_http",
+        "0.12.0",
+        "an HTTP server: each `Server` starts an accept thread and a pool of client "
+        "threads, and its tests connect to servers they start on localhost and drop",
+        {},
+    ),
 ]
 
 # Suites whose tests are `#[tokio::test]`: Iris's `tokio` feature on.
@@ -255,6 +270,40 @@ OLD_LABELS = {"iris": "without tracking", "iris + thread-tracking": "with tracki
 # Why a report is what it is, once a person has read the test: (crate, pattern on
 # the report's first line, verdict). Anything not matched is printed as unread.
 KNOWN = [
+    (
+        "tiny_http",
+        r"`(connection_close_header|detect_connection_closed|http_1_0_connection_close|"
+        r"invalid_header_name|pipelining_test|poor_network_test|unsupported_expect_header)` leaked",
+        "true positive: these tests get their client from the support function "
+        "`new_client_to_hello_world_server`, which leaves a detached thread serving for "
+        "3 s after the test (its doc: \"The server will automatically close after 3 "
+        "seconds\"), and the server's accept thread with it; the report names both "
+        "threads and the support function's line",
+    ),
+    (
+        "tiny_http",
+        r"`prompt_responses::\w+` leaked",
+        "true positive: `assert_responds_promptly` detaches a `loop { server.recv() }` "
+        "thread that never ends, so the server it holds keeps its accept thread in "
+        "`accept` for the rest of the process",
+    ),
+    (
+        "tiny_http",
+        r"`prompt_pipelining::\w+` leaked",
+        "true positive: each pipelined request is answered by a detached thread "
+        "sending a deliberately slow 1 MB body (`SlowByteSrc` sleeps between bytes); "
+        "the test returns once the requests are read, and the four responders (one "
+        "sending, three queued behind it) go on for minutes",
+    ),
+    (
+        "tiny_http",
+        r"leaked \d+ thread\(s\)",
+        "false positive without thread tracking (as rayon's): the idle workers of "
+        "each `Server`'s `TaskPool` end 5 s after the server is dropped, and they are "
+        "unnamed, so nothing but the creating function can tell them from a leak; "
+        "the report says so and points to the feature. With it, the default list "
+        "matches their creator and only the true positives above fail",
+    ),
     (
         "crossbeam-channel",
         r"`(chan1|select7|sieve1)::main` leaked",
