@@ -1150,7 +1150,19 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
         out.push_str(
             "- **Real suites** (measured by `scripts/real-suites.py`, each row with its date and \
              commit). Verdicts: no false positive with thread tracking in any of the \
-             twenty-two suites, debug or release, under either runner. async-process 2.5.0 \
+             twenty-four suites, debug or release, under either runner. tiny_http 0.12.0 \
+             (38 tests that run here), added on 2026-12-04 (morning), found two defects: \
+             its `must_be_send` test did not compile under `#[iris_test]` (a body that \
+             opens with `#![allow(dead_code)]`: the expansion wrote the inner attribute \
+             before the function; fixed), and each `Server`'s connection pool, whose idle \
+             workers end 5 s after the server is dropped, failed 28 tests (it joins the \
+             default list; without tracking its threads are unnamed, so those 28 still \
+             fail under nextest, and the report says to turn tracking on). The 15 reports \
+             left are true positives, each read: detached server threads that its tests \
+             and their support functions leave running (for 3 s, for minutes sending a \
+             deliberately slow body, or for ever in `server.recv()`). actix-rt 2.11.0 (19 \
+             tests: `System`s and `Arbiter`s, each an OS thread with a runtime) passes \
+             everywhere, within 1.01x. async-process 2.5.0 \
              (23 tests that run here), added on 2026-12-04, found two: its reaper thread, \
              started once for the process by whichever test spawns a child first (an \
              atomic in a `static` guards it, no initializer), failed each such test with \
@@ -1260,7 +1272,8 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              7.17 ms). A debug build pays more: the binary with Iris is 2.3x larger (42 \
              MB, 17,400 relocations to 3,600) and its code is paged in at first use (60-95 \
              more page faults a process); compiling Iris itself with `opt-level = 2` \
-             changed nothing measurable. Profiled on tokio-util's `codecs::bytes_encoder` \
+             changed nothing measurable with backtraces on (without them it does: \
+             below, 2026-12-04). Profiled on tokio-util's `codecs::bytes_encoder` \
              (2026-12-03, one process at a time): Iris adds 0.55 ms of CPU a process in a \
              debug build, 0.33 ms of it in the kernel (page faults on the 2.4x larger \
              binary, 218 against 120, and ld.so's relocations, 17,705 against 3,078) and \
@@ -1289,7 +1302,16 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              without, most of the difference core's generics instantiated for Iris's \
              code) and parses more units; building Iris as cargo builds a registry \
              dependency (not incremental: 16 units instead of 255) changed nothing \
-             measurable. \
+             measurable. Measured again the same morning, the 29 binaries one after \
+             another (median of 7) without backtraces: 99.6 ms with `#[test]`, 130.8 ms \
+             with Iris, 107.0 ms with Iris compiled at `opt-level = 2` \
+             (`[profile.dev.package.iris]`, now in the guide): most of the per-binary \
+             cost is Iris's unoptimised code (one test per process: +0.34 ms, +0.09 ms \
+             optimised; loading the binary, `--list`, +0.05-0.11 ms). With backtraces \
+             (median of 5) the setting is a loss: 465, 543 and 608 ms, since each \
+             backtrace std prints also reads Iris's debug information, larger for \
+             optimised code (its inlined frames): +10 ms a printing binary with Iris, \
+             +22 ms with Iris optimised. \
              What was cut: every `#[iris_test] async fn` compiled three copies of tokio's \
              `block_on` (one per flavor) around its body; the body is now boxed as a \
              `dyn Future` first, so they are compiled once (147 copies to 9 in Iris's own \
