@@ -234,6 +234,15 @@ SUITES = [
         {},
     ),
     (
+        "signal-hook",
+        "0.4.1",
+        "Unix signals: its tests register handlers (flags, iterators, conditional "
+        "shutdown) and send signals, SIGTERM among them, to their own process, and "
+        "check that a fresh process still has the default SIGTERM action; Iris "
+        "listens for nextest's SIGTERM",
+        {},
+    ),
+    (
         "tiny_http",
         "0.12.0",
         "an HTTP server: each `Server` starts an accept thread and a pool of client "

@@ -703,6 +703,11 @@ mod tests {
             "{out}"
         );
         assert_eq!(out.matches("# ! [allow (dead_code)]").count(), 1, "{out}");
+    }
+
+    #[cfg(feature = "tokio")]
+    #[test]
+    fn inner_attributes_open_the_generated_body_of_an_async_test() {
         let out = expand_str("", "async fn t() { #![allow(unused)] let x = 1; }").unwrap();
         assert!(
             out.contains("fn t () { # ! [allow (unused)] :: iris :: run_async_test"),
