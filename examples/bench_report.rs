@@ -511,7 +511,7 @@ fn suite_overhead() -> Result<Vec<Row>, String> {
         iris_one.saturating_sub(plain_one),
     ));
     rows.push(hang_watcher_row(
-        "6. the same fresh process, SIGTERM listener armed (default) vs `IRIS_HANG_DUMP=off`",
+        "6. the same fresh process, hang doctor on (default; its SIGTERM listener waits 500 ms) vs `IRIS_HANG_DUMP=off`",
         iris_one,
         off_one,
     ));

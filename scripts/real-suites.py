@@ -235,7 +235,7 @@ SUITES = [
     ),
     (
         "signal-hook",
-        "0.4.1",
+        "0.3.18",
         "Unix signals: its tests register handlers (flags, iterators, conditional "
         "shutdown) and send signals, SIGTERM among them, to their own process, and "
         "check that a fresh process still has the default SIGTERM action; Iris "

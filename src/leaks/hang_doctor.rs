@@ -28,6 +28,12 @@
 //! - On SIGTERM (nextest only: elsewhere the signal keeps its default), every
 //!   running test is dumped, then the signal's default action ends the process, as
 //!   it would have without Iris.
+//! - The SIGTERM listener is armed only once a test has run for `ARM_AFTER`: nextest
+//!   terminates a test after its `slow-timeout` (seconds at least), and a test that
+//!   ends sooner, nearly all of them, finds SIGTERM as it would without Iris (its
+//!   default action, no handler: signal-hook's own suite asserts that; a test that
+//!   installs a handler and sends itself SIGTERM is not ended by Iris's), and its
+//!   process skips the installation (about 0.1 ms).
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
@@ -139,17 +145,43 @@ static DUMPED: Condvar = Condvar::new();
 const DUMP_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Gives the doctor its duty on Iris's helper thread, once: under nextest, whose
-/// `slow-timeout` says when a test is slow, the dump when nextest terminates one;
-/// elsewhere the watch.
+/// `slow-timeout` says when a test is slow, the dump when nextest terminates one
+/// (listened for once a test has run `ARM_AFTER`); elsewhere the watch.
 fn engage() {
     static ENGAGED: OnceLock<()> = OnceLock::new();
     ENGAGED.get_or_init(|| {
         if output::runner() == Runner::Nextest {
-            listen_for_sigterm();
+            helper::take_on("SIGTERM listener", arm_when_due);
         } else {
             helper::take_on("hang watch", watch);
         }
     });
+}
+
+/// How long a test runs before the SIGTERM listener is armed: far below any
+/// `slow-timeout` nextest can terminate a test at (a period of seconds, times
+/// `terminate-after`), far above what nearly every test takes.
+const ARM_AFTER: Duration = Duration::from_millis(500);
+
+/// The helper's duty under nextest: arms the SIGTERM listener once the earliest
+/// running test has run for `ARM_AFTER` (then never again); until a test is
+/// admitted it looks again after `ARM_AFTER`.
+fn arm_when_due(now: Instant) -> Option<Instant> {
+    static ARMED: OnceLock<()> = OnceLock::new();
+    if ARMED.get().is_some() {
+        return None;
+    }
+    let earliest = WARD.lock().patients.iter().map(|p| p.started).min();
+    let Some(started) = earliest else {
+        return now.checked_add(ARM_AFTER);
+    };
+    match started.checked_add(ARM_AFTER) {
+        Some(due) if due > now => Some(due),
+        _ => {
+            ARMED.get_or_init(listen_for_sigterm);
+            None
+        }
+    }
 }
 
 /// Starts the doctor's helper thread, if it is not running yet: called before a test
