@@ -1150,7 +1150,21 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
         out.push_str(
             "- **Real suites** (measured by `scripts/real-suites.py`, each row with its date and \
              commit). Verdicts: no false positive with thread tracking in any of the \
-             twenty-four suites, debug or release, under either runner. tiny_http 0.12.0 \
+             twenty-seven suites, debug or release, under either runner. signal-hook \
+             0.3.18 (27 tests), added on 2026-12-04 (morning), found one: its `sig_dfl` \
+             test asserts that SIGTERM still has its default action, and under nextest \
+             Iris had installed its SIGTERM listener (the dump of a test nextest \
+             terminates) at the test's start; the listener now waits until a test has \
+             run 500 ms, far below any `slow-timeout`, and all 27 pass in every \
+             setting. Its `iterator` tests take a second longer in some runs, with or \
+             without Iris (4 of 40 plain runs, 10 of 40 with Iris here): serial_test \
+             0.7, which they use, waits a whole second in `try_write_for` when two \
+             tests create its lock at the same moment. command-group 5.0.1 (42 tests \
+             that run here, with std and tokio) has true positives only: five tests \
+             drop an `echo` or `cat` child without waiting, each left a zombie (with \
+             tokio the runtime reaps a dropped child in the background, but only while \
+             it runs, so those vary from run to run); async-executor 1.14.1 (14 tests) \
+             passes everywhere. tiny_http 0.12.0 \
              (38 tests that run here), added on 2026-12-04 (morning), found two defects: \
              its `must_be_send` test did not compile under `#[iris_test]` (a body that \
              opens with `#![allow(dead_code)]`: the expansion wrote the inner attribute \

@@ -711,15 +711,7 @@ fn terminated_when_ready(scenario: &str) -> String {
     // (bit 15 of `SigCgt`), which it does when a test has run half a second.
     let status = format!("/proc/{}/status", child.id());
     iris::wait_for_condition(
-        || {
-            std::fs::read_to_string(&status).is_ok_and(|status| {
-                status
-                    .lines()
-                    .find_map(|line| line.strip_prefix("SigCgt:"))
-                    .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-                    .is_some_and(|mask| mask & (1 << (15 - 1)) != 0)
-            })
-        },
+        || crate::scenarios::catches_sigterm(&status),
         crate::PATIENCE,
     )
     .expect("Iris listens for SIGTERM once the test has run a while");

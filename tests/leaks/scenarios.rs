@@ -357,16 +357,23 @@ fn helper_running() -> bool {
         .any(|comm| comm.trim() == "iris-helper")
 }
 
-/// Whether this process has a handler for SIGTERM (bit 15 of `SigCgt` in its
-/// `/proc` status).
+/// Whether this process has a handler for SIGTERM.
 #[cfg(target_os = "linux")]
 fn sigterm_caught() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let mask = status
-        .lines()
-        .find_map(|line| line.strip_prefix("SigCgt:"))
-        .expect("a SigCgt line");
-    u64::from_str_radix(mask.trim(), 16).unwrap() & (1 << (15 - 1)) != 0
+    catches_sigterm("/proc/self/status")
+}
+
+/// Whether the process whose `/proc` status file is `status` has a handler for
+/// SIGTERM (bit 15 of its `SigCgt` mask); false once the process is gone.
+#[cfg(target_os = "linux")]
+pub(crate) fn catches_sigterm(status: &str) -> bool {
+    std::fs::read_to_string(status).is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("SigCgt:"))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << (15 - 1)) != 0)
+    })
 }
 
 /// As nextest runs it, a test that ends within a few hundred milliseconds, nearly
