@@ -1160,11 +1160,13 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              without Iris (4 of 40 plain runs, 10 of 40 with Iris here): serial_test \
              0.7, which they use, waits a whole second in `try_write_for` when two \
              tests create its lock at the same moment. command-group 5.0.1 (42 tests \
-             that run here, with std and tokio) has true positives only: five tests \
-             drop an `echo` or `cat` child without waiting, each left a zombie (with \
-             tokio the runtime reaps a dropped child in the background, but only while \
-             it runs, so those vary from run to run); async-executor 1.14.1 (14 tests) \
-             passes everywhere. tiny_http 0.12.0 \
+             that run here, with std and tokio) found one: tokio reaps a `Child` \
+             dropped unwaited in the background, but only while a runtime runs, and \
+             its tokio tests that drop one failed now and then, when the child ended \
+             after the test's runtime had stopped (the test's runtime now keeps \
+             running while the test has a child, up to 250 ms); the five reports left \
+             are true positives, std children dropped without a wait, each a zombie. \
+             async-executor 1.14.1 (14 tests) passes everywhere. tiny_http 0.12.0 \
              (38 tests that run here), added on 2026-12-04 (morning), found two defects: \
              its `must_be_send` test did not compile under `#[iris_test]` (a body that \
              opens with `#![allow(dead_code)]`: the expansion wrote the inner attribute \

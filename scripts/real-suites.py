@@ -300,12 +300,11 @@ KNOWN = [
         "command-group",
         r"`(inner_read_stdout|into_inner_write_stdin|id_same_as_inner)_(normal|group)` leaked \d+ process",
         "true positive: the test spawns `echo` or `cat` (alone, or as a process group) "
-        "and drops the child without `wait()`, so it stays a zombie nobody reaps (the "
-        "report names it, `[echo]`, and says to wait for it). In `tokio_unix` tokio "
-        "reaps a dropped child in the background, but only while a runtime polls its "
-        "driver: when the child's exit comes after the test's runtime has stopped, it "
-        "stays a zombie and is reported; when it comes before, tokio reaped it and the "
-        "test passes (so those vary from run to run)",
+        "with std's `Command` and drops the child without `wait()`, so it stays a "
+        "zombie nobody reaps (the report names it, `[echo]`, and says to wait for it). "
+        "The same tests in `tokio_unix` pass: tokio reaps a dropped child in the "
+        "background while a runtime runs (they failed now and then, by the child's "
+        "timing, until the test's runtime kept running while the test had a child)",
     ),
     (
         "tiny_http",

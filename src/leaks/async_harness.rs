@@ -191,9 +191,15 @@ fn build_runtime(scope: &TestScope) -> TestRuntime {
     }
 }
 
+/// How long an async test's runtime keeps running for a child process of the test,
+/// which tokio reaps at its driver's next turn after it ends if it is tokio's (a
+/// `Child` dropped unwaited). A test that leaves a child running pays it once, before
+/// its `linger`.
+const REAP_PATIENCE: Duration = Duration::from_millis(250);
+
 /// Stops the test's registry without blocking the runtime, gives the runtime's
-/// remaining tasks `linger`, shuts the runtime down with a deadline, and records in
-/// the scope what was left.
+/// remaining tasks `linger`, keeps it running a moment for a child process it may
+/// reap, shuts it down with a deadline, and records in the scope what was left.
 fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
     #[cfg(tokio_unstable)]
     let sites = test_runtime.sites.clone();
@@ -274,6 +280,28 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
                     }
                 });
             }
+        }
+    }
+    // tokio reaps a `Child` the test dropped unwaited in the background, but only
+    // while a runtime drives its process driver, which the shutdown below ends: a
+    // child that exits after that stays a zombie for ever. So while the test has a
+    // child, the runtime keeps running, for `REAP_PATIENCE` at most (tokio reaps one
+    // that ended at its driver's next turn); a child still there then gets `linger`
+    // like any other.
+    if scope.has_children() && !deadline.is_expired() {
+        let patience = Deadline::after(REAP_PATIENCE);
+        let reaped = || !scope.has_children() || deadline.is_expired() || patience.is_expired();
+        match scope.options().flavor {
+            Flavor::MultiThread => {
+                while !reaped() {
+                    deadline.sleep_at_most(backoff.next_pause());
+                }
+            }
+            Flavor::CurrentThread | Flavor::Local => runtime.block_on(async {
+                while !reaped() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }),
         }
     }
     let plain = metrics.num_alive_tasks().saturating_sub(managed_left());

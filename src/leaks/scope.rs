@@ -21,9 +21,9 @@ use super::options::{LeakPolicy, TestOptions};
 use super::output;
 use super::report::{LeakReport, ProcessFate, Straggler, TaskFindings, UnmanagedCheck};
 use super::survey::{
-    end_processes, lingering, managed_processes_left, process_ownership,
-    without_running_runtime_threads, Snapshot, Survey, ThreadCheck, LIVE_STACK_PATIENCE,
-    SHARED_PROCESS, UNSUPPORTED_PLATFORM,
+    children_born_since, end_processes, lingering, managed_processes_left, process_ownership,
+    tracked_children, without_running_runtime_threads, Snapshot, Survey, ThreadCheck,
+    LIVE_STACK_PATIENCE, SHARED_PROCESS, UNSUPPORTED_PLATFORM,
 };
 use super::{hang_doctor, helper};
 use crate::os::threads::OsThread;
@@ -253,6 +253,24 @@ impl TestScope {
                 |panics| super::report::task_panic_warning(&test, panics),
             );
         }
+    }
+
+    /// Whether a child process the test started is still this process's child,
+    /// running or a zombie: an async test's runtime may reap it in the background
+    /// while it runs (tokio does, for a `Child` dropped unwaited). False where
+    /// children are not checked (a shared process without thread tracking).
+    pub(super) fn has_children(&self) -> bool {
+        let children = match &self.check {
+            ThreadCheck::Diff(before) => {
+                children_born_since(&before.children, &HashSet::new(), &[])
+            }
+            ThreadCheck::Tracked => tracked_children(
+                self.attribution.as_ref().map_or(0, Attribution::scope),
+                &HashSet::new(),
+            ),
+            ThreadCheck::Off(_) => Vec::new(),
+        };
+        !children.is_empty()
     }
 
     /// The body has returned: the hang doctor lets the test go. If it is writing a

@@ -98,7 +98,7 @@ pub(super) const SHARED_PROCESS: &str =
 #[derive(Debug)]
 pub(super) struct Snapshot {
     pub(super) tids: HashSet<u32>,
-    children: HashSet<u32>,
+    pub(super) children: HashSet<u32>,
 }
 
 impl Snapshot {

@@ -478,3 +478,33 @@ fn one_sampler_for_the_process_charges_blocking_to_the_test_that_blocked() {
     assert!(out.contains("test scenarios::clean_async ... ok"), "{out}");
     assert!(!out.contains("`scenarios::clean_async` blocked"), "{out}");
 }
+
+/// tokio reaps a `Child` dropped unwaited in the background, but only while a
+/// runtime runs: the test's runtime keeps running while the test has a child (a
+/// moment at most), so one that ends just after the body is reaped, not reported as
+/// a zombie nobody reaped. Found on command-group's suite, whose tokio tests failed
+/// or passed by the child's timing. Under nextest and, with thread tracking, in a
+/// shared process.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_child_tokio_reaps_after_the_body_is_no_leak() {
+    let settings: &[bool] = if cfg!(feature = "thread-tracking") {
+        &[true, false]
+    } else {
+        &[true]
+    };
+    for &owns_process in settings {
+        let (passed, out) = run("a_dropped_child_tokio_reaps", owns_process, &[]);
+        assert!(passed, "{out}");
+        assert!(!out.contains("iris: test"), "{out}");
+    }
+}
+
+/// The same wait does not hide a child nobody will reap.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_std_child_dropped_in_an_async_test_is_still_a_zombie_nobody_reaped() {
+    let (passed, out) = run("a_dropped_std_child_nobody_reaps", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(out.contains("): [true], a zombie nobody reaped"), "{out}");
+}

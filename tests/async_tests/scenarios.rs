@@ -322,3 +322,28 @@ fn catches_its_own_panic() {
         assert!(caught.is_err());
     });
 }
+
+/// A child the test drops unwaited, as command-group's tokio tests do: tokio reaps it
+/// in the background once it ends, while a runtime runs. It ends after the body has
+/// returned, so only a runtime still running then can reap it.
+#[cfg(target_os = "linux")]
+#[iris_test]
+#[ignore = "run by end_to_end"]
+async fn a_dropped_child_tokio_reaps() {
+    let child = tokio::process::Command::new("sleep")
+        .arg("0.05")
+        .spawn()
+        .expect("sleep starts");
+    drop(child);
+}
+
+/// A std child dropped unwaited: nobody reaps it, with or without a runtime.
+#[cfg(target_os = "linux")]
+#[iris_test(linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+async fn a_dropped_std_child_nobody_reaps() {
+    let child = std::process::Command::new("true")
+        .spawn()
+        .expect("true starts");
+    drop(child);
+}
