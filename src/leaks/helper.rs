@@ -303,7 +303,9 @@ pub(super) fn on_sigterm(on_terminate: OnTerminate) -> Result<(), String> {
     }
     // In order of registration: the flag is set before the ring that reports it, and
     // both before the default action that ends the process when no helper serves.
-    signal_hook::flag::register(SIGTERM, helper.terminated.clone())
+    // A SIGTERM the process sends itself is the test's own business (a test of
+    // graceful shutdown): it sets no flag, so the helper neither dumps nor ends it.
+    crate::os::sigterm::flag_when_sent_from_outside(helper.terminated.clone())
         .and_then(|_| helper.bell.ring_on(SIGTERM))
         .and_then(|_| {
             signal_hook::flag::register_conditional_default(SIGTERM, helper.off_duty.clone())

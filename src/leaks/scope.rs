@@ -259,6 +259,7 @@ impl TestScope {
     /// running or a zombie: an async test's runtime may reap it in the background
     /// while it runs (tokio does, for a `Child` dropped unwaited). False where
     /// children are not checked (a shared process without thread tracking).
+    #[cfg(feature = "tokio")]
     pub(super) fn has_children(&self) -> bool {
         let children = match &self.check {
             ThreadCheck::Diff(before) => {

@@ -6,8 +6,9 @@
 //! discards a passing test's captured output; in parallel, a write breaks its `-q`
 //! progress line. So they are kept here and written once, when the process exits.
 //!
-//! This is the one place besides `tracking/hooks.rs` with `unsafe` code: Rust has no
-//! safe way to run code at process exit, so the C library's `atexit` is called.
+//! One of the few places with `unsafe` code (with `tracking/hooks.rs` and
+//! `sigterm.rs`): Rust has no safe way to run code at process exit, so the C
+//! library's `atexit` is called.
 //!
 //! Invariants:
 //! - The exit handler is registered once, the first time text is kept, and never

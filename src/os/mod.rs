@@ -14,4 +14,7 @@ pub(crate) mod cpu_affinity;
 pub(crate) mod cpu_load;
 pub(crate) mod processes;
 pub(crate) mod runner;
+// The harness's SIGTERM listener under nextest, which ignores the process's own.
+#[cfg(all(unix, feature = "harness"))]
+pub(crate) mod sigterm;
 pub(crate) mod threads;

@@ -823,6 +823,25 @@ fn a_short_test_under_nextest_finds_sigterm_untouched() {
     assert!(out.contains("1 passed"), "the scenario ran: {out}");
 }
 
+/// A SIGTERM the process sends itself is not nextest's: a test that handles its own
+/// (graceful shutdown) is neither dumped nor ended by Iris.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_sigterm_the_test_sends_itself_is_left_to_it() {
+    let (passed, out) = run_with_args(
+        &[
+            "--ignored",
+            "--exact",
+            "scenarios::a_test_handles_the_sigterm_it_sends_itself",
+        ],
+        true,
+        &[],
+    );
+    assert!(passed, "{out}");
+    assert!(out.contains("1 passed"), "the scenario ran: {out}");
+    assert!(!out.contains("was terminated (SIGTERM"), "{out}");
+}
+
 /// While no helper serves, Iris's SIGTERM handler takes the signal's default action
 /// itself: the signal is never swallowed.
 #[cfg(target_os = "linux")]

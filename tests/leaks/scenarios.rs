@@ -392,6 +392,30 @@ fn a_short_test_leaves_sigterm_alone() {
     );
 }
 
+/// As nextest runs it: a test of graceful shutdown, running long enough for Iris to
+/// listen for SIGTERM, handles the SIGTERM it sends itself. Iris must not take it
+/// for nextest's (no dump, and the process lives on).
+#[cfg(target_os = "linux")]
+#[iris_test]
+#[ignore = "run by end_to_end, as nextest runs it"]
+fn a_test_handles_the_sigterm_it_sends_itself() {
+    iris::wait_for_condition(sigterm_caught, Duration::from_secs(10))
+        .expect("Iris listens for SIGTERM once the test has run a while");
+    let got = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, got.clone()).unwrap();
+    signal_hook::low_level::raise(signal_hook::consts::SIGTERM).unwrap();
+    iris::wait_for_condition(
+        || got.load(std::sync::atomic::Ordering::SeqCst),
+        Duration::from_secs(10),
+    )
+    .expect("the test's own handler saw its SIGTERM");
+    // The helper was woken by the same signal. Had it taken the signal for nextest's,
+    // it would write its dump (reading debug information: about 0.6 s in a debug
+    // build here) and end the process: a negative shown over a bounded time, with a
+    // wide margin.
+    let _ = iris::wait_for_condition(|| false, Duration::from_secs(3));
+}
+
 /// The CPUs a thread may run on, as its `/proc` folder (`/proc/self/task/TID`,
 /// `/proc/thread-self`) lists them.
 #[cfg(target_os = "linux")]
