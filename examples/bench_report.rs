@@ -1327,7 +1327,13 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              (median of 5) the setting is a loss: 465, 543 and 608 ms, since each \
              backtrace std prints also reads Iris's debug information, larger for \
              optimised code (its inlined frames): +10 ms a printing binary with Iris, \
-             +22 ms with Iris optimised. \
+             +22 ms with Iris optimised. Also that morning, under nextest, Iris's \
+             SIGTERM listener is installed only once a test has run 500 ms (signal-hook's \
+             suite asserts that a short test finds SIGTERM untouched): one trivial test \
+             in a fresh process costs +124 µs (+140 before), two at a time +0.20 ms \
+             (+0.27); tokio-util's release suite under nextest, 5 rounds, +0.42-0.44 ms \
+             a process and 1.07-1.08x (1.06x and +0.33-0.41 ms the night before, within \
+             the spread of its runs, 1.055-1.076x over the week). \
              What was cut: every `#[iris_test] async fn` compiled three copies of tokio's \
              `block_on` (one per flavor) around its body; the body is now boxed as a \
              `dyn Future` first, so they are compiled once (147 copies to 9 in Iris's own \
