@@ -1329,11 +1329,14 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              optimised code (its inlined frames): +10 ms a printing binary with Iris, \
              +22 ms with Iris optimised. Also that morning, under nextest, Iris's \
              SIGTERM listener is installed only once a test has run 500 ms (signal-hook's \
-             suite asserts that a short test finds SIGTERM untouched): one trivial test \
-             in a fresh process costs +124 µs (+140 before), two at a time +0.20 ms \
-             (+0.27); tokio-util's release suite under nextest, 5 rounds, +0.42-0.44 ms \
-             a process and 1.07-1.08x (1.06x and +0.33-0.41 ms the night before, within \
-             the spread of its runs, 1.055-1.076x over the week). \
+             suite asserts that a short test finds SIGTERM untouched). It saves no \
+             time that can be measured: in two runs of this report one trivial test in \
+             a fresh process cost +124 and +142 µs (+140 before) and the hang doctor \
+             against `IRIS_HANG_DUMP=off` 1.047x and 1.053x (1.053x before), so what the \
+             doctor costs a process is its helper thread, not the signal's \
+             installation; tokio-util's release suite under nextest, 5 rounds, \
+             +0.42-0.44 ms a process and 1.07-1.08x (1.06x and +0.33-0.41 ms the night \
+             before, within the spread of its runs, 1.055-1.076x over the week). \
              What was cut: every `#[iris_test] async fn` compiled three copies of tokio's \
              `block_on` (one per flavor) around its body; the body is now boxed as a \
              `dyn Future` first, so they are compiled once (147 copies to 9 in Iris's own \
