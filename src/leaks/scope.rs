@@ -21,9 +21,9 @@ use super::options::{LeakPolicy, TestOptions};
 use super::output;
 use super::report::{LeakReport, ProcessFate, Straggler, TaskFindings, UnmanagedCheck};
 use super::survey::{
-    children_born_since, end_processes, lingering, managed_processes_left, process_ownership,
-    tracked_children, without_running_runtime_threads, Snapshot, Survey, ThreadCheck,
-    LIVE_STACK_PATIENCE, SHARED_PROCESS, UNSUPPORTED_PLATFORM,
+    end_processes, lingering, managed_processes_left, process_ownership,
+    without_running_runtime_threads, Snapshot, Survey, ThreadCheck, LIVE_STACK_PATIENCE,
+    SHARED_PROCESS, UNSUPPORTED_PLATFORM,
 };
 use super::{hang_doctor, helper};
 use crate::os::threads::OsThread;
@@ -261,6 +261,7 @@ impl TestScope {
     /// children are not checked (a shared process without thread tracking).
     #[cfg(feature = "tokio")]
     pub(super) fn has_children(&self) -> bool {
+        use super::survey::{children_born_since, tracked_children};
         let children = match &self.check {
             ThreadCheck::Diff(before) => {
                 children_born_since(&before.children, &HashSet::new(), &[])
