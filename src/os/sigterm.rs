@@ -19,7 +19,7 @@
 //!   `fork` (which keeps the handler) its own pid is the one compared.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// Sets `flag` when a SIGTERM arrives from another process; one this process sends
@@ -32,7 +32,7 @@ pub(crate) fn flag_when_sent_from_outside(flag: Arc<AtomicBool>) -> io::Result<(
         #[allow(unsafe_code)]
         let sender = unsafe { info.si_pid() };
         if sender != nix::unistd::getpid().as_raw() {
-            flag.store(true, Ordering::SeqCst);
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
         }
     };
     // SAFETY: the action is async-signal-safe (see the invariants).
