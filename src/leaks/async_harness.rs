@@ -288,9 +288,10 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
     // child, the runtime keeps running, for `REAP_PATIENCE` at most (tokio reaps one
     // that ended at its driver's next turn); a child still there then gets `linger`
     // like any other.
-    if scope.has_children() && !deadline.is_expired() {
+    let has_children = || scope.has_children(&threads.lock());
+    if has_children() && !deadline.is_expired() {
         let patience = Deadline::after(REAP_PATIENCE);
-        let reaped = || !scope.has_children() || deadline.is_expired() || patience.is_expired();
+        let reaped = || !has_children() || deadline.is_expired() || patience.is_expired();
         match scope.options().flavor {
             Flavor::MultiThread => {
                 while !reaped() {

@@ -257,14 +257,16 @@ impl TestScope {
 
     /// Whether a child process the test started is still this process's child,
     /// running or a zombie: an async test's runtime may reap it in the background
-    /// while it runs (tokio does, for a `Child` dropped unwaited). False where
-    /// children are not checked (a shared process without thread tracking).
+    /// while it runs (tokio does, for a `Child` dropped unwaited). Without thread
+    /// tracking, the children of the body's thread, the main thread and `threads`
+    /// (the runtime's, which spawn too) are looked at; false where children are not
+    /// checked (a shared process without thread tracking).
     #[cfg(feature = "tokio")]
-    pub(super) fn has_children(&self) -> bool {
+    pub(super) fn has_children(&self, threads: &[u32]) -> bool {
         use super::survey::{children_born_since, tracked_children};
         let children = match &self.check {
             ThreadCheck::Diff(before) => {
-                children_born_since(&before.children, &HashSet::new(), &[])
+                children_born_since(&before.children, &HashSet::new(), threads)
             }
             ThreadCheck::Tracked => tracked_children(
                 self.attribution.as_ref().map_or(0, Attribution::scope),

@@ -494,9 +494,14 @@ fn a_child_tokio_reaps_after_the_body_is_no_leak() {
         &[true]
     };
     for &owns_process in settings {
-        let (passed, out) = run("a_dropped_child_tokio_reaps", owns_process, &[]);
-        assert!(passed, "{out}");
-        assert!(!out.contains("iris: test"), "{out}");
+        for scenario in [
+            "a_dropped_child_tokio_reaps",
+            "a_child_a_worker_drops_tokio_reaps",
+        ] {
+            let (passed, out) = run(scenario, owns_process, &[]);
+            assert!(passed, "{scenario}: {out}");
+            assert!(!out.contains("iris: test"), "{scenario}: {out}");
+        }
     }
 }
 

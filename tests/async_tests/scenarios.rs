@@ -337,6 +337,23 @@ async fn a_dropped_child_tokio_reaps() {
     drop(child);
 }
 
+/// The same, spawned by a task on a worker thread of a multi-thread runtime (the
+/// worker is its parent thread).
+#[cfg(target_os = "linux")]
+#[iris_test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by end_to_end"]
+async fn a_child_a_worker_drops_tokio_reaps() {
+    tokio::spawn(async {
+        let child = tokio::process::Command::new("sleep")
+            .arg("0.05")
+            .spawn()
+            .expect("sleep starts");
+        drop(child);
+    })
+    .await
+    .unwrap();
+}
+
 /// A std child dropped unwaited: nobody reaps it, with or without a runtime.
 #[cfg(target_os = "linux")]
 #[iris_test(linger = "100ms")]
