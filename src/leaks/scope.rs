@@ -263,12 +263,13 @@ impl TestScope {
     /// checked (a shared process without thread tracking).
     #[cfg(feature = "tokio")]
     pub(super) fn has_children(&self, threads: &[u32]) -> bool {
-        use super::survey::{children_born_since, tracked_children};
+        // Asked every millisecond while it waits: pids only, not what each one is.
+        use super::survey::{child_pids_born_since, tracked_child_pids};
         let children = match &self.check {
             ThreadCheck::Diff(before) => {
-                children_born_since(&before.children, &HashSet::new(), threads)
+                child_pids_born_since(&before.children, &HashSet::new(), threads)
             }
-            ThreadCheck::Tracked => tracked_children(
+            ThreadCheck::Tracked => tracked_child_pids(
                 self.attribution.as_ref().map_or(0, Attribution::scope),
                 &HashSet::new(),
             ),

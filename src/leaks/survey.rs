@@ -128,26 +128,39 @@ pub(super) fn children_born_since(
     known: &HashSet<u32>,
     newborn_threads: &[u32],
 ) -> Vec<LeakedProcess> {
+    leaked_processes(child_pids_born_since(before, known, newborn_threads))
+}
+
+/// The pids of [`children_born_since`], sorted, without reading what each one is.
+pub(super) fn child_pids_born_since(
+    before: &HashSet<u32>,
+    known: &HashSet<u32>,
+    newborn_threads: &[u32],
+) -> Vec<u32> {
     let mut pids: Vec<u32> = processes::child_pids_of(parent_threads(newborn_threads))
         .unwrap_or_default()
         .into_iter()
         .filter(|p| !before.contains(p) && !known.contains(p))
         .collect();
     pids.sort_unstable();
-    leaked_processes(pids)
+    pids
 }
 
 /// Child processes the tracker charged to `scope` that are still this process's
 /// children (running, or zombies nobody reaped), other than `known` ones.
 pub(super) fn tracked_children(scope: u64, known: &HashSet<u32>) -> Vec<LeakedProcess> {
+    leaked_processes(tracked_child_pids(scope, known))
+}
+
+/// The pids of [`tracked_children`], without reading what each one is.
+pub(super) fn tracked_child_pids(scope: u64, known: &HashSet<u32>) -> Vec<u32> {
     let me = std::process::id();
-    let pids: Vec<u32> = tracking::children_in(scope)
+    tracking::children_in(scope)
         .into_iter()
         .filter(|pid| !known.contains(pid))
         // Still ours: a pid whose parent is someone else was reaped and reused.
         .filter(|pid| processes::process_stat(*pid).is_some_and(|(_, ppid)| ppid == me))
-        .collect();
-    leaked_processes(pids)
+        .collect()
 }
 
 /// Descriptions of processes `pids` that still exist (a zombie counts).

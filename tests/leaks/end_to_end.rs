@@ -790,15 +790,7 @@ fn the_helper_serves_every_open_test_while_tests_come_and_go() {
 #[cfg(target_os = "linux")]
 #[test]
 fn under_nextest_the_helper_runs_on_its_tests_cpu() {
-    let (passed, out) = run_with_args(
-        &[
-            "--ignored",
-            "--exact",
-            "scenarios::the_helper_runs_beside_its_test",
-        ],
-        true,
-        &[],
-    );
+    let (passed, out) = run("the_helper_runs_beside_its_test", true, &[]);
     assert!(passed, "{out}");
     assert!(out.contains("1 passed"), "the scenario ran: {out}");
 }
@@ -810,15 +802,7 @@ fn under_nextest_the_helper_runs_on_its_tests_cpu() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_short_test_under_nextest_finds_sigterm_untouched() {
-    let (passed, out) = run_with_args(
-        &[
-            "--ignored",
-            "--exact",
-            "scenarios::a_short_test_leaves_sigterm_alone",
-        ],
-        true,
-        &[],
-    );
+    let (passed, out) = run("a_short_test_leaves_sigterm_alone", true, &[]);
     assert!(passed, "{out}");
     assert!(out.contains("1 passed"), "the scenario ran: {out}");
 }
@@ -828,15 +812,7 @@ fn a_short_test_under_nextest_finds_sigterm_untouched() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_sigterm_the_test_sends_itself_is_left_to_it() {
-    let (passed, out) = run_with_args(
-        &[
-            "--ignored",
-            "--exact",
-            "scenarios::a_test_handles_the_sigterm_it_sends_itself",
-        ],
-        true,
-        &[],
-    );
+    let (passed, out) = run("a_test_handles_the_sigterm_it_sends_itself", true, &[]);
     assert!(passed, "{out}");
     assert!(out.contains("1 passed"), "the scenario ran: {out}");
     assert!(!out.contains("was terminated (SIGTERM"), "{out}");
