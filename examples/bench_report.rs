@@ -1285,7 +1285,13 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              and the test waits for it unless the CPUs are oversubscribed: trivial tests, \
              mean per process, two at a time on two cores, async 3.37 to 2.40 ms (plain \
              1.73 ms); with two busy loops per core beside them, 9.28 to 8.46 ms (plain \
-             7.17 ms). A debug build pays more: the binary with Iris is 2.3x larger (42 \
+             7.17 ms). (Once the helper stayed on its test's CPU, that wait only made it \
+             run its start and its leaving before the exit; since 2026-12-04 nobody \
+             waits, and the exit ends a helper that has nearly always not run yet: \
+             tokio-util's `codecs` test one process at a time, +0.27 to +0.14 ms; its \
+             suite under nextest, two jobs, quiet, 6.98 to 6.92 ms a process, plain \
+             6.59 ms; beside one busy loop per core, 15.99 to 15.42 ms, plain 14.12 ms.) \
+             A debug build pays more: the binary with Iris is 2.3x larger (42 \
              MB, 17,400 relocations to 3,600) and its code is paged in at first use (60-95 \
              more page faults a process); compiling Iris itself with `opt-level = 2` \
              changed nothing measurable with backtraces on (without them it does: \

@@ -10,19 +10,26 @@
 //! two; now every duty shares this one.
 //!
 //! Under nextest, which runs one test per process, the helper also leaves when the
-//! process's last open test ends, and unless the CPUs are oversubscribed that test
-//! waits (boundedly) until it has. A thread still asleep at `exit` must be woken to
-//! die, and the process is not done until it has run: where every CPU is busy
-//! (nextest runs a test process per core) the kernel may queue it behind another
-//! process for a whole scheduler slice. A test that waits for the helper gives up
-//! its own CPU to it instead. Measured on trivial release-build tests, two test
-//! processes at a time on two cores, mean per process (plain `#[test]` 1.53 ms):
-//! helper left asleep 2.84 ms sync, 3.54 ms async; waited for, 1.86 and 1.93 ms.
+//! process's last open test ends: it is rung to leave, and the test does not wait for
+//! it. A helper that has not run by then (nearly always: it waits on its test's CPU,
+//! which the test keeps busy) is ended by the process's exit without ever reaching
+//! its own code; one that has run is asleep and ends the same way. Until 2026-12-04
+//! the test waited (at most 10 ms) for the helper to end, unless the CPUs were
+//! oversubscribed: that paid off while the helper could be on another CPU, queued
+//! behind another test process at exit (trivial tests, two processes at a time on two
+//! cores, 2.84 ms left asleep against 1.86 ms waited for, plain 1.53 ms). Once the
+//! helper was kept on its test's CPU (below), the wait only made it run its start and
+//! its leaving before the exit: tokio-util's `codecs` test, one process at a time,
+//! +0.27 ms over plain waiting and +0.14 ms not (sync), +0.23 and +0.08 ms (its
+//! `task_tracker`, async); two at a time, +0.14 and +0.10 ms; beside one busy loop
+//! per core, +1.32 and +0.53 ms. Its whole suite under nextest (release, two jobs,
+//! median per process of 6-12 rounds): quiet, 6.98 ms waiting and 6.92 ms not (plain
+//! 6.59 ms); beside one busy loop per core, 15.99 and 15.42 ms (plain 14.12 ms).
 //!
 //! Under nextest the helper is also started on its test's CPU, and stays there
-//! (`os::cpu_affinity`): its start, the ring that sends it away and the wait for it
-//! to end are then hand-offs on one CPU, none of which wakes another CPU or queues
-//! the helper behind another process there. It sleeps almost all its life, so the
+//! (`os::cpu_affinity`): its start and the rings it gets are then hand-offs on one
+//! CPU, none of which wakes another CPU or queues the helper behind another process
+//! there. It sleeps almost all its life, so the
 //! CPU it shares costs the test nothing. Trivial tests, two test processes at a time
 //! on two cores, mean per process over plain `#[test]` / `#[tokio::test]`, started
 //! anywhere vs on the test's CPU (150-300 runs each, two rounds): release, quiet,
@@ -50,11 +57,12 @@
 //!   signal's default action, which ends the process as it would have without Iris.
 //! - The helper leaves only when no test is open (counted under the same lock as the
 //!   shift, so a test that opens meanwhile either keeps it or starts the next one),
-//!   and only under nextest. While none serves, `off_duty` is set and the signal
-//!   handler takes SIGTERM's default action itself: a SIGTERM is never swallowed.
-//!   The helper sets `off_duty` before it looks at the SIGTERM flag one last time,
-//!   and the handler sets the flag before it looks at `off_duty` (all `SeqCst`), so
-//!   at least one of them acts on a SIGTERM that arrives while it leaves.
+//!   and only under nextest; nobody waits for it to end. While none serves,
+//!   `off_duty` is set and the signal handler takes SIGTERM's default action itself:
+//!   a SIGTERM is never swallowed. The helper sets `off_duty` before it looks at the
+//!   SIGTERM flag one last time, and the handler sets the flag before it looks at
+//!   `off_duty` (all `SeqCst`), so at least one of them acts on a SIGTERM that
+//!   arrives while it leaves.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -65,8 +73,6 @@ use parking_lot::Mutex;
 use super::output::{self, Runner};
 use crate::os::cpu_affinity;
 use crate::os::threads as os_threads;
-use crate::sync::completion::Completion;
-use crate::sync::deadline::Deadline;
 use crate::threads::managed_thread::current_os_tid;
 
 /// One duty: does what is due at `now`, and says when it next needs to run (`None`:
@@ -95,8 +101,6 @@ struct Roster {
     /// The bell's far end while no thread holds it.
     waiting: Option<Waiting>,
     open_tests: usize,
-    /// The slot the serving thread completes as it ends.
-    ended: Option<Arc<Completion<()>>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -115,13 +119,7 @@ static ROSTER: Mutex<Roster> = Mutex::new(Roster {
     shift: Shift::OffDuty,
     waiting: None,
     open_tests: 0,
-    ended: None,
 });
-
-/// How long the last test waits for the leaving helper to end: long enough for a
-/// thread to get a CPU on a loaded machine (a few scheduler slices), short enough
-/// that a test never notices. Past it, the helper ends on its own, as before.
-const LEAVE_WAIT: Duration = Duration::from_millis(10);
 
 /// The helper, its thread serving (started if none does).
 fn helper() -> Option<&'static Helper> {
@@ -162,14 +160,11 @@ fn on_duty(helper: &'static Helper, roster: &mut Roster) -> bool {
             };
             // Before it exists: a SIGTERM from now on is the helper's to handle.
             helper.off_duty.store(false, Ordering::SeqCst);
-            let ended = Arc::new(Completion::new());
-            let ending = ended.clone();
             let builder = std::thread::Builder::new().name("iris-helper".into());
             let body = move || {
                 let registration = os_threads::HelperRegistration::new(current_os_tid());
                 serve(helper, waiting);
                 drop(registration);
-                ending.complete(());
             };
             // Under nextest the helper lives for one test and every start, ring and
             // leaving is a hand-off with it: on the test's CPU, none wakes another
@@ -181,7 +176,6 @@ fn on_duty(helper: &'static Helper, roster: &mut Roster) -> bool {
             };
             match spawned {
                 Ok(_) => {
-                    roster.ended = Some(ended);
                     roster.shift = Shift::Serving;
                     true
                 }
@@ -214,9 +208,9 @@ pub(super) fn test_opens() -> OpenTest {
 }
 
 impl Drop for OpenTest {
-    /// Under nextest (one test per process) the helper leaves once no test is open
-    /// (this process runs no other), and the test that closed last waits for it to
-    /// end, unless the CPUs are oversubscribed (see the module's documentation).
+    /// Under nextest (one test per process) the helper is rung to leave once no test
+    /// is open (this process runs no other); nobody waits for it (see the module's
+    /// documentation).
     fn drop(&mut self) {
         let mut roster = ROSTER.lock();
         roster.open_tests = roster.open_tests.saturating_sub(1);
@@ -230,30 +224,7 @@ impl Drop for OpenTest {
         if let Some(helper) = HELPER.get().and_then(Option::as_ref) {
             helper.bell.ring();
         }
-        let Some(ended) = roster.ended.clone() else {
-            return;
-        };
-        drop(roster);
-        if oversubscribed() {
-            return;
-        }
-        // Our CPU is the helper's while we wait, so it is not queued behind another
-        // process at exit; once it runs it ends within microseconds. Past the wait
-        // (still queued, or kept by a test that opened meanwhile) it ends on its own.
-        let _ = ended.take(Deadline::after(LEAVE_WAIT));
     }
-}
-
-/// Whether more threads are runnable than twice the CPUs (other work beside the
-/// test processes). Then a test that blocks to wait for the helper is queued twice
-/// (the helper, then itself) behind threads that never block, which costs more
-/// than the one wait at exit it saves: it lets the helper end on its own. Measured
-/// on trivial release-build tests, two test processes at a time on two cores:
-/// quiet, about 3 others are runnable and waiting saves 1.0-1.6 ms a process; with
-/// two busy loops per core beside them, 6-8 are and waiting costs 0.7-1.1 ms.
-/// Unknown (no `/proc`): it waits, as for nextest's usual one process per core.
-fn oversubscribed() -> bool {
-    crate::os::cpu_load::runnable_per_cpu_above(2) == Some(true)
 }
 
 /// Makes sure a helper thread serves (one may have left after an earlier test of

@@ -1,5 +1,5 @@
 //! What the operating system says about this process: its threads, their state, and
-//! its child processes and their descendants, how busy the CPUs are (Linux: `/proc`); and how it is run
+//! its child processes and their descendants (Linux: `/proc`); and how it is run
 //! (which test runner) and where a note to the user can go (`runner`). Beside `sync`, the
 //! lowest layer: it imports no other part of the crate.
 //!
@@ -9,9 +9,6 @@ pub(crate) mod at_exit;
 // The test harness's helper thread is started on its test's CPU.
 #[cfg(feature = "harness")]
 pub(crate) mod cpu_affinity;
-// Read by the test harness only (whether to wait for its helper thread).
-#[cfg(feature = "harness")]
-pub(crate) mod cpu_load;
 pub(crate) mod processes;
 pub(crate) mod runner;
 // The harness's SIGTERM listener under nextest, which ignores the process's own.
