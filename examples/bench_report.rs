@@ -1150,7 +1150,23 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
         out.push_str(
             "- **Real suites** (measured by `scripts/real-suites.py`, each row with its date and \
              commit). Verdicts: no false positive with thread tracking in any of the \
-             twenty-seven suites, debug or release, under either runner. signal-hook \
+             thirty-two suites, debug or release, under either runner. Five were added \
+             on 2026-12-04 (late morning) and found no defect of Iris: async-channel \
+             2.5.0 (41 tests, threads through `easy-parallel`) and polling 3.11.0 (19 \
+             that run here: pollers woken from other threads, sockets on localhost) pass \
+             everywhere, within 1.02x; rexpect 0.6.2 (22 tests, children in \
+             pseudo-terminals) passes everywhere, but for its own race in \
+             `test_read_line`, which writes before the child has turned the terminal's \
+             echo off (one process at a time: 4 of 100 runs failed with Iris and 0 \
+             without, quiet; 0 and 6 beside a busy loop per core); expectrl 0.7.1 (75 \
+             that run here, `cat`, `bash` and `python3` in pseudo-terminals) has two true \
+             positives, tests that hand their `cat` session to a detached thread blocked \
+             for ever reading it; moka 0.12.11 (162 that run here, sync and async \
+             caches) has 13 reports of blocking, async tests that `std::thread::sleep` \
+             200-500 ms on the runtime's worker on purpose (as opentelemetry_sdk's), and \
+             warnings for task panics: one deliberate, and 16 tasks of two tests that \
+             each panic here because they fetch a web page with no network, while the \
+             tests pass, since `join_all` throws the tasks' errors away. signal-hook \
              0.3.18 (27 tests), added on 2026-12-04 (morning), found one: its `sig_dfl` \
              test asserts that SIGTERM still has its default action, and under nextest \
              Iris had installed its SIGTERM listener (the dump of a test nextest \
@@ -1291,6 +1307,16 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              tokio-util's `codecs` test one process at a time, +0.27 to +0.14 ms; its \
              suite under nextest, two jobs, quiet, 6.98 to 6.92 ms a process, plain \
              6.59 ms; beside one busy loop per core, 15.99 to 15.42 ms, plain 14.12 ms.) \
+             Per test, each binary run alone as nextest runs it (7 runs each, medians, \
+             2026-12-04): Iris adds 0.165 ms to the median test and 0.334 ms on average, \
+             1.085x; without one test, 0.182 ms and 1.046x. That test, `io_simplex::\
+             multi_thread`, bounces bytes between two threads through a one-byte pipe: \
+             3.7 ms when the scheduler puts both threads on one CPU, 40-50 ms when it \
+             splits them, since on this virtual machine (no halt polling) each wake-up of \
+             the other, idle CPU costs about 20 µs. Plain, it is split in 10-20% of runs; \
+             with any other thread in the process it is split most of the time (median 12-35 \
+             ms with Iris's helper, 50 ms with a sleeping plain thread in place of the \
+             helper, 4.0 ms with no helper at all). Iris cannot do without that thread. \
              A debug build pays more: the binary with Iris is 2.3x larger (42 \
              MB, 17,400 relocations to 3,600) and its code is paged in at first use (60-95 \
              more page faults a process); compiling Iris itself with `opt-level = 2` \

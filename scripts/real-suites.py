@@ -265,15 +265,54 @@ SUITES = [
         "threads, and its tests connect to servers they start on localhost and drop",
         {},
     ),
+    (
+        "async-channel",
+        "2.5.0",
+        "an async MPMC channel whose tests send and receive across threads "
+        "(`easy-parallel`) and block on futures",
+        {},
+    ),
+    (
+        "polling",
+        "3.11.0",
+        "epoll with its own notification pipe: pollers woken from other threads, many "
+        "sockets on localhost, timeouts",
+        {},
+    ),
+    (
+        "rexpect",
+        "0.6.2",
+        "child processes in pseudo-terminals (`cat`, `bash`, `sleep`): its tests "
+        "spawn them, talk to them, and drop or kill them",
+        {},
+    ),
+    (
+        "expectrl",
+        "0.7.1",
+        "child processes in pseudo-terminals, sync and async (async-io): `cat`, "
+        "`echo`, `bash` and `python3` sessions that its tests expect output from, "
+        "interact with and drop",
+        {},
+    ),
+    (
+        "moka",
+        "0.12.11",
+        "a concurrent cache, sync and async (`#[tokio::test]`, one `#[actix_rt::test]`): "
+        "tests hammer caches from many threads and tasks, with eviction listeners "
+        "and expiry",
+        {},
+    ),
 ]
 
 # Suites whose tests are `#[tokio::test]`: Iris's `tokio` feature on.
-ASYNC = {"tokio-util", "bb8", "tower", "hyper-util", "deadpool", "opentelemetry_sdk", "tokio-stream", "command-group"}
+ASYNC = {"tokio-util", "bb8", "tower", "hyper-util", "deadpool", "opentelemetry_sdk", "tokio-stream", "command-group", "moka"}
 
 # Cargo arguments a suite's own tests need (as its CI runs them).
 SUITE_ARGS = {
     "tokio-util": ["--features", "full"],
     "command-group": ["--features", "with-tokio"],
+    # As its CI runs them: the sync and the future caches.
+    "moka": ["--features", "sync,future"],
     "tower": ["--features", "full"],
     "tokio-stream": ["--features", "full"],
     "hyper-util": ["--features", "full"],
@@ -296,6 +335,42 @@ OLD_LABELS = {"iris": "without tracking", "iris + thread-tracking": "with tracki
 # Why a report is what it is, once a person has read the test: (crate, pattern on
 # the report's first line, verdict). Anything not matched is printed as unread.
 KNOWN = [
+    (
+        "moka",
+        r"`future::cache::tests::\w+` blocked its runtime",
+        "true positive by Iris's blocking check, and meant by the test, as "
+        "opentelemetry_sdk's: these async tests call `std::thread::sleep` (200-500 ms) on "
+        "the runtime's worker to let the cache's pending work finish (its comments: "
+        "\"Ensure all scheduled notifications have been processed\", \"TODO: Need a "
+        "better way than sleeping\"), eleven of them inside the helper "
+        "`verify_notification_vec`; each report names the line; `blocking = \"off\"` on "
+        "such a test says so",
+    ),
+    (
+        "moka",
+        r"`future::cache::tests::handle_panic_in_(try_)?get_with`: 1 plain task\(s\) panicked",
+        "a warning, not a failure (`task_panics = \"warn\"`, the default): the regression "
+        "test for moka#43 spawns a task whose init future panics on purpose and drops "
+        "its `JoinHandle`; `task_panics = \"ignore\"` on the test says so",
+    ),
+    (
+        "moka",
+        r"`test_(try|optionally)_get_with`: 16 plain task\(s\) panicked",
+        "a warning, and a true one: each of the 16 tasks fetches https://www.rust-lang.org/ "
+        "with reqwest and asserts it got it; this machine has no network, so every task "
+        "panics, and the test passes anyway, since `join_all` over the `JoinHandle`s "
+        "throws their errors away. Iris's warning is the only sign of it",
+    ),
+    (
+        "expectrl",
+        r"`blocking_read_after_non_blocking(_try_read)?` leaked 1 thread\(s\) and 1 process",
+        "true positive: the test moves its `cat` session into a detached thread that "
+        "blocks for ever reading it (the thread panics with \"it's unnexpected that read "
+        "operation will be ended\" if the read ever returns) and returns 100 ms later; "
+        "`cat` and the thread outlive it. The thread's panic that follows the report is "
+        "that read ending when Iris ends `cat` after the report (without tracking, under "
+        "`cargo test`, nothing is checked and the test passes)",
+    ),
     (
         "command-group",
         r"`(inner_read_stdout|into_inner_write_stdin|id_same_as_inner)_(normal|group)` leaked \d+ process",
@@ -514,6 +589,15 @@ KNOWN_RACY = [
         "second, to have dropped 4 connections by then, a margin of the time the pool "
         "takes to hand out its first connection; seen failing 2 times in 30 runs with "
         "Iris and 0 in 10 without, on a machine whose 2 cores run 18 tests at once",
+    ),
+    (
+        "rexpect",
+        "session::tests::test_read_line",
+        "rexpect's own race: the forked child turns the terminal's echo off only after "
+        "the fork, while the test writes its line at once, so the line can come back "
+        "echoed as well as from `cat` (`\"hanshans\"`); one test process at a time, "
+        "release, it failed 4 of 100 runs with Iris and 0 without on a quiet machine, "
+        "0 with Iris and 6 without beside a busy loop per core",
     ),
 ]
 
