@@ -125,6 +125,31 @@ pub struct LeakReport {
     pub(crate) timed_out: Option<Duration>,
     /// What became of the leaked processes after the report, once decided.
     pub(crate) processes_fate: Option<ProcessFate>,
+    /// Panics a `"warn"` policy took out of the findings and wrote as a warning:
+    /// they fail nothing and the report's text leaves them out, but its JSON line
+    /// keeps them (`warned`), so that a run collected with `IRIS_LEAK_REPORT` loses
+    /// none (under nextest a passing test's warning is otherwise not shown).
+    pub(crate) warned: Warned,
+}
+
+/// Panics written as warnings instead of failing the test (see
+/// [`LeakReport::warned`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Warned {
+    pub(crate) plain_panics: Vec<PlainPanic>,
+    #[cfg(feature = "tokio")]
+    pub(crate) task_panics: Vec<crate::tasks::task_panics::TaskPanic>,
+}
+
+impl Warned {
+    /// Whether nothing was warned about.
+    pub(crate) fn is_empty(&self) -> bool {
+        #[cfg(feature = "tokio")]
+        if !self.task_panics.is_empty() {
+            return false;
+        }
+        self.plain_panics.is_empty()
+    }
 }
 
 /// A worker held inside one poll while it slept.
@@ -453,19 +478,28 @@ impl LeakReport {
                 ])
             })
             .collect();
-        let plain_panics: Vec<Json> = self
-            .plain_panics
-            .iter()
-            .map(|p| {
-                Json::object([
-                    ("thread", p.thread.as_str().into()),
-                    ("tid", p.tid.into()),
-                    ("message", p.message.as_str().into()),
-                    ("location", p.location.clone().into()),
-                    ("origin", p.origin.as_ref().map_or(Json::Null, origin)),
-                ])
-            })
-            .collect();
+        let plain_panic = |p: &PlainPanic| {
+            Json::object([
+                ("thread", p.thread.as_str().into()),
+                ("tid", p.tid.into()),
+                ("message", p.message.as_str().into()),
+                ("location", p.location.clone().into()),
+                ("origin", p.origin.as_ref().map_or(Json::Null, origin)),
+            ])
+        };
+        let plain_panics: Vec<Json> = self.plain_panics.iter().map(plain_panic).collect();
+        let warned = Json::object([
+            (
+                "plain_panics",
+                self.warned
+                    .plain_panics
+                    .iter()
+                    .map(plain_panic)
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
+            ("task_panics", self.warned_task_panics_json().into()),
+        ]);
         let check = match &self.unmanaged_check {
             UnmanagedCheck::Checked => "checked".to_string(),
             UnmanagedCheck::Tracked => "tracked".to_string(),
@@ -510,6 +544,7 @@ impl LeakReport {
             ("panics", panics.into()),
             ("plain_panics", plain_panics.into()),
             ("task_panics", self.task_panics_json().into()),
+            ("warned", warned),
             ("unmanaged_check", check.into()),
             (
                 "tasks",
@@ -553,18 +588,16 @@ impl LeakReport {
     /// The plain tasks' panics, for the JSON line.
     #[cfg(feature = "tokio")]
     fn task_panics_json(&self) -> Vec<Json> {
-        self.tasks
-            .panics
+        self.tasks.panics.iter().map(task_panic_json).collect()
+    }
+
+    /// The plain tasks' panics written as a warning, for the JSON line.
+    #[cfg(feature = "tokio")]
+    fn warned_task_panics_json(&self) -> Vec<Json> {
+        self.warned
+            .task_panics
             .iter()
-            .map(|p| {
-                Json::object([
-                    ("task", p.task.as_str().into()),
-                    ("message", p.message.as_str().into()),
-                    ("location", p.location.clone().into()),
-                    ("spawned_at", p.spawned_at.clone().into()),
-                    ("thread", p.thread.as_str().into()),
-                ])
-            })
+            .map(task_panic_json)
             .collect()
     }
 
@@ -572,6 +605,23 @@ impl LeakReport {
     fn task_panics_json(&self) -> Vec<Json> {
         Vec::new()
     }
+
+    #[cfg(not(feature = "tokio"))]
+    fn warned_task_panics_json(&self) -> Vec<Json> {
+        Vec::new()
+    }
+}
+
+/// One plain task's panic, for the JSON line.
+#[cfg(feature = "tokio")]
+fn task_panic_json(p: &crate::tasks::task_panics::TaskPanic) -> Json {
+    Json::object([
+        ("task", p.task.as_str().into()),
+        ("message", p.message.as_str().into()),
+        ("location", p.location.clone().into()),
+        ("spawned_at", p.spawned_at.clone().into()),
+        ("thread", p.thread.as_str().into()),
+    ])
 }
 
 impl std::error::Error for LeakReport {}
@@ -1168,6 +1218,7 @@ mod tests {
             plain_panics: Vec::new(),
             timed_out: None,
             processes_fate: None,
+            warned: Warned::default(),
         }
     }
 

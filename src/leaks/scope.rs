@@ -201,7 +201,14 @@ impl TestScope {
         let policy = self.options.policy();
         let mut report = self.collect();
         self.weigh_panics(&mut report);
-        if report.is_clean() || policy == LeakPolicy::Ignore {
+        if policy == LeakPolicy::Ignore {
+            return Ok(());
+        }
+        if report.is_clean() {
+            // Warnings alone fail nothing, but a collected run keeps them.
+            if !report.warned.is_empty() {
+                output::append_json(&report);
+            }
             return Ok(());
         }
         output::append_json(&report);
@@ -237,21 +244,26 @@ impl TestScope {
 
     /// Applies the `thread_panics` and `task_panics` policies to the plain threads'
     /// and plain tasks' panics found: kept as findings under `Fail`, written as a
-    /// warning after the run under `Warn`, dropped under `Ignore`.
+    /// warning after the run (and kept in the report's `warned`, for its JSON line)
+    /// under `Warn`, dropped under `Ignore`.
     fn weigh_panics(&self, report: &mut LeakReport) {
         let test = report.test.clone();
-        report.plain_panics = weigh(
+        let (kept, warned) = weigh(
             self.options.thread_panics_value(),
             std::mem::take(&mut report.plain_panics),
             |panics| super::report::thread_panic_warning(&test, panics),
         );
+        report.plain_panics = kept;
+        report.warned.plain_panics = warned;
         #[cfg(feature = "tokio")]
         {
-            report.tasks.panics = weigh(
+            let (kept, warned) = weigh(
                 self.options.task_panics_value(),
                 std::mem::take(&mut report.tasks.panics),
                 |panics| super::report::task_panic_warning(&test, panics),
             );
+            report.tasks.panics = kept;
+            report.warned.task_panics = warned;
         }
     }
 
@@ -392,6 +404,7 @@ impl TestScope {
             plain_panics,
             timed_out: None,
             processes_fate: None,
+            warned: Default::default(),
         }
     }
 
@@ -410,14 +423,20 @@ impl TestScope {
 
 /// The panics a policy keeps as findings: all of them under `Fail`; under `Warn`
 /// none, once `warning` has written them after the run; under `Ignore` none.
-fn weigh<P>(policy: LeakPolicy, panics: Vec<P>, warning: impl FnOnce(&[P]) -> String) -> Vec<P> {
+/// Splits `panics` by `policy` into the findings kept (under `Fail`) and those
+/// written as a warning (under `Warn`, written here); `Ignore` keeps neither.
+fn weigh<P>(
+    policy: LeakPolicy,
+    panics: Vec<P>,
+    warning: impl FnOnce(&[P]) -> String,
+) -> (Vec<P>, Vec<P>) {
     match policy {
-        LeakPolicy::Fail => panics,
+        LeakPolicy::Fail => (panics, Vec::new()),
         LeakPolicy::Warn if !panics.is_empty() => {
             output::after_the_run(&warning(&panics));
-            Vec::new()
+            (Vec::new(), panics)
         }
-        LeakPolicy::Warn | LeakPolicy::Ignore => Vec::new(),
+        LeakPolicy::Warn | LeakPolicy::Ignore => (Vec::new(), Vec::new()),
     }
 }
 

@@ -399,6 +399,47 @@ fn a_detached_tasks_panic_is_warned_about_by_default_with_its_message_and_place(
     assert!(passed && !out.contains("plain task"), "{out}");
 }
 
+/// A warning fails nothing, but a run collected with `IRIS_LEAK_REPORT` keeps it:
+/// under nextest a passing test's output (and so its warning) is not shown. Found
+/// on moka's suite, whose two tests passed while all their tasks panicked.
+#[test]
+fn a_warned_task_panic_is_kept_in_the_json_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leaks.jsonl");
+    let (passed, out) = run(
+        "detached_task_panic_warned",
+        true,
+        &[("IRIS_LEAK_REPORT", path.to_str().unwrap())],
+    );
+    assert!(passed, "{out}");
+    let text = std::fs::read_to_string(&path).expect("a line for the warned test");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let line = &lines[0];
+    assert_eq!(line["test"], "scenarios::detached_task_panic_warned");
+    assert_eq!(line["leaked"], 0, "a warning is no finding: {line}");
+    assert_eq!(line["task_panics"].as_array().unwrap().len(), 0, "{line}");
+    assert_eq!(
+        line["warned"]["task_panics"][0]["message"], "the detached job failed",
+        "{line}"
+    );
+    // Silenced, it is not written at all.
+    let silent = dir.path().join("silent.jsonl");
+    let (passed, _) = run(
+        "detached_task_panic_warned",
+        true,
+        &[
+            ("IRIS_LEAK_REPORT", silent.to_str().unwrap()),
+            ("IRIS_TASK_PANICS", "ignore"),
+        ],
+    );
+    assert!(passed);
+    assert!(!silent.exists(), "nothing to keep");
+}
+
 #[test]
 fn task_panics_fail_makes_a_detached_tasks_panic_fail_the_test_on_both_flavors() {
     for scenario in [

@@ -196,6 +196,22 @@ fn thread_panics_warn_lets_a_test_that_means_the_panic_pass_and_says_what_it_was
             assert!(warned > summary, "{out}");
         }
     }
+    // Kept in the JSON line of a collected run, apart from the findings.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leaks.jsonl");
+    let (passed, out) = run(
+        "a_meant_panic_warned",
+        true,
+        &[("IRIS_LEAK_REPORT", path.to_str().unwrap())],
+    );
+    assert!(passed, "{out}");
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&path).unwrap().trim()).unwrap();
+    assert_eq!(line["leaked"], 0, "{line}");
+    assert_eq!(
+        line["warned"]["plain_panics"][0]["message"], "the job failed on purpose",
+        "{line}"
+    );
     // The run's environment overrides the attribute: the same test fails.
     let (passed, out) = run(
         "a_meant_panic_warned",
