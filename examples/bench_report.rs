@@ -1151,7 +1151,8 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
             "- **Real suites** (measured by `scripts/real-suites.py`, each row with its date and \
              commit). Verdicts: no false positive with thread tracking in any of the \
              thirty-two suites, debug or release, under either runner. Five were added \
-             on 2026-12-04 (late morning) and found no defect of Iris: async-channel \
+             on 2026-12-04 (late morning), with no false positive; one found a gap (below, \
+             moka's): async-channel \
              2.5.0 (41 tests, threads through `easy-parallel`) and polling 3.11.0 (19 \
              that run here: pollers woken from other threads, sockets on localhost) pass \
              everywhere, within 1.02x; rexpect 0.6.2 (22 tests, children in \
@@ -1166,7 +1167,10 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              200-500 ms on the runtime's worker on purpose (as opentelemetry_sdk's), and \
              warnings for task panics: one deliberate, and 16 tasks of two tests that \
              each panic here because they fetch a web page with no network, while the \
-             tests pass, since `join_all` throws the tasks' errors away. signal-hook \
+             tests pass, since `join_all` throws the tasks' errors away. Under nextest \
+             those warnings were lost: a passing test's output is shown only with \
+             `--success-output final`, and a test whose only findings were warnings wrote \
+             no `IRIS_LEAK_REPORT` line; it now does (`warned`). signal-hook \
              0.3.18 (27 tests), added on 2026-12-04 (morning), found one: its `sig_dfl` \
              test asserts that SIGTERM still has its default action, and under nextest \
              Iris had installed its SIGTERM listener (the dump of a test nextest \
