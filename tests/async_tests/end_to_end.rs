@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::scenario::{run, site_in};
+use crate::scenario::{run, run_collecting_json, site_in};
 
 /// The scenarios stop in well under a second (stop_timeout and linger of 100-200 ms
 /// plus the 250 ms shutdown deadline); the wide margin is for a loaded machine: what
@@ -404,20 +404,9 @@ fn a_detached_tasks_panic_is_warned_about_by_default_with_its_message_and_place(
 /// on moka's suite, whose two tests passed while all their tasks panicked.
 #[test]
 fn a_warned_task_panic_is_kept_in_the_json_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("leaks.jsonl");
-    let (passed, out) = run(
-        "detached_task_panic_warned",
-        true,
-        &[("IRIS_LEAK_REPORT", path.to_str().unwrap())],
-    );
+    let (passed, out, lines) = run_collecting_json("detached_task_panic_warned", true, &[]);
     assert!(passed, "{out}");
-    let text = std::fs::read_to_string(&path).expect("a line for the warned test");
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines.len(), 1, "{text}");
+    assert_eq!(lines.len(), 1, "a line for the warned test: {lines:?}");
     let line = &lines[0];
     assert_eq!(line["test"], "scenarios::detached_task_panic_warned");
     assert_eq!(line["leaked"], 0, "a warning is no finding: {line}");
@@ -427,17 +416,12 @@ fn a_warned_task_panic_is_kept_in_the_json_line() {
         "{line}"
     );
     // Silenced, it is not written at all.
-    let silent = dir.path().join("silent.jsonl");
-    let (passed, _) = run(
+    let (passed, _, lines) = run_collecting_json(
         "detached_task_panic_warned",
         true,
-        &[
-            ("IRIS_LEAK_REPORT", silent.to_str().unwrap()),
-            ("IRIS_TASK_PANICS", "ignore"),
-        ],
+        &[("IRIS_TASK_PANICS", "ignore")],
     );
-    assert!(passed);
-    assert!(!silent.exists(), "nothing to keep");
+    assert!(passed && lines.is_empty(), "nothing to keep: {lines:?}");
 }
 
 #[test]

@@ -51,6 +51,29 @@ pub fn run_with_args(args: &[&str], owns_process: bool, env: &[(&str, &str)]) ->
     (status.success(), text)
 }
 
+/// [`run`] with `IRIS_LEAK_REPORT` pointed at a fresh file; also returns the JSON
+/// lines the scenario wrote there (none when it wrote nothing).
+#[allow(dead_code)] // the leaks binary checks appending to one file across runs instead
+pub fn run_collecting_json(
+    name: &str,
+    owns_process: bool,
+    env: &[(&str, &str)],
+) -> (bool, String, Vec<serde_json::Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leaks.jsonl");
+    let mut env = env.to_vec();
+    env.push(("IRIS_LEAK_REPORT", path.to_str().unwrap()));
+    let (passed, out) = run(name, owns_process, &env);
+    let lines = std::fs::read_to_string(&path)
+        .map(|text| {
+            text.lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    (passed, out, lines)
+}
+
 /// `FILE:LINE:` of the first line of `file` (relative to the package) containing
 /// `pattern`, as a spawn location or a panic location is printed.
 pub fn site_in(file: &str, pattern: &str) -> String {

@@ -1,4 +1,4 @@
-use crate::scenario::{run, run_with_args, site_in};
+use crate::scenario::{run, run_collecting_json, run_with_args, site_in};
 
 /// The leaky scenarios and the well-behaved ones that run beside them.
 const LEAKY: [&str; 3] = [
@@ -197,16 +197,9 @@ fn thread_panics_warn_lets_a_test_that_means_the_panic_pass_and_says_what_it_was
         }
     }
     // Kept in the JSON line of a collected run, apart from the findings.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("leaks.jsonl");
-    let (passed, out) = run(
-        "a_meant_panic_warned",
-        true,
-        &[("IRIS_LEAK_REPORT", path.to_str().unwrap())],
-    );
+    let (passed, out, lines) = run_collecting_json("a_meant_panic_warned", true, &[]);
     assert!(passed, "{out}");
-    let line: serde_json::Value =
-        serde_json::from_str(std::fs::read_to_string(&path).unwrap().trim()).unwrap();
+    let line = &lines[0];
     assert_eq!(line["leaked"], 0, "{line}");
     assert_eq!(
         line["warned"]["plain_panics"][0]["message"], "the job failed on purpose",
@@ -475,16 +468,9 @@ fn the_timeout_dump_shows_where_the_body_and_its_threads_are() {
 
 #[test]
 fn the_json_line_carries_the_creation_site_and_live_frames() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("leaks.jsonl");
-    let (passed, out) = run(
-        "leaks_a_raw_thread",
-        false,
-        &[("IRIS_LEAK_REPORT", path.to_str().unwrap())],
-    );
+    let (passed, out, lines) = run_collecting_json("leaks_a_raw_thread", false, &[]);
     assert!(!passed, "{out}");
-    let line = std::fs::read_to_string(&path).unwrap();
-    let json: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    let json = &lines[0];
     assert_eq!(json["unmanaged_check"], "tracked", "{json}");
     let thread = &json["unmanaged"][0];
     assert_eq!(thread["name"], "leaky-raw", "{json}");
