@@ -1150,9 +1150,11 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
         out.push_str(
             "- **Real suites** (measured by `scripts/real-suites.py`, each row with its date and \
              commit). Verdicts: no false positive with thread tracking in any of the \
-             thirty-two suites, debug or release, under either runner. Five were added \
+             thirty-three suites, debug or release, under either runner. Six were added \
              on 2026-12-04 (late morning), with no false positive; one found a gap (below, \
-             moka's): async-channel \
+             moka's). interprocess 2.2.3 (17 that run here: local sockets between a \
+             server thread and client threads under a watchdog thread, sync and tokio) \
+             passes everywhere; async-channel \
              2.5.0 (41 tests, threads through `easy-parallel`) and polling 3.11.0 (19 \
              that run here: pollers woken from other threads, sockets on localhost) pass \
              everywhere, within 1.02x; rexpect 0.6.2 (22 tests, children in \

@@ -295,6 +295,13 @@ SUITES = [
         {},
     ),
     (
+        "interprocess",
+        "2.2.3",
+        "local sockets and pipes between threads: each test runs a server thread and "
+        "client threads under its own watchdog thread, sync and tokio",
+        {},
+    ),
+    (
         "moka",
         "0.12.11",
         "a concurrent cache, sync and async (`#[tokio::test]`, one `#[actix_rt::test]`): "
@@ -313,6 +320,7 @@ SUITE_ARGS = {
     "command-group": ["--features", "with-tokio"],
     # As its CI runs them: the sync and the future caches.
     "moka": ["--features", "sync,future"],
+    "interprocess": ["--features", "tokio"],
     "tower": ["--features", "full"],
     "tokio-stream": ["--features", "full"],
     "hyper-util": ["--features", "full"],
