@@ -193,6 +193,9 @@ impl ThreadContainer {
     pub async fn stop_async(&self, timeout: Duration) -> Result<(), StopError> {
         let deadline = Deadline::after(timeout);
         let mut stop = self.begin_stop();
+        if stop.has_nothing_to_stop() {
+            return Ok(());
+        }
         while let Some(waits) = stop.signal_next() {
             for (container, awaited) in waits {
                 let gone = container.members_gone(awaited);

@@ -117,6 +117,24 @@ pub(crate) struct StopRun {
 pub(crate) type LevelWait = Vec<(ThreadContainer, Awaited)>;
 
 impl StopRun {
+    /// Whether the closed tree has nothing a stop would act on: no member, no
+    /// executor to drain, no finished thread to join, no panic to report. Then the
+    /// steps would signal and wait for nobody and the verdict would be `Ok`; a test's
+    /// registry, stopped at the end of every test, is nearly always so, and the steps
+    /// cost it tens of microseconds in a debug build.
+    ///
+    /// Exact because the live sets were closed first (nothing joins after this look)
+    /// and a leaving member records its panic and queues its handle before it leaves:
+    /// an empty live set means those are already in the tree.
+    pub(crate) fn has_nothing_to_stop(&self) -> bool {
+        self.levels.iter().flatten().all(|container| {
+            container.inner.live.len() == 0 && {
+                let tree = container.inner.tree.lock();
+                tree.drains.is_empty() && tree.reap.is_empty() && tree.panics.is_empty()
+            }
+        })
+    }
+
     /// Signals the next step (a phase of a level: its threads and tasks, then its
     /// executors' workers) and returns what to wait for before the step after it;
     /// `None` when every step is done.
@@ -372,6 +390,9 @@ impl ThreadContainer {
     pub fn stop(&self, timeout: Duration) -> Result<(), StopError> {
         let deadline = Deadline::after(timeout);
         let mut stop = self.begin_stop();
+        if stop.has_nothing_to_stop() {
+            return Ok(());
+        }
         while let Some(waits) = stop.signal_next() {
             for (container, awaited) in waits {
                 container.inner.live.await_none(awaited, deadline);

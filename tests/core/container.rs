@@ -60,6 +60,29 @@ fn a_panic_is_reported_even_if_nobody_joined() {
 }
 
 #[test]
+fn a_finished_tree_still_reports_the_panic_of_a_childs_thread() {
+    // Nothing is alive when the stop begins: it must still look into the child.
+    let app = ThreadContainer::new("app");
+    let child = app.create_child("child");
+    drop(child.spawn("gone", |_stop| panic!("in the child")));
+    assert!(app.wait_timeout(PATIENCE));
+    assert!(!app.is_alive());
+    let error = app.stop(PATIENCE).unwrap_err();
+    assert_eq!(error.panics().len(), 1);
+    assert_eq!(error.panics()[0].message(), "in the child");
+    assert_eq!(error.panics()[0].container(), "app/child");
+    // Stop is idempotent: with the thread joined by now, the panic is still its verdict.
+    let again = app.stop(Duration::ZERO).unwrap_err();
+    assert_eq!(again.panics()[0].message(), "in the child");
+    // An empty tree with nothing recorded stops cleanly, at once, every time.
+    let empty = ThreadContainer::new("empty");
+    empty.create_child("idle");
+    assert!(empty.stop(Duration::ZERO).is_ok());
+    assert!(empty.stop(Duration::MAX).is_ok());
+    assert!(empty.is_stopped());
+}
+
+#[test]
 fn a_straggler_is_named_with_its_spawn_site_and_stop_returns_on_time() {
     let app = ThreadContainer::new("app");
     let release = StopToken::new();
