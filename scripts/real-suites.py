@@ -555,6 +555,11 @@ KNOWN = [
         "it strongly and retry for `connection_timeout` (1 s, measured with std's "
         "clock), so reaper and attempts keep the dropped pool alive for ever: still 2-3 "
         "tasks after 20 s of real `linger` (checked with `IRIS_DEFAULT_IGNORES=off`). "
+        "The leak rests on a race in bb8, and in about half the runs `test_idle_timeout` passes, rightly: "
+        "its body ends 5 s in, just as the reaper's fifth tick is due; when the body "
+        "drops the pool first, that tick finds it gone and the reaper ends with nothing "
+        "in flight (seen with prints in bb8: reaper ended 0.4 ms after the body, no "
+        "attempt started), so nothing outlives the test. "
         "Its other 24 tests drop pools whose reaper (every 30 s by default) ends at "
         "its next tick: run on in paused time, it ends, and no test fails",
     ),
