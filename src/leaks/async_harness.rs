@@ -5,11 +5,14 @@
 //! - Each test gets a fresh runtime, built after its registry scope is open, whose
 //!   threads inherit the scope (`tasks::runtime`).
 //! - The end of a test is bounded: the registry is stopped without blocking the
-//!   runtime (`stop_timeout`), the runtime's remaining tasks get `linger` to finish
-//!   while the runtime keeps running them (on a one-thread runtime, first in paused
-//!   time, `tasks::fast_forward`, at most 250 ms of real time, counted in `linger`),
-//!   and the runtime is shut down with a deadline of `SHUTDOWN_DEADLINE` (250 ms). So
-//!   a test ends within `stop_timeout + linger` plus a small constant, even with a
+//!   runtime (`stop_timeout`); then one grace period, `linger`, begins: the
+//!   runtime's remaining tasks get it to finish while the runtime keeps running them
+//!   (on a one-thread runtime, first in paused time, `tasks::fast_forward`, at most
+//!   250 ms of real time), then its child processes get the rest of it (tokio reaps
+//!   a dropped `Child` only while a runtime runs), and the runtime is shut down with
+//!   a deadline of `SHUTDOWN_DEADLINE` (250 ms); the final look at threads waits only
+//!   for what is left of the same grace period (`TestScope::grace`). So a test ends
+//!   within `stop_timeout + linger` plus a small constant, even with a
 //!   `spawn_blocking` that never returns.
 //! - The test's own panic wins, as in `run_test`.
 
@@ -191,12 +194,6 @@ fn build_runtime(scope: &TestScope) -> TestRuntime {
     }
 }
 
-/// How long an async test's runtime keeps running for a child process of the test,
-/// which tokio reaps at its driver's next turn after it ends if it is tokio's (a
-/// `Child` dropped unwaited). A test that leaves a child running pays it once, before
-/// its `linger`.
-const REAP_PATIENCE: Duration = Duration::from_millis(250);
-
 /// Stops the test's registry without blocking the runtime, gives the runtime's
 /// remaining tasks `linger`, keeps it running a moment for a child process it may
 /// reap, shuts it down with a deadline, and records in the scope what was left.
@@ -229,7 +226,9 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
     let metrics = runtime.handle().metrics();
     let managed_left = || registry.alive_tasks().len();
     let plain_alive = || metrics.num_alive_tasks() > managed_left();
+    // One grace period for everything the test left: tasks, children, then threads.
     let deadline = Deadline::after(linger);
+    scope.grace = Some(deadline);
     let backoff = Backoff::new(Duration::from_micros(50), Duration::from_millis(10));
     match scope.options().flavor {
         // The tasks run on the workers, not on this thread: it waits on the clock,
@@ -285,22 +284,24 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
     // tokio reaps a `Child` the test dropped unwaited in the background, but only
     // while a runtime drives its process driver, which the shutdown below ends: a
     // child that exits after that stays a zombie for ever. So while the test has a
-    // child, the runtime keeps running, for `REAP_PATIENCE` at most (tokio reaps one
-    // that ended at its driver's next turn); a child still there then gets `linger`
-    // like any other.
+    // child, the runtime keeps running, for the rest of the grace period: a child
+    // that ends within `linger` is reaped, as `linger` promises; one still there
+    // after it is reported.
     let has_children = || scope.has_children(&threads.lock());
     if has_children() && !deadline.is_expired() {
-        let patience = Deadline::after(REAP_PATIENCE);
-        let reaped = || !has_children() || deadline.is_expired() || patience.is_expired();
         match scope.options().flavor {
             Flavor::MultiThread => {
-                while !reaped() {
+                while has_children() && !deadline.is_expired() {
                     deadline.sleep_at_most(backoff.next_pause());
                 }
             }
+            // The driver turns inside `block_on`: a yield gives it a turn, and the
+            // pause between turns is real time (a runtime timer would not wait in
+            // paused time, only spin).
             Flavor::CurrentThread | Flavor::Local => runtime.block_on(async {
-                while !reaped() {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
+                while has_children() && !deadline.is_expired() {
+                    tokio::task::yield_now().await;
+                    deadline.sleep_at_most(backoff.next_pause());
                 }
             }),
         }

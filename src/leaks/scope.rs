@@ -27,6 +27,7 @@ use super::survey::{
 };
 use super::{hang_doctor, helper};
 use crate::os::threads::OsThread;
+use crate::sync::deadline::Deadline;
 use crate::sync::stop_token::StopToken;
 use crate::threads::managed_thread::current_os_tid;
 use crate::threads::registry::{thread_registry_scope, RegistryScope, ThreadRegistry};
@@ -69,6 +70,11 @@ pub struct TestScope {
     /// Set when the registry was already stopped (an async test stops it without
     /// blocking its runtime): the final close then only collects.
     pub(crate) already_stopped: bool,
+    /// When the grace period (`linger`) ends, if it began before the final close (an
+    /// async test's begins as its body returns, and its runtime's tasks and children
+    /// use it first): what is still waited for then gets the rest of it, not a
+    /// second one.
+    pub(crate) grace: Option<Deadline>,
     /// What an async test left on its runtime.
     pub(crate) tasks: TaskFindings,
     /// Threads of the test's own runtime: reported as tasks, never as unmanaged.
@@ -160,6 +166,7 @@ impl TestScope {
             body_tid: None,
             own_tid: current_os_tid(),
             already_stopped: false,
+            grace: None,
             tasks: TaskFindings::default(),
             runtime_tids: HashSet::new(),
             _logs: logs,
@@ -369,6 +376,9 @@ impl TestScope {
                 let reported_pids: HashSet<u32> = processes.iter().map(|p| p.pid).collect();
                 let survey = Survey {
                     options: &self.options,
+                    grace: self
+                        .grace
+                        .unwrap_or_else(|| Deadline::after(self.options.linger)),
                     check: &self.check,
                     tracked_scope,
                     body_tid: self.body_tid,

@@ -34,6 +34,8 @@ use crate::wait::condition::Backoff;
 /// What the lingering wait needs to know about the test.
 pub(super) struct Survey<'a> {
     pub(super) options: &'a TestOptions,
+    /// When the grace period ends (`linger` after the body, for a sync test from now).
+    pub(super) grace: Deadline,
     pub(super) check: &'a ThreadCheck,
     /// The tracker's id for the test (0: none).
     pub(super) tracked_scope: u64,
@@ -317,7 +319,7 @@ pub(super) fn lingering(
             .collect();
         (threads, children, starting)
     };
-    let deadline = Deadline::after(survey.options.linger);
+    let deadline = survey.grace;
     let backoff = Backoff::new(Duration::from_micros(50), Duration::from_millis(10));
     let mut left = newcomers();
     let waiting = |(threads, children, starting): &(Vec<u32>, Vec<LeakedProcess>, usize)| {

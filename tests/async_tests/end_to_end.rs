@@ -505,8 +505,8 @@ fn one_sampler_for_the_process_charges_blocking_to_the_test_that_blocked() {
 }
 
 /// tokio reaps a `Child` dropped unwaited in the background, but only while a
-/// runtime runs: the test's runtime keeps running while the test has a child (a
-/// moment at most), so one that ends just after the body is reaped, not reported as
+/// runtime runs: the test's runtime keeps running while the test has a child
+/// (within `linger`), so one that ends just after the body is reaped, not reported as
 /// a zombie nobody reaped. Found on command-group's suite, whose tokio tests failed
 /// or passed by the child's timing. Under nextest and, with thread tracking, in a
 /// shared process.
@@ -528,6 +528,35 @@ fn a_child_tokio_reaps_after_the_body_is_no_leak() {
             assert!(!out.contains("iris: test"), "{scenario}: {out}");
         }
     }
+}
+
+/// The runtime goes on reaping for the whole grace period, not a moment of it: a
+/// child ending half a second after the body (within the default `linger` of 1 s)
+/// is reaped, not reported as a zombie nobody reaped, in real and in paused time;
+/// one that runs on past `linger` is still reported, running.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_child_ending_within_linger_is_reaped_and_one_outliving_it_is_reported() {
+    for scenario in [
+        "a_dropped_child_ending_within_linger_tokio_reaps",
+        "a_dropped_child_ending_within_linger_in_paused_time",
+    ] {
+        let begun = Instant::now();
+        let (passed, out) = run(scenario, true, &[]);
+        assert!(passed, "{scenario}: {out}");
+        assert!(!out.contains("iris: test"), "{scenario}: {out}");
+        assert!(begun.elapsed() < Duration::from_secs(20), "{scenario}");
+    }
+    let begun = Instant::now();
+    let (passed, out) = run("a_dropped_child_outliving_linger", true, &[]);
+    let took = begun.elapsed();
+    assert!(!passed, "{out}");
+    assert!(out.contains("leaked 1 process(es)"), "{out}");
+    assert!(out.contains("sleep 30"), "{out}");
+    assert!(!out.contains("zombie"), "{out}");
+    // One grace period (300 ms), then the report; not a second one on top. Wide
+    // margin: a loaded machine starts processes slowly.
+    assert!(took < Duration::from_secs(20), "{took:?}");
 }
 
 /// The same wait does not hide a child nobody will reap.

@@ -354,6 +354,43 @@ async fn a_child_a_worker_drops_tokio_reaps() {
     .unwrap();
 }
 
+/// A dropped child that ends well after the body, but within `linger` (1 s by
+/// default): tokio reaps it, so it outlived the test only by its grace period.
+#[cfg(target_os = "linux")]
+#[iris_test]
+#[ignore = "run by end_to_end"]
+async fn a_dropped_child_ending_within_linger_tokio_reaps() {
+    let child = tokio::process::Command::new("sleep")
+        .arg("0.5")
+        .spawn()
+        .expect("sleep starts");
+    drop(child);
+}
+
+/// The same in paused time, where a runtime timer cannot measure the wait.
+#[cfg(target_os = "linux")]
+#[iris_test(start_paused = true)]
+#[ignore = "run by end_to_end"]
+async fn a_dropped_child_ending_within_linger_in_paused_time() {
+    let child = tokio::process::Command::new("sleep")
+        .arg("0.5")
+        .spawn()
+        .expect("sleep starts");
+    drop(child);
+}
+
+/// A dropped child that runs on past `linger`: a leak, reported while it runs.
+#[cfg(target_os = "linux")]
+#[iris_test(linger = "300ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+async fn a_dropped_child_outliving_linger() {
+    let child = tokio::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("sleep starts");
+    drop(child);
+}
+
 /// A std child dropped unwaited: nobody reaps it, with or without a runtime.
 #[cfg(target_os = "linux")]
 #[iris_test(linger = "100ms")]
