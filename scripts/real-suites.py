@@ -295,6 +295,15 @@ SUITES = [
         {},
     ),
     (
+        "governor",
+        "0.10.4",
+        "a rate limiter whose async waits (`until_ready`) sleep on futures-timer's "
+        "global timer thread (\"futures-timer\"), which the first `Delay` in the process "
+        "starts from a plain function (an atomic guards it, no initializer) and keeps "
+        "for the process; its tests also run limiters from many threads",
+        {},
+    ),
+    (
         "interprocess",
         "2.2.3",
         "local sockets and pipes between threads: each test runs a server thread and "

@@ -201,7 +201,11 @@ pub(crate) fn origin_of(tid: u32) -> Option<ThreadOrigin> {
 ///   process, and async-process's reaper thread (`Reaper::start_driver_thread`,
 ///   started once for the process, guarded by an atomic in a `static`, by the first
 ///   child process anyone spawns; found on its own suite, where it failed each test
-///   that happened to spawn first);
+///   that happened to spawn first), and futures-timer's global timer thread
+///   (`"futures-timer"`, started by the first `Delay` of the process from
+///   `TimerHandle::default`, guarded by an atomic, and kept for the process; the
+///   crate has no other way to make a thread; found on governor's suite, whose
+///   `until_ready` waits sleep on it: 9 of its tests failed under nextest);
 /// - exporters installed with the process's global recorder: the Prometheus
 ///   exporter's thread (`metrics_exporter_prometheus`'s `install` outside a runtime;
 ///   a second `install` in the process fails, so the first test's is everyone's);
@@ -237,6 +241,7 @@ pub const PROCESS_SCOPED_CREATORS: &[&str] = &[
     "*metrics_exporter_prometheus::*::install",
     "*scheduled_thread_pool::*",
     "*tiny_http::util::task_pool::*",
+    "*futures_timer::native::*",
 ];
 
 /// Names of threads that belong to well-known process-wide pools, for when nothing
@@ -255,6 +260,7 @@ pub const PROCESS_SCOPED_CREATORS: &[&str] = &[
 ///   threads, under its default name and async-std's;
 /// - `ctrl-c`: the ctrlc crate's handler thread, which lives for the process;
 /// - `async-process`: async-process's reaper thread, made once for the process;
+/// - `futures-timer`: futures-timer's global timer thread, made once for the process;
 /// - `metrics-exporter-prometheus-*`: the Prometheus exporter's thread, installed
 ///   with the process's global metrics recorder;
 /// - `r2d2-worker-*`: the workers of an r2d2 connection pool's `scheduled_thread_pool`,
@@ -276,6 +282,7 @@ pub const PROCESS_SCOPED_THREAD_NAMES: &[&str] = &[
     "async-process",
     "metrics-exporter-prometheus-*",
     "r2d2-worker-*",
+    "futures-timer",
 ];
 
 /// Functions that run code under a `catch_unwind` of their own and hand the panic to
@@ -526,6 +533,8 @@ mod default_lists {
             "scheduled_thread_pool::ScheduledThreadPool::new_inner",
             "tiny_http::util::task_pool::TaskPool::add_thread",
             "<tiny_http::util::task_pool::TaskPool>::add_thread",
+            "futures_timer::native::global::HelperThread::new",
+            "<futures_timer::native::timer::TimerHandle as core::default::Default>::default",
         ];
         for function in creators {
             assert!(
@@ -548,7 +557,13 @@ mod default_lists {
                 "{function}"
             );
         }
-        for name in ["async-process", "ctrl-c", "blocking-3", "r2d2-worker-0"] {
+        for name in [
+            "async-process",
+            "ctrl-c",
+            "blocking-3",
+            "r2d2-worker-0",
+            "futures-timer",
+        ] {
             assert!(
                 PROCESS_SCOPED_THREAD_NAMES
                     .iter()

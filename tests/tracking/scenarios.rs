@@ -286,6 +286,18 @@ fn a_dropped_pool_whose_workers_end_later() {
     drop(pool);
 }
 
+/// As governor's rate limiters do: a `futures_timer::Delay`, whose first use in the
+/// process starts the crate's global timer thread ("futures-timer") from a plain
+/// function (guarded by an atomic, no initializer), kept for the process.
+#[iris_test(linger = "100ms")]
+#[ignore = "starts a process-wide thread; run by end_to_end"]
+fn a_first_delay_starts_the_global_timer_thread() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(futures_timer::Delay::new(Duration::from_millis(1)));
+}
+
 #[iris_test(linger = "100ms")]
 #[ignore = "leaks on purpose; run by end_to_end"]
 fn a_pool_built_by_the_test_and_left() {
