@@ -1126,9 +1126,31 @@ fn keep_glob(origin: &ThreadOrigin, test_function: &str) -> Option<String> {
 
 /// The glob that matches `function` as a creating function: its path without the
 /// closures inside it, then `*` (debug information and the symbol table write
-/// closures differently).
+/// closures differently). A method of an inherent `impl` reads
+/// `krate::module::<impl krate::Type<A, B>>::method`, whose `impl` block the two
+/// also write differently (with the type's generic names or without): it becomes
+/// `krate::module::*::method*`. A trait method (`<T as Trait>::method`) gets none.
 fn creator_glob(function: &str) -> Option<String> {
-    let path = function.split("::{").next()?.trim_start_matches('<');
+    let mut path = function
+        .split("::{")
+        .next()?
+        .trim_start_matches('<')
+        .to_string();
+    while let Some(start) = path.find("<impl ") {
+        let mut depth = 0i32;
+        let mut previous = ' ';
+        let end = path[start..].char_indices().find_map(|(i, c)| {
+            match (previous, c) {
+                (_, '<') => depth += 1,
+                ('-', '>') => {} // `Fn() -> T`
+                (_, '>') => depth -= 1,
+                _ => {}
+            }
+            previous = c;
+            (depth == 0).then_some(start + i)
+        })?;
+        path.replace_range(start..=end, "*");
+    }
     (path.contains("::") && !path.contains(' ')).then(|| format!("{path}*"))
 }
 
@@ -1167,6 +1189,7 @@ fn cut_list(items: impl ExactSizeIterator<Item = String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::glob::glob_matches;
     use std::panic::Location;
     use std::time::Instant;
 
@@ -1256,6 +1279,26 @@ mod tests {
             "a trait method's name has spaces: no glob is promised"
         );
         assert_eq!(creator_glob("main").as_deref(), None);
+        // governor's rate limiter, where futures-timer's global thread is started.
+        let method = "governor::state::direct::future::<impl governor::state::RateLimiter<\
+                      governor::state::direct::NotKeyed,S,C,MW>>::until_ready_with_jitter::{{closure}}";
+        let glob = creator_glob(method);
+        assert_eq!(
+            glob.as_deref(),
+            Some("governor::state::direct::future::*::until_ready_with_jitter*")
+        );
+        assert!(glob_matches(glob.as_deref().unwrap(), method));
+        // The symbol table's spelling of the same method.
+        assert!(glob_matches(
+            glob.as_deref().unwrap(),
+            "governor::state::direct::future::<impl governor::state::RateLimiter<NK,S,C,MW>>\
+             ::until_ready_with_jitter::{{closure}}"
+        ));
+        // An `impl` that never closes is no glob.
+        assert_eq!(
+            creator_glob("my_crate::<impl my_crate::Pool::grow").as_deref(),
+            None
+        );
     }
 
     fn created_by(tid: u32, function: &str) -> UnmanagedThread {
