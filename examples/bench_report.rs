@@ -1150,7 +1150,15 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
         out.push_str(
             "- **Real suites** (measured by `scripts/real-suites.py`, each row with its date and \
              commit). Verdicts: no false positive with thread tracking in any of the \
-             thirty-three suites, debug or release, under either runner. Six were added \
+             thirty-four suites, debug or release, under either runner. governor 0.10.4 \
+             (75 tests), added on 2026-12-04 (midday), found one: futures-timer's global \
+             timer thread, which the process's first `Delay` starts from a plain function \
+             (an atomic guards it, no initializer) and keeps for the process, failed 9 of \
+             its tests under nextest, those whose rate limiters wait with `until_ready`; \
+             it joins the default lists, and all 75 pass. Its report had offered no \
+             `ignore_threads` glob, since the creating function was a method of an \
+             `impl` block; such a method now gets one (`krate::module::*::method*`). Six \
+             were added \
              on 2026-12-04 (late morning), with no false positive; one found a gap (below, \
              moka's). interprocess 2.2.3 (17 that run here: local sockets between a \
              server thread and client threads under a watchdog thread, sync and tokio) \
@@ -1186,7 +1194,9 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              dropped unwaited in the background, but only while a runtime runs, and \
              its tokio tests that drop one failed now and then, when the child ended \
              after the test's runtime had stopped (the test's runtime now keeps \
-             running while the test has a child, up to 250 ms); the five reports left \
+             running while the test has a child, for the rest of `linger`; until \
+             2026-12-04 (midday) only 250 ms, so a child ending later within `linger` \
+             was still reported as a zombie); the five reports left \
              are true positives, std children dropped without a wait, each a zombie. \
              async-executor 1.14.1 (14 tests) passes everywhere. tiny_http 0.12.0 \
              (38 tests that run here), added on 2026-12-04 (morning), found two defects: \
