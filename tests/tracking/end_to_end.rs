@@ -349,13 +349,9 @@ fn the_default_list_can_be_switched_off_and_then_names_the_pool() {
     );
 }
 
-/// futures-timer's global timer thread is started by whichever test's `Delay` comes
-/// first, outside any initializer: on the default list, by its creator with
-/// tracking; found on governor's suite, 9 of whose tests it failed under nextest.
-#[test]
-fn the_global_timer_thread_of_futures_timer_belongs_to_the_process() {
-    let scenario = "a_first_delay_starts_the_global_timer_thread";
-    // Beside other tests in one process, and alone in its process (nextest).
+/// Runs `scenario` beside other tests in one process, and alone in its process (as
+/// nextest does): it passes with no report either way.
+fn passes_beside_others_and_alone(scenario: &str) {
     let name = format!("scenarios::{scenario}");
     let (passed, out) = run_with_args(
         &["--ignored", "--test-threads=2", &name, "tidy_"],
@@ -371,6 +367,15 @@ fn the_global_timer_thread_of_futures_timer_belongs_to_the_process() {
     assert!(!out.contains("iris: test"), "{out}");
     let (passed, out) = run(scenario, true, &[]);
     assert!(passed, "{out}");
+}
+
+/// futures-timer's global timer thread is started by whichever test's `Delay` comes
+/// first, outside any initializer: on the default list, by its creator with
+/// tracking; found on governor's suite, 9 of whose tests it failed under nextest.
+#[test]
+fn the_global_timer_thread_of_futures_timer_belongs_to_the_process() {
+    let scenario = "a_first_delay_starts_the_global_timer_thread";
+    passes_beside_others_and_alone(scenario);
     // Without the default list it is reported, named, as the test's.
     for owns_process in [true, false] {
         let (passed, out) = run(scenario, owns_process, &[("IRIS_DEFAULT_IGNORES", "off")]);
@@ -382,22 +387,7 @@ fn the_global_timer_thread_of_futures_timer_belongs_to_the_process() {
 #[test]
 fn the_workers_of_a_dropped_pool_that_end_on_their_own_are_not_the_tests_leak() {
     let scenario = "a_dropped_pool_whose_workers_end_later";
-    // Beside other tests in one process, and alone in its process (nextest).
-    let name = format!("scenarios::{scenario}");
-    let (passed, out) = run_with_args(
-        &["--ignored", "--test-threads=2", &name, "tidy_"],
-        false,
-        &[],
-    );
-    assert!(passed, "{out}");
-    assert_eq!(
-        verdict(&out, scenario),
-        Some("ok"),
-        "the scenario ran: {out}"
-    );
-    assert!(!out.contains("iris: test"), "{out}");
-    let (passed, out) = run(scenario, true, &[]);
-    assert!(passed, "{out}");
+    passes_beside_others_and_alone(scenario);
     // The workers are still alive when the test ends: without the default list
     // they are reported.
     let (passed, out) = run(scenario, false, &[("IRIS_DEFAULT_IGNORES", "off")]);
