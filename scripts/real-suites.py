@@ -304,6 +304,23 @@ SUITES = [
         {},
     ),
     (
+        "async-std",
+        "1.13.2",
+        "an async runtime kept for the process: `task::block_on` and `task::spawn` run "
+        "on async-global-executor's threads, started on first use, with async-io's "
+        "reactor thread and smol's `blocking` pool; its tests are `#[test]` bodies "
+        "that block on futures, spawn tasks and sleep on timers",
+        {},
+    ),
+    (
+        "ipc-channel",
+        "0.23.1",
+        "inter-process channels: its router is a thread started inside a `lazy_static` "
+        "by the first test that routes a receiver, and kept for the process; its "
+        "tests send between threads and between processes made by `fork`",
+        {},
+    ),
+    (
         "interprocess",
         "2.2.3",
         "local sockets and pipes between threads: each test runs a server thread and "
@@ -611,6 +628,13 @@ KNOWN_RACY = [
         "second, to have dropped 4 connections by then, a margin of the time the pool "
         "takes to hand out its first connection; seen failing 2 times in 30 runs with "
         "Iris and 0 in 10 without, on a machine whose 2 cores run 18 tests at once",
+    ),
+    (
+        "async-std",
+        "io_timeout_timedout",
+        "fails with and without Iris wherever stdin is at its end: it expects reading a "
+        "line from stdin to block past its 1 s timeout, and the script's runs (nextest "
+        "too) give tests `/dev/null`, which ends at once, so nothing times out",
     ),
     (
         "rexpect",
