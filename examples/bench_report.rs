@@ -1150,8 +1150,15 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
         out.push_str(
             "- **Real suites** (measured by `scripts/real-suites.py`, each row with its date and \
              commit). Verdicts: no false positive with thread tracking in any of the \
-             thirty-four suites, debug or release, under either runner. governor 0.10.4 \
-             (75 tests), added on 2026-12-04 (midday), found one: futures-timer's global \
+             thirty-six suites, debug or release, under either runner. Three were added \
+             on 2026-12-04 (midday). async-std 1.13.2 (61 tests that run here, on its \
+             global runtime's threads, async-io's reactor and smol's blocking pool, all \
+             started by whichever test comes first) and ipc-channel 0.23.1 (94 that \
+             run here; its router thread is made in a `lazy_static`) pass everywhere, \
+             within 1.03x (async-std's `io_timeout_timedout` fails with and without \
+             Iris where stdin is `/dev/null`: it waits for a line that never comes, \
+             and gets end of file instead). governor 0.10.4 \
+             (75 tests) found one: futures-timer's global \
              timer thread, which the process's first `Delay` starts from a plain function \
              (an atomic guards it, no initializer) and keeps for the process, failed 9 of \
              its tests under nextest, those whose rate limiters wait with `until_ready`; \
