@@ -1156,8 +1156,8 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              started by whichever test comes first) and ipc-channel 0.23.1 (94 that \
              run here; its router thread is made in a `lazy_static`) pass everywhere, \
              within 1.03x (async-std's `io_timeout_timedout` fails with and without \
-             Iris where stdin is `/dev/null`: it waits for a line that never comes, \
-             and gets end of file instead). governor 0.10.4 \
+             Iris where stdin is `/dev/null`: it expects its read of a line to time \
+             out, and gets end of file at once). governor 0.10.4 \
              (75 tests) found one: futures-timer's global \
              timer thread, which the process's first `Delay` starts from a plain function \
              (an atomic guards it, no initializer) and keeps for the process, failed 9 of \
