@@ -321,6 +321,15 @@ SUITES = [
         {},
     ),
     (
+        "flexi_logger",
+        "0.31.10",
+        "a logger that writes on threads of its own: a flusher, an async writer and a "
+        "cleanup thread for rotated files, started with the process's global logger "
+        "(once a process, by whichever test starts it) and ended through the handle "
+        "it returns; most test binaries hold one test",
+        {},
+    ),
+    (
         "shared_child",
         "1.1.2",
         "a child process shared between threads: tests wait for a child from several "

@@ -206,6 +206,12 @@ pub(crate) fn origin_of(tid: u32) -> Option<ThreadOrigin> {
 ///   `TimerHandle::default`, guarded by an atomic, and kept for the process; the
 ///   crate has no other way to make a thread; found on governor's suite, whose
 ///   `until_ready` waits sleep on it: 9 of its tests failed under nextest);
+/// - logging workers that live for the process: flexi_logger's (its flushers loop
+///   for ever, holding their own channel; its file writer and cleanup threads end
+///   only when their writer is shut down, and the process's global logger never
+///   is), started with the logger by whichever test starts it (found on its own
+///   suite, where they failed 8 of its 80 tests, some inside the processes those
+///   tests start);
 /// - exporters installed with the process's global recorder: the Prometheus
 ///   exporter's thread (`metrics_exporter_prometheus`'s `install` outside a runtime;
 ///   a second `install` in the process fails, so the first test's is everyone's);
@@ -242,6 +248,7 @@ pub const PROCESS_SCOPED_CREATORS: &[&str] = &[
     "*scheduled_thread_pool::*",
     "*tiny_http::util::task_pool::*",
     "*futures_timer::native::*",
+    "*flexi_logger::*",
 ];
 
 /// Names of threads that belong to well-known process-wide pools, for when nothing
@@ -261,6 +268,8 @@ pub const PROCESS_SCOPED_CREATORS: &[&str] = &[
 /// - `ctrl-c`: the ctrlc crate's handler thread, which lives for the process;
 /// - `async-process`: async-process's reaper thread, made once for the process;
 /// - `futures-timer`: futures-timer's global timer thread, made once for the process;
+/// - `flexi_logger-*`: flexi_logger's flusher, writer and cleanup threads, which live
+///   as long as the logger, the process's;
 /// - `metrics-exporter-prometheus-*`: the Prometheus exporter's thread, installed
 ///   with the process's global metrics recorder;
 /// - `r2d2-worker-*`: the workers of an r2d2 connection pool's `scheduled_thread_pool`,
@@ -283,6 +292,7 @@ pub const PROCESS_SCOPED_THREAD_NAMES: &[&str] = &[
     "metrics-exporter-prometheus-*",
     "r2d2-worker-*",
     "futures-timer",
+    "flexi_logger-*",
 ];
 
 /// Functions that run code under a `catch_unwind` of their own and hand the panic to
@@ -535,6 +545,9 @@ mod default_lists {
             "<tiny_http::util::task_pool::TaskPool>::add_thread",
             "futures_timer::native::global::HelperThread::new",
             "<futures_timer::native::timer::TimerHandle as core::default::Default>::default",
+            "flexi_logger::threads::start_flusher_thread",
+            "flexi_logger::writers::file_log_writer::state::list_and_cleanup::start_cleanup_thread",
+            "<flexi_logger::logger::Logger>::build",
         ];
         for function in creators {
             assert!(
@@ -563,6 +576,9 @@ mod default_lists {
             "blocking-3",
             "r2d2-worker-0",
             "futures-timer",
+            "flexi_logger-flusher",
+            // Linux keeps 15 bytes of "flexi_logger-file-cleanup".
+            "flexi_logger-fi",
         ] {
             assert!(
                 PROCESS_SCOPED_THREAD_NAMES
