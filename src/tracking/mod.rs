@@ -142,6 +142,21 @@ pub(crate) fn mark_managed() {
     table::mark_managed();
 }
 
+/// Whether nothing works for `scope`: no live thread, none starting, no child
+/// process recorded. One look under the table's lock, with nothing collected: the
+/// end of a test that started nothing (most tests) asks no more.
+pub(crate) fn scope_is_empty(scope: u64) -> bool {
+    #[cfg(iris_tracking)]
+    {
+        table::scope_is_empty(scope)
+    }
+    #[cfg(not(iris_tracking))]
+    {
+        let _ = scope;
+        true
+    }
+}
+
 /// Kernel ids of the live threads working for `scope`, and how many more were
 /// created for it but are not running yet (their ids are not known yet).
 pub(crate) fn alive_in(scope: u64) -> (Vec<u32>, usize) {
@@ -629,6 +644,7 @@ mod tests {
             grandchild.join().unwrap();
         });
         let grandchild = got.recv().unwrap().unwrap();
+        assert!(!scope_is_empty(scope.scope()), "two threads work for it");
         let (alive, _) = alive_in(scope.scope());
         assert!(alive.contains(&grandchild), "{alive:?} has {grandchild}");
         assert_eq!(alive.len(), 2, "the child and the grandchild: {alive:?}");
@@ -644,6 +660,7 @@ mod tests {
         drop(done);
         child.join().unwrap();
         assert_eq!(alive_in(scope.scope()), (Vec::new(), 0), "both ended");
+        assert!(scope_is_empty(scope.scope()), "nothing works for it any more");
         // A thread made outside any scope is nobody's.
         drop(scope);
         let outside = std::thread::spawn(current_tid).join().unwrap().unwrap();

@@ -303,6 +303,17 @@ pub(crate) fn mark_managed() {
     });
 }
 
+/// Whether `scope` has no live thread, none starting and no child process recorded
+/// (see `tracking::scope_is_empty`). A forked child tracks nothing: empty.
+pub(crate) fn scope_is_empty(scope: u64) -> bool {
+    let Some(table) = table() else {
+        return true;
+    };
+    !table.starting.contains_key(&scope)
+        && !table.alive.values().any(|t| t.scope == scope)
+        && !table.children.values().any(|c| c.scope == scope)
+}
+
 /// The threads of `scope` that have not ended, and how many more were created but
 /// have not started running yet.
 pub(crate) fn alive_in(scope: u64) -> (Vec<Tracked>, usize) {
