@@ -660,7 +660,10 @@ mod tests {
         drop(done);
         child.join().unwrap();
         assert_eq!(alive_in(scope.scope()), (Vec::new(), 0), "both ended");
-        assert!(scope_is_empty(scope.scope()), "nothing works for it any more");
+        assert!(
+            scope_is_empty(scope.scope()),
+            "nothing works for it any more"
+        );
         // A thread made outside any scope is nobody's.
         drop(scope);
         let outside = std::thread::spawn(current_tid).join().unwrap().unwrap();
