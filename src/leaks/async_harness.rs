@@ -195,8 +195,9 @@ fn build_runtime(scope: &TestScope) -> TestRuntime {
 }
 
 /// Stops the test's registry without blocking the runtime, gives the runtime's
-/// remaining tasks `linger`, keeps it running a moment for a child process it may
-/// reap, shuts it down with a deadline, and records in the scope what was left.
+/// remaining tasks `linger`, keeps it running for the rest of it while the test has
+/// a child process it may reap, shuts it down with a deadline, and records in the
+/// scope what was left and when the grace period ends.
 fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
     #[cfg(tokio_unstable)]
     let sites = test_runtime.sites.clone();

@@ -19,7 +19,7 @@ use std::time::Duration;
 use super::live::{describe_live, spawn_watchdog};
 use super::options::{LeakPolicy, TestOptions};
 use super::output;
-use super::report::{LeakReport, ProcessFate, Straggler, TaskFindings, UnmanagedCheck};
+use super::report::{LeakReport, ProcessFate, Straggler, TaskFindings, UnmanagedCheck, Warned};
 use super::survey::{
     end_processes, lingering, managed_processes_left, process_ownership,
     without_running_runtime_threads, Snapshot, Survey, ThreadCheck, LIVE_STACK_PATIENCE,
@@ -414,7 +414,7 @@ impl TestScope {
             plain_panics,
             timed_out: None,
             processes_fate: None,
-            warned: Default::default(),
+            warned: Warned::default(),
         }
     }
 
@@ -431,10 +431,9 @@ impl TestScope {
     }
 }
 
-/// The panics a policy keeps as findings: all of them under `Fail`; under `Warn`
-/// none, once `warning` has written them after the run; under `Ignore` none.
-/// Splits `panics` by `policy` into the findings kept (under `Fail`) and those
-/// written as a warning (under `Warn`, written here); `Ignore` keeps neither.
+/// Splits `panics` by `policy` into the findings kept (all of them under `Fail`)
+/// and those written as a warning (under `Warn`, once `warning` has written them
+/// after the run); `Ignore` keeps neither.
 fn weigh<P>(
     policy: LeakPolicy,
     panics: Vec<P>,
