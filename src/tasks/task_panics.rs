@@ -18,6 +18,10 @@
 //!   failure, not a note.
 //! - A note goes to the collector of the runtime the thread serves, never to another
 //!   test's.
+//! - A panic the task's own code caught (a frame that catches it lies between it and
+//!   tokio's poll of the task, besides tokio's harness: exception tables, read in the
+//!   hook, and the symbol table, read when the notes are taken) is no note: the
+//!   task went on. Where that cannot be told (no thread tracking), it is one.
 //! - While a thread runs the hooks this one chains to (the default hook prints the
 //!   message and, with `RUST_BACKTRACE`, a symbolized backtrace), it is listed in
 //!   `IN_HOOKS`, so blocking detection never counts the panic machinery's time.
@@ -50,6 +54,9 @@ pub(crate) struct TaskPanic {
     pub(crate) spawned_at: Option<String>,
     /// The thread that polled it.
     pub(crate) thread: String,
+    /// Its stack's frames and which catch it, to tell whether the task's own code
+    /// caught it (`tracking::caught_inside_task`); `None` without thread tracking.
+    pub(crate) catch_frames: Option<Arc<[(usize, bool)]>>,
 }
 
 /// Where a test runtime's threads note their tasks' panics.
@@ -85,9 +92,19 @@ impl Collector {
         }
     }
 
-    /// The panics noted so far, taken.
+    /// The panics noted so far, taken, without those the task's own code caught
+    /// (it went on: an actor framework's supervisor, a `catch_unwind` in the task),
+    /// which are not lost.
     pub(crate) fn take(&self) -> Vec<TaskPanic> {
-        std::mem::take(&mut *self.panics.lock())
+        let mut panics = std::mem::take(&mut *self.panics.lock());
+        panics.retain(|panic| {
+            panic
+                .catch_frames
+                .as_deref()
+                .and_then(crate::tracking::caught_inside_task)
+                != Some(true)
+        });
+        panics
     }
 
     fn site_of(&self, _task: tokio::task::Id) -> Option<String> {
@@ -169,6 +186,7 @@ fn note(info: &std::panic::PanicHookInfo<'_>) {
             .name()
             .unwrap_or("<unnamed>")
             .to_string(),
+        catch_frames: crate::tracking::catch_frames(),
     };
     collector.panics.lock().push(panic);
 }

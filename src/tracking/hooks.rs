@@ -559,15 +559,42 @@ mod tests {
 /// survives inlining: the landing pad is in whichever function `catch_unwind` was
 /// inlined into. Called from the panic hook, on the panicking thread.
 pub(crate) fn catches_on_this_stack() -> Option<usize> {
-    struct Walk {
-        catches: usize,
+    let mut catches = 0;
+    walk_exception_tables(&mut |_, catching| {
+        catches += usize::from(catching);
+        true
+    })
+    .then_some(catches)
+}
+
+/// The calling thread's frames, innermost first (at most `most`), each as a return
+/// address and whether it would catch a Rust panic thrown here: what tells, with
+/// the frames' names, whose code catches it (a task's own, or its runtime's
+/// harness). `None` when a table cannot be read (invariant 8).
+#[cfg(feature = "tokio")]
+pub(crate) fn catch_frames_on_this_stack(most: usize) -> Option<Vec<(usize, bool)>> {
+    let mut frames = Vec::with_capacity(most.min(64));
+    walk_exception_tables(&mut |call_site, catching| {
+        // As a backtrace gives it (a return address), one past the call.
+        frames.push((call_site + 1, catching));
+        frames.len() < most
+    })
+    .then_some(frames)
+}
+
+/// Walks the calling thread's stack with the unwinder, calling `visit` with each
+/// frame's call site and whether its exception table catches a Rust panic there,
+/// until it returns `false`. Returns whether every table read was understood.
+fn walk_exception_tables(visit: &mut dyn FnMut(usize, bool) -> bool) -> bool {
+    struct Walk<'a> {
+        visit: &'a mut dyn FnMut(usize, bool) -> bool,
         unknown: bool,
         frames: usize,
     }
-    extern "C" fn visit(context: *mut UnwindContext, data: *mut c_void) -> c_int {
+    extern "C" fn on_frame(context: *mut UnwindContext, data: *mut c_void) -> c_int {
         // SAFETY: `data` is the `Walk` passed to `_Unwind_Backtrace` below, alive for
         // the whole walk and touched only by this callback.
-        let walk = unsafe { &mut *data.cast::<Walk>() };
+        let walk = unsafe { &mut *data.cast::<Walk<'_>>() };
         walk.frames += 1;
         if walk.frames > 8192 {
             walk.unknown = true;
@@ -590,22 +617,30 @@ pub(crate) fn catches_on_this_stack() -> Option<usize> {
         };
         // SAFETY: `lsda` is the exception table the unwinder found for this frame's
         // function (or null), read within its own bounds (invariant 8).
-        match unsafe { lsda::action_at(lsda.cast(), start, ip) } {
-            Some(lsda::Action::Catch) => walk.catches += 1,
-            Some(_) => {}
-            None => walk.unknown = true,
+        let catching = match unsafe { lsda::action_at(lsda.cast(), start, ip) } {
+            Some(action) => action == lsda::Action::Catch,
+            None => {
+                walk.unknown = true;
+                false
+            }
+        };
+        // The visitors only count and push (an `extern "C"` function that unwound
+        // would abort, never unwind into the unwinder's C frames).
+        if (walk.visit)(ip, catching) {
+            URC_NO_REASON
+        } else {
+            URC_END_OF_STACK
         }
-        URC_NO_REASON
     }
     let mut walk = Walk {
-        catches: 0,
+        visit,
         unknown: false,
         frames: 0,
     };
-    // SAFETY: walks this thread's own stack; `visit` has the callback's signature
+    // SAFETY: walks this thread's own stack; `on_frame` has the callback's signature
     // and `walk` outlives the call.
-    unsafe { _Unwind_Backtrace(visit, (&mut walk as *mut Walk).cast()) };
-    (!walk.unknown).then_some(walk.catches)
+    unsafe { _Unwind_Backtrace(on_frame, (&mut walk as *mut Walk<'_>).cast()) };
+    !walk.unknown
 }
 
 #[repr(C)]

@@ -340,6 +340,59 @@ static CREATOR_GLOBS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::ne
 static HARNESS_GLOBS: std::sync::LazyLock<Vec<String>> =
     std::sync::LazyLock::new(|| CATCHING_HARNESSES.iter().map(|g| g.to_string()).collect());
 
+/// tokio's poll of a task: the vtable's entry (`raw::poll`), which an optimised
+/// build may leave by a tail call, so that only the harness's `poll` it jumps to is
+/// on the stack. Between a task's panic and the first of them lies exactly one
+/// `catch_unwind` of tokio's own (the harness's, which hands the panic to the
+/// `JoinHandle`); any other was the task's own code catching it. (The first, not
+/// any: a runtime's worker is itself a blocking task, polled further down.)
+#[cfg(all(iris_tracking, target_pointer_width = "64", feature = "tokio"))]
+static TASK_POLL_GLOBS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    vec![
+        "tokio::runtime::task::raw::poll*".to_string(),
+        "*tokio::runtime::task::harness::Harness*::poll*".to_string(),
+    ]
+});
+
+/// The calling thread's frames, innermost first, each with whether it catches a
+/// Rust panic thrown here (exception tables, whatever the optimiser inlined): taken
+/// in the panic hook, read later by [`caught_inside_task`]. `None` where tracking is
+/// not built or a table cannot be read.
+#[cfg(feature = "tokio")]
+pub(crate) fn catch_frames() -> Option<std::sync::Arc<[(usize, bool)]>> {
+    #[cfg(iris_tracking)]
+    {
+        // Enough to reach tokio's poll below any task's own frames.
+        const MOST: usize = 256;
+        hooks::catch_frames_on_this_stack(MOST).map(Into::into)
+    }
+    #[cfg(not(iris_tracking))]
+    {
+        None
+    }
+}
+
+/// Whether a tokio task's panic, with `frames` from [`catch_frames`], was caught by
+/// the task's own code (a `catch_unwind` in it, an actor framework's supervisor),
+/// so that the task went on: a catching frame besides tokio's harness lies between
+/// the panic and tokio's poll of the task. `None` when it cannot tell (no symbol
+/// table, a stack cut short before the poll): then it is a task's panic, as before.
+#[cfg(feature = "tokio")]
+pub(crate) fn caught_inside_task(frames: &[(usize, bool)]) -> Option<bool> {
+    #[cfg(all(iris_tracking, target_pointer_width = "64"))]
+    {
+        let ips: Vec<usize> = frames.iter().map(|(ip, _)| *ip).collect();
+        let poll = symbols::first_through(&ips, &TASK_POLL_GLOBS)?;
+        let catching = frames[..=poll].iter().filter(|(_, c)| *c).count();
+        Some(catching > 1)
+    }
+    #[cfg(not(all(iris_tracking, target_pointer_width = "64")))]
+    {
+        let _ = frames;
+        None
+    }
+}
+
 /// How far up a chain of creators [`process_scoped`] looks.
 const CREATOR_CHAIN: usize = 8;
 

@@ -51,8 +51,14 @@ static FOUND: LazyLock<Mutex<HashMap<String, Ranges>>> = LazyLock::new(Mutex::de
 /// Whether one of `ips` (return addresses, as a backtrace gives them) lies in a
 /// function whose name matches one of `globs`. `false` also when it cannot tell.
 pub(crate) fn passes_through(ips: &[usize], globs: &[String]) -> bool {
+    first_through(ips, globs).is_some()
+}
+
+/// The index of the first of `ips` (return addresses) that lies in a function whose
+/// name matches one of `globs`; `None` when none does, or when it cannot tell.
+pub(crate) fn first_through(ips: &[usize], globs: &[String]) -> Option<usize> {
     let ranges = ranges_for(globs);
-    ips.iter().any(|ip| {
+    ips.iter().position(|ip| {
         let at = ip.saturating_sub(1);
         ranges.iter().any(|r| contains_point(r, at))
     })

@@ -458,6 +458,28 @@ fn task_panics_fail_makes_a_detached_tasks_panic_fail_the_test_on_both_flavors()
 }
 
 #[test]
+fn a_panic_a_task_catches_itself_is_no_task_panic_on_both_flavors() {
+    // Told by the exception tables and the symbol table (thread tracking); without
+    // them every panic inside a task is one.
+    if !cfg!(all(
+        feature = "thread-tracking",
+        target_os = "linux",
+        target_env = "gnu"
+    )) {
+        return;
+    }
+    for scenario in [
+        "task_catches_its_own_panic",
+        "task_catches_its_own_panic_on_a_worker",
+    ] {
+        let (passed, out) = run(scenario, true, &[]);
+        assert!(passed, "{scenario}: {out}");
+        assert!(!out.contains("background panic"), "{scenario}: {out}");
+        assert!(!out.contains("plain task"), "{scenario}: {out}");
+    }
+}
+
+#[test]
 fn a_task_panic_the_test_awaited_passes_and_a_managed_tasks_is_not_counted_twice() {
     let (passed, out) = run("awaited_task_panic", true, &[]);
     assert!(passed, "{out}");

@@ -294,6 +294,31 @@ async fn detached_task_panic_on_a_worker() {
     a_detached_task_panics().await;
 }
 
+/// A detached plain task whose own code catches a panic and goes on, as an actor
+/// framework's supervisor does (ractor's actors run their handlers under
+/// `catch_unwind`): the task did not panic, whatever `task_panics` says.
+async fn a_task_catches_its_own_panic() {
+    let (went_on, done) = tokio::sync::oneshot::channel();
+    drop(tokio::spawn(async move {
+        let caught = std::panic::catch_unwind(|| panic!("handled inside the task"));
+        tokio::task::yield_now().await;
+        let _ = went_on.send(caught.is_err());
+    }));
+    assert!(done.await.unwrap(), "the task caught its panic and went on");
+}
+
+#[iris_test(task_panics = "fail")]
+#[ignore = "run by end_to_end"]
+async fn task_catches_its_own_panic() {
+    a_task_catches_its_own_panic().await;
+}
+
+#[iris_test(flavor = "multi_thread", worker_threads = 2, task_panics = "fail")]
+#[ignore = "run by end_to_end"]
+async fn task_catches_its_own_panic_on_a_worker() {
+    a_task_catches_its_own_panic().await;
+}
+
 /// The test awaits the panicking task's handle and checks the panic: under the
 /// default policy it passes (the warning says Iris cannot tell).
 #[iris_test]
