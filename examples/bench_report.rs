@@ -1150,8 +1150,38 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
         out.push_str(
             "- **Real suites** (measured by `scripts/real-suites.py`, each row with its date and \
              commit). Verdicts: no false positive with thread tracking in any of the \
-             thirty-eight suites, debug or release, under either runner. Five were added \
-             on 2026-12-04 (midday). flexi_logger 0.31.10 (80 tests that run here) \
+             forty-two suites, debug or release, under either runner. Four were added \
+             on 2026-12-04 (afternoon). ractor 0.15.9 (126 async tests that run here, \
+             `#[crate::concurrency::test]`, its re-export of `#[tokio::test]`, converted by \
+             the attribute's path: actors as tasks, supervised, stopped, killed, made to \
+             panic) found one: a panic that a task's own code catches was noted as the \
+             task's panic, and ractor runs every actor handler under `catch_unwind`, so six \
+             tests whose supervised actors panic on purpose were warned about (and would \
+             have failed with `task_panics = \"fail\"`). With tracking, the exception \
+             tables between the panic and tokio's poll of the task now tell tokio's own \
+             catch from the task's, in debug and release builds (tokio's `raw::poll` may \
+             leave by a tail call in a release build, so its harness's `poll` counts as \
+             the poll too); without tracking they are still warned about. Its one report \
+             left is a true positive: `can_use_call_in_actor` returns with two actors \
+             running, and a ractor actor runs until it is stopped. Without tracking, under \
+             nextest, its 17 thread-local actor tests fail for the spawner thread they \
+             share, made once in a `OnceCell` and unnamed, as rayon's pool does, and \
+             `test_thread_local_child` is racy in release builds with or without Iris. \
+             Release builds: within 1.02x, +0.6 and +2.4 ms a process under nextest \
+             (465 ms plain); a debug build pays +47 ms a process under nextest (1.08x), \
+             because its tests build `backtrace::Backtrace::new()` in their periodic \
+             checks, which resolves every frame's debug information at once, and the \
+             binary with Iris has more of it (`test_dispatch_key_persistent`, 1.1 to \
+             1.3 s of CPU, with or without `RUST_BACKTRACE`). process-wrap 8.2.2, \
+             command-group's successor (74 tests that run here, std and tokio), has 9 \
+             true positives, as command-group's: std children dropped without a \
+             `wait()`, each a zombie (the same tests with tokio pass: tokio reaps them); \
+             8 of its tests fail here with and without Iris, since they kill a helper \
+             and expect its orphaned child gone 100 ms later, and this machine's PID 1 \
+             reaps orphans late. clokwerk 0.4.0 (13 short tests) and quanta 0.13.0 (12, \
+             one starting and joining its upkeep thread) pass everywhere; quanta within \
+             1.01x, clokwerk's 0.1 s suite within its noise (0.95-1.18x). Five were \
+             added on 2026-12-04 (midday). flexi_logger 0.31.10 (80 tests that run here) \
              found one: its logging workers, started with the process's logger by \
              whichever test starts it, live as long as that logger (its flushers loop \
              for ever), and failed 8 tests, some inside processes the tests start; they \
@@ -1275,9 +1305,14 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              opentelemetry_sdk +0.3-0.5 ms. (indicatif's ticker thread and \
              notify's watcher threads, added 2026-12-03, end on their own in time: 101 \
              and 40 tests pass everywhere; indicatif within 1.02x, notify within 1.02x but \
-             1.12-1.13x under `cargo test` with tracking, where each test now waits about \
-             1 ms for its dropped watcher's thread to end, which only tracking can check \
-             in a shared process; flume, added the same day, 236 tests, found that a \
+             1.12-1.15x under `cargo test` with tracking: a dropped watcher's thread ends \
+             only once it has closed its inotify descriptor, and that `close` takes the \
+             kernel 13-16 ms here (`perf trace`, 2026-12-04; the kernel frees the \
+             watches after a grace period), so the 20 of its 40 tests that drop a \
+             watcher wait that long at their end, where a plain `#[test]` lets the \
+             thread run on into the next test (one test thread: +0.25 s over the \
+             suite). Only tracking can check that thread in a shared process; under \
+             nextest the process's exit waits for the `close` either way; flume, added the same day, 236 tests, found that a \
              thread name longer than the 15 bytes Linux keeps never matched its glob: \
              without tracking, under nextest, 9 async tests failed for async-std's global \
              runtime threads, `async-std/runti`, though `async-std/runtime` is on the \
