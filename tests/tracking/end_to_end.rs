@@ -58,10 +58,15 @@ fn check_leaky_reports(leaky: &[(&str, String)]) {
             !text.contains("tidy-"),
             "{test} blames no neighbour's thread: {text}"
         );
+        // Names and lines as debug information gives them: a release build has
+        // none, and its reports name fewer frames (the verdicts above are the same).
         assert!(
-            text.contains("created at tests/tracking/scenarios.rs:"),
+            !cfg!(debug_assertions) || text.contains("created at tests/tracking/scenarios.rs:"),
             "{test}: {text}"
         );
+    }
+    if !cfg!(debug_assertions) {
+        return;
     }
     let (raw, grandchild, tokio) = (&leaky[0].1, &leaky[1].1, &leaky[2].1);
     assert!(
@@ -472,6 +477,10 @@ fn the_timeout_dump_shows_where_the_body_and_its_threads_are() {
     );
     let dump = &out[out.find("where the test is:").expect("a dump")..];
     assert!(dump.contains("the test body:"), "{dump}");
+    // Names as debug information gives them (a release build inlines these away).
+    if !cfg!(debug_assertions) {
+        return;
+    }
     assert!(
         dump.contains("in tracking::scenarios::stuck_in_the_body"),
         "{dump}"
@@ -495,6 +504,10 @@ fn the_json_line_carries_the_creation_site_and_live_frames() {
     let thread = &json["unmanaged"][0];
     assert_eq!(thread["name"], "leaky-raw", "{json}");
     let created = &thread["origin"]["created_at"];
+    // Functions and lines as debug information gives them (a release build has none).
+    if !cfg!(debug_assertions) {
+        return;
+    }
     assert!(
         created["function"]
             .as_str()
