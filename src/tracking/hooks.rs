@@ -46,7 +46,8 @@
 //!    multi-threaded process may only make async-signal-safe calls before `exec`.
 //!    The parent records the pid after the real call returned, under
 //!    `catch_unwind`, like the spawn calls.
-//! 8. [`catches_on_this_stack`] walks the calling thread's own stack with the
+//! 8. [`walk_exception_tables`] (behind [`catches_on_this_stack`] and the frames a
+//!    task's panic keeps) walks the calling thread's own stack with the
 //!    unwinder (`_Unwind_Backtrace`), as a panic's search phase does, and reads each
 //!    frame's language-specific data (the `.gcc_except_table` record the unwinder
 //!    hands it) only within the bounds that record's own header gives; a record in
