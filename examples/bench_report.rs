@@ -1154,14 +1154,18 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              on 2026-12-04 (afternoon). ractor 0.15.9 (126 async tests that run here, \
              `#[crate::concurrency::test]`, its re-export of `#[tokio::test]`, converted by \
              the attribute's path: actors as tasks, supervised, stopped, killed, made to \
-             panic) found one: a panic that a task's own code catches was noted as the \
-             task's panic, and ractor runs every actor handler under `catch_unwind`, so six \
-             tests whose supervised actors panic on purpose were warned about (and would \
-             have failed with `task_panics = \"fail\"`). With tracking, the exception \
-             tables between the panic and tokio's poll of the task now tell tokio's own \
-             catch from the task's, in debug and release builds (tokio's `raw::poll` may \
-             leave by a tail call in a release build, so its harness's `poll` counts as \
-             the poll too); without tracking they are still warned about. Its one report \
+             panic) found one: a panic that a task's own code catches was reported as a \
+             lost task panic, and ractor runs every actor handler under `catch_unwind`, \
+             so six tests whose supervised actors panic on purpose were warned about as \
+             lost panics and would have failed with `task_panics = \"fail\"`. With \
+             tracking, the exception tables between the panic and tokio's poll of the \
+             task now tell tokio's own catch from the task's, in debug and release builds \
+             (tokio's `raw::poll` may leave by a tail call in a release build, so its \
+             harness's `poll` counts as the poll too), and such a panic is a warning of \
+             its own, never a failure. Not dropped: the first version did drop them, \
+             and moka's suite showed why not, since its initializers catch a panic, \
+             release their waiters and rethrow it with `resume_unwind`, which runs no \
+             hook, so a rethrown panic looks the same at the catch. Its one report \
              left is a true positive: `can_use_call_in_actor` returns with two actors \
              running, and a ractor actor runs until it is stopped. Without tracking, under \
              nextest, its 17 thread-local actor tests fail for the spawner thread they \

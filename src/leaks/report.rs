@@ -266,6 +266,30 @@ pub(crate) fn task_panic_warning(
     text
 }
 
+/// The warning for plain tasks' panics that a `catch_unwind` of the task's own code
+/// met, whatever `task_panics` says (but `"ignore"`): handled there, or rethrown.
+#[cfg(feature = "tokio")]
+pub(crate) fn caught_task_panic_warning(
+    test: &str,
+    panics: &[crate::tasks::task_panics::TaskPanic],
+) -> String {
+    let mut text = format!(
+        "iris: test `{test}`: {} plain task(s) panicked inside a `catch_unwind` of their own \
+         code: if it handled the panic (an actor's supervisor does), the task went on; if it \
+         rethrew it (`resume_unwind`), tokio handed it to the task's `JoinHandle`",
+        panics.len()
+    );
+    for panic in panics {
+        text.push_str("\n  ");
+        text.push_str(&describe_task_panic(panic));
+    }
+    text.push_str(
+        "\n  (a warning whatever task_panics says, as Iris cannot see which: it does not fail \
+         the test; task_panics = \"ignore\" silences it)",
+    );
+    text
+}
+
 /// One line for a plain task's panic.
 #[cfg(feature = "tokio")]
 pub(crate) fn describe_task_panic(panic: &crate::tasks::task_panics::TaskPanic) -> String {
@@ -621,6 +645,7 @@ fn task_panic_json(p: &crate::tasks::task_panics::TaskPanic) -> Json {
         ("location", p.location.clone().into()),
         ("spawned_at", p.spawned_at.clone().into()),
         ("thread", p.thread.as_str().into()),
+        ("caught_inside", p.caught_inside.into()),
     ])
 }
 

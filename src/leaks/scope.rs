@@ -264,11 +264,23 @@ impl TestScope {
         report.warned.plain_panics = warned;
         #[cfg(feature = "tokio")]
         {
-            let (kept, warned) = weigh(
-                self.options.task_panics_value(),
-                std::mem::take(&mut report.tasks.panics),
-                |panics| super::report::task_panic_warning(&test, panics),
-            );
+            let policy = self.options.task_panics_value();
+            let (caught, escaped): (Vec<_>, Vec<_>) = std::mem::take(&mut report.tasks.panics)
+                .into_iter()
+                .partition(|panic| panic.caught_inside);
+            let (kept, mut warned) = weigh(policy, escaped, |panics| {
+                super::report::task_panic_warning(&test, panics)
+            });
+            // A panic the task's own code caught may have been handled there: never a
+            // failure, and never dropped either (that code may have rethrown it).
+            let caught_policy = match policy {
+                LeakPolicy::Ignore => LeakPolicy::Ignore,
+                LeakPolicy::Warn | LeakPolicy::Fail => LeakPolicy::Warn,
+            };
+            let (_, caught) = weigh(caught_policy, caught, |panics| {
+                super::report::caught_task_panic_warning(&test, panics)
+            });
+            warned.extend(caught);
             report.tasks.panics = kept;
             report.warned.task_panics = warned;
         }

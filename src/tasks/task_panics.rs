@@ -18,10 +18,12 @@
 //!   failure, not a note.
 //! - A note goes to the collector of the runtime the thread serves, never to another
 //!   test's.
-//! - A panic the task's own code caught (a frame that catches it lies between it and
-//!   tokio's poll of the task, besides tokio's harness: exception tables, read in the
-//!   hook, and the symbol table, read when the notes are taken) is no note: the
-//!   task went on. Where that cannot be told (no thread tracking), it is one.
+//! - A panic that a `catch_unwind` of the task's own code met (a frame that catches it
+//!   lies between it and tokio's poll of the task, besides tokio's harness: exception
+//!   tables, read in the hook, and the symbol table, read when the notes are taken)
+//!   is marked so: that code may have handled it (the task went on) or rethrown it
+//!   with `resume_unwind` (which calls no hook), and the harness only ever warns about
+//!   it. Without thread tracking nothing is marked.
 //! - While a thread runs the hooks this one chains to (the default hook prints the
 //!   message and, with `RUST_BACKTRACE`, a symbolized backtrace), it is listed in
 //!   `IN_HOOKS`, so blocking detection never counts the panic machinery's time.
@@ -57,6 +59,11 @@ pub(crate) struct TaskPanic {
     /// Its stack's frames and which catch it, to tell whether the task's own code
     /// caught it (`tracking::caught_inside_task`); `None` without thread tracking.
     pub(crate) catch_frames: Option<Arc<[(usize, bool)]>>,
+    /// Whether a `catch_unwind` of the task's own code met the panic (set when the
+    /// notes are taken): it handled it and the task went on (ractor's supervised
+    /// actors), or it cleaned up and rethrew it to tokio (moka's initializers, with
+    /// `resume_unwind`, which calls no hook). Nothing tells which.
+    pub(crate) caught_inside: bool,
 }
 
 /// Where a test runtime's threads note their tasks' panics.
@@ -92,18 +99,17 @@ impl Collector {
         }
     }
 
-    /// The panics noted so far, taken, without those the task's own code caught
-    /// (it went on: an actor framework's supervisor, a `catch_unwind` in the task),
-    /// which are not lost.
+    /// The panics noted so far, taken, each marked with whether a `catch_unwind` of
+    /// the task's own code met it.
     pub(crate) fn take(&self) -> Vec<TaskPanic> {
         let mut panics = std::mem::take(&mut *self.panics.lock());
-        panics.retain(|panic| {
-            panic
+        for panic in &mut panics {
+            panic.caught_inside = panic
                 .catch_frames
                 .as_deref()
                 .and_then(crate::tracking::caught_inside_task)
-                != Some(true)
-        });
+                == Some(true);
+        }
         panics
     }
 
@@ -187,6 +193,7 @@ fn note(info: &std::panic::PanicHookInfo<'_>) {
             .unwrap_or("<unnamed>")
             .to_string(),
         catch_frames: crate::tracking::catch_frames(),
+        caught_inside: false,
     };
     collector.panics.lock().push(panic);
 }

@@ -319,6 +319,24 @@ async fn task_catches_its_own_panic_on_a_worker() {
     a_task_catches_its_own_panic().await;
 }
 
+/// A detached plain task whose own code catches a panic, cleans up and rethrows it
+/// (`resume_unwind`, as moka's value initializers do): the task ends with it, and
+/// nothing awaits its `JoinHandle`.
+#[iris_test(task_panics = "fail")]
+#[ignore = "run by end_to_end"]
+async fn task_rethrows_its_panic() {
+    let (cleaned_up, done) = tokio::sync::oneshot::channel();
+    drop(tokio::spawn(async move {
+        let caught = std::panic::catch_unwind(|| panic!("rethrown by the task"));
+        let _ = cleaned_up.send(());
+        if let Err(payload) = caught {
+            std::panic::resume_unwind(payload);
+        }
+    }));
+    done.await.unwrap();
+    tokio::task::yield_now().await;
+}
+
 /// The test awaits the panicking task's handle and checks the panic: under the
 /// default policy it passes (the warning says Iris cannot tell).
 #[iris_test]
