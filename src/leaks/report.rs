@@ -227,20 +227,16 @@ impl TaskFindings {
 /// The warning for plain threads' unjoined panics under `thread_panics = "warn"`,
 /// written after the run.
 pub(crate) fn thread_panic_warning(test: &str, panics: &[PlainPanic]) -> String {
-    let mut text = format!(
-        "iris: test `{test}`: {} plain thread(s) ended in a panic that nobody joined, so \
-         nobody saw it",
-        panics.len()
-    );
-    for panic in panics {
-        text.push_str("\n  ");
-        text.push_str(&panic.to_string());
-    }
-    text.push_str(
-        "\n  (thread_panics = \"warn\": such a panic does not fail the test. Without it, it \
+    panic_list(
+        &format!(
+            "iris: test `{test}`: {} plain thread(s) ended in a panic that nobody joined, so \
+             nobody saw it",
+            panics.len()
+        ),
+        panics.iter().map(PlainPanic::to_string),
+        "(thread_panics = \"warn\": such a panic does not fail the test. Without it, it \
          would; thread_panics = \"ignore\" silences it)",
-    );
-    text
+    )
 }
 
 /// The warning for plain tasks' panics under `task_panics = "warn"` (the default).
@@ -249,21 +245,17 @@ pub(crate) fn task_panic_warning(
     test: &str,
     panics: &[crate::tasks::task_panics::TaskPanic],
 ) -> String {
-    let mut text = format!(
-        "iris: test `{test}`: {} plain task(s) panicked; tokio handed each panic to the task's \
-         `JoinHandle`, and unless the test awaited it, the panic was lost",
-        panics.len()
-    );
-    for panic in panics {
-        text.push_str("\n  ");
-        text.push_str(&describe_task_panic(panic));
-    }
-    text.push_str(
-        "\n  (task_panics = \"warn\", the default, as Iris cannot see whether a JoinHandle was read: \
+    panic_list(
+        &format!(
+            "iris: test `{test}`: {} plain task(s) panicked; tokio handed each panic to the task's \
+             `JoinHandle`, and unless the test awaited it, the panic was lost",
+            panics.len()
+        ),
+        panics.iter().map(describe_task_panic),
+        "(task_panics = \"warn\", the default, as Iris cannot see whether a JoinHandle was read: \
          it does not fail the test. Make these fail it with task_panics = \"fail\" or IRIS_TASK_PANICS=fail; \
          silence them with task_panics = \"ignore\")",
-    );
-    text
+    )
 }
 
 /// The warning for plain tasks' panics that a `catch_unwind` of the task's own code
@@ -273,20 +265,28 @@ pub(crate) fn caught_task_panic_warning(
     test: &str,
     panics: &[crate::tasks::task_panics::TaskPanic],
 ) -> String {
-    let mut text = format!(
-        "iris: test `{test}`: {} plain task(s) panicked inside a `catch_unwind` of their own \
-         code: if it handled the panic (an actor's supervisor does), the task went on; if it \
-         rethrew it (`resume_unwind`), tokio handed it to the task's `JoinHandle`",
-        panics.len()
-    );
-    for panic in panics {
-        text.push_str("\n  ");
-        text.push_str(&describe_task_panic(panic));
-    }
-    text.push_str(
-        "\n  (a warning whatever task_panics says, as Iris cannot see which: it does not fail \
+    panic_list(
+        &format!(
+            "iris: test `{test}`: {} plain task(s) panicked inside a `catch_unwind` of their own \
+             code: if it handled the panic (an actor's supervisor does), the task went on; if it \
+             rethrew it (`resume_unwind`), tokio handed it to the task's `JoinHandle`",
+            panics.len()
+        ),
+        panics.iter().map(describe_task_panic),
+        "(a warning whatever task_panics says, as Iris cannot see which: it does not fail \
          the test; task_panics = \"ignore\" silences it)",
-    );
+    )
+}
+
+/// A warning's shape: a header, one indented line per panic, and a closing remark.
+fn panic_list(header: &str, lines: impl Iterator<Item = String>, remark: &str) -> String {
+    let mut text = header.to_string();
+    for line in lines {
+        text.push_str("\n  ");
+        text.push_str(&line);
+    }
+    text.push_str("\n  ");
+    text.push_str(remark);
     text
 }
 
