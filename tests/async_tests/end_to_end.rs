@@ -95,8 +95,10 @@ fn a_reaper_that_ends_by_itself_after_its_pool_is_dropped_is_no_leak() {
     }
     // The waiver is a default one: switched off with the others, the reaper is a task
     // still alive after `linger`, as it is in real time.
+    let (passed, out) = run("reaper_of_a_dropped_pool_brief_linger", true, &[]);
+    assert!(passed, "{out}");
     let (passed, out) = run(
-        "reaper_of_a_dropped_pool",
+        "reaper_of_a_dropped_pool_brief_linger",
         true,
         &[("IRIS_DEFAULT_IGNORES", "off")],
     );
