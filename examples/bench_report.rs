@@ -1171,9 +1171,10 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              nextest, its 17 thread-local actor tests fail for the spawner thread they \
              share, made once in a `OnceCell` and unnamed, as rayon's pool does, and \
              `test_thread_local_child` is racy in release builds with or without Iris. \
-             Release builds: within 1.02x, +0.6 and +2.4 ms a process under nextest \
-             (465 ms plain); a debug build pays +47 ms a process under nextest (1.08x), \
-             because its tests build `backtrace::Backtrace::new()` in their periodic \
+             Release builds: within 1.02x, +1.3 and +2.0 ms a process under nextest \
+             (471 ms plain; remeasured after the caught-panic change, whose six \
+             warnings show in the release rows); a debug build pays +47 to +68 ms a \
+             process under nextest (1.08-1.11x in two measurements), because its tests build `backtrace::Backtrace::new()` in their periodic \
              checks, which resolves every frame's debug information at once, and the \
              binary with Iris has more of it (`test_dispatch_key_persistent`, 1.1 to \
              1.3 s of CPU, with or without `RUST_BACKTRACE`). process-wrap 8.2.2, \
