@@ -1184,7 +1184,7 @@ fn write_stack(f: &mut fmt::Formatter<'_>, frames: &[Frame]) -> fmt::Result {
     let mut frames = frames.iter();
     if let Some(first) = frames.next() {
         // The call it is blocked in reads best by name; the user's frames by place.
-        if crate::tracking::frames::is_plumbing(&first.function) {
+        if crate::tracking::frames::is_plumbing_frame(first) {
             write!(f, "\n      now in {}", first.function)?;
         } else {
             write!(f, "\n      now in {first}")?;

@@ -124,6 +124,66 @@ pub(crate) fn is_plumbing(function: &str) -> bool {
     PLUMBING.iter().any(|prefix| path.starts_with(prefix))
 }
 
+/// The crate a source file belongs to, where its path says: a registry dependency
+/// (`.../registry/src/<index>/tracing-core-0.1.36/...` is `tracing_core`), the
+/// toolchain's (`/rustc/<hash>/library/std/...` is `std`), or Iris's own sources.
+///
+/// Why: debug information built with `debug = "line-tables-only"` (a common setting
+/// for dependencies, `[profile.dev.package."*"]`, as it builds faster) names an
+/// inlined function without its path (`trace_unsynchronized<..>`, not
+/// `backtrace::backtrace::trace_unsynchronized<..>`), so its name alone cannot say
+/// whose it is; its file still can.
+fn crate_of_file(file: &str) -> Option<String> {
+    const IRIS_SOURCES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/");
+    if file.starts_with(IRIS_SOURCES) {
+        return Some("iris".to_string());
+    }
+    if let Some(at) = file.find("/registry/src/") {
+        let (_index, rest) = file[at + "/registry/src/".len()..].split_once('/')?;
+        let (package, _) = rest.split_once('/')?;
+        // `name-version`: the version starts at the first `-` followed by a digit.
+        let end = package
+            .char_indices()
+            .find(|&(i, c)| c == '-' && package[i + 1..].starts_with(|d: char| d.is_ascii_digit()))
+            .map_or(package.len(), |(i, _)| i);
+        return Some(package[..end].replace('-', "_"));
+    }
+    let library = file.find("/library/")?;
+    if !(file.starts_with("/rustc/") || file.contains("/lib/rustlib/src/")) {
+        return None;
+    }
+    let rest = &file[library + "/library/".len()..];
+    rest.split_once('/')
+        .map(|(krate, _)| krate.replace('-', "_"))
+}
+
+/// Whether a frame is a C function's (libc's, the loader's): no path in its name,
+/// and no Rust source file (a Rust function named without its path has one).
+fn is_c_frame(frame: &Frame) -> bool {
+    is_c_plumbing(&frame.function) && !frame.file.as_deref().is_some_and(|f| f.ends_with(".rs"))
+}
+
+/// Whether a frame is plumbing (see the module doc), by its function's path or,
+/// where the name has none, by the crate its file is in.
+pub(crate) fn is_plumbing_frame(frame: &Frame) -> bool {
+    let plumbing_crate = || {
+        frame
+            .file
+            .as_deref()
+            .and_then(crate_of_file)
+            .is_some_and(|krate| {
+                let path = format!("{krate}::");
+                PLUMBING.iter().any(|prefix| path.starts_with(prefix))
+            })
+    };
+    let rust_source = frame.file.as_deref().is_some_and(|f| f.ends_with(".rs"));
+    if rust_source && !frame.function.contains("::") {
+        // A Rust function named without its path, not a C one: its file decides.
+        return plumbing_crate();
+    }
+    is_plumbing(&frame.function) || plumbing_crate()
+}
+
 /// Whether a source file is a dependency's or the toolchain's: in cargo's crate
 /// cache (a registry or a git checkout) or in std's sources. The workspace's own
 /// crates (and path dependencies) are everything else.
@@ -137,12 +197,12 @@ fn is_foreign_file(file: &str) -> bool {
 /// Whether a frame is the user's code: not plumbing by name, and (where the binary
 /// says) not from a dependency's or the toolchain's sources.
 pub(crate) fn is_user_frame(frame: &Frame) -> bool {
-    !is_plumbing(&frame.function) && !frame.file.as_deref().is_some_and(is_foreign_file)
+    !is_plumbing_frame(frame) && !frame.file.as_deref().is_some_and(is_foreign_file)
 }
 
 /// The first frame of the user's code, innermost first.
 pub(crate) fn first_user_frame(frames: &[Frame]) -> Option<&Frame> {
-    frames.iter().find(|f| !is_plumbing(&f.function))
+    frames.iter().find(|f| !is_plumbing_frame(f))
 }
 
 /// Where a live thread is: the frames from where the signal interrupted it, with the
@@ -175,18 +235,14 @@ pub(crate) fn summarise_live(frames: &[Frame], depth: usize) -> Vec<Frame> {
         return frames
             .iter()
             .take_while(|f| !is_thread_start(&f.function))
-            .filter(|f| !is_c_plumbing(&f.function))
+            .filter(|f| !is_c_frame(f))
             .take(depth)
             .cloned()
             .collect();
     };
     let mut out = Vec::new();
     // The API the user called, e.g. `std::thread::park` or a channel's `recv`.
-    if let Some(api) = frames[..first_user]
-        .iter()
-        .rev()
-        .find(|f| !is_c_plumbing(&f.function))
-    {
+    if let Some(api) = frames[..first_user].iter().rev().find(|f| !is_c_frame(f)) {
         out.push(api.clone());
     }
     out.extend(
@@ -316,6 +372,86 @@ mod tests {
         ] {
             assert!(!is_plumbing(user), "{user}");
         }
+    }
+
+    #[test]
+    fn a_file_names_its_crate_where_the_path_says() {
+        let registry = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+        for (file, krate) in [
+            (
+                format!("{registry}/tracing-core-0.1.36/src/lib.rs"),
+                Some("tracing_core"),
+            ),
+            (
+                format!("{registry}/backtrace-0.3.77/src/backtrace/mod.rs"),
+                Some("backtrace"),
+            ),
+            (
+                format!("{registry}/iris-1.2.0-rc.1/src/lib.rs"),
+                Some("iris"),
+            ),
+            (
+                "/rustc/59807616/library/std/src/thread/mod.rs".into(),
+                Some("std"),
+            ),
+            (
+                "/home/u/.rustup/toolchains/stable/lib/rustlib/src/rust/library/core/src/ops.rs"
+                    .into(),
+                Some("core"),
+            ),
+            (
+                concat!(env!("CARGO_MANIFEST_DIR"), "/src/tracking/hooks.rs").into(),
+                Some("iris"),
+            ),
+            ("/home/u/my_crate/src/lib.rs".into(), None),
+            ("/home/u/my_crate/library/src/lib.rs".into(), None),
+        ] {
+            assert_eq!(crate_of_file(&file).as_deref(), krate, "{file}");
+        }
+    }
+
+    /// With `debug = "line-tables-only"` for dependencies, an inlined function is
+    /// named without its path; until 2026-12-04 a creation site then read
+    /// `created at backtrace-0.3.77/src/backtrace/mod.rs:66 in trace_unsynchronized<..>`.
+    #[test]
+    fn a_creation_site_skips_plumbing_named_without_its_path() {
+        let registry = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+        let frames = vec![
+            frame(
+                "trace_unsynchronized<iris::tracking::hooks::own_stack::{closure_env#0}>",
+                &format!("{registry}/backtrace-0.3.77/src/backtrace/mod.rs"),
+                66,
+            ),
+            frame(
+                "own_stack",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/src/tracking/hooks.rs"),
+                200,
+            ),
+            frame(
+                "spawn<async_io::reactor::Reactor::get::{closure#0}, ()>",
+                "/rustc/59807616/library/std/src/thread/functions.rs",
+                125,
+            ),
+            frame(
+                "get",
+                &format!("{registry}/async-io-2.6.0/src/reactor.rs"),
+                110,
+            ),
+            frame("my_crate::start", "/home/u/my_crate/src/lib.rs", 7),
+        ];
+        // A library that makes a thread on the user's behalf is where it was made.
+        assert_eq!(first_user_frame(&frames).unwrap().function, "get");
+        assert!(is_plumbing_frame(&frames[0]) && is_plumbing_frame(&frames[1]));
+        assert!(is_plumbing_frame(&frames[2]));
+        assert!(!is_plumbing_frame(&frames[3]) && !is_plumbing_frame(&frames[4]));
+        // The user's own code is the first frame neither plumbing nor a dependency's.
+        assert_eq!(
+            summarise_live(&frames, 3)
+                .iter()
+                .map(|f| f.function.as_str())
+                .collect::<Vec<_>>(),
+            ["get", "my_crate::start"]
+        );
     }
 
     #[test]
