@@ -134,27 +134,67 @@ pub(crate) fn is_plumbing(function: &str) -> bool {
 /// `backtrace::backtrace::trace_unsynchronized<..>`), so its name alone cannot say
 /// whose it is; its file still can.
 fn crate_of_file(file: &str) -> Option<String> {
-    const IRIS_SOURCES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/");
-    if file.starts_with(IRIS_SOURCES) {
-        return Some("iris".to_string());
+    package_source(file).map(|(krate, _)| krate)
+}
+
+/// The crate a source file belongs to (see [`crate_of_file`]) and the file's path
+/// inside its package (`src/runtime/task/raw.rs`).
+fn package_source(file: &str) -> Option<(String, &str)> {
+    const IRIS_PACKAGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/");
+    if let Some(rest) = file.strip_prefix(IRIS_PACKAGE) {
+        return rest.starts_with("src/").then(|| ("iris".to_string(), rest));
     }
     if let Some(at) = file.find("/registry/src/") {
         let (_index, rest) = file[at + "/registry/src/".len()..].split_once('/')?;
-        let (package, _) = rest.split_once('/')?;
+        let (package, rest) = rest.split_once('/')?;
         // `name-version`: the version starts at the first `-` followed by a digit.
         let end = package
             .char_indices()
             .find(|&(i, c)| c == '-' && package[i + 1..].starts_with(|d: char| d.is_ascii_digit()))
             .map_or(package.len(), |(i, _)| i);
-        return Some(package[..end].replace('-', "_"));
+        return Some((package[..end].replace('-', "_"), rest));
     }
     let library = file.find("/library/")?;
     if !(file.starts_with("/rustc/") || file.contains("/lib/rustlib/src/")) {
         return None;
     }
-    let rest = &file[library + "/library/".len()..];
-    rest.split_once('/')
-        .map(|(krate, _)| krate.replace('-', "_"))
+    let (krate, rest) = file[library + "/library/".len()..].split_once('/')?;
+    Some((krate.replace('-', "_"), rest))
+}
+
+/// A function's name with its path, where the debug information left the path out
+/// (line tables only, for an inlined function) and its file says it: the crate and
+/// the module its file is (`poll` in `tokio-1.48.0/src/runtime/task/raw.rs` is
+/// `tokio::runtime::task::raw::poll`). A method's type cannot be told from the file,
+/// so `Pool::spawn` reads `krate::pool::spawn`: globs written for a module
+/// (`krate::pool::*`) still match it. Anything else is left as it is.
+pub(crate) fn with_path(function: String, file: Option<&str>) -> String {
+    let Some(file) = file.filter(|f| f.ends_with(".rs")) else {
+        return function;
+    };
+    let bare = function.split('<').next().unwrap_or(&function);
+    if bare.contains("::") || bare.is_empty() {
+        return function;
+    }
+    let Some((krate, rest)) = package_source(file) else {
+        return function;
+    };
+    let Some(module) = rest
+        .strip_prefix("src/")
+        .and_then(|m| m.strip_suffix(".rs"))
+    else {
+        return function;
+    };
+    let mut path: Vec<&str> = module.split('/').collect();
+    if path.last() == Some(&"mod") || (path.len() == 1 && matches!(path[0], "lib" | "main")) {
+        path.pop();
+    }
+    let mut qualified = krate;
+    for segment in path {
+        qualified.push_str("::");
+        qualified.push_str(segment);
+    }
+    format!("{qualified}::{function}")
 }
 
 /// Whether a frame is a C function's (libc's, the loader's): no path in its name,
@@ -320,11 +360,13 @@ pub(crate) fn resolve(ips: &[usize]) -> Vec<Frame> {
     for ip in ips {
         let before = frames.len();
         backtrace::resolve(*ip as *mut std::ffi::c_void, |symbol| {
+            let file = symbol.filename().map(|p| p.display().to_string());
+            let function = symbol
+                .name()
+                .map_or_else(|| "?".to_string(), |name| format!("{name:#}"));
             frames.push(Frame {
-                function: symbol
-                    .name()
-                    .map_or_else(|| "?".to_string(), |name| format!("{name:#}")),
-                file: symbol.filename().map(|p| p.display().to_string()),
+                function: with_path(function, file.as_deref()),
+                file,
                 line: symbol.lineno(),
             });
         });
@@ -408,6 +450,81 @@ mod tests {
         ] {
             assert_eq!(crate_of_file(&file).as_deref(), krate, "{file}");
         }
+    }
+
+    #[test]
+    fn a_function_named_without_its_path_gets_its_files_module() {
+        let registry = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+        for (function, file, expected) in [
+            (
+                "global_registry",
+                format!("{registry}/rayon-core-1.13.0/src/registry.rs"),
+                "rayon_core::registry::global_registry",
+            ),
+            (
+                "poll<T, S>",
+                format!("{registry}/tokio-1.48.0/src/runtime/task/raw.rs"),
+                "tokio::runtime::task::raw::poll<T, S>",
+            ),
+            (
+                "{closure#0}",
+                format!("{registry}/tiny_http-0.12.0/src/util/task_pool/mod.rs"),
+                "tiny_http::util::task_pool::{closure#0}",
+            ),
+            (
+                "new",
+                format!("{registry}/r2d2-0.8.10/src/lib.rs"),
+                "r2d2::new",
+            ),
+            (
+                "park",
+                "/rustc/59807616/library/std/src/thread/functions.rs".into(),
+                "std::thread::functions::park",
+            ),
+            // Already with a path, a user's file, a C function: as they are.
+            (
+                "std::thread::park",
+                "/rustc/59807616/library/std/src/thread/functions.rs".into(),
+                "std::thread::park",
+            ),
+            (
+                "trace<iris::tracking::hooks::own_stack>",
+                format!("{registry}/backtrace-0.3.77/src/backtrace/mod.rs"),
+                "backtrace::backtrace::trace<iris::tracking::hooks::own_stack>",
+            ),
+            (
+                "start_worker",
+                "/home/u/my_crate/src/lib.rs".into(),
+                "start_worker",
+            ),
+            (
+                "start_thread",
+                "./nptl/pthread_create.c".into(),
+                "start_thread",
+            ),
+        ] {
+            assert_eq!(with_path(function.into(), Some(&file)), expected, "{file}");
+        }
+        assert_eq!(with_path("clone3".into(), None), "clone3");
+        // So a default list's glob for a module matches an inlined frame there.
+        let pool = with_path(
+            "spawn".into(),
+            Some(&format!(
+                "{registry}/tiny_http-0.12.0/src/util/task_pool.rs"
+            )),
+        );
+        assert!(crate::text::glob::glob_matches(
+            "*tiny_http::util::task_pool::*",
+            &pool
+        ));
+        assert_eq!(
+            known_pool(&[with_path(
+                "global_registry".into(),
+                Some(&format!("{registry}/rayon-core-1.13.0/src/registry.rs")),
+            )])
+            .map(|(_, glob)| glob),
+            Some("rayon_core::registry::*global_registry")
+        );
     }
 
     /// With `debug = "line-tables-only"` for dependencies, an inlined function is
