@@ -53,10 +53,7 @@ fn spawn_reaper(pool: &std::sync::Arc<Pool>) {
 #[iris_test(linger = "20s")]
 #[ignore = "run by end_to_end"]
 async fn reaper_of_a_dropped_pool() {
-    let pool = std::sync::Arc::new(Pool("the pool"));
-    spawn_reaper(&pool);
-    tokio::task::yield_now().await;
-    drop(pool);
+    drop_a_pool_with_its_reaper().await;
 }
 
 /// The same, with a brief `linger`: for a run with the default waivers off, where the
@@ -64,6 +61,11 @@ async fn reaper_of_a_dropped_pool() {
 #[iris_test(linger = "100ms")]
 #[ignore = "run by end_to_end"]
 async fn reaper_of_a_dropped_pool_brief_linger() {
+    drop_a_pool_with_its_reaper().await;
+}
+
+/// Makes a pool, starts its reaper, lets the reaper start, and drops the pool.
+async fn drop_a_pool_with_its_reaper() {
     let pool = std::sync::Arc::new(Pool("the pool"));
     spawn_reaper(&pool);
     tokio::task::yield_now().await;
