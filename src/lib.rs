@@ -8,11 +8,24 @@
 //!   current container, found without passing it around, and inherited by threads
 //!   spawned through Iris.
 //! - [`Server`] and [`Executor`]: servers and worker pools with the same lifecycle.
-//! - [`wait_for_condition`], [`Wait`], [`SentinelFile`]: waiting without sleeps.
+#![cfg_attr(
+    feature = "sentinel",
+    doc = "- [`wait_for_condition`], [`Wait`], [`SentinelFile`]: waiting without sleeps."
+)]
+#![cfg_attr(
+    not(feature = "sentinel"),
+    doc = "- [`wait_for_condition`], [`Wait`], `SentinelFile` (feature `sentinel`): waiting without sleeps."
+)]
 //! - `ManagedProcess`, `run_process` (unix): child processes with the same lifecycle,
 //!   their output as structured lines.
-//! - [`iris_test`], [`TestScope`]: every test proves it left no thread behind
-//!   ([`LeakReport`]).
+#![cfg_attr(
+    feature = "harness",
+    doc = "- [`iris_test`], [`TestScope`]: every test proves it left no thread behind\n  ([`LeakReport`])."
+)]
+#![cfg_attr(
+    not(feature = "harness"),
+    doc = "- `iris_test`, `TestScope` (feature `harness`): every test proves it left no thread\n  behind (`LeakReport`)."
+)]
 //!
 //! ```
 //! use std::time::Duration;

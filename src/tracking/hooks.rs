@@ -1,6 +1,8 @@
-//! The only `unsafe` code in Iris (feature `thread-tracking`, Linux): `pthread_create`
+//! Thread tracking's `unsafe` code (feature `thread-tracking`, Linux): `pthread_create`
 //! and `pthread_join` defined in the binary, and a signal handler that records a
-//! thread's stack.
+//! thread's stack. Iris's only other `unsafe` code is one call each in
+//! `os/sigterm.rs` (a `sigaction` handler told the sender's pid) and `os/at_exit.rs`
+//! (`atexit`), with their invariants at the top of those modules.
 //!
 //! # Why defining `pthread_create` is sound
 //! A Rust binary links its crates statically, so a `#[no_mangle]` definition here is

@@ -128,7 +128,7 @@ pub fn scaled(timeout: Duration) -> Duration {
 /// Use it in tests and tools wherever you would have written `thread::sleep` and
 /// hoped: it returns the moment the condition holds. Do not use it where an event
 /// can be waited on directly (a [`StopToken`](crate::StopToken), a channel, a
-/// [`SentinelFile`](crate::SentinelFile)): those wake without polling at all.
+/// `SentinelFile` (feature `sentinel`)): those wake without polling at all.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicBool, Ordering};
@@ -145,7 +145,14 @@ pub fn scaled(timeout: Duration) -> Duration {
 /// assert!(error.to_string().contains("did not become true within 10ms"));
 /// ```
 ///
-/// In async code, use [`wait_for_condition_async`] (cargo feature `tokio`).
+#[cfg_attr(
+    feature = "tokio",
+    doc = "In async code, use [`wait_for_condition_async`] (cargo feature `tokio`)."
+)]
+#[cfg_attr(
+    not(feature = "tokio"),
+    doc = "In async code, use `wait_for_condition_async` (cargo feature `tokio`)."
+)]
 #[track_caller]
 pub fn wait_for_condition(
     mut condition: impl FnMut() -> bool,
