@@ -1424,7 +1424,14 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              without, most of the difference core's generics instantiated for Iris's \
              code) and parses more units; building Iris as cargo builds a registry \
              dependency (not incremental: 16 units instead of 255) changed nothing \
-             measurable. Measured again the same morning, the 29 binaries one after \
+             measurable (again that evening: 111-115 against 110-118 ms for \
+             `task_join_map`'s binary, 20 runs, three times). The script builds it so \
+             since that evening (`[profile.dev.package.iris] incremental = false` in \
+             each converted crate's `.cargo/config.toml`), as a user gets it from \
+             crates.io; tokio-util's debug rows remeasured so, 5 rounds each, 1.07-1.08x \
+             under `cargo test` and 1.12-1.19x under nextest, on a machine slower that \
+             evening (plain 0.82 and 1.66 s, against 0.55 and 1.33 s in the morning). \
+             Measured again the same morning, the 29 binaries one after \
              another (median of 7) without backtraces: 99.6 ms with `#[test]`, 130.8 ms \
              with Iris, 107.0 ms with Iris compiled at `opt-level = 2` \
              (`[profile.dev.package.iris]`, now in the guide): most of the per-binary \

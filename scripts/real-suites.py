@@ -935,6 +935,22 @@ def point_at_snapshot(package):
         manifest.write_text(text.replace(f'path = "{ROOT}"', f'path = "{SNAPSHOT}"'))
 
 
+def build_as_from_crates_io(package):
+    """Builds the snapshot as cargo builds a crates.io dependency: not incremental.
+
+    A path dependency is compiled incrementally, in 256 codegen units, where one from
+    a registry gets 16, and in a debug build every backtrace std prints parses each
+    unit. The difference was within the noise on tokio-util's printing test binaries
+    (2026-12-04), but what is measured is what a user builds.
+    """
+    config = package / ".cargo" / "config.toml"
+    section = "[profile.dev.package.iris]"
+    text = config.read_text() if config.exists() else ""
+    if section not in text:
+        config.parent.mkdir(exist_ok=True)
+        config.write_text(text + f"\n# As cargo builds a crates.io dependency.\n{section}\nincremental = false\n")
+
+
 # Every run, plain or not, prints backtraces as CI usually does: a panic's backtrace
 # takes a debug build a tenth of a second to print, and Iris must not mistake that
 # for anything.
@@ -1132,6 +1148,7 @@ def measure_all(args):
             continue
         package = fetch(crate, version)
         point_at_snapshot(package)
+        build_as_from_crates_io(package)
         tests = int((package / ".iris-tests").read_text())
         print(f"{crate} {version}: {tests} tests converted; {why}", file=sys.stderr)
         if tests == 0:
