@@ -37,8 +37,8 @@ impl Frame {
     }
 
     /// The source file as reports write it: relative to the package when it is in
-    /// it, `crate-version/src/file.rs` for a dependency, `std/src/...` for std; never
-    /// a path into the local crate cache or the toolchain.
+    /// it, `crate-version/src/file.rs` for a dependency, `library/std/src/...` for std;
+    /// never a path into the local crate cache or the toolchain.
     pub fn short_file(&self) -> Option<&str> {
         self.file.as_deref().map(short_path)
     }
@@ -55,8 +55,9 @@ impl fmt::Display for Frame {
 
 /// A path as a user reads it: relative to the current directory (the package) when
 /// it is inside it; a dependency from the crate cache as `crate-version/src/...`
-/// (`.../registry/src/<index>/crate-version/...`, or a git checkout's
-/// `.../git/checkouts/<repo>/<rev>/...`); std's sources without the toolchain's prefix.
+/// (`.../registry/src/<index>/crate-version/...`), a git checkout's file by its path
+/// inside the checkout (`.../git/checkouts/<repo>/<rev>/src/...`); std's sources
+/// from `library/` on, without the toolchain's prefix (whatever that prefix is).
 pub(crate) fn short_path(file: &str) -> &str {
     if let Ok(dir) = std::env::current_dir() {
         if let Some(dir) = dir.to_str() {
@@ -65,16 +66,62 @@ pub(crate) fn short_path(file: &str) -> &str {
             }
         }
     }
-    for (marker, skip) in [("/registry/src/", 1), ("/git/checkouts/", 2)] {
-        if let Some(at) = file.find(marker) {
-            let mut rest = &file[at + marker.len()..];
-            for _ in 0..skip {
-                rest = rest.split_once('/').map_or(rest, |(_, r)| r);
-            }
-            return rest;
-        }
+    match Source::of(file) {
+        Source::Registry { package, .. } => package,
+        Source::GitCheckout { inner } => inner,
+        Source::Toolchain {
+            library: Some(library),
+        } => library,
+        Source::Toolchain { library: None } => file,
+        // A toolchain installed elsewhere (a distribution's) is known by its
+        // `library/` alone.
+        Source::Local => file.find("/library/").map_or(file, |at| &file[at + 1..]),
     }
-    file.find("/library/").map_or(file, |i| &file[i + 1..])
+}
+
+/// Where a source file comes from, as its path says: the one reader of the path
+/// markers that [`short_path`], [`package_source`] and [`is_foreign_file`] go by.
+#[derive(Debug, PartialEq, Eq)]
+enum Source<'a> {
+    /// A registry dependency in cargo's crate cache: `package` is the path from its
+    /// `name-version` directory on, `inner` the path inside that directory.
+    Registry { package: &'a str, inner: &'a str },
+    /// A git dependency's checkout in cargo's crate cache; `inner` is the path inside
+    /// the checkout.
+    GitCheckout { inner: &'a str },
+    /// The toolchain's sources; `library` is the path from `library/` on, where the
+    /// path has one (`library/std/src/thread/mod.rs`).
+    Toolchain { library: Option<&'a str> },
+    /// Everything else: the workspace's crates and path dependencies.
+    Local,
+}
+
+impl<'a> Source<'a> {
+    fn of(file: &'a str) -> Source<'a> {
+        if let Some(at) = file.find("/registry/src/") {
+            // `<index>/name-version/inner`
+            let after_index = file[at + "/registry/src/".len()..]
+                .split_once('/')
+                .map(|(_index, rest)| rest);
+            if let Some(package) = after_index {
+                let inner = package.split_once('/').map_or("", |(_, inner)| inner);
+                return Source::Registry { package, inner };
+            }
+        }
+        if let Some(at) = file.find("/git/checkouts/") {
+            // `<repo>/<rev>/inner`
+            let mut inner = &file[at + "/git/checkouts/".len()..];
+            for _ in 0..2 {
+                inner = inner.split_once('/').map_or(inner, |(_, rest)| rest);
+            }
+            return Source::GitCheckout { inner };
+        }
+        if file.starts_with("/rustc/") || file.contains("/lib/rustlib/src/") {
+            let library = file.find("/library/").map(|at| &file[at + 1..]);
+            return Source::Toolchain { library };
+        }
+        Source::Local
+    }
 }
 
 /// Path prefixes of code that is not the user's.
@@ -140,26 +187,31 @@ fn crate_of_file(file: &str) -> Option<String> {
 /// The crate a source file belongs to (see [`crate_of_file`]) and the file's path
 /// inside its package (`src/runtime/task/raw.rs`).
 fn package_source(file: &str) -> Option<(String, &str)> {
+    // Iris's own, wherever it is (as a path dependency it is `Local`).
     const IRIS_PACKAGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/");
-    if let Some(rest) = file.strip_prefix(IRIS_PACKAGE) {
-        return rest.starts_with("src/").then(|| ("iris".to_string(), rest));
+    if let Some(inner) = file.strip_prefix(IRIS_PACKAGE) {
+        return inner
+            .starts_with("src/")
+            .then(|| ("iris".to_string(), inner));
     }
-    if let Some(at) = file.find("/registry/src/") {
-        let (_index, rest) = file[at + "/registry/src/".len()..].split_once('/')?;
-        let (package, rest) = rest.split_once('/')?;
-        // `name-version`: the version starts at the first `-` followed by a digit.
-        let end = package
-            .char_indices()
-            .find(|&(i, c)| c == '-' && package[i + 1..].starts_with(|d: char| d.is_ascii_digit()))
-            .map_or(package.len(), |(i, _)| i);
-        return Some((package[..end].replace('-', "_"), rest));
+    match Source::of(file) {
+        Source::Registry { package, inner } => {
+            let (name_version, _) = package.split_once('/')?;
+            // `name-version`: the version starts at the first `-` followed by a digit.
+            let end = name_version
+                .char_indices()
+                .find(|&(i, c)| {
+                    c == '-' && name_version[i + 1..].starts_with(|d: char| d.is_ascii_digit())
+                })
+                .map_or(name_version.len(), |(i, _)| i);
+            Some((name_version[..end].replace('-', "_"), inner))
+        }
+        Source::Toolchain { library } => {
+            let (krate, inner) = library?.strip_prefix("library/")?.split_once('/')?;
+            Some((krate.replace('-', "_"), inner))
+        }
+        Source::GitCheckout { .. } | Source::Local => None,
     }
-    let library = file.find("/library/")?;
-    if !(file.starts_with("/rustc/") || file.contains("/lib/rustlib/src/")) {
-        return None;
-    }
-    let (krate, rest) = file[library + "/library/".len()..].split_once('/')?;
-    Some((krate.replace('-', "_"), rest))
 }
 
 /// A function's name with its path, where the debug information left the path out
@@ -228,10 +280,10 @@ pub(crate) fn is_plumbing_frame(frame: &Frame) -> bool {
 /// cache (a registry or a git checkout) or in std's sources. The workspace's own
 /// crates (and path dependencies) are everything else.
 fn is_foreign_file(file: &str) -> bool {
-    file.contains("/registry/src/")
-        || file.contains("/git/checkouts/")
-        || file.starts_with("/rustc/")
-        || file.contains("/lib/rustlib/src/")
+    matches!(
+        Source::of(file),
+        Source::Registry { .. } | Source::GitCheckout { .. } | Source::Toolchain { .. }
+    )
 }
 
 /// Whether a frame is the user's code: not plumbing by name, and (where the binary
@@ -449,6 +501,62 @@ mod tests {
             ("/home/u/my_crate/library/src/lib.rs".into(), None),
         ] {
             assert_eq!(crate_of_file(&file).as_deref(), krate, "{file}");
+        }
+    }
+
+    #[test]
+    fn a_path_is_shortened_to_what_says_where_it_is() {
+        let registry = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+        let here = std::env::current_dir().unwrap();
+        for (file, short) in [
+            (
+                format!("{registry}/tokio-1.48.0/src/runtime/task/raw.rs"),
+                "tokio-1.48.0/src/runtime/task/raw.rs",
+            ),
+            (
+                "/root/.cargo/git/checkouts/rayon-4a3b/1f2e3d4/rayon-core/src/lib.rs".into(),
+                "rayon-core/src/lib.rs",
+            ),
+            (
+                "/rustc/59807616/library/std/src/thread/mod.rs".into(),
+                "library/std/src/thread/mod.rs",
+            ),
+            (
+                "/home/u/.rustup/toolchains/stable/lib/rustlib/src/rust/library/core/src/ops.rs"
+                    .into(),
+                "library/core/src/ops.rs",
+            ),
+            (
+                "/usr/src/rustc-1.96.0/library/std/src/panicking.rs".into(),
+                "library/std/src/panicking.rs",
+            ),
+            (format!("{}/tests/t.rs", here.display()), "tests/t.rs"),
+            (
+                "/elsewhere/my_crate/src/lib.rs".into(),
+                "/elsewhere/my_crate/src/lib.rs",
+            ),
+        ] {
+            assert_eq!(short_path(&file), short, "{file}");
+        }
+    }
+
+    #[test]
+    fn dependencies_and_the_toolchain_are_foreign_the_workspace_is_not() {
+        let registry = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+        for foreign in [
+            format!("{registry}/tokio-1.48.0/src/runtime/task/raw.rs"),
+            "/root/.cargo/git/checkouts/rayon-4a3b/1f2e3d4/rayon-core/src/lib.rs".into(),
+            "/rustc/59807616/library/std/src/thread/mod.rs".into(),
+            "/home/u/.rustup/toolchains/stable/lib/rustlib/src/rust/library/core/src/ops.rs".into(),
+        ] {
+            assert!(is_foreign_file(&foreign), "{foreign}");
+        }
+        for own in [
+            "/home/u/my_crate/src/lib.rs",
+            "/home/u/my_crate/library/src/lib.rs",
+            "tests/t.rs",
+        ] {
+            assert!(!is_foreign_file(own), "{own}");
         }
     }
 
