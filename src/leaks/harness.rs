@@ -118,7 +118,8 @@ pub(crate) fn fail_late(mut scope: TestScope, timeout: Duration, body_tid: Optio
     panic!(
         "iris: test `{name}` timed out after {timeout:?}: its body is still running.\n{dump}\n  \
          hint: the body itself did not finish; its state above says where it waits. \
-         Raise `timeout` only if the work is really that slow; see docs/thread-safety.md, \
+         Raise `timeout` only if the work is really that slow; see Iris's guide \
+         (`iris::guide` in its API docs, docs/thread-safety.md in its package), \
          \"Debugging a hanging test\"{left}"
     );
 }

@@ -922,7 +922,8 @@ impl fmt::Display for LeakReport {
         }
         write!(
             f,
-            "\n  see docs/thread-safety.md, \"Reading a leak report\""
+            "\n  see Iris's guide (`iris::guide` in its API docs, docs/thread-safety.md in its \
+             package), \"Reading a leak report\""
         )
     }
 }
