@@ -6,13 +6,11 @@
 //! discards a passing test's captured output; in parallel, a write breaks its `-q`
 //! progress line. So they are kept here and written once, when the process exits.
 //!
-//! One of the few places with `unsafe` code (with `tracking/hooks.rs` and
-//! `sigterm.rs`): Rust has no safe way to run code at process exit, so the C
-//! library's `atexit` is called.
+//! Rust has no safe way to run code at process exit: the C library's `atexit` is
+//! called through `os::ffi` (its invariants are there).
 //!
 //! Invariants:
-//! - The exit handler is registered once, the first time text is kept, and never
-//!   unwinds into the C library: its body runs under `catch_unwind`.
+//! - The exit handler is registered once, the first time text is kept.
 //! - It takes only this module's lock, never held while anything else is locked, so
 //!   it cannot deadlock with a test thread that the exit cut short (`exit` does not
 //!   wait for other threads; a thread cut short in `keep` holds this lock only for a
@@ -21,32 +19,24 @@
 //!   summary (libtest returns from `main`, or calls `exit`, after printing it).
 
 use std::io::Write;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 static KEPT: Mutex<Vec<String>> = Mutex::new(Vec::new());
-static REGISTERED: OnceLock<bool> = OnceLock::new();
 
 /// Keeps `text` to be written to stderr when the process exits; where no exit
 /// handler can be registered, writes it at once: never lost.
 pub(crate) fn keep(text: String) {
-    let registered = *REGISTERED.get_or_init(register);
+    let registered = register();
     KEPT.lock().unwrap_or_else(|e| e.into_inner()).push(text);
     if !registered {
         write_kept();
     }
 }
 
-/// Registers the exit handler; `false` where it cannot be.
+/// Registers the exit handler (once); `false` where it cannot be.
 #[cfg(all(unix, feature = "unix-ffi"))]
 fn register() -> bool {
-    extern "C" fn at_exit() {
-        let _ = std::panic::catch_unwind(write_kept);
-    }
-    // SAFETY: `at_exit` is an `extern "C" fn()` with no arguments that never unwinds
-    // (its body is caught); registering it has no other precondition.
-    #[allow(unsafe_code)]
-    let registered = unsafe { nix::libc::atexit(at_exit) } == 0;
-    registered
+    super::ffi::run_at_exit(write_kept)
 }
 
 /// No `atexit` without the C library's bindings here: text is written at once.

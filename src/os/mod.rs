@@ -6,6 +6,11 @@
 //! Everything here is best effort: `None` means "cannot tell", never "none".
 
 pub(crate) mod at_exit;
+// The only `unsafe` code outside thread tracking: `atexit`, and a SIGTERM handler
+// told the sender.
+#[cfg(all(unix, feature = "unix-ffi"))]
+#[allow(unsafe_code)]
+mod ffi;
 // The test harness's helper thread is started on its test's CPU.
 #[cfg(feature = "harness")]
 pub(crate) mod cpu_affinity;

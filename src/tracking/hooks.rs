@@ -1,8 +1,7 @@
 //! Thread tracking's `unsafe` code (feature `thread-tracking`, Linux): `pthread_create`
 //! and `pthread_join` defined in the binary, and a signal handler that records a
-//! thread's stack. Iris's only other `unsafe` code is one call each in
-//! `os/sigterm.rs` (a `sigaction` handler told the sender's pid) and `os/at_exit.rs`
-//! (`atexit`), with their invariants at the top of those modules.
+//! thread's stack. Iris's only other `unsafe` code is `os/ffi.rs` (`atexit`, and a
+//! `sigaction` handler told a SIGTERM's sender), with its invariants at its top.
 //!
 //! # Why defining `pthread_create` is sound
 //! A Rust binary links its crates statically, so a `#[no_mangle]` definition here is

@@ -12,8 +12,8 @@
 //!
 //! - `attribution.rs`: which test the current thread works for (safe; always built).
 //! - `hooks.rs`: the interposed `pthread_create`/`pthread_join` and the stack-sampling
-//!   signal handler: most of Iris's `unsafe` code (the rest is one call each in
-//!   `os/sigterm.rs` and `os/at_exit.rs`), with its invariants.
+//!   signal handler: most of Iris's `unsafe` code (the rest is in `os/ffi.rs`), with
+//!   its invariants.
 //! - `table.rs`: the records of live threads and of panics nobody collected.
 //! - `frames.rs`: raw addresses to frames, creation sites, live stacks.
 //!
