@@ -102,6 +102,13 @@ pub use iris_test_macros::iris_test;
 /// attributes (`#[tokio::test]`, `#[test_log::test]`), so that rstest accepts it on
 /// an `async fn` and a test converts by replacing the attribute's path.
 ///
+/// With `use iris::test;` in a file, every bare `#[test]` there is an Iris test.
+/// With `use iris::*;` alone, a bare `#[test]` is ambiguous (E0659: Rust does not
+/// let a glob import shadow the prelude's `test`): add `use iris::test;` too, or
+/// write `#[iris::test]`. rstest's generated cases see the file's names through a
+/// glob, so under `#[rstest]` in such a file write `#[iris::test]` (or
+/// `#[iris_test]`) below it. The guide's "Imports" section has the table.
+///
 /// ```
 /// #[iris::test(stop_timeout = "2s")]
 /// fn the_worker_stops_with_the_test() {

@@ -382,6 +382,40 @@ fn parse_duration(literal: &LitStr) -> syn::Result<(u64, u32)> {
     Ok((secs as u64, rest as u32))
 }
 
+/// The standard test attribute, by a path no import can shadow. A bare `#[test]`
+/// would resolve to `iris::test` (this attribute) in a file with `use iris::*;` or
+/// `use iris::test;`, and expand forever.
+fn std_test_attribute() -> Attribute {
+    syn::parse_quote!(#[::core::prelude::v1::test])
+}
+
+/// `#[test]` written bare: the standard attribute, or this one when the file imports
+/// `iris::test` (a glob import does). Either way the function is a test that Iris
+/// wraps once, here; what remains must be the standard attribute.
+fn is_bare_test(attr: &Attribute) -> bool {
+    attr.path().leading_colon.is_none() && attr.path().is_ident("test")
+}
+
+/// Another Iris attribute on the same function (`#[iris_test]`, `#[iris::test]`):
+/// the case when this expansion was reached through a bare `#[test]` resolved to
+/// `iris::test`, with `#[iris_test(..)]` written below it.
+fn is_iris_attribute(attr: &Attribute) -> bool {
+    let names: Vec<String> = attr
+        .path()
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    matches!(
+        names
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+        ["iris_test"] | ["iris", "test"] | ["iris", "iris_test"]
+    )
+}
+
 fn is_test_attribute(attr: &Attribute) -> bool {
     attr.path()
         .segments
@@ -393,8 +427,9 @@ fn is_test_attribute(attr: &Attribute) -> bool {
 /// added unless a test attribute is there already (or the function takes
 /// parameters, as rstest cases do: rstest generates the tests then).
 fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
+    let has_options = !attr.is_empty();
     let options = parse_options(attr)?;
-    let function: ItemFn = match parse2::<Item>(item.clone()) {
+    let mut function: ItemFn = match parse2::<Item>(item.clone()) {
         Ok(Item::Fn(function)) => function,
         Ok(other) => {
             return Err(syn::Error::new(
@@ -409,6 +444,31 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             ))
         }
     };
+    // A bare `#[test]` left on the function becomes the standard one by its full
+    // path: re-read in a file that imports `iris::test`, it would wrap the test again.
+    for attr in &mut function.attrs {
+        if is_bare_test(attr) {
+            *attr = std_test_attribute();
+        }
+    }
+    // Two Iris attributes on one function (`#[test] #[iris_test(..)]` with
+    // `iris::test` imported): one wraps the test. The one with options does; with
+    // none on either, the lower one.
+    if let Some(position) = function.attrs.iter().position(is_iris_attribute) {
+        let below = &function.attrs[position];
+        let below_has_options = !matches!(below.meta, syn::Meta::Path(_));
+        if !has_options {
+            return Ok(function.to_token_stream());
+        }
+        if below_has_options {
+            return Err(syn::Error::new(
+                below.span(),
+                "a second Iris attribute on this test: keep one, with every option on it \
+                 (a bare #[test] is Iris's in a file with `use iris::*;` or `use iris::test;`)",
+            ));
+        }
+        function.attrs.remove(position);
+    }
     let is_async = function.sig.asyncness.is_some();
     if let Some(asyncness) = &function.sig.asyncness {
         if !cfg!(feature = "tokio") {
@@ -498,7 +558,11 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             .last()
             .is_some_and(|s| s.ident == "traced_test")
     }) || block.to_token_stream().to_string().contains("tracing_test");
-    let test_attr = if add_test { quote!(#[test]) } else { quote!() };
+    let test_attr = if add_test {
+        std_test_attribute().to_token_stream()
+    } else {
+        quote!()
+    };
     let ident = &sig.ident;
     let ret = match &sig.output {
         ReturnType::Default => quote!(()),
@@ -619,7 +683,10 @@ mod tests {
     #[test]
     fn a_plain_fn_gets_test_and_run_test() {
         let out = expand_str("", "fn works() { assert!(true); }").unwrap();
-        assert!(out.starts_with("# [test] fn works ()"), "{out}");
+        assert!(
+            out.starts_with("# [:: core :: prelude :: v1 :: test] fn works ()"),
+            "{out}"
+        );
         assert!(out.contains(":: iris :: run_test (:: iris :: TestOptions :: new (concat ! (module_path ! () , \"::\" , stringify ! (works)))"), "{out}");
         assert!(out.contains("move || -> () { assert ! (true) ; }"), "{out}");
     }
@@ -669,11 +736,57 @@ mod tests {
         ] {
             let out = expand_str("", item).unwrap();
             assert_eq!(
-                out.matches("# [test]").count(),
+                out.matches("# [:: core :: prelude :: v1 :: test]").count(),
                 usize::from(item.starts_with("#[test]")),
                 "{item}: {out}"
             );
         }
+    }
+
+    /// With `use iris::*;` or `use iris::test;`, a bare `#[test]` is this attribute:
+    /// the expansion must never leave one behind, or it expands forever
+    /// ("recursion limit reached while expanding #[test]").
+    #[test]
+    fn no_bare_test_attribute_is_left_to_resolve_to_iris() {
+        for item in [
+            "fn t() {}",
+            "#[test] fn t() {}",
+            "#[should_panic] #[test] fn t() {}",
+            "#[rstest] #[case(1)] fn t(#[case] x: u32) {}",
+        ] {
+            let out = expand_str("", item).unwrap();
+            assert!(!out.contains("# [test]"), "{item}: {out}");
+            assert_eq!(
+                out.matches("# [:: core :: prelude :: v1 :: test]").count(),
+                usize::from(!item.contains("rstest")),
+                "{item}: {out}"
+            );
+        }
+    }
+
+    /// `#[test] #[iris_test(linger = ..)]` in a file that imports `iris::test`: the
+    /// test is wrapped once, with the options; two sets of options are an error.
+    #[test]
+    fn a_second_iris_attribute_wraps_once() {
+        // Reached through the bare `#[test]` (no options): the lower one does the work.
+        let out = expand_str("", r#"#[iris_test(linger = "2s")] fn t() {}"#).unwrap();
+        assert!(!out.contains("run_test"), "{out}");
+        assert!(out.contains("# [iris_test (linger = \"2s\")]"), "{out}");
+        let out = expand_str("", "#[iris::test] fn t() {}").unwrap();
+        assert!(
+            !out.contains("run_test") && out.contains("# [iris :: test]"),
+            "{out}"
+        );
+        // Options above, none below: one expansion, the lower attribute dropped.
+        let out = expand_str(r#"linger = "2s""#, "#[iris::test] fn t() {}").unwrap();
+        assert_eq!(out.matches("run_test").count(), 1, "{out}");
+        assert!(!out.contains("iris :: test]"), "{out}");
+        let error = expand_str(
+            r#"linger = "2s""#,
+            r#"#[iris_test(linger = "1s")] fn t() {}"#,
+        )
+        .unwrap_err();
+        assert!(error.contains("a second Iris attribute"), "{error}");
     }
 
     #[test]
@@ -698,7 +811,7 @@ mod tests {
         let out = expand_str("", item).unwrap();
         assert!(
             out.starts_with(
-                "# [test] # [ignore] fn t () { # ! [allow (dead_code)] :: iris :: run_test"
+                "# [:: core :: prelude :: v1 :: test] # [ignore] fn t () { # ! [allow (dead_code)] :: iris :: run_test"
             ),
             "{out}"
         );
@@ -881,7 +994,9 @@ mod tests {
         }
         let out = result.unwrap();
         assert!(
-            out.starts_with("# [test] fn t () -> Result < () , String >"),
+            out.starts_with(
+                "# [:: core :: prelude :: v1 :: test] fn t () -> Result < () , String >"
+            ),
             "{out}"
         );
         assert!(out.contains(":: iris :: run_async_test ("), "{out}");

@@ -2,6 +2,7 @@
 #![cfg(feature = "tokio")]
 
 mod end_to_end;
+mod imports;
 #[path = "../support/scenario.rs"]
 mod scenario;
 mod scenarios;

@@ -6,6 +6,7 @@
 
 mod end_to_end;
 mod harness;
+mod imports;
 #[path = "../support/scenario.rs"]
 mod scenario;
 mod scenarios;
