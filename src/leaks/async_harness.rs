@@ -214,6 +214,7 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
     // The scope's close only looks after this. Tasks that did not stop are taken
     // from this verdict: the runtime's shutdown below drops them, and a dropped task
     // is no longer alive to be found.
+    let stop_started = std::time::Instant::now();
     if let Err(error) = runtime.block_on(registry.stop_async(stop_timeout)) {
         scope.tasks.stragglers = error
             .stragglers()
@@ -222,7 +223,13 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
             .cloned()
             .collect();
     }
-    scope.already_stopped = true;
+    // The stop's deadline, or when it ended if sooner (see `TestScope::collect`).
+    let now = std::time::Instant::now();
+    scope.stopped_at = Some(
+        stop_started
+            .checked_add(stop_timeout)
+            .map_or(now, |deadline| deadline.min(now)),
+    );
 
     let metrics = runtime.handle().metrics();
     let managed_left = || registry.alive_tasks().len();

@@ -65,6 +65,10 @@ pub struct LeakedProcess {
     pub name: Option<String>,
     /// The path of the container that owns it, when it is a managed process.
     pub container: Option<String>,
+    /// It was still running at the stop's deadline and has exited since (its
+    /// supervisor's SIGKILL after the grace period, say): nothing is left to end,
+    /// and its pid may already name another process.
+    pub exited: bool,
 }
 
 impl fmt::Display for LeakedProcess {
@@ -78,6 +82,9 @@ impl fmt::Display for LeakedProcess {
             write!(f, ": {}", self.command_line)?;
         }
         match self.state {
+            _ if self.exited => {
+                f.write_str(", still running at the stop's deadline (it has exited since)")
+            }
             Some('Z') => f.write_str(", a zombie nobody reaped"),
             Some(state) => write!(f, ", state {state}"),
             None => Ok(()),
@@ -1239,6 +1246,7 @@ mod tests {
             state: Some('Z'),
             name: None,
             container: None,
+            exited: false,
         };
         assert_eq!(
             zombie.to_string(),

@@ -21,7 +21,7 @@ use super::options::{LeakPolicy, TestOptions};
 use super::output;
 use super::report::{LeakReport, ProcessFate, Straggler, TaskFindings, UnmanagedCheck, Warned};
 use super::survey::{
-    end_processes, lingering, managed_processes_left, process_ownership,
+    end_processes, lingering, managed_processes_left, process_containers, process_ownership,
     without_running_runtime_threads, Snapshot, Survey, ThreadCheck, LIVE_STACK_PATIENCE,
     SHARED_PROCESS, UNSUPPORTED_PLATFORM,
 };
@@ -31,6 +31,7 @@ use crate::sync::deadline::Deadline;
 use crate::sync::stop_token::StopToken;
 use crate::threads::managed_thread::current_os_tid;
 use crate::threads::registry::{thread_registry_scope, RegistryScope, ThreadRegistry};
+use crate::threads::report::ThreadInfo;
 use crate::tracking::{self, attribution::Attribution};
 
 /// The guard of one test: a fresh registry scope plus a snapshot of the process's
@@ -67,9 +68,10 @@ pub struct TestScope {
     pub(super) body_tid: Option<u32>,
     /// The thread that opened the scope (the body's, unless `body_tid` says otherwise).
     own_tid: Option<u32>,
-    /// Set when the registry was already stopped (an async test stops it without
-    /// blocking its runtime): the final close then only collects.
-    pub(crate) already_stopped: bool,
+    /// When the registry's stop ended, if it was already stopped (an async test
+    /// stops it without blocking its runtime): the final close then only collects,
+    /// and what ran at the deadline is judged as of then.
+    pub(crate) stopped_at: Option<std::time::Instant>,
     /// When the grace period (`linger`) ends, if it began before the final close (an
     /// async test's begins as its body returns, and its runtime's tasks and children
     /// use it first): what is still waited for then gets the rest of it, not a
@@ -165,7 +167,7 @@ impl TestScope {
             watchdog,
             body_tid: None,
             own_tid: current_os_tid(),
-            already_stopped: false,
+            stopped_at: None,
             grace: None,
             tasks: TaskFindings::default(),
             runtime_tids: HashSet::new(),
@@ -324,21 +326,43 @@ impl TestScope {
         let Some(scope) = self.scope.take() else {
             unreachable!("a scope is concluded once");
         };
-        let stop_timeout = if self.already_stopped {
+        let stop_timeout = if self.stopped_at.is_some() {
             Duration::ZERO // it had its deadline; now only collect what is left
         } else {
             self.options.stop_timeout
         };
+        let stop_started = std::time::Instant::now();
         let (stragglers, panics) = match scope.close_with_timeout(stop_timeout) {
             Ok(()) => (Vec::new(), Vec::new()),
             Err(error) => (error.stragglers().to_vec(), error.panics().to_vec()),
         };
+        let registry_path = format!("test:{}", self.options.name());
+        // What still runs at the deadline, taken at once: the supervisor of a process
+        // that ignored SIGTERM goes on to SIGKILL it, so a look taken after the stacks
+        // below were sampled could find the process gone and its helper threads
+        // (reaper, output readers, supervisor) still ending.
+        // The deadline itself, not when this thread got to look: on a loaded
+        // machine the close may return well after it, and a process its supervisor
+        // killed in between still outlived the stop.
+        let stopped_at = self.stopped_at.unwrap_or_else(|| {
+            let now = std::time::Instant::now();
+            stop_started
+                .checked_add(stop_timeout)
+                .map_or(now, |deadline| deadline.min(now))
+        });
+        let mut processes = managed_processes_left(&registry_path, stopped_at);
+        // Those helpers are Iris's, never the test's leak: a process that will not
+        // die is its own line, and one that died at the deadline leaves nothing.
+        let process_containers = process_containers(&registry_path);
+        let (helpers, stragglers): (Vec<_>, Vec<_>) = stragglers
+            .into_iter()
+            .partition(|info| process_containers.iter().any(|c| c == info.container()));
         let (task_stragglers, stragglers): (Vec<_>, Vec<_>) = stragglers
             .into_iter()
             .filter(|info| !self.options.ignores(info.name()))
             .partition(|info| info.is_task());
         let mut tasks = std::mem::take(&mut self.tasks);
-        if !self.already_stopped {
+        if self.stopped_at.is_none() {
             tasks.stragglers = task_stragglers;
         } // else: an async test recorded them before its runtime dropped them
         let sampled = OsThread::sample(
@@ -362,21 +386,13 @@ impl TestScope {
         // Every thread of the test's registry that is still running is accounted for
         // here (as a straggler or inside its process's line), never again as an
         // unmanaged thread.
-        let mut reported_tids: HashSet<u32> =
-            stragglers.iter().filter_map(|s| s.info.os_tid()).collect();
-        reported_tids.extend(self.runtime_tids.iter().copied());
-        let registry_path = format!("test:{}", self.options.name());
-        let mut processes = managed_processes_left(&registry_path);
-        // A process that will not die keeps its own threads (reaper, readers,
-        // supervisor) alive: its one line says it all.
-        let stragglers: Vec<Straggler> = stragglers
-            .into_iter()
-            .filter(|s| {
-                !processes
-                    .iter()
-                    .any(|p| p.container.as_deref() == Some(s.info.container()))
-            })
+        let mut reported_tids: HashSet<u32> = stragglers
+            .iter()
+            .map(|s| &s.info)
+            .chain(&helpers)
+            .filter_map(ThreadInfo::os_tid)
             .collect();
+        reported_tids.extend(self.runtime_tids.iter().copied());
         let tracked_scope = self.attribution.as_ref().map_or(0, Attribution::scope);
         let (unmanaged, unmanaged_check) = match &self.check {
             ThreadCheck::Off(why) => (Vec::new(), UnmanagedCheck::Skipped(why.clone())),

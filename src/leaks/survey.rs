@@ -19,7 +19,7 @@
 //!   never counted.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::options::{os_name_matches, TestOptions};
 use super::output::{self, Runner};
@@ -177,6 +177,7 @@ fn leaked_processes(pids: Vec<u32>) -> Vec<LeakedProcess> {
                 state: Some(state),
                 name: managed.as_ref().map(|m| m.0.clone()),
                 container: managed.map(|m| m.1),
+                exited: false,
             })
         })
         .collect()
@@ -192,13 +193,19 @@ pub(super) fn managed_process(_pid: u32) -> Option<(String, String)> {
     None
 }
 
-/// Managed processes of the test's registry that are still running.
+/// Managed processes of the test's registry that were running at `deadline` (the
+/// stop's), and may have exited since.
 #[cfg(all(unix, feature = "process"))]
-pub(super) fn managed_processes_left(registry_path: &str) -> Vec<LeakedProcess> {
-    crate::process::running_under(registry_path)
+pub(super) fn managed_processes_left(registry_path: &str, deadline: Instant) -> Vec<LeakedProcess> {
+    crate::process::running_under(registry_path, deadline)
         .into_iter()
         .map(|p| LeakedProcess {
-            state: processes::process_stat(p.pid).map(|(state, _)| state),
+            state: if p.exited {
+                None
+            } else {
+                processes::process_stat(p.pid).map(|(state, _)| state)
+            },
+            exited: p.exited,
             pid: p.pid,
             command_line: p.command_line,
             name: Some(p.name),
@@ -208,7 +215,22 @@ pub(super) fn managed_processes_left(registry_path: &str) -> Vec<LeakedProcess> 
 }
 
 #[cfg(not(all(unix, feature = "process")))]
-pub(super) fn managed_processes_left(_registry_path: &str) -> Vec<LeakedProcess> {
+pub(super) fn managed_processes_left(
+    _registry_path: &str,
+    _deadline: Instant,
+) -> Vec<LeakedProcess> {
+    Vec::new()
+}
+
+/// The containers of the test's managed processes (see
+/// `process::process_containers_under`): their threads are Iris's helpers.
+#[cfg(all(unix, feature = "process"))]
+pub(super) fn process_containers(registry_path: &str) -> Vec<String> {
+    crate::process::process_containers_under(registry_path)
+}
+
+#[cfg(not(all(unix, feature = "process")))]
+pub(super) fn process_containers(_registry_path: &str) -> Vec<String> {
     Vec::new()
 }
 
@@ -392,7 +414,7 @@ pub(super) fn end_processes(left: &[LeakedProcess]) {
     use nix::sys::signal::{kill, killpg, Signal};
     use nix::unistd::Pid;
     let own_group = processes::ProcessStat::read(std::process::id()).map(|s| s.pgrp);
-    for process in left.iter().filter(|p| p.state != Some('Z')) {
+    for process in left.iter().filter(|p| p.state != Some('Z') && !p.exited) {
         // Read the tree first: once the parent dies its children are re-parented.
         let descendants = processes::descendants(process.pid);
         let stat = processes::ProcessStat::read(process.pid);

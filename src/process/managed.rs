@@ -29,7 +29,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -358,6 +358,9 @@ struct Shared {
 
 struct State {
     exit: Option<ExitStatus>,
+    /// When the reaper saw it exit: a test's teardown asks whether it was still
+    /// running at the stop's deadline, however late it asks.
+    exited_at: Option<Instant>,
     open_streams: u8,
     stop_requested: bool,
     capture: Capture,
@@ -370,15 +373,33 @@ static LIVE: LazyLock<Mutex<Vec<Weak<Shared>>>> = LazyLock::new(Default::default
 #[cfg_attr(not(feature = "harness"), allow(dead_code))] // read by the harness
 pub(crate) struct RunningProcess {
     pub(crate) pid: u32,
+    /// It was running at the moment asked about, and has exited since (reaped: its
+    /// pid may belong to another process by now).
+    pub(crate) exited: bool,
     pub(crate) name: String,
     pub(crate) container: String,
     pub(crate) command_line: String,
 }
 
-/// Managed processes still running whose container path is `path` or below it, and
-/// the descendants of any of them that left the process group and are still alive.
+/// The containers of every managed process whose container path is `path` or below
+/// it, running or not: the threads in them (reaper, output readers, supervisor) are
+/// Iris's helpers for that process, never a test's leak of their own.
 #[cfg(feature = "harness")]
-pub(crate) fn running_under(path: &str) -> Vec<RunningProcess> {
+pub(crate) fn process_containers_under(path: &str) -> Vec<String> {
+    let mut live = LIVE.lock();
+    live.retain(|w| w.strong_count() > 0);
+    live.iter()
+        .filter_map(Weak::upgrade)
+        .map(|s| s.container_path.clone())
+        .filter(|c| c.as_str() == path || c.starts_with(&format!("{path}/")))
+        .collect()
+}
+
+/// Managed processes whose container path is `path` or below it that were running
+/// at `at` (still running, or exited since), and the descendants of any of them that
+/// left the process group and are still alive.
+#[cfg(feature = "harness")]
+pub(crate) fn running_under(path: &str, at: Instant) -> Vec<RunningProcess> {
     let mut live = LIVE.lock();
     live.retain(|w| w.strong_count() > 0);
     let under: Vec<Arc<Shared>> = live
@@ -389,9 +410,11 @@ pub(crate) fn running_under(path: &str) -> Vec<RunningProcess> {
     drop(live);
     let mut running = Vec::new();
     for shared in under {
-        if shared.state.lock().exit.is_none() {
+        let exited_at = shared.state.lock().exited_at;
+        if exited_at.is_none_or(|exited| exited > at) {
             running.push(RunningProcess {
                 pid: shared.pid,
+                exited: exited_at.is_some(),
                 name: shared.name.clone(),
                 container: shared.container_path.clone(),
                 command_line: shared.command_line.clone(),
@@ -400,6 +423,7 @@ pub(crate) fn running_under(path: &str) -> Vec<RunningProcess> {
         for escapee in shared.escapees.alive() {
             running.push(RunningProcess {
                 pid: escapee.pid,
+                exited: false,
                 name: format!("{} (a descendant that left its process group)", shared.name),
                 container: shared.container_path.clone(),
                 command_line: escapee.command_line(),
@@ -488,6 +512,7 @@ impl ThreadContainer {
             log_budget: AtomicUsize::new(options.log_bytes),
             state: Mutex::new(State {
                 exit: None,
+                exited_at: None,
                 open_streams: 2,
                 stop_requested: false,
                 capture: Capture::new(options.capture_bytes),
@@ -529,6 +554,7 @@ impl ManagedProcess {
             let status = child.wait();
             let mut state = shared.state.lock();
             state.exit = Some(status.unwrap_or_else(|_| ExitStatus::from_raw(-1)));
+            state.exited_at = Some(Instant::now());
             drop(state);
             shared.changed.notify_all();
         });
@@ -537,7 +563,9 @@ impl ManagedProcess {
             // closure), then report.
             signal_group(self.shared.pid, Signal::SIGKILL, &self.shared.name);
             let _ = nix::sys::wait::waitpid(Pid::from_raw(self.shared.pid as i32), None);
-            self.shared.state.lock().exit = Some(ExitStatus::from_raw(Signal::SIGKILL as i32));
+            let mut state = self.shared.state.lock();
+            state.exit = Some(ExitStatus::from_raw(Signal::SIGKILL as i32));
+            state.exited_at = Some(Instant::now());
             return Err(error);
         }
         let readers = [

@@ -13,7 +13,7 @@ pub(crate) mod tree;
 
 pub use capture::{LogLine, Stream};
 #[cfg(feature = "harness")]
-pub(crate) use managed::{managed_by_pid, running_under};
+pub(crate) use managed::{managed_by_pid, process_containers_under, running_under};
 pub use managed::{
     run_process, ManagedProcess, ProcessError, ProcessOptions, ProcessOutput, ProcessWaitError,
 };
