@@ -567,6 +567,7 @@ impl LeakReport {
                         (self.panics.len() + self.plain_panics.len() + self.tasks.panic_count())
                             .into(),
                     ),
+                    ("blocked", self.tasks.blocked_count().into()),
                 ]),
             ),
             ("stragglers", stragglers.into()),
@@ -608,6 +609,7 @@ impl LeakReport {
                             .collect::<Vec<_>>()
                             .into(),
                     ),
+                    ("blocked", self.blocked_json(&os, &frames).into()),
                 ]),
             ),
         ])
@@ -630,6 +632,34 @@ impl LeakReport {
             .iter()
             .map(task_panic_json)
             .collect()
+    }
+
+    /// The workers a task held inside one poll while they slept, for the JSON line.
+    #[cfg(feature = "tokio")]
+    fn blocked_json(
+        &self,
+        os: &dyn Fn(&OsThread) -> Json,
+        frames: &dyn Fn(&Vec<Frame>) -> Json,
+    ) -> Vec<Json> {
+        self.tasks
+            .blocked
+            .iter()
+            .map(|b| {
+                let mut v = os(&b.os);
+                v.set("held_ms", (b.held_for.as_millis() as u64).into());
+                v.set("live_frames", b.stack.as_ref().map_or(Json::Null, frames));
+                v
+            })
+            .collect()
+    }
+
+    #[cfg(not(feature = "tokio"))]
+    fn blocked_json(
+        &self,
+        _os: &dyn Fn(&OsThread) -> Json,
+        _frames: &dyn Fn(&Vec<Frame>) -> Json,
+    ) -> Vec<Json> {
+        Vec::new()
     }
 
     #[cfg(not(feature = "tokio"))]

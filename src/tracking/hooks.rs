@@ -63,6 +63,14 @@
 //!    (it finds unwind tables through `dl_iterate_phdr`, under glibc's own lock; C++
 //!    exceptions unwind on many threads at once through it). The crate's lock is
 //!    there for platforms whose unwinders are not (Windows' dbghelp).
+//! 10. The sampling handler runs on the sampled thread's own stack, not on the
+//!    alternate signal stack (no `SA_ONSTACK`): std gives each thread an alternate
+//!    stack of `SIGSTKSZ` (8 KiB) for its stack-overflow message, and a signal frame
+//!    holding AVX-512 state, the unwinder's frames and the dynamic linker's first
+//!    binding of the unwinder's calls overflowed it (a segfault in `_dl_fixup`,
+//!    every time, on a machine with AVX-512). A sampled thread is parked in a
+//!    system call with its stack far from full; and the unwinder walks once before
+//!    the handler is installed, so no lazy binding ever happens inside it.
 
 use std::ffi::{c_int, c_void, CStr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -420,12 +428,17 @@ fn handler_installed() -> bool {
         if current_handler() != Some(libc::SIG_DFL) {
             return false;
         }
+        // Invariant 10: the unwinder's first walk binds its lazily bound calls
+        // (`strlen`, `dl_iterate_phdr`) through the dynamic linker; done here, never
+        // inside the handler.
+        own_stack(4);
         // SAFETY: the handler installed has the SA_SIGINFO signature; the action is
         // a zeroed, then filled, valid sigaction.
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = ours;
-            action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
+            // Not SA_ONSTACK (invariant 10): the sampled thread's own stack.
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(sample_signal(), &action, std::ptr::null_mut()) == 0
         }

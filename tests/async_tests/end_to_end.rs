@@ -323,6 +323,22 @@ fn a_task_blocking_its_worker_is_found_and_named_on_both_flavors() {
     }
 }
 
+/// `IRIS_LEAK_REPORT` once wrote `leaked: 1` for a blocked runtime with every count
+/// 0 and every list empty: the finding itself was missing from the line.
+#[test]
+fn a_blocked_runtime_is_counted_and_listed_in_the_json_line() {
+    let (passed, out, lines) = run_collecting_json("blocking_by_default", true, &[]);
+    assert!(!passed, "{out}");
+    assert_eq!(lines.len(), 1, "{out}");
+    let line = &lines[0];
+    assert_eq!(line["leaked"], 1, "{line}");
+    assert_eq!(line["counts"]["blocked"], 1, "{line}");
+    let blocked = line["tasks"]["blocked"].as_array().expect("a list");
+    assert_eq!(blocked.len(), 1, "{line}");
+    assert!(blocked[0]["tid"].as_u64().is_some(), "{line}");
+    assert!(blocked[0]["held_ms"].as_u64().unwrap() >= 100, "{line}");
+}
+
 #[test]
 fn blocking_is_found_by_default_and_can_be_switched_off_for_a_run() {
     let (passed, out) = run("blocking_by_default", true, &[]);
