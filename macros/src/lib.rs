@@ -288,7 +288,16 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                 let threshold = if literal.value().trim().eq_ignore_ascii_case("off") {
                     None
                 } else {
-                    Some(parse_duration(&literal)?)
+                    let threshold = parse_duration(&literal)?;
+                    if threshold == (0, 0) {
+                        return Err(syn::Error::new(
+                            literal.span(),
+                            "a zero `blocking` threshold would call every poll that waits in the \
+                             kernel blocking: write \"off\" to turn the check off, or a \
+                             threshold such as \"100ms\"",
+                        ));
+                    }
+                    Some(threshold)
                 };
                 options.blocking = Some((threshold, literal.span()));
             }
@@ -304,6 +313,14 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             }
             _ => {
                 let duration = parse_duration(&literal)?;
+                if key == "timeout" && duration == (0, 0) {
+                    return Err(syn::Error::new(
+                        literal.span(),
+                        "a zero `timeout` fails every run before its body can finish: leave \
+                         `timeout` out for no limit, or give the time the test may take, such \
+                         as \"30s\"",
+                    ));
+                }
                 match key.as_str() {
                     "stop_timeout" => options.stop_timeout = Some(duration),
                     "linger" => options.linger = Some(duration),
@@ -863,6 +880,16 @@ mod tests {
                 "invalid duration \"5 parsecs\": unknown unit \"parsecs\"",
             ),
             ("linger = \"5\"", "fn t() {}", "no unit"),
+            (
+                "timeout = \"0s\"",
+                "fn t() {}",
+                "a zero `timeout` fails every run",
+            ),
+            (
+                "blocking = \"0ms\"",
+                "async fn t() {}",
+                "a zero `blocking` threshold",
+            ),
             ("timeout = 5", "fn t() {}", "`timeout` takes a string"),
             (
                 "leaks = \"panic\"",

@@ -57,17 +57,30 @@ fn dump_after() -> Option<Duration> {
     static AFTER: OnceLock<Option<Duration>> = OnceLock::new();
     *AFTER.get_or_init(|| match std::env::var("IRIS_HANG_DUMP") {
         Err(_) => Some(DEFAULT_AFTER),
-        Ok(text) if ["off", "0", "false", "no"].contains(&text.trim().to_ascii_lowercase().as_str()) => None,
+        Ok(text) if ["off", "false", "no"].contains(&text.trim().to_ascii_lowercase().as_str()) => None,
         Ok(text) => match parse_duration(&text) {
             Ok(after) => Some(after),
             Err(why) => {
-                output::about_run(&format!(
-                    "iris: ignoring IRIS_HANG_DUMP={text:?}: {why}; dumping tests running over {DEFAULT_AFTER:?}"
-                ));
+                let why = if text.trim() == "0" {
+                    "a bare 0 has no unit (write `off` to turn dumps off, or a duration such as \"60s\")".to_string()
+                } else {
+                    why
+                };
+                output::bad_knob(
+                    "IRIS_HANG_DUMP",
+                    &text,
+                    &why,
+                    &format!("dumping tests running over {DEFAULT_AFTER:?}"),
+                );
                 Some(DEFAULT_AFTER)
             }
         },
     })
+}
+
+/// Reads `IRIS_HANG_DUMP` now (see `knobs`).
+pub(crate) fn read_environment() {
+    let _ = dump_after();
 }
 
 /// A running test, as the doctor sees it.

@@ -32,6 +32,7 @@ pub(crate) mod hang_doctor;
 pub(crate) mod harness;
 pub(crate) mod helper;
 pub(crate) mod json;
+pub(crate) mod knobs;
 pub(crate) mod lazy_logger;
 pub(crate) mod live;
 pub(crate) mod options;

@@ -51,12 +51,17 @@ fn policy_override() -> Option<LeakPolicy> {
 
 /// A policy from the environment variable `variable` (`None`: unset; a bad value
 /// is warned about and ignored).
-fn env_policy(variable: &str) -> Option<LeakPolicy> {
+fn env_policy(variable: &'static str) -> Option<LeakPolicy> {
     let text = std::env::var(variable).ok()?;
     match text.parse() {
         Ok(policy) => Some(policy),
         Err(error) => {
-            output::about_run(&format!("iris: ignoring {variable}: {error}"));
+            output::bad_knob(
+                variable,
+                &text,
+                &error.to_string(),
+                "using each test's own policy",
+            );
             None
         }
     }
@@ -198,12 +203,7 @@ impl TestOptions {
     /// Whether a plain task spawned at `site` is on the ignore list (the options'
     /// and `IRIS_IGNORE_TASKS`). A leading `*/` also matches at the start.
     pub fn ignores_task(&self, site: &str) -> bool {
-        static ENV: OnceLock<Vec<String>> = OnceLock::new();
-        let env = ENV.get_or_init(|| {
-            std::env::var("IRIS_IGNORE_TASKS")
-                .map(|text| split_globs(&text).collect())
-                .unwrap_or_default()
-        });
+        let env = env_ignored_tasks();
         self.ignore_tasks.iter().chain(env.iter()).any(|glob| {
             glob_matches(glob, site)
                 || glob
@@ -471,9 +471,12 @@ fn default_ignores_off() -> bool {
             "off" | "0" | "false" | "no" => true,
             "on" | "1" | "true" | "yes" | "" => false,
             _ => {
-                output::about_run(&format!(
-                    "iris: ignoring IRIS_DEFAULT_IGNORES={text:?}: expected on or off"
-                ));
+                output::bad_knob(
+                    "IRIS_DEFAULT_IGNORES",
+                    &text,
+                    "expected on or off",
+                    "the default lists stay on",
+                );
                 false
             }
         },
@@ -510,12 +513,51 @@ fn env_blocking() -> Option<Option<Duration>> {
             return Some(None);
         }
         match crate::text::duration::parse_duration(&text) {
+            Ok(threshold) if threshold.is_zero() => {
+                output::bad_knob(
+                    "IRIS_BLOCKING",
+                    &text,
+                    "a zero threshold would call every poll that waits in the kernel blocking \
+                     (write `off` to turn the check off)",
+                    "using each test's own threshold",
+                );
+                None
+            }
             Ok(threshold) => Some(Some(threshold)),
             Err(why) => {
-                output::about_run(&format!("iris: ignoring IRIS_BLOCKING={text:?}: {why}"));
+                output::bad_knob(
+                    "IRIS_BLOCKING",
+                    &text,
+                    &why,
+                    "using each test's own threshold",
+                );
                 None
             }
         }
+    })
+}
+
+/// Reads this module's environment variables now (see `knobs`).
+pub(crate) fn read_environment() {
+    let _ = policy_override();
+    let _ = default_ignores_off();
+    let _ = env_thread_panics();
+    #[cfg(feature = "tokio")]
+    {
+        let _ = env_task_panics();
+        let _ = env_blocking();
+    }
+    let _ = env_ignored_threads();
+    let _ = env_ignored_tasks();
+}
+
+/// `IRIS_IGNORE_TASKS`, read once.
+fn env_ignored_tasks() -> &'static [String] {
+    static GLOBS: OnceLock<Vec<String>> = OnceLock::new();
+    GLOBS.get_or_init(|| {
+        std::env::var("IRIS_IGNORE_TASKS")
+            .map(|text| split_globs(&text).collect())
+            .unwrap_or_default()
     })
 }
 

@@ -20,30 +20,69 @@ use std::sync::OnceLock;
 use super::lazy_logger::LazyLogger;
 use super::report::LeakReport;
 pub(crate) use crate::os::runner::{
-    about_run, about_test, after_the_run, from_watchdog, note_once, runner, Runner,
+    about_run, about_test, after_the_run, bad_knob, from_watchdog, note_once, runner, Runner,
 };
+
+/// `IRIS_LEAK_REPORT`, checked once: `None` when unset, or when its directory does
+/// not exist (said once, at once, by [`bad_knob`]: not once per finding).
+pub(crate) fn leak_report_path() -> Option<&'static std::path::Path> {
+    static PATH: OnceLock<Option<std::path::PathBuf>> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = std::path::PathBuf::from(std::env::var_os("IRIS_LEAK_REPORT")?);
+        let shown = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+        let directory = shown.parent().map(std::path::Path::to_path_buf);
+        if path.as_os_str().is_empty() || path.to_string_lossy().ends_with('/') {
+            bad_knob(
+                "IRIS_LEAK_REPORT",
+                &path.to_string_lossy(),
+                "expected a file's path, such as leaks.jsonl",
+                "writing no JSON lines",
+            );
+            return None;
+        }
+        if let Some(directory) = directory.filter(|d| !d.is_dir()) {
+            bad_knob(
+                "IRIS_LEAK_REPORT",
+                &path.to_string_lossy(),
+                &format!(
+                    "the directory {} does not exist (a relative path is relative to the \
+                     test process's working directory, the package's)",
+                    directory.display()
+                ),
+                "writing no JSON lines",
+            );
+            return None;
+        }
+        Some(path)
+    })
+    .as_deref()
+}
 
 /// Appends the report as one JSON line to `IRIS_LEAK_REPORT`, if set. A relative path
 /// is relative to the test process's working directory, which cargo sets to the
 /// package's directory.
 pub(crate) fn append_json(report: &LeakReport) {
-    let Some(path) = std::env::var_os("IRIS_LEAK_REPORT") else {
+    let Some(path) = leak_report_path() else {
         return;
     };
     let line = format!("{}\n", report.to_json_line());
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&path)
+        .open(path)
         // One write of the whole line: appends from parallel test processes do not
         // interleave within a line.
         .and_then(|mut file| file.write_all(line.as_bytes()));
     if let Err(error) = written {
-        let shown = std::path::absolute(&path).unwrap_or_else(|_| path.clone().into());
-        about_run(&format!(
-            "iris: cannot append to IRIS_LEAK_REPORT={}: {error}",
-            shown.display()
-        ));
+        let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        note_once(
+            "leak-report-append",
+            &format!(
+                "iris: cannot append to IRIS_LEAK_REPORT={}: {error} (said once; later lines \
+                 are lost too)",
+                shown.display()
+            ),
+        );
     }
 }
 
@@ -53,23 +92,65 @@ pub(crate) fn append_json(report: &LeakReport) {
 /// not taken: they would need `tracing-subscriber`'s regex-based `EnvFilter`, which
 /// more than doubled every test binary) is warned about once and `info` is used.
 /// `None` means `info`.
-fn log_filter() -> Option<tracing_subscriber::filter::Targets> {
-    for variable in ["IRIS_LOG", "RUST_LOG"] {
-        let Ok(text) = std::env::var(variable) else {
-            continue;
-        };
-        return match text.parse::<tracing_subscriber::filter::Targets>() {
-            Ok(filter) => Some(filter),
-            Err(error) => {
-                note_once(
-                    "log-filter",
-                    &format!("iris: ignoring {variable}={text:?} ({error}); logging at info"),
-                );
-                None
+pub(crate) fn log_filter() -> Option<tracing_subscriber::filter::Targets> {
+    static FILTER: OnceLock<Option<tracing_subscriber::filter::Targets>> = OnceLock::new();
+    FILTER
+        .get_or_init(|| {
+            for variable in ["IRIS_LOG", "RUST_LOG"] {
+                let Ok(text) = std::env::var(variable) else {
+                    continue;
+                };
+                return match parse_log_filter(&text) {
+                    Ok(filter) => Some(filter),
+                    Err(why) => {
+                        bad_knob(variable, &text, &why, "logging at info");
+                        None
+                    }
+                };
             }
+            None
+        })
+        .clone()
+}
+
+/// The levels a directive may name.
+const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// Parses log directives as `tracing-subscriber`'s `Targets` does, refusing what it
+/// would take silently and what then hides every line: a bare word close to a level
+/// (`dbug` is a target named "dbug", not a level), and span, field or regex filters,
+/// which `Targets` does not have (`[span]`, `{field}`, `/regex/`), or characters no
+/// target can hold.
+fn parse_log_filter(text: &str) -> Result<tracing_subscriber::filter::Targets, String> {
+    for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let (target, level) = match directive.split_once('=') {
+            Some((target, level)) => (target.trim(), Some(level.trim())),
+            None => (directive, None),
         };
+        if target.contains(['[', ']', '{', '}', '/']) {
+            return Err(format!(
+                "{directive:?} filters by span, field or pattern, which Iris's log filter does \
+                 not do; write targets and levels, such as \"info,my_crate=debug\""
+            ));
+        }
+        if !target
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == ':' || c == '-')
+        {
+            return Err(format!("{target:?} is not a target or a level"));
+        }
+        if level.is_none() && !LEVELS.contains(&target.to_ascii_lowercase().as_str()) {
+            if let Some(level) = crate::text::suggest::closest(&target.to_ascii_lowercase(), LEVELS)
+            {
+                return Err(format!(
+                    "{target:?} reads as a target, which would hide every other line: did you \
+                     mean the level `{level}`?"
+                ));
+            }
+        }
     }
-    None
+    text.parse::<tracing_subscriber::filter::Targets>()
+        .map_err(|error| error.to_string())
 }
 
 /// Installs a subscriber writing to the test's captured output when there is none.

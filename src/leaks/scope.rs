@@ -93,6 +93,7 @@ impl TestScope {
     /// to the test's captured output, at the level given by `IRIS_LOG` (default
     /// `info`).
     pub fn begin(options: TestOptions) -> TestScope {
+        super::knobs::check_environment();
         let open = helper::test_opens();
         // Iris's own process-wide helpers exist before the test looks at threads.
         hang_doctor::prepare();

@@ -92,6 +92,31 @@ pub(crate) fn about_run(text: &str) {
     after_the_run(text);
 }
 
+/// A value of the environment variable `variable` that Iris cannot use: one line on
+/// the real stderr, at once (a knob matters while the run goes on: a bad
+/// `IRIS_HANG_DUMP` during a hang), once per variable. `instead` says what Iris does
+/// in its place.
+///
+/// `iris: ignoring IRIS_HANG_DUMP="abc": no unit ...; dumping tests running over 60s`
+pub(crate) fn bad_knob(variable: &str, text: &str, why: &str, instead: &str) {
+    at_once_once(
+        variable,
+        &format!("iris: ignoring {variable}={text:?}: {why}; {instead}"),
+    );
+}
+
+/// `text` on the real stderr at once, the first time `key` is given in this process.
+pub(crate) fn at_once_once(key: &str, text: &str) {
+    static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if said.iter().any(|k| k == key) {
+        return;
+    }
+    said.push(key.to_string());
+    drop(said);
+    from_watchdog(text);
+}
+
 /// The watchdog's words: the test may never end, so they cannot wait for its
 /// captured output to be shown.
 pub(crate) fn from_watchdog(text: &str) {

@@ -64,13 +64,13 @@
 //!    exceptions unwind on many threads at once through it). The crate's lock is
 //!    there for platforms whose unwinders are not (Windows' dbghelp).
 //! 10. The sampling handler runs on the sampled thread's own stack, not on the
-//!    alternate signal stack (no `SA_ONSTACK`): std gives each thread an alternate
-//!    stack of `SIGSTKSZ` (8 KiB) for its stack-overflow message, and a signal frame
-//!    holding AVX-512 state, the unwinder's frames and the dynamic linker's first
-//!    binding of the unwinder's calls overflowed it (a segfault in `_dl_fixup`,
-//!    every time, on a machine with AVX-512). A sampled thread is parked in a
-//!    system call with its stack far from full; and the unwinder walks once before
-//!    the handler is installed, so no lazy binding ever happens inside it.
+//!     alternate signal stack (no `SA_ONSTACK`): std gives each thread an alternate
+//!     stack of `SIGSTKSZ` (8 KiB) for its stack-overflow message, and a signal frame
+//!     holding AVX-512 state, the unwinder's frames and the dynamic linker's first
+//!     binding of the unwinder's calls overflowed it (a segfault in `_dl_fixup`,
+//!     every time, on a machine with AVX-512). A sampled thread is parked in a
+//!     system call with its stack far from full; and the unwinder walks once before
+//!     the handler is installed, so no lazy binding ever happens inside it.
 
 use std::ffi::{c_int, c_void, CStr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

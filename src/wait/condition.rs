@@ -75,10 +75,7 @@ pub fn timeout_scale() -> f64 {
     *SCALE.get_or_init(|| match std::env::var("IRIS_TIMEOUT_SCALE") {
         Err(_) => 1.0,
         Ok(text) => parse_scale(&text).unwrap_or_else(|why| {
-            runner::note_once(
-                "timeout-scale",
-                &format!("iris: ignoring IRIS_TIMEOUT_SCALE={text:?}: {why}; using 1"),
-            );
+            runner::bad_knob("IRIS_TIMEOUT_SCALE", &text, &why, "using 1");
             1.0
         }),
     })

@@ -410,8 +410,25 @@ impl SentinelFile {
     }
 }
 
-fn polling_forced() -> bool {
-    std::env::var_os("IRIS_SENTINEL_POLLING").is_some_and(|v| v == "1")
+/// `IRIS_SENTINEL_POLLING`: `1` forces polling; `0` or unset leaves events on.
+pub(crate) fn polling_forced() -> bool {
+    static FORCED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FORCED.get_or_init(|| match std::env::var("IRIS_SENTINEL_POLLING") {
+        Err(_) => false,
+        Ok(text) => match text.trim() {
+            "1" => true,
+            "0" | "" => false,
+            _ => {
+                crate::os::runner::bad_knob(
+                    "IRIS_SENTINEL_POLLING",
+                    &text,
+                    "expected 1 (poll) or 0 (filesystem events)",
+                    "using filesystem events",
+                );
+                false
+            }
+        },
+    })
 }
 
 fn warn_fallback(why: &str) {

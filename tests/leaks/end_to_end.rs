@@ -1,4 +1,4 @@
-use crate::scenario::{run, run_with_args, site_in};
+use crate::scenario::{run, run_interleaved, run_with_args, site_in};
 
 /// `file:line:` of the first line of scenarios.rs containing `pattern`.
 fn site_of(pattern: &str) -> String {
@@ -854,4 +854,72 @@ fn sigterm_after_the_helper_left_ends_the_process() {
         !out.contains("was terminated (SIGTERM"),
         "no test was open: {out}"
     );
+}
+
+/// Where `needle` is in `out`, which holds it exactly once.
+fn only_place_of(out: &str, needle: &str) -> usize {
+    assert_eq!(out.matches(needle).count(), 1, "{needle:?} once in: {out}");
+    out.find(needle).unwrap()
+}
+
+/// A bad knob is one clear line on stderr, at once: before libtest's summary, not
+/// kept for the process's exit (during a hang, the only time `IRIS_HANG_DUMP`
+/// matters, an exit never comes), and never a silent no-op.
+#[test]
+fn a_bad_environment_variable_is_one_line_said_at_once() {
+    let (passed, out) = run_interleaved(
+        "clean_too",
+        false,
+        &[
+            ("IRIS_HANG_DUMP", "5sec"),
+            ("IRIS_LOG", "dbug"),
+            ("IRIS_LEAK", "warn"),
+            ("IRIS_DEFAULT_IGNORES", "maybe"),
+        ],
+    );
+    assert!(passed, "{out}");
+    let summary = out.find("test result:").expect("libtest's summary");
+    for line in [
+        "iris: ignoring IRIS_HANG_DUMP=\"5sec\": unknown unit \"sec\"",
+        "iris: ignoring IRIS_LOG=\"dbug\": \"dbug\" reads as a target, which would hide every other line: did you mean the level `debug`?; logging at info",
+        "iris: ignoring IRIS_LEAK: Iris has no such variable: did you mean IRIS_LEAKS?",
+        "iris: ignoring IRIS_DEFAULT_IGNORES=\"maybe\": expected on or off; the default lists stay on",
+    ] {
+        assert!(only_place_of(&out, line) < summary, "said at once: {out}");
+    }
+    // A bare 0 once meant "off" in silence.
+    let (_, out) = run("clean_too", false, &[("IRIS_HANG_DUMP", "0")]);
+    only_place_of(
+        &out,
+        "iris: ignoring IRIS_HANG_DUMP=\"0\": a bare 0 has no unit (write `off`",
+    );
+    for (variable, value) in [("IRIS_LOG", "[[["), ("RUST_LOG", "[[[")] {
+        let (passed, out) = run("clean_too", false, &[(variable, value)]);
+        assert!(passed, "{out}");
+        only_place_of(
+            &out,
+            &format!(
+                "iris: ignoring {variable}=\"[[[\": \"[[[\" filters by span, field or pattern"
+            ),
+        );
+    }
+    let (_, out) = run("clean_too", false, &[("IRIS_LOG", "info,my_crate=debug")]);
+    assert!(!out.contains("iris: ignoring"), "a good filter: {out}");
+}
+
+/// `IRIS_LEAK_REPORT` in a directory that does not exist: one line, not one per
+/// finding (the pool leaks 16 threads), and the report itself still printed.
+#[test]
+fn a_leak_report_in_a_missing_directory_is_said_once() {
+    let (passed, out) = run(
+        "leaked_pool",
+        true,
+        &[("IRIS_LEAK_REPORT", "/no/such/directory/leaks.jsonl")],
+    );
+    assert!(!passed, "{out}");
+    only_place_of(
+        &out,
+        "iris: ignoring IRIS_LEAK_REPORT=\"/no/such/directory/leaks.jsonl\": the directory /no/such/directory does not exist",
+    );
+    assert!(out.contains("leaked 16 thread(s)"), "{out}");
 }

@@ -19,6 +19,44 @@ pub fn run(name: &str, owns_process: bool, env: &[(&str, &str)]) -> (bool, Strin
 /// Runs this test binary with `args`; returns whether it passed and its stdout
 /// followed by its stderr.
 pub fn run_with_args(args: &[&str], owns_process: bool, env: &[(&str, &str)]) -> (bool, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command(args, owns_process, env).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&stdout),
+        String::from_utf8_lossy(&stderr)
+    );
+    (status.success(), text)
+}
+
+/// [`run`] with stdout and stderr written to one file, so the text is in the order
+/// it was written: what a terminal shows.
+#[allow(dead_code)] // used by some of the binaries that include this file
+pub fn run_interleaved(name: &str, owns_process: bool, env: &[(&str, &str)]) -> (bool, String) {
+    let file = tempfile::tempfile().unwrap();
+    let status = command(
+        &["--ignored", "--exact", &format!("scenarios::{name}")],
+        owns_process,
+        env,
+    )
+    .stdout(file.try_clone().unwrap())
+    .stderr(file.try_clone().unwrap())
+    .status()
+    .unwrap();
+    let mut file = file;
+    let mut text = String::new();
+    use std::io::{Read, Seek};
+    file.rewind().unwrap();
+    file.read_to_string(&mut text).unwrap();
+    assert!(text.contains("running 1 test"), "the scenario ran: {text}");
+    (status.success(), text)
+}
+
+/// The command that runs this test binary with `args`, as a user's runner would.
+fn command(args: &[&str], owns_process: bool, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
         .args(args)
@@ -38,17 +76,7 @@ pub fn run_with_args(args: &[&str], owns_process: bool, env: &[(&str, &str)]) ->
     for (key, value) in env {
         command.env(key, value);
     }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = command.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&stdout),
-        String::from_utf8_lossy(&stderr)
-    );
-    (status.success(), text)
+    command
 }
 
 /// [`run`] with `IRIS_LEAK_REPORT` pointed at a fresh file; also returns the JSON
