@@ -230,46 +230,45 @@ fn matching_functions(globs: &[&String]) -> Option<HashMap<String, Vec<Range<usi
         object::pod::slice_from_all_bytes(&symbol_bytes).ok()?;
     let strings = read_section(&mut file, strtab.file_range(endian)?)?;
 
-    // Demangling is the cost, and most names lack every glob's word: one scan of the
-    // string table finds the names that have it.
-    let holders: Vec<Option<Vec<Range<usize>>>> = globs
+    // The functions, by where their names start in the string table.
+    let mut functions: Vec<(usize, Range<usize>)> = symbols
         .iter()
-        .map(|g| required_word(g).map(|word| names_containing(&strings, word.as_bytes())))
+        .filter(|s| {
+            s.st_type() == elf::STT_FUNC && s.st_size(endian) > 0 && !s.is_undefined(endian)
+        })
+        .map(|s| {
+            let start = s.st_value(endian) as usize;
+            (
+                s.st_name(endian) as usize,
+                start..start + s.st_size(endian) as usize,
+            )
+        })
         .collect();
+    functions.sort_unstable_by_key(|(name, _)| *name);
+    // Demangling is the cost, and most names lack every glob's word: one search of
+    // the string table per glob finds the names that have it, and only those
+    // functions are demangled (each once, whatever the number of globs).
+    let mut demangled: HashMap<usize, Option<String>> = HashMap::new();
     let mut by_glob: HashMap<String, Vec<Range<usize>>> = HashMap::new();
-    let mut candidates = Vec::with_capacity(globs.len());
-    for symbol in symbols {
-        let size = symbol.st_size(endian);
-        if symbol.st_type() != elf::STT_FUNC || size == 0 || symbol.is_undefined(endian) {
-            continue;
-        }
-        let name_offset = symbol.st_name(endian) as usize;
-        candidates.clear();
-        candidates.extend((0..globs.len()).filter(|&i| {
-            holders[i]
-                .as_ref()
-                .is_none_or(|starts| contains_point(starts, name_offset))
-        }));
-        if candidates.is_empty() {
-            continue;
-        }
-        let Some(raw) = name_at(&strings, name_offset) else {
-            continue;
+    for glob in globs {
+        let holders: Vec<Range<usize>> = match required_word(glob) {
+            Some(word) => names_containing(&strings, word.as_bytes()),
+            None => vec![0..strings.len()],
         };
-        let Ok(raw) = std::str::from_utf8(raw) else {
-            continue;
-        };
-        let name = match rustc_demangle::try_demangle(raw) {
-            Ok(demangled) => format!("{demangled:#}"),
-            Err(_) => raw.to_string(),
-        };
-        let start = symbol.st_value(endian) as usize;
-        for &i in &candidates {
-            if glob_matches(globs[i], &name) {
-                by_glob
-                    .entry(globs[i].clone())
-                    .or_default()
-                    .push(start..start + size as usize);
+        for holder in holders {
+            let first = functions.partition_point(|(name, _)| *name < holder.start);
+            let last = functions.partition_point(|(name, _)| *name < holder.end);
+            for (name_offset, code) in &functions[first..last] {
+                let name = demangled.entry(*name_offset).or_insert_with(|| {
+                    let raw = std::str::from_utf8(name_at(&strings, *name_offset)?).ok()?;
+                    Some(match rustc_demangle::try_demangle(raw) {
+                        Ok(demangled) => format!("{demangled:#}"),
+                        Err(_) => raw.to_string(),
+                    })
+                });
+                if name.as_deref().is_some_and(|name| glob_matches(glob, name)) {
+                    by_glob.entry((*glob).clone()).or_default().push(code.clone());
+                }
             }
         }
     }
@@ -307,7 +306,8 @@ fn read_section(file: &mut File, (offset, size): (u64, u64)) -> Option<Vec<u8>> 
 /// occurrences in one string share a start, and the later one's range holds the
 /// earlier one's.
 fn names_containing(strings: &[u8], word: &[u8]) -> Vec<Range<usize>> {
-    memchr::memmem::find_iter(strings, word)
+    super::hooks::occurrences(strings, word)
+        .into_iter()
         .map(|at| {
             let string_start = memchr::memrchr(0, &strings[..at]).map_or(0, |nul| nul + 1);
             string_start..at + 1
