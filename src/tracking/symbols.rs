@@ -253,7 +253,7 @@ fn matching_functions(globs: &[&String]) -> Option<HashMap<String, Vec<Range<usi
     for glob in globs {
         let holders: Vec<Range<usize>> = match required_word(glob) {
             Some(word) => names_containing(&strings, word.as_bytes()),
-            None => Vec::from([0..strings.len()]),
+            None => std::iter::once(0..strings.len()).collect(),
         };
         for holder in holders {
             let first = functions.partition_point(|(name, _)| *name < holder.start);
