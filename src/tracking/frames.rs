@@ -411,17 +411,14 @@ pub(crate) fn resolve(ips: &[usize]) -> Vec<Frame> {
     let mut frames = Vec::new();
     for ip in ips {
         let before = frames.len();
-        backtrace::resolve(*ip as *mut std::ffi::c_void, |symbol| {
-            let file = symbol.filename().map(|p| p.display().to_string());
-            let function = symbol
-                .name()
-                .map_or_else(|| "?".to_string(), |name| format!("{name:#}"));
+        for place in super::debug_info::places(*ip) {
+            let function = place.function.unwrap_or_else(|| "?".to_string());
             frames.push(Frame {
-                function: with_path(function, file.as_deref()),
-                file,
-                line: symbol.lineno(),
+                function: with_path(function, place.file.as_deref()),
+                file: place.file,
+                line: place.line,
             });
-        });
+        }
         if frames.len() == before {
             frames.push(Frame {
                 function: format!("{ip:#x}"),

@@ -53,16 +53,15 @@
 //!    frame's language-specific data (the `.gcc_except_table` record the unwinder
 //!    hands it) only within the bounds that record's own header gives; a record in
 //!    an encoding it does not know makes the answer "unknown", never a guess.
-//! 9. [`own_stack`] walks the calling thread's own stack without the `backtrace`
-//!    crate's process-wide lock (`trace_unsynchronized`). That lock serialises every
-//!    walk and every symbol lookup in the process, so a thread being created, or
-//!    panicking, waited while another test's report read debug information (hundreds
-//!    of milliseconds in a debug build: found as a 200 ms `thread::spawn` in an async
-//!    test, reported as blocking its runtime). Tracking is built only for Linux with
-//!    glibc, where the unwinder is libgcc's `_Unwind_Backtrace`, which is thread-safe
-//!    (it finds unwind tables through `dl_iterate_phdr`, under glibc's own lock; C++
-//!    exceptions unwind on many threads at once through it). The crate's lock is
-//!    there for platforms whose unwinders are not (Windows' dbghelp).
+//! 9. [`trace`] (behind [`own_stack`] and the sampling handler) walks the calling
+//!    thread's own stack with libgcc's `_Unwind_Backtrace` and takes no lock of
+//!    ours: a thread being created, or panicking, never waits while another test's
+//!    report reads debug information (hundreds of milliseconds in a debug build; the
+//!    `backtrace` crate, used until 2026-12, serialised both behind one process-wide
+//!    lock, found as a 200 ms `thread::spawn` in an async test, reported as blocking
+//!    its runtime). Tracking is built only for Linux with glibc, where the unwinder
+//!    is thread-safe (it finds unwind tables through `dl_iterate_phdr`, under
+//!    glibc's own lock; C++ exceptions unwind on many threads at once through it).
 //! 10. The sampling handler runs on the sampled thread's own stack, not on the
 //!     alternate signal stack (no `SA_ONSTACK`): std gives each thread an alternate
 //!     stack of `SIGSTKSZ` (8 KiB) for its stack-overflow message, and a signal frame
@@ -418,26 +417,24 @@ extern "C" fn on_sample_signal(_signal: c_int, _info: *mut libc::siginfo_t, _con
     // SAFETY: __errno_location returns this thread's errno slot.
     let errno = unsafe { *libc::__errno_location() };
     SLOT.record(gettid(), |push| {
-        // SAFETY: the slot is this thread's until `record` returns; the unwinder
-        // walks this thread's own stack, through the signal frame.
-        unsafe { backtrace::trace_unsynchronized(|frame| push(frame.ip() as usize)) }
+        // The slot is this thread's until `record` returns; the unwinder walks this
+        // thread's own stack, through the signal frame.
+        trace(&mut |ip| push(ip));
     });
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = errno };
 }
 
 /// The calling thread's own return addresses, innermost first, at most `most`
-/// (invariant 9: without the `backtrace` crate's lock).
+/// (invariant 9: without a lock).
 pub(crate) fn own_stack(most: usize) -> std::sync::Arc<[usize]> {
     let mut ips = Vec::with_capacity(most.min(64));
-    // SAFETY: invariant 9: this thread's own stack, through libgcc's thread-safe
-    // unwinder; the callback only pushes to a local vector.
-    unsafe {
-        backtrace::trace_unsynchronized(|frame| {
-            ips.push(frame.ip() as usize);
-            ips.len() < most
-        })
-    };
+    // Invariant 9: this thread's own stack, through libgcc's thread-safe unwinder;
+    // the callback only pushes to a local vector.
+    trace(&mut |ip| {
+        ips.push(ip);
+        ips.len() < most
+    });
     ips.into()
 }
 
@@ -543,7 +540,10 @@ mod tests {
     #[test]
     fn occurrences_finds_every_one_overlapping_and_never_reads_past_the_end() {
         assert_eq!(occurrences(b"aaaa", b"aa"), vec![0, 1, 2]);
-        assert_eq!(occurrences(b"x\0rayon_core\0my_rayon", b"rayon"), vec![2, 16]);
+        assert_eq!(
+            occurrences(b"x\0rayon_core\0my_rayon", b"rayon"),
+            vec![2, 16]
+        );
         assert_eq!(occurrences(b"abc", b"abcd"), Vec::<usize>::new());
         assert_eq!(occurrences(b"abc", b""), Vec::<usize>::new());
         assert_eq!(occurrences(b"", b"a"), Vec::<usize>::new());
@@ -701,6 +701,35 @@ fn walk_exception_tables(visit: &mut dyn FnMut(usize, bool) -> bool) -> bool {
     !walk.unknown
 }
 
+/// Walks the calling thread's stack with the unwinder, calling `visit` with each
+/// frame's instruction pointer (a return address, as `_Unwind_GetIP` gives it),
+/// innermost first, until it returns `false`. Safe to call from the sampling signal's
+/// handler (invariant 4): it allocates nothing and takes no lock of ours; `visit`
+/// must not either there.
+pub(crate) fn trace(visit: &mut dyn FnMut(usize) -> bool) {
+    extern "C" fn on_frame(context: *mut UnwindContext, data: *mut c_void) -> c_int {
+        // SAFETY: `data` is the `&mut dyn FnMut` passed to `_Unwind_Backtrace` below,
+        // alive for the whole walk and touched only by this callback.
+        let visit = unsafe { &mut *data.cast::<&mut dyn FnMut(usize) -> bool>() };
+        // SAFETY: `context` is the unwinder's live context for this frame.
+        let ip = unsafe { _Unwind_GetIP(context) };
+        if ip == 0 || !visit(ip) {
+            URC_END_OF_STACK
+        } else {
+            URC_NO_REASON
+        }
+    }
+    let mut visit = visit;
+    // SAFETY: walks this thread's own stack; `on_frame` has the callback's signature
+    // and `visit` outlives the call.
+    unsafe {
+        _Unwind_Backtrace(
+            on_frame,
+            (&mut visit as *mut &mut dyn FnMut(usize) -> bool).cast(),
+        )
+    };
+}
+
 #[repr(C)]
 struct UnwindContext {
     _opaque: [u8; 0],
@@ -715,6 +744,7 @@ extern "C" {
         data: *mut c_void,
     ) -> c_int;
     fn _Unwind_GetIPInfo(context: *mut UnwindContext, ip_before: *mut c_int) -> usize;
+    fn _Unwind_GetIP(context: *mut UnwindContext) -> usize;
     fn _Unwind_GetLanguageSpecificData(context: *mut UnwindContext) -> *const c_void;
     fn _Unwind_GetRegionStart(context: *mut UnwindContext) -> usize;
 }

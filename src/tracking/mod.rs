@@ -26,6 +26,8 @@
 #![cfg_attr(not(feature = "harness"), allow(dead_code))]
 
 pub(crate) mod attribution;
+#[cfg(iris_tracking)]
+mod debug_info;
 pub(crate) mod frames;
 #[cfg(iris_tracking)]
 #[allow(unsafe_code)]
@@ -729,16 +731,16 @@ mod tests {
 
     #[test]
     fn a_tests_thread_is_made_while_another_thread_holds_the_symbol_readers_lock() {
-        // The `backtrace` crate's lock is held for the whole of a report's symbol
-        // lookups (hundreds of milliseconds in a debug build); a thread made or a
-        // panic noted meanwhile must not wait for it.
+        // The debug information reader's lock is held while a report reads a file
+        // (hundreds of milliseconds in a debug build); a thread made or a panic
+        // noted meanwhile must not wait for it. (The `backtrace` crate, used until
+        // 2026-12, held a process-wide lock for every walk and lookup.)
         let (holding, held) = mpsc::channel::<()>();
         let (release, wait) = mpsc::channel::<()>();
         let holder = std::thread::spawn(move || {
-            backtrace::trace(|_| {
+            debug_info::while_reading(|| {
                 holding.send(()).unwrap();
                 let _ = wait.recv_timeout(Duration::from_secs(20));
-                false
             });
         });
         held.recv().unwrap();

@@ -1,7 +1,7 @@
 //! Which functions a stack passes through, told from the executable's ELF symbol
 //! table instead of its debug info.
 //!
-//! Resolving a stack with the `backtrace` crate first parses the debug info of the
+//! Resolving a stack from debug information (`debug_info.rs`) first parses the debug info of the
 //! whole binary: about 0.4 s for a debug-built test binary, paid again by every test
 //! process under nextest, and paid only to learn that a thread left alive by rayon's
 //! global pool is on the ignore list. Matching an ignore glob needs far less: the
@@ -267,7 +267,10 @@ fn matching_functions(globs: &[&String]) -> Option<HashMap<String, Vec<Range<usi
                     })
                 });
                 if name.as_deref().is_some_and(|name| glob_matches(glob, name)) {
-                    by_glob.entry((*glob).clone()).or_default().push(code.clone());
+                    by_glob
+                        .entry((*glob).clone())
+                        .or_default()
+                        .push(code.clone());
                 }
             }
         }
@@ -370,8 +373,8 @@ mod tests {
     #[inline(never)]
     fn a_function_the_symbol_table_knows() -> Vec<usize> {
         let mut ips = Vec::new();
-        backtrace::trace(|frame| {
-            ips.push(frame.ip() as usize);
+        super::super::hooks::trace(&mut |ip| {
+            ips.push(ip);
             true
         });
         std::hint::black_box(ips)

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "rstest")]
 use iris::fixtures::test_scope;
 use iris::{
     get_thread_registry, iris_test, LeakPolicy, StopToken, TestOptions, TestScope, UnmanagedCheck,
@@ -125,6 +126,7 @@ fn iris_test_may_also_come_before_rstest(#[case] label: &str) {
     get_thread_registry().spawn(label, |stop| stop.wait());
 }
 
+#[cfg(feature = "rstest")]
 #[rstest]
 fn the_test_scope_fixture_takes_options(
     #[with(TestOptions::new("fixture").stop_timeout(Duration::from_millis(100)).linger(Duration::from_millis(100)))]
@@ -147,6 +149,7 @@ fn the_test_scope_fixture_takes_options(
     );
 }
 
+#[cfg(feature = "rstest")]
 #[rstest]
 fn the_test_scope_fixture_checks_at_the_end(test_scope: TestScope) {
     assert!(get_thread_registry().same_as(test_scope.registry()));

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "rstest")]
 use iris::fixtures::{sentinel, TempSentinel};
 use iris::{Detection, SentinelError, SentinelFile, StopToken, ThreadContainer};
 use rstest::rstest;
@@ -284,6 +285,7 @@ fn relative_paths_work() {
     std::fs::remove_dir_all(&name).unwrap();
 }
 
+#[cfg(feature = "rstest")]
 #[rstest]
 fn the_rstest_fixture_gives_a_fresh_unsignalled_sentinel(sentinel: TempSentinel) {
     assert!(!sentinel.is_set());
