@@ -42,6 +42,10 @@ use syn::{parse2, AttrStyle, Attribute, Item, ItemFn, LitStr, ReturnType};
 ///   the test and that nobody joined is worth: `"fail"`, `"warn"` (written after the
 ///   run; the test passes) or `"ignore"`, for a test that means it (a pool's job that
 ///   panics on purpose). `IRIS_THREAD_PANICS` overrides it for a whole run.
+/// - `teardown` (default `"ignore"`): what the test's own teardown had to end (managed
+///   threads its registry stopped, tasks cancelled with its runtime): `"fail"` for
+///   teams that want every component shut down by the test itself, `"warn"` to see
+///   them after the run. `IRIS_TEARDOWN` overrides it for a whole run.
 /// - `timeout` (no default): a watchdog. The body runs on its own thread; past the
 ///   timeout, the test fails with a dump of its live threads instead of hanging.
 ///
@@ -97,10 +101,12 @@ struct Options {
     task_panics: Option<(String, Span)>,
     /// `thread_panics = "fail"|"warn"|"ignore"`.
     thread_panics: Option<String>,
+    /// `teardown = "fail"|"warn"|"ignore"`.
+    teardown: Option<String>,
 }
 
-const KEYS: &str = "stop_timeout, linger, leaks, timeout, ignore_threads, ignore_tasks, flavor, worker_threads, start_paused, crate, blocking, task_panics, thread_panics";
-const KEY_LIST: [&str; 13] = [
+const KEYS: &str = "stop_timeout, linger, leaks, timeout, ignore_threads, ignore_tasks, flavor, worker_threads, start_paused, crate, blocking, task_panics, thread_panics, teardown";
+const KEY_LIST: [&str; 14] = [
     "stop_timeout",
     "linger",
     "leaks",
@@ -114,6 +120,7 @@ const KEY_LIST: [&str; 13] = [
     "blocking",
     "task_panics",
     "thread_panics",
+    "teardown",
 ];
 
 /// The known option closest to a misspelt `key`, if one is close enough.
@@ -169,6 +176,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             "blocking" => options.blocking.is_some(),
             "task_panics" => options.task_panics.is_some(),
             "thread_panics" => options.thread_panics.is_some(),
+            "teardown" => options.teardown.is_some(),
             _ => {
                 return Err(meta.error(match did_you_mean(&key) {
                     Some(known) => format!("unknown option `{key}`; did you mean `{known}`?"),
@@ -193,6 +201,7 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
                 "blocking" => "blocking = \"100ms\"",
                 "task_panics" => "task_panics = \"fail\"",
                 "thread_panics" => "thread_panics = \"warn\"",
+                "teardown" => "teardown = \"fail\"",
                 _ => "stop_timeout = \"2s\"",
             };
             return Err(meta.error(format!("option `{key}` needs a value, such as `{example}`")));
@@ -261,7 +270,9 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             }) => s.clone(),
             other => {
                 let hint = match key.as_str() {
-                    "leaks" | "task_panics" | "thread_panics" => "\"fail\", \"warn\" or \"ignore\"",
+                    "leaks" | "task_panics" | "thread_panics" | "teardown" => {
+                        "\"fail\", \"warn\" or \"ignore\""
+                    }
                     "flavor" => "\"current_thread\", \"multi_thread\" or \"local\"",
                     "ignore_threads" => "\"rayon-*, my-pool-*\"",
                     "ignore_tasks" => "\"*/deadpool-*, src/reaper.rs:*\"",
@@ -281,6 +292,9 @@ fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
             }
             "thread_panics" => {
                 options.thread_panics = Some(parse_policy(&literal, "thread panic")?);
+            }
+            "teardown" => {
+                options.teardown = Some(parse_policy(&literal, "teardown")?);
             }
             "ignore_threads" => options.ignore_threads = Some(literal.value()),
             "ignore_tasks" => options.ignore_tasks = Some(literal.value()),
@@ -609,6 +623,10 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     }
     if let Some(globs) = &options.ignore_tasks {
         builder = quote!(#builder.ignore_tasks(#globs));
+    }
+    if let Some(policy) = &options.teardown {
+        let policy = policy_variant(policy);
+        builder = quote!(#builder.teardown(#policy));
     }
     if let Some(globs) = &options.ignore_threads {
         builder = quote!(#builder.ignore_threads(#globs));
@@ -943,6 +961,22 @@ mod tests {
             let error = expand_str(attr, item).unwrap_err();
             assert!(error.contains(expected), "{attr} / {item}: {error}");
         }
+    }
+
+    #[test]
+    fn teardown_maps_onto_the_builder() {
+        let out = expand_str("teardown = \"fail\"", "fn t() {}").unwrap();
+        assert!(
+            out.contains(". teardown (:: iris :: LeakPolicy :: Fail)"),
+            "{out}"
+        );
+        let error = expand_str("teardown = \"strict\"", "fn t() {}").unwrap_err();
+        assert!(
+            error.contains("unknown teardown policy \"strict\""),
+            "{error}"
+        );
+        let error = expand_str("tear_down = \"fail\"", "fn t() {}").unwrap_err();
+        assert!(error.contains("did you mean `teardown`?"), "{error}");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::blocking::BlockingWatch;
 use super::harness::{fail_late, on_body_thread, settle, Timed};
-use super::options::TestOptions;
+use super::options::{LeakPolicy, TestOptions};
 use super::scope::TestScope;
 use super::survey::LIVE_STACK_PATIENCE;
 use crate::os::threads::OsThread;
@@ -214,9 +214,12 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
     // The scope's close only looks after this. Tasks that did not stop are taken
     // from this verdict: the runtime's shutdown below drops them, and a dropped task
     // is no longer alive to be found.
+    scope.running_at_stop = Some(scope.running_now());
     let stop_started = std::time::Instant::now();
+    // A managed task that did not stop is cancelled with the runtime below, as a
+    // plain one is: the teardown ended it (a finding under `teardown = "fail"`).
     if let Err(error) = runtime.block_on(registry.stop_async(stop_timeout)) {
-        scope.tasks.stragglers = error
+        scope.cancelled_tasks = error
             .stragglers()
             .iter()
             .filter(|s| s.is_task())
@@ -233,7 +236,12 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
 
     let metrics = runtime.handle().metrics();
     let managed_left = || registry.alive_tasks().len();
-    let plain_alive = || metrics.num_alive_tasks() > managed_left();
+    // Plain tasks still pending are cancelled with the runtime below, as
+    // `#[tokio::test]` cancels them: nobody waits for them unless the teardown's
+    // work is judged (`teardown = "warn"` or `"fail"`), when those that end by
+    // themselves within `linger` are not counted.
+    let judged = scope.options().teardown_value() != LeakPolicy::Ignore;
+    let plain_alive = || judged && metrics.num_alive_tasks() > managed_left();
     // One grace period for everything the test left: tasks, children, then threads.
     let deadline = Deadline::after(linger);
     scope.grace = Some(deadline);
@@ -362,7 +370,9 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
             blocking.push(os);
         }
     }
-    scope.tasks.plain = plain;
+    // A task holding its worker could not be cancelled: it is a finding of its own
+    // (`held_workers`), not one the teardown ended.
+    scope.tasks.plain = plain.saturating_sub(held.len());
     // Ignored plain tasks leave the count (only their sites can name them).
     if let Some(sites) = scope.tasks.plain_sites.take() {
         let (ignored, kept): (Vec<String>, Vec<String>) = sites

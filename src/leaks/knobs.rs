@@ -27,6 +27,10 @@ pub(crate) const KNOBS: &[(&str, &str)] = &[
         "what a plain thread's unjoined panic is worth",
     ),
     ("IRIS_TASK_PANICS", "what a plain task's panic is worth"),
+    (
+        "IRIS_TEARDOWN",
+        "what the teardown had to stop or cancel is worth",
+    ),
     ("IRIS_BLOCKING", "the blocking-in-async threshold, or off"),
     ("IRIS_IGNORE_THREADS", "globs of threads never reported"),
     (

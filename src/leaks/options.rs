@@ -84,6 +84,7 @@ pub struct TestOptions {
     pub(super) default_ignores: bool,
     pub(super) capture_logs: bool,
     pub(super) thread_panics: LeakPolicy,
+    pub(super) teardown: LeakPolicy,
     #[cfg(feature = "tokio")]
     pub(crate) flavor: crate::tasks::runtime::Flavor,
     #[cfg(feature = "tokio")]
@@ -122,6 +123,7 @@ impl TestOptions {
             default_ignores: true,
             capture_logs: true,
             thread_panics: LeakPolicy::Fail,
+            teardown: LeakPolicy::Ignore,
             #[cfg(feature = "tokio")]
             flavor: crate::tasks::runtime::Flavor::CurrentThread,
             #[cfg(feature = "tokio")]
@@ -379,6 +381,40 @@ impl TestOptions {
         env_thread_panics().unwrap_or(self.thread_panics)
     }
 
+    /// What the test's own teardown had to end is worth (default:
+    /// [`LeakPolicy::Ignore`]; `IRIS_TEARDOWN` overrides it): managed threads and
+    /// tasks still running when the test's registry was stopped, which stopped
+    /// when asked, and plain tasks still pending when the test's runtime shut
+    /// down, which were cancelled with it (as `#[tokio::test]` cancels them).
+    ///
+    /// None of those is left behind, so by default none is a finding: a component
+    /// whose threads obey their stop token is stopped by the test's registry, and a
+    /// server task the test leaves is cancelled with its runtime. A team that wants
+    /// every component shut down by the test itself (a forgotten `shutdown()` is then
+    /// a bug in the test) sets `Fail`, or `Warn` to see them after the run.
+    ///
+    /// ```
+    /// use iris::{LeakPolicy, TestOptions};
+    ///
+    /// let strict = TestOptions::new("t").teardown(LeakPolicy::Fail);
+    /// assert_eq!(strict.teardown_value(), LeakPolicy::Fail);
+    /// assert_eq!(TestOptions::new("t").teardown_value(), LeakPolicy::Ignore);
+    /// ```
+    pub fn teardown(mut self, policy: LeakPolicy) -> TestOptions {
+        self.teardown = policy;
+        self
+    }
+
+    /// The teardown policy in force: `IRIS_TEARDOWN`, else
+    /// [`teardown`](Self::teardown); `Ignore` too when the whole test's `leaks`
+    /// policy is `Ignore`.
+    pub fn teardown_value(&self) -> LeakPolicy {
+        if self.policy() == LeakPolicy::Ignore {
+            return LeakPolicy::Ignore;
+        }
+        env_teardown().unwrap_or(self.teardown)
+    }
+
     /// What a panic of a plain task (`tokio::spawn`, `spawn_blocking`) on the test's
     /// runtime is worth (default: [`LeakPolicy::Warn`]; `IRIS_TASK_PANICS` overrides
     /// it).
@@ -490,6 +526,13 @@ fn env_thread_panics() -> Option<LeakPolicy> {
     *POLICY.get_or_init(|| env_policy("IRIS_THREAD_PANICS"))
 }
 
+/// `IRIS_TEARDOWN`, read once (`None`: unset; a bad value is warned about and
+/// ignored).
+fn env_teardown() -> Option<LeakPolicy> {
+    static POLICY: OnceLock<Option<LeakPolicy>> = OnceLock::new();
+    *POLICY.get_or_init(|| env_policy("IRIS_TEARDOWN"))
+}
+
 /// `IRIS_TASK_PANICS`, read once (`None`: unset; a bad value is warned about and
 /// ignored).
 #[cfg(feature = "tokio")]
@@ -542,6 +585,7 @@ pub(crate) fn read_environment() {
     let _ = policy_override();
     let _ = default_ignores_off();
     let _ = env_thread_panics();
+    let _ = env_teardown();
     #[cfg(feature = "tokio")]
     {
         let _ = env_task_panics();

@@ -137,6 +137,33 @@ pub struct LeakReport {
     /// keeps them (`warned`), so that a run collected with `IRIS_LEAK_REPORT` loses
     /// none (under nextest a passing test's warning is otherwise not shown).
     pub(crate) warned: Warned,
+    /// What the test's teardown ended (findings only under `teardown = "fail"`).
+    pub(crate) teardown: Teardown,
+}
+
+/// What the test's own teardown had to end: managed threads and tasks that stopped
+/// when its registry was stopped, managed processes that stop ended, and tasks
+/// cancelled with the test's runtime (the plain ones are counted in
+/// [`TaskFindings::plain`]). Nothing of it is left behind, so it is a finding only
+/// when the test's `teardown` policy is `Fail` (`counted`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Teardown {
+    /// Whether these count as findings (`teardown = "fail"`).
+    pub(crate) counted: bool,
+    /// Managed threads and tasks running when the registry was stopped, which stopped.
+    pub(crate) stopped: Vec<ThreadInfo>,
+    /// Managed processes running when the registry was stopped, which the stop ended.
+    pub(crate) stopped_processes: Vec<String>,
+    /// Managed tasks of the test's runtime that did not stop by the deadline and were
+    /// cancelled with the runtime.
+    pub(crate) cancelled_tasks: Vec<ThreadInfo>,
+}
+
+impl Teardown {
+    /// Everything the teardown ended, plain tasks (`plain`) included.
+    pub(crate) fn ended(&self, plain: usize) -> usize {
+        self.stopped.len() + self.stopped_processes.len() + self.cancelled_tasks.len() + plain
+    }
 }
 
 /// Panics written as warnings instead of failing the test (see
@@ -177,7 +204,8 @@ pub(crate) struct BlockedWorker {
 pub(crate) struct TaskFindings {
     /// Managed tasks that did not finish before the stop deadline.
     pub(crate) stragglers: Vec<ThreadInfo>,
-    /// Other tasks (plain `tokio::spawn`) still alive after `linger`.
+    /// Other tasks (plain `tokio::spawn`) still pending when the test's runtime shut
+    /// down, and cancelled with it: part of the [`Teardown`], not left behind.
     pub(crate) plain: usize,
     /// Where those were spawned, when tokio tells (`--cfg tokio_unstable`).
     pub(crate) plain_sites: Option<Vec<String>>,
@@ -188,7 +216,7 @@ pub(crate) struct TaskFindings {
     /// blocking tasks that never returned.
     pub(crate) blocking: Vec<OsThread>,
     /// Worker threads still held after the shutdown deadline by a task that never
-    /// yields: shown with the live tasks (the task is already counted there).
+    /// yields: one task each, which the shutdown could not cancel.
     pub(crate) held_workers: Vec<OsThread>,
     /// Workers a task held inside one poll while they slept (blocking in async
     /// code), when blocking detection was asked to fail the test.
@@ -206,8 +234,10 @@ pub(crate) struct TaskFindings {
 }
 
 impl TaskFindings {
+    /// What an async test left that its runtime's shutdown could not end, or that
+    /// lives on a runtime other than the test's (a managed task on it).
     fn count(&self) -> usize {
-        self.stragglers.len() + self.plain + self.blocking.len()
+        self.stragglers.len() + self.blocking.len() + self.held_workers.len()
     }
 
     #[cfg(feature = "tokio")]
@@ -388,10 +418,28 @@ impl LeakReport {
         &self.tasks.stragglers
     }
 
-    /// How many plain (not managed) tasks were still alive on the test's runtime
-    /// after `linger` (async tests).
+    /// How many plain (not managed) tasks were still pending when the test's runtime
+    /// shut down, and were cancelled with it (async tests). Counted only under
+    /// [`TestOptions::teardown`](crate::TestOptions::teardown) `Fail` or `Warn`.
     pub fn plain_tasks(&self) -> usize {
         self.tasks.plain
+    }
+
+    /// How many things the test's teardown had to end: managed threads, tasks and
+    /// processes its registry's stop ended, and tasks cancelled with its runtime.
+    /// A finding only under [`TestOptions::teardown`](crate::TestOptions::teardown)
+    /// `Fail`.
+    pub fn ended_by_teardown(&self) -> usize {
+        self.teardown.ended(self.tasks.plain)
+    }
+
+    /// The teardown's count when it is a finding, else 0.
+    fn counted_teardown(&self) -> usize {
+        if self.teardown.counted {
+            self.ended_by_teardown()
+        } else {
+            0
+        }
     }
 
     /// Runtime threads still busy after the runtime's shutdown deadline: blocking
@@ -410,6 +458,7 @@ impl LeakReport {
     pub fn findings(&self) -> usize {
         self.leaked()
             + self.leaked_tasks()
+            + self.counted_teardown()
             + self.tasks.blocked_count()
             + self.processes.len()
             + self.panics.len()
@@ -419,7 +468,8 @@ impl LeakReport {
 
     /// Whether nothing leaked and nothing panicked.
     pub fn is_clean(&self) -> bool {
-        self.tasks.blocked_count() == 0
+        self.counted_teardown() == 0
+            && self.tasks.blocked_count() == 0
             && self.leaked() == 0
             && self.leaked_tasks() == 0
             && self.processes.is_empty()
@@ -568,6 +618,7 @@ impl LeakReport {
                             .into(),
                     ),
                     ("blocked", self.tasks.blocked_count().into()),
+                    ("teardown", self.counted_teardown().into()),
                 ]),
             ),
             ("stragglers", stragglers.into()),
@@ -577,6 +628,40 @@ impl LeakReport {
             ("plain_panics", plain_panics.into()),
             ("task_panics", self.task_panics_json().into()),
             ("warned", warned),
+            (
+                "teardown",
+                Json::object([
+                    ("counted", self.teardown.counted.into()),
+                    (
+                        "stopped",
+                        self.teardown
+                            .stopped
+                            .iter()
+                            .map(info)
+                            .collect::<Vec<_>>()
+                            .into(),
+                    ),
+                    (
+                        "stopped_processes",
+                        self.teardown
+                            .stopped_processes
+                            .iter()
+                            .map(|p| Json::from(p.as_str()))
+                            .collect::<Vec<_>>()
+                            .into(),
+                    ),
+                    (
+                        "cancelled_tasks",
+                        self.teardown
+                            .cancelled_tasks
+                            .iter()
+                            .map(info)
+                            .collect::<Vec<_>>()
+                            .into(),
+                    ),
+                    ("cancelled_plain", self.tasks.plain.into()),
+                ]),
+            ),
             ("unmanaged_check", check.into()),
             (
                 "tasks",
@@ -736,22 +821,21 @@ impl fmt::Display for LeakReport {
             leaked.push(format!("{} process(es)", self.processes.len()));
         }
         let blocked = self.tasks.blocked_count();
+        let mut clauses = Vec::new();
         if !leaked.is_empty() {
-            write!(
-                f,
-                "iris: test `{}` leaked {}",
-                self.test,
-                leaked.join(" and ")
-            )?;
-            if blocked > 0 {
-                write!(f, " and blocked its runtime {blocked} time(s)")?;
-            }
-        } else if blocked > 0 {
-            write!(
-                f,
-                "iris: test `{}` blocked its runtime {blocked} time(s)",
-                self.test
-            )?;
+            clauses.push(format!("leaked {}", leaked.join(" and ")));
+        }
+        if blocked > 0 {
+            clauses.push(format!("blocked its runtime {blocked} time(s)"));
+        }
+        if self.counted_teardown() > 0 {
+            clauses.push(format!(
+                "left its teardown to end {}",
+                self.teardown_counts()
+            ));
+        }
+        if !clauses.is_empty() {
+            write!(f, "iris: test `{}` {}", self.test, clauses.join(" and "))?;
         } else {
             write!(
                 f,
@@ -854,10 +938,58 @@ impl fmt::Display for LeakReport {
         for task in &self.tasks.stragglers {
             write!(f, "\n  {task}")?;
         }
+        if self.teardown.counted {
+            self.write_teardown(f)?;
+        }
+        #[cfg(feature = "tokio")]
+        for blocked in &self.tasks.blocked {
+            write!(f, "\n  {}", describe_blocked(blocked))?;
+        }
+        self.write_stuck_runtime(f)?;
+        self.write_rest(f, tasks)
+    }
+}
+
+impl LeakReport {
+    /// "2 thread(s), 1 task(s)": what the teardown ended, by kind.
+    fn teardown_counts(&self) -> String {
+        let t = &self.teardown;
+        let mut parts = Vec::new();
+        let threads = t.stopped.iter().filter(|i| !i.is_task()).count();
+        let tasks = t.stopped.len() - threads + t.cancelled_tasks.len() + self.tasks.plain;
+        if threads > 0 {
+            parts.push(format!("{threads} thread(s)"));
+        }
+        if tasks > 0 {
+            parts.push(format!("{tasks} task(s)"));
+        }
+        if !t.stopped_processes.is_empty() {
+            parts.push(format!("{} process(es)", t.stopped_processes.len()));
+        }
+        parts.join(", ")
+    }
+
+    /// The lines for what the teardown ended.
+    fn write_teardown(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for info in &self.teardown.stopped {
+            write!(f, "\n  stopped by the teardown: {info}")?;
+        }
+        for process in &self.teardown.stopped_processes {
+            write!(
+                f,
+                "\n  stopped by the teardown: managed process {process:?}"
+            )?;
+        }
+        for task in &self.teardown.cancelled_tasks {
+            write!(
+                f,
+                "\n  cancelled with the test's runtime (it did not stop within `stop_timeout`): {task}"
+            )?;
+        }
         if self.tasks.plain > 0 {
             write!(
                 f,
-                "\n  {} plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`",
+                "\n  {} plain task(s) (tokio::spawn) still pending when the test's runtime shut down, cancelled with it",
                 self.tasks.plain
             )?;
             // Said only when the clock moved: a running `spawn_blocking` holds it.
@@ -881,10 +1013,32 @@ impl fmt::Display for LeakReport {
                 )?,
             }
         }
-        #[cfg(feature = "tokio")]
-        for blocked in &self.tasks.blocked {
-            write!(f, "\n  {}", describe_blocked(blocked))?;
+        Ok(())
+    }
+
+    /// A warning about what the teardown ended, written after the run under
+    /// `teardown = "warn"`; `None` when it ended nothing.
+    pub(crate) fn teardown_warning(&self) -> Option<String> {
+        if self.ended_by_teardown() == 0 {
+            return None;
         }
+        struct Lines<'a>(&'a LeakReport);
+        impl fmt::Display for Lines<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.write_teardown(f)
+            }
+        }
+        Some(format!(
+            "iris: test `{}` left its teardown to end {} (teardown = \"warn\": the test still passes){}\n  hint: {}",
+            self.test,
+            self.teardown_counts(),
+            Lines(self),
+            TEARDOWN_HINT
+        ))
+    }
+
+    /// The runtime's threads its shutdown could not end.
+    fn write_stuck_runtime(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for thread in &self.tasks.held_workers {
             write!(
                 f,
@@ -903,7 +1057,11 @@ impl fmt::Display for LeakReport {
                 write_stack(f, frames)?;
             }
         }
+        Ok(())
+    }
 
+    /// Processes, panics, notes, hints and the guide's line.
+    fn write_rest(&self, f: &mut fmt::Formatter<'_>, tasks: usize) -> fmt::Result {
         for process in &self.processes {
             write!(f, "\n  {process}")?;
         }
@@ -983,7 +1141,10 @@ impl LeakReport {
                  from `stop.on_stop(..)`",
             );
         }
-        if !self.tasks.stragglers.is_empty() || self.tasks.plain > 0 {
+        if self.counted_teardown() > 0 {
+            hints.push(TEARDOWN_HINT);
+        }
+        if !self.tasks.stragglers.is_empty() {
             hints.push(
                 "a task outlived the test: make its loop `select!` on `stop.stopped()` (managed \
                  tasks), or keep the JoinHandle of a plain `tokio::spawn` and await or abort it \
@@ -1078,6 +1239,12 @@ impl LeakReport {
         hints
     }
 }
+
+/// Advice for what the teardown had to end.
+const TEARDOWN_HINT: &str = "the test ended with components still running, and its teardown \
+     ended them: shut each down in the test before it ends (stop its container or call its \
+     `stop()`, `stop_async` its managed tasks, abort and await a plain task's JoinHandle); \
+     `teardown = \"ignore\"`, the default, accepts the teardown's help";
 
 /// The lines under a leaked thread that say where it came from.
 fn write_origin(
@@ -1306,6 +1473,7 @@ mod tests {
             timed_out: None,
             processes_fate: None,
             warned: Warned::default(),
+            teardown: Teardown::default(),
         }
     }
 
@@ -1473,10 +1641,11 @@ mod tests {
     fn a_plain_tasks_line_says_how_long_it_was_run_on_only_when_the_clock_moved() {
         let mut r = report(Vec::new(), Vec::new());
         r.tasks.plain = 1;
+        r.teardown.counted = true;
         r.tasks.plain_paused_for = Some(Duration::from_millis(3_600_004));
         let text = r.to_string();
         assert!(
-            text.contains("1 plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`, and after 3600s more of paused time (run on to see if they end by themselves)\n"),
+            text.contains("1 plain task(s) (tokio::spawn) still pending when the test's runtime shut down, cancelled with it, and after 3600s more of paused time (run on to see if they end by themselves)\n"),
             "{text}"
         );
         // A running `spawn_blocking` held the clock: no claim about paused time.
@@ -1484,10 +1653,15 @@ mod tests {
         let text = r.to_string();
         assert!(
             text.contains(
-                "1 plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`\n"
+                "1 plain task(s) (tokio::spawn) still pending when the test's runtime shut down, cancelled with it\n"
             ),
             "{text}"
         );
+        // Not counted (the default): the teardown's work is no finding.
+        r.teardown.counted = false;
+        assert!(r.is_clean());
+        assert_eq!(r.findings(), 0);
+        assert_eq!(r.ended_by_teardown(), 1);
     }
 
     #[test]

@@ -19,9 +19,12 @@ use std::time::Duration;
 use super::live::{describe_live, spawn_watchdog};
 use super::options::{LeakPolicy, TestOptions};
 use super::output;
-use super::report::{LeakReport, ProcessFate, Straggler, TaskFindings, UnmanagedCheck, Warned};
+use super::report::{
+    LeakReport, ProcessFate, Straggler, TaskFindings, Teardown, UnmanagedCheck, Warned,
+};
 use super::survey::{
-    end_processes, lingering, managed_processes_left, process_containers, process_ownership,
+    end_processes, lingering, managed_processes_left,
+    process_containers as process_containers_under, process_ownership,
     without_running_runtime_threads, Snapshot, Survey, ThreadCheck, LIVE_STACK_PATIENCE,
     SHARED_PROCESS, UNSUPPORTED_PLATFORM,
 };
@@ -79,6 +82,13 @@ pub struct TestScope {
     pub(crate) grace: Option<Deadline>,
     /// What an async test left on its runtime.
     pub(crate) tasks: TaskFindings,
+    /// The registry's running threads and tasks, and its managed processes'
+    /// containers, when its stop began, when it was stopped before the final close
+    /// (an async test's): what the teardown ended is told from them.
+    pub(crate) running_at_stop: Option<(Vec<ThreadInfo>, Vec<String>)>,
+    /// Managed tasks of an async test's runtime that did not stop by the deadline,
+    /// cancelled with the runtime.
+    pub(crate) cancelled_tasks: Vec<ThreadInfo>,
     /// Threads of the test's own runtime: reported as tasks, never as unmanaged.
     pub(crate) runtime_tids: HashSet<u32>,
     _logs: Option<tracing::subscriber::DefaultGuard>,
@@ -171,6 +181,8 @@ impl TestScope {
             stopped_at: None,
             grace: None,
             tasks: TaskFindings::default(),
+            running_at_stop: None,
+            cancelled_tasks: Vec::new(),
             runtime_tids: HashSet::new(),
             _logs: logs,
             _open: open,
@@ -211,6 +223,7 @@ impl TestScope {
         let policy = self.options.policy();
         let mut report = self.collect();
         self.weigh_panics(&mut report);
+        self.warn_about_teardown(&report);
         if policy == LeakPolicy::Ignore {
             return Ok(());
         }
@@ -245,11 +258,21 @@ impl TestScope {
     pub(super) fn conclude_late(&mut self, timeout: Duration) -> Option<LeakReport> {
         let mut report = self.collect();
         self.weigh_panics(&mut report);
+        self.warn_about_teardown(&report);
         report.timed_out = Some(timeout);
         output::append_json(&report);
         end_processes(&report.processes);
         report.processes_fate = Some(ProcessFate::Ended);
         (!report.is_clean() && self.options.policy() != LeakPolicy::Ignore).then_some(report)
+    }
+
+    /// Under `teardown = "warn"`, writes what the teardown ended after the run.
+    fn warn_about_teardown(&self, report: &LeakReport) {
+        if self.options.teardown_value() == LeakPolicy::Warn {
+            if let Some(warning) = report.teardown_warning() {
+                output::after_the_run(&warning);
+            }
+        }
     }
 
     /// Applies the `thread_panics` and `task_panics` policies to the plain threads'
@@ -332,12 +355,19 @@ impl TestScope {
         } else {
             self.options.stop_timeout
         };
+        let registry_path = format!("test:{}", self.options.name());
+        let (running, mut process_containers) = match self.running_at_stop.take() {
+            Some(running) => running,
+            None => (
+                scope.alive_threads(),
+                process_containers_under(&registry_path),
+            ),
+        };
         let stop_started = std::time::Instant::now();
         let (stragglers, panics) = match scope.close_with_timeout(stop_timeout) {
             Ok(()) => (Vec::new(), Vec::new()),
             Err(error) => (error.stragglers().to_vec(), error.panics().to_vec()),
         };
-        let registry_path = format!("test:{}", self.options.name());
         // What still runs at the deadline, taken at once: the supervisor of a process
         // that ignored SIGTERM goes on to SIGKILL it, so a look taken after the stacks
         // below were sampled could find the process gone and its helper threads
@@ -354,7 +384,19 @@ impl TestScope {
         let mut processes = managed_processes_left(&registry_path, stopped_at);
         // Those helpers are Iris's, never the test's leak: a process that will not
         // die is its own line, and one that died at the deadline leaves nothing.
-        let process_containers = process_containers(&registry_path);
+        // (A process whose handle and threads are gone has left the list since.)
+        for container in process_containers_under(&registry_path) {
+            if !process_containers.contains(&container) {
+                process_containers.push(container);
+            }
+        }
+        let teardown = ended_by_the_stop(
+            running,
+            &stragglers,
+            &process_containers,
+            std::mem::take(&mut self.cancelled_tasks),
+            self.options.teardown_value() == LeakPolicy::Fail,
+        );
         let (helpers, stragglers): (Vec<_>, Vec<_>) = stragglers
             .into_iter()
             .partition(|info| process_containers.iter().any(|c| c == info.container()));
@@ -444,7 +486,18 @@ impl TestScope {
             timed_out: None,
             processes_fate: None,
             warned: Warned::default(),
+            teardown,
         }
+    }
+
+    /// The registry's running threads and tasks, and its managed processes'
+    /// containers: what its stop will end (taken just before it).
+    pub(crate) fn running_now(&self) -> (Vec<ThreadInfo>, Vec<String>) {
+        let registry = self.registry();
+        (
+            registry.alive_threads(),
+            process_containers_under(&format!("test:{}", self.options.name())),
+        )
     }
 
     /// A description of what the test is running right now: its registry's live
@@ -457,6 +510,51 @@ impl TestScope {
         };
         let scope = self.attribution.as_ref().map(Attribution::scope);
         describe_live(self.registry(), before, scope, body)
+    }
+}
+
+/// What the registry's stop ended: of the threads and tasks `running` when it began,
+/// those not among the `stragglers`; the processes whose helper threads (in
+/// `process_containers`) were running, by name; and the managed tasks `cancelled`
+/// with an async test's runtime. Iris's own helpers are never listed as threads.
+fn ended_by_the_stop(
+    running: Vec<ThreadInfo>,
+    stragglers: &[ThreadInfo],
+    process_containers: &[String],
+    cancelled: Vec<ThreadInfo>,
+    counted: bool,
+) -> Teardown {
+    let same = |a: &ThreadInfo, b: &ThreadInfo| {
+        a.started == b.started && a.name == b.name && a.container == b.container
+    };
+    let mut stopped_processes: Vec<String> = Vec::new();
+    let mut stopped = Vec::new();
+    for info in running {
+        if info.is_stop_callback() || stragglers.iter().any(|s| same(s, &info)) {
+            continue;
+        }
+        if cancelled.iter().any(|c| same(c, &info)) {
+            continue;
+        }
+        if process_containers.contains(&info.container) {
+            let process = info
+                .container
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if !stopped_processes.contains(&process) {
+                stopped_processes.push(process);
+            }
+            continue;
+        }
+        stopped.push(info);
+    }
+    Teardown {
+        counted,
+        stopped,
+        stopped_processes,
+        cancelled_tasks: cancelled,
     }
 }
 

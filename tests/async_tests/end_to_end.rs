@@ -20,23 +20,34 @@ fn site_of(pattern: &str) -> String {
     site_in("tests/async_tests/scenarios.rs", pattern)
 }
 
+/// A managed task that ignores its stop is cancelled with the test's runtime, as
+/// `#[tokio::test]` cancels what is left: nothing is left behind, so by default it is
+/// no finding; `IRIS_TEARDOWN=fail` (or `teardown = "fail"`) names it.
 #[test]
-fn a_stubborn_task_is_reported_by_name_and_spawn_site_within_stop_timeout() {
+fn a_stubborn_task_is_cancelled_with_the_runtime_and_named_when_the_teardown_is_judged() {
     let started = Instant::now();
     let (passed, out) = run("stubborn_task", true, &[]);
+    assert!(passed, "{out}");
+    assert!(!out.contains("iris: test"), "{out}");
+    assert_ended_in_bounded_time(started);
+    let started = Instant::now();
+    let (passed, out) = run("stubborn_task", true, &[("IRIS_TEARDOWN", "fail")]);
     assert!(!passed, "{out}");
     assert!(
-        out.contains("iris: test `scenarios::stubborn_task` leaked 1 task(s)"),
+        out.contains("iris: test `scenarios::stubborn_task` left its teardown to end 1 task(s)"),
         "{out}"
     );
     assert!(
         out.contains(&format!(
-            "task \"stubborn-task\" in `test:scenarios::stubborn_task`, spawned at {}",
+            "cancelled with the test's runtime (it did not stop within `stop_timeout`): task \"stubborn-task\" in `test:scenarios::stubborn_task`, spawned at {}",
             site_of("spawn_task(\"stubborn-task\"")
         )),
         "{out}"
     );
-    assert!(out.contains("select!` on `stop.stopped()`"), "{out}");
+    assert!(
+        out.contains("hint: the test ended with components still running"),
+        "{out}"
+    );
     assert!(
         out.contains(&format!(
             "panicked at {}",
@@ -47,17 +58,40 @@ fn a_stubborn_task_is_reported_by_name_and_spawn_site_within_stop_timeout() {
     assert_ended_in_bounded_time(started);
 }
 
+/// A server task left on the test's runtime, as `#[tokio::test]` suites leave them,
+/// is cancelled with the runtime: no finding by default, named under
+/// `IRIS_TEARDOWN=fail`, and written after the run under `warn`.
 #[test]
-fn a_leaked_plain_task_fails_its_test() {
-    let (passed, out) = run("leaked_plain_task", true, &[]);
+fn a_plain_task_left_on_the_runtime_is_cancelled_with_it() {
+    for owns_process in [true, false] {
+        let started = Instant::now();
+        let (passed, out) = run("server_task_left_running", owns_process, &[]);
+        assert!(passed, "{out}");
+        assert!(!out.contains("iris: test"), "{out}");
+        // Nobody waits `linger` (5 s there) for a task the runtime cancels.
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    let (passed, out) = run("leaked_plain_task", true, &[("IRIS_TEARDOWN", "warn")]);
+    assert!(passed, "{out}");
+    assert!(
+        out.contains("iris: test `scenarios::leaked_plain_task` left its teardown to end 1 task(s) (teardown = \"warn\": the test still passes)"),
+        "{out}"
+    );
+    let (passed, out) = run("leaked_plain_task", true, &[("IRIS_TEARDOWN", "fail")]);
     assert!(!passed, "{out}");
     assert!(
-        out.contains("iris: test `scenarios::leaked_plain_task` leaked 1 task(s)"),
+        out.contains(
+            "iris: test `scenarios::leaked_plain_task` left its teardown to end 1 task(s)"
+        ),
         "{out}"
     );
     assert!(
         out.contains(
-            "1 plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`"
+            "1 plain task(s) (tokio::spawn) still pending when the test's runtime shut down, cancelled with it"
         ),
         "{out}"
     );
@@ -100,12 +134,12 @@ fn a_reaper_that_ends_by_itself_after_its_pool_is_dropped_is_no_leak() {
     let (passed, out) = run(
         "reaper_of_a_dropped_pool_brief_linger",
         true,
-        &[("IRIS_DEFAULT_IGNORES", "off")],
+        &[("IRIS_DEFAULT_IGNORES", "off"), ("IRIS_TEARDOWN", "fail")],
     );
     assert!(!passed, "{out}");
     assert!(
         out.contains(
-            "1 plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`\n"
+            "1 plain task(s) (tokio::spawn) still pending when the test's runtime shut down, cancelled with it\n"
         ),
         "{out}"
     );
@@ -114,12 +148,12 @@ fn a_reaper_that_ends_by_itself_after_its_pool_is_dropped_is_no_leak() {
 #[test]
 fn a_reaper_whose_pool_lives_on_is_still_a_leak_after_an_hour_of_paused_time() {
     let started = Instant::now();
-    let (passed, out) = run("reaper_of_a_kept_pool", true, &[]);
+    let (passed, out) = run("reaper_of_a_kept_pool", true, &[("IRIS_TEARDOWN", "fail")]);
     assert!(!passed, "{out}");
     assert!(
         out.contains(
-            "1 plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`, \
-             and after 3600s more of paused time (run on to see if they end by themselves)"
+            "1 plain task(s) (tokio::spawn) still pending when the test's runtime shut down, \
+             cancelled with it, and after 3600s more of paused time (run on to see if they end by themselves)"
         ),
         "{out}"
     );
@@ -129,10 +163,12 @@ fn a_reaper_whose_pool_lives_on_is_still_a_leak_after_an_hour_of_paused_time() {
 #[test]
 fn a_task_that_ticks_for_ever_is_a_leak_and_the_test_still_ends() {
     let started = Instant::now();
-    let (passed, out) = run("ticking_plain_task", true, &[]);
+    let (passed, out) = run("ticking_plain_task", true, &[("IRIS_TEARDOWN", "fail")]);
     assert!(!passed, "{out}");
     assert!(
-        out.contains("iris: test `scenarios::ticking_plain_task` leaked 1 task(s)"),
+        out.contains(
+            "iris: test `scenarios::ticking_plain_task` left its teardown to end 1 task(s)"
+        ),
         "{out}"
     );
     assert!(out.contains("more of paused time"), "{out}");
@@ -148,11 +184,15 @@ fn a_task_that_ticks_for_ever_is_a_leak_and_the_test_still_ends() {
 fn paused_time_needs_a_current_thread_runtime() {
     // A multi-thread runtime's clock cannot be paused: the reaper stays a task still
     // alive after `linger` (the guide states this limit).
-    let (passed, out) = run("reaper_of_a_dropped_pool_multi_thread", true, &[]);
+    let (passed, out) = run(
+        "reaper_of_a_dropped_pool_multi_thread",
+        true,
+        &[("IRIS_TEARDOWN", "fail")],
+    );
     assert!(!passed, "{out}");
     assert!(
         out.contains(
-            "1 plain task(s) (tokio::spawn) still alive on the test's runtime after `linger`\n"
+            "1 plain task(s) (tokio::spawn) still pending when the test's runtime shut down, cancelled with it\n"
         ),
         "{out}"
     );
@@ -164,13 +204,19 @@ fn ignore_tasks_matches_a_plain_tasks_spawn_site() {
     let (passed, out) = run(
         "leaked_plain_task",
         true,
-        &[("IRIS_IGNORE_TASKS", "tests/async_tests/scenarios.rs:*")],
+        &[
+            ("IRIS_IGNORE_TASKS", "tests/async_tests/scenarios.rs:*"),
+            ("IRIS_TEARDOWN", "fail"),
+        ],
     );
     assert!(passed, "{out}");
     let (passed, out) = run(
         "leaked_plain_task",
         true,
-        &[("IRIS_IGNORE_TASKS", "*/elsewhere.rs:*")],
+        &[
+            ("IRIS_IGNORE_TASKS", "*/elsewhere.rs:*"),
+            ("IRIS_TEARDOWN", "fail"),
+        ],
     );
     assert!(!passed, "{out}");
 }

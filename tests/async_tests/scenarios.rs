@@ -27,6 +27,22 @@ async fn leaked_plain_task() {
     });
 }
 
+/// A server started with `tokio::spawn` and left running, as `#[tokio::test]`
+/// suites leave theirs: the runtime cancels it with the test. `linger` is long, so
+/// that waiting for it would show.
+#[iris_test(linger = "5s")]
+#[ignore = "run by end_to_end"]
+async fn server_task_left_running() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let _ = listener.accept().await;
+        }
+    });
+    tokio::net::TcpStream::connect(address).await.unwrap();
+}
+
 /// What a connection pool's reaper looks after.
 #[derive(Debug)]
 struct Pool(&'static str);
@@ -215,9 +231,13 @@ async fn sleeps_its_thread() {
 )]
 #[ignore = "leaks on purpose; run by end_to_end"]
 async fn task_blocks_its_worker() {
-    tokio::spawn(async {
+    // Once it runs: a task the runtime never polled is cancelled with it cleanly.
+    let (started, running) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let _ = started.send(());
         never().wait(); // blocking inside async code: the worker is held
     });
+    running.await.unwrap();
 }
 
 /// A std sleep inside async code: the thread it runs on is held.

@@ -856,6 +856,48 @@ fn sigterm_after_the_helper_left_ends_the_process() {
     );
 }
 
+/// A forgotten shutdown is invisible by default (the registry's stop ends what obeys
+/// it), and named under `IRIS_TEARDOWN=fail`, for teams that want every component
+/// shut down by the test itself; `warn` writes it and passes.
+#[cfg(unix)]
+#[test]
+fn what_the_teardown_had_to_stop_is_named_when_asked() {
+    let (passed, out) = run("forgotten_shutdown", true, &[]);
+    assert!(passed, "{out}");
+    assert!(!out.contains("iris: test"), "{out}");
+    let (passed, out) = run("forgotten_shutdown", true, &[("IRIS_TEARDOWN", "fail")]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("iris: test `scenarios::forgotten_shutdown` left its teardown to end 1 thread(s), 1 process(es)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "stopped by the teardown: \"poller\" in `test:scenarios::forgotten_shutdown`, spawned at {}",
+            site_of("spawn(\"poller\"")
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("stopped by the teardown: managed process \"sidecar\""),
+        "{out}"
+    );
+    assert!(
+        !out.contains("\"sidecar-stdout\" in"),
+        "Iris's helpers are never listed: {out}"
+    );
+    assert!(
+        out.contains("hint: the test ended with components still running"),
+        "{out}"
+    );
+    let (passed, out) = run("forgotten_shutdown", false, &[("IRIS_TEARDOWN", "warn")]);
+    assert!(passed, "{out}");
+    only_place_of(
+        &out,
+        "iris: test `scenarios::forgotten_shutdown` left its teardown to end 1 thread(s), 1 process(es) (teardown = \"warn\": the test still passes)",
+    );
+}
+
 /// Where `needle` is in `out`, which holds it exactly once.
 fn only_place_of(out: &str, needle: &str) -> usize {
     assert_eq!(out.matches(needle).count(), 1, "{needle:?} once in: {out}");

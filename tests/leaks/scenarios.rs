@@ -270,6 +270,24 @@ fn unnamed_thread() {
     std::thread::spawn(move || blocked.recv());
 }
 
+/// A component whose threads obey their stop token, and a managed process, that the
+/// test never shut down: the registry's stop ends them. No finding by default;
+/// `teardown = "fail"` (here `IRIS_TEARDOWN`) names each.
+#[cfg(unix)] // managed processes
+#[iris_test]
+#[ignore = "run by end_to_end"]
+fn forgotten_shutdown() {
+    get_thread_registry().spawn("poller", |stop| stop.wait());
+    let mut command = std::process::Command::new("sh");
+    command.args(["-c", "echo up; exec sleep 30"]);
+    let server = get_thread_registry()
+        .spawn_process("sidecar", command)
+        .unwrap();
+    server
+        .wait_for_line(|l| l.text == "up", crate::PATIENCE)
+        .unwrap();
+}
+
 #[iris_test]
 #[ignore = "run by end_to_end"]
 fn clean_too() {
