@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::blocking::BlockingWatch;
 use super::harness::{fail_late, on_body_thread, settle, Timed};
-use super::options::{LeakPolicy, TestOptions};
+use super::options::{BodyKind, LeakPolicy, TestOptions};
 use super::scope::TestScope;
 use super::survey::LIVE_STACK_PATIENCE;
 use crate::os::threads::OsThread;
@@ -63,7 +63,11 @@ const EAGER_YIELDS: u32 = 16;
 /// }); // the task is stopped by the scope's end; nothing leaked
 /// ```
 #[track_caller]
-pub fn run_async_test<F: Future>(options: TestOptions, body: F) -> F::Output {
+pub fn run_async_test<F: Future>(mut options: TestOptions, body: F) -> F::Output {
+    options.body = BodyKind {
+        is_async: true,
+        written_at: Some(std::panic::Location::caller()),
+    };
     let timeout = options.timeout_value();
     let flavor = options.flavor;
     prepare_helpers(&options);
@@ -107,7 +111,7 @@ pub fn run_async_test<F: Future>(options: TestOptions, body: F) -> F::Output {
 /// ```
 #[track_caller]
 pub fn run_async_test_with_timeout<Make, F>(
-    options: TestOptions,
+    mut options: TestOptions,
     timeout: Duration,
     make: Make,
 ) -> F::Output
@@ -116,6 +120,10 @@ where
     F: Future,
     F::Output: Send + 'static,
 {
+    options.body = BodyKind {
+        is_async: true,
+        written_at: Some(std::panic::Location::caller()),
+    };
     let flavor = options.flavor;
     prepare_helpers(&options);
     let mut scope = TestScope::begin(options);

@@ -43,6 +43,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::helper;
 use super::live::describe_live;
+use super::options::BodyKind;
 use super::output::{self, Runner};
 use crate::text::duration::parse_duration;
 use crate::threads::managed_thread::current_os_tid;
@@ -95,6 +96,7 @@ struct Patient {
     /// born since are the test's too, and listed.
     before: Option<Arc<HashSet<u32>>>,
     dumped: bool,
+    kind: BodyKind,
 }
 
 impl Patient {
@@ -107,6 +109,7 @@ impl Patient {
             body: self.body,
             tracked_scope: self.tracked_scope,
             before: self.before.clone(),
+            kind: self.kind,
         }
     }
 }
@@ -119,6 +122,7 @@ struct Chart {
     body: Option<u32>,
     tracked_scope: Option<u64>,
     before: Option<Arc<HashSet<u32>>>,
+    kind: BodyKind,
 }
 
 impl Chart {
@@ -130,7 +134,8 @@ impl Chart {
                 &self.registry,
                 self.before.as_deref(),
                 self.tracked_scope,
-                self.body
+                self.body,
+                self.kind
             )
         ));
     }
@@ -217,6 +222,7 @@ pub(super) struct Admission {
 /// `IRIS_HANG_DUMP=off`).
 pub(super) fn admit(
     name: &str,
+    kind: BodyKind,
     registry: &ThreadRegistry,
     tracked_scope: Option<u64>,
     before: Option<&HashSet<u32>>,
@@ -235,6 +241,7 @@ pub(super) fn admit(
         tracked_scope,
         before: before.map(|tids| Arc::new(tids.clone())),
         dumped: false,
+        kind,
     });
     Some(Admission { id })
 }

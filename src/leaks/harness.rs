@@ -28,7 +28,8 @@ use crate::threads::managed_thread::current_os_tid;
 /// report printed beside it; otherwise a finding fails the test under
 /// [`LeakPolicy::Fail`](crate::LeakPolicy::Fail). `Result`-returning bodies pass their result through.
 #[track_caller]
-pub fn run_test<T>(options: TestOptions, body: impl FnOnce() -> T) -> T {
+pub fn run_test<T>(mut options: TestOptions, body: impl FnOnce() -> T) -> T {
+    options.body.written_at = Some(std::panic::Location::caller());
     let scope = TestScope::begin(options);
     let outcome = catch_unwind(AssertUnwindSafe(body));
     settle(scope, outcome)
@@ -41,10 +42,11 @@ pub fn run_test<T>(options: TestOptions, body: impl FnOnce() -> T) -> T {
 /// can stop it).
 #[track_caller]
 pub fn run_test_with_timeout<T: Send + 'static>(
-    options: TestOptions,
+    mut options: TestOptions,
     timeout: Duration,
     body: impl FnOnce() -> T + Send + 'static,
 ) -> T {
+    options.body.written_at = Some(std::panic::Location::caller());
     let scope = TestScope::begin(options);
     match on_body_thread(&scope, timeout, body) {
         Timed::Finished(outcome) => settle(scope, outcome),
@@ -111,13 +113,20 @@ pub(crate) fn fail_late(mut scope: TestScope, timeout: Duration, body_tid: Optio
     scope.body_tid = body_tid;
     let dump = scope.live_threads();
     let name = scope.options.name().to_string();
+    let hint = if scope.options.body.is_async {
+        "the body itself did not finish: it waits at an `.await` that nothing wakes, or \
+         blocks its thread (its thread's state above tells which); the threads, tasks and \
+         processes above are what it may be waiting for"
+    } else {
+        "the body itself did not finish; its thread's stack above says where it waits"
+    };
     let left = match scope.conclude_late(timeout) {
         Some(report) => format!("\n  and when the test's registry was stopped:\n{report}"),
         None => String::new(),
     };
     panic!(
         "iris: test `{name}` timed out after {timeout:?}: its body is still running.\n{dump}\n  \
-         hint: the body itself did not finish; its state above says where it waits. \
+         hint: {hint}. \
          Raise `timeout` only if the work is really that slow; see Iris's guide \
          (`iris::guide` in its API docs, docs/thread-safety.md in its package), \
          \"Debugging a hanging test\"{left}"

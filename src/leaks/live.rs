@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use super::options::BodyKind;
 use super::output;
 use super::survey::{threads_born_since, tracked_threads, LIVE_STACK_PATIENCE};
 use crate::os::processes;
@@ -32,6 +33,7 @@ pub(super) fn describe_live(
     before: Option<&HashSet<u32>>,
     tracked_scope: Option<u64>,
     body: Option<u32>,
+    kind: BodyKind,
 ) -> String {
     let stack = |tid: u32| {
         tracking::live_stack(tid, LIVE_STACK_PATIENCE)
@@ -44,12 +46,29 @@ pub(super) fn describe_live(
             .unwrap_or_default()
     };
     let mut text = String::from("where the test is:");
+    let written = kind
+        .written_at
+        .map(|at| format!(", written at {at}"))
+        .unwrap_or_default();
     match body.and_then(|tid| OsThread::sample(&[tid]).pop()) {
-        Some(os) => {
-            text.push_str(&format!("\n  the test body: {os}"));
+        // Between polls an async fn is a value, not a stack: its thread waits in the
+        // runtime, and that wait says nothing of which `.await` is pending.
+        Some(os) if kind.is_async => {
+            text.push_str(&format!(
+                "\n  the test body (an async fn{written}): between polls, suspended at an \
+                 `.await` that nothing has woken; no thread's stack holds an async fn while \
+                 it waits, so where is not shown here (what it may wait for is listed \
+                 below). Its thread, in the runtime: {os}"
+            ));
             text.push_str(&stack(os.tid));
         }
-        None => text.push_str("\n  the test body: (its state cannot be read on this platform)"),
+        Some(os) => {
+            text.push_str(&format!("\n  the test body{written}: {os}"));
+            text.push_str(&stack(os.tid));
+        }
+        None => text.push_str(&format!(
+            "\n  the test body{written}: (its state cannot be read on this platform)"
+        )),
     }
     // (what the entry is, its stack): alike ones are grouped.
     let mut entries: Vec<(String, String)> = Vec::new();
@@ -188,6 +207,7 @@ pub(super) fn spawn_watchdog(
     registry: ThreadRegistry,
     body: Option<u32>,
     tracked_scope: Option<u64>,
+    kind: BodyKind,
 ) -> StopToken {
     let done = StopToken::new();
     let watching = done.clone();
@@ -201,7 +221,7 @@ pub(super) fn spawn_watchdog(
             if !watching.wait_timeout(timeout) {
                 output::from_watchdog(&format!(
                     "iris: test `{test}` is still running after {timeout:?}\n{}",
-                    describe_live(&registry, None, tracked_scope, body)
+                    describe_live(&registry, None, tracked_scope, body, kind)
                 ));
                 watching.wait();
             }

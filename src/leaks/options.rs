@@ -67,6 +67,18 @@ fn env_policy(variable: &'static str) -> Option<LeakPolicy> {
     }
 }
 
+/// What runs the test's body, for a dump of where it is: an `async fn` between polls
+/// has no stack on any thread, so its dump says so instead of showing the runtime's
+/// wait as if it were the body's.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BodyKind {
+    /// The body is an `async fn` run on the test's runtime.
+    pub(crate) is_async: bool,
+    /// Where the test's body is written (the harness's caller: `#[iris_test]` expands
+    /// to a call at the body).
+    pub(crate) written_at: Option<&'static std::panic::Location<'static>>,
+}
+
 /// Options of a [`TestScope`](crate::TestScope); the `#[iris_test]` options map onto these.
 #[derive(Clone, Debug)]
 pub struct TestOptions {
@@ -85,6 +97,7 @@ pub struct TestOptions {
     pub(super) capture_logs: bool,
     pub(super) thread_panics: LeakPolicy,
     pub(super) teardown: LeakPolicy,
+    pub(crate) body: BodyKind,
     #[cfg(feature = "tokio")]
     pub(crate) flavor: crate::tasks::runtime::Flavor,
     #[cfg(feature = "tokio")]
@@ -124,6 +137,7 @@ impl TestOptions {
             capture_logs: true,
             thread_panics: LeakPolicy::Fail,
             teardown: LeakPolicy::Ignore,
+            body: BodyKind::default(),
             #[cfg(feature = "tokio")]
             flavor: crate::tasks::runtime::Flavor::CurrentThread,
             #[cfg(feature = "tokio")]

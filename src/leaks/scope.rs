@@ -158,10 +158,12 @@ impl TestScope {
                 (*scope).clone(),
                 current_os_tid(),
                 attribution.as_ref().map(Attribution::scope),
+                options.body,
             )
         });
         let watched = hang_doctor::admit(
             options.name(),
+            options.body,
             &scope,
             attribution.as_ref().map(Attribution::scope),
             match &check {
@@ -509,7 +511,7 @@ impl TestScope {
             _ => None,
         };
         let scope = self.attribution.as_ref().map(Attribution::scope);
-        describe_live(self.registry(), before, scope, body)
+        describe_live(self.registry(), before, scope, body, self.options.body)
     }
 }
 

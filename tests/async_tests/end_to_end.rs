@@ -281,6 +281,30 @@ fn a_hung_async_body_times_out() {
         out.contains("iris: test `scenarios::hangs_async` timed out after 200ms"),
         "{out}"
     );
+    // The dump is honest about an async body: it names the test's own line and says
+    // that no stack holds the pending `.await`, instead of showing the runtime's wait
+    // as the body's and promising that it says where the body waits.
+    assert!(
+        out.contains(&format!(
+            "the test body (an async fn, written at {}",
+            site_of("async fn hangs_async")
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("suspended at an `.await` that nothing has woken; no thread's stack holds an async fn while it waits"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "hint: the body itself did not finish: it waits at an `.await` that nothing wakes"
+        ),
+        "{out}"
+    );
+    assert!(
+        !out.contains("its state above says where it waits"),
+        "{out}"
+    );
     assert_ended_in_bounded_time(started);
 }
 

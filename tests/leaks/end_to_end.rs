@@ -421,7 +421,10 @@ fn a_hanging_test_times_out_with_a_dump_of_its_threads() {
         "{out}"
     );
     assert!(
-        out.contains("where the test is:\n  the test body: tid "),
+        out.contains(&format!(
+            "where the test is:\n  the test body, written at {}",
+            site_of("fn hangs()")
+        )),
         "the dump starts with where the body is: {out}"
     );
     assert!(
