@@ -1174,9 +1174,9 @@ impl LeakReport {
         }
         if !self.unmanaged.is_empty() {
             hints.push(
-                "a thread started outside Iris outlived the test: join it before the test ends, or spawn \
-                 it through a container (`get_thread_registry().spawn(..)`); a process-wide pool created \
-                 on first use can be listed in `ignore_threads`",
+                "a thread started outside Iris outlived the test: shut down what started it (its \
+                 `created at` line) or join the thread before the test ends, or spawn it through a \
+                 container (`get_thread_registry().spawn(..)`), which stops it with the test",
             );
         }
         if self.processes.iter().any(|p| p.container.is_some()) {
@@ -1286,12 +1286,16 @@ fn write_origin(
         )?,
         Some((what, _)) => write!(f, "\n      this looks like {what}")?,
         None => {
-            // A pool kept for the process that no rule knows (a `static` that grows
-            // its workers on demand): the glob that names its creating function.
-            if let Some(glob) = keep_glob(origin, test_function) {
+            if let Some(fix) = origin.known_fix {
+                write!(f, "\n      {fix}")?;
+            } else if let Some(glob) = keep_glob(origin, test_function) {
+                // Only where the stack says "kept for the process" (a function the
+                // default lists or their rules know, switched off here): the glob
+                // names that function and nothing else.
                 write!(
                     f,
-                    "\n      if it is meant to live on (a pool kept for the process): `ignore_threads = \"{glob}\"`"
+                    "\n      it was made where a thread kept for the process is made (the \
+                     default lists are off): `ignore_threads = \"{glob}\"` waives it"
                 )?;
             }
         }
@@ -1345,21 +1349,28 @@ fn inlined_creator(functions: &[String]) -> Option<InlinedCreator> {
     }
 }
 
-/// The `ignore_threads` glob a leaked thread's line offers in case it is a pool kept
-/// for the process: the one naming its creating function, unless that function is
-/// the test's own function (or a closure in it). A thread the test's body started
-/// is the test's; a glob for the test's function would waive every thread it makes.
+/// The `ignore_threads` globs a leaked thread's line offers, only where its creating
+/// stack says it is kept for the process (a function of the default lists or their
+/// rules, which are switched off, or the thread would not be reported): the globs
+/// naming that function and nothing else. Never for the test's own function (or a
+/// closure in it): a thread the test's body started is the test's.
 fn keep_glob(origin: &ThreadOrigin, test_function: &str) -> Option<String> {
-    let glob = creator_glob(&origin.created_at.as_ref()?.function)?;
-    (glob.strip_suffix('*') != Some(test_function)).then_some(glob)
+    let kept = origin
+        .functions
+        .iter()
+        .find(|f| crate::tracking::is_process_scoped_creator(f))?;
+    let glob = creator_glob(kept)?;
+    (!glob.starts_with(&format!("{test_function}, "))).then_some(glob)
 }
 
-/// The glob that matches `function` as a creating function: its path without the
-/// closures inside it, then `*` (debug information and the symbol table write
-/// closures differently). A method of an inherent `impl` reads
+/// The globs that match `function` as a creating function and nothing else: its path
+/// without the closures inside it, and the same path followed by `::` and anything
+/// (debug information and the symbol table write closures differently), so that a
+/// sibling whose name only begins the same (`try_new` and `try_new_with_opts`) is
+/// not matched. A method of an inherent `impl` reads
 /// `krate::module::<impl krate::Type<A, B>>::method`, whose `impl` block the two
-/// also write differently (with the type's generic names or without): it becomes
-/// `krate::module::*::method*`. A trait method (`<T as Trait>::method`) gets none.
+/// also write differently (with the type's generic names or without): the block
+/// becomes `*`. A trait method (`<T as Trait>::method`) gets none.
 fn creator_glob(function: &str) -> Option<String> {
     let mut path = function
         .split("::{")
@@ -1381,7 +1392,7 @@ fn creator_glob(function: &str) -> Option<String> {
         })?;
         path.replace_range(start..=end, "*");
     }
-    (path.contains("::") && !path.contains(' ')).then(|| format!("{path}*"))
+    (path.contains("::") && !path.contains(' ')).then(|| format!("{path}, {path}::*"))
 }
 
 /// The line under a leaked thread that says where it is now.
@@ -1499,12 +1510,33 @@ mod tests {
         }
     }
 
+    /// Whether a comma-separated list of globs matches `name`.
+    fn globs_match(globs: &str, name: &str) -> bool {
+        globs.split(", ").any(|g| glob_matches(g, name))
+    }
+
     #[test]
-    fn a_creating_function_becomes_a_glob_without_its_closures() {
+    fn a_creating_function_becomes_globs_for_it_and_its_closures_only() {
+        let globs = creator_glob("mockito::server::Server::try_new::{{closure}}").unwrap();
         assert_eq!(
-            creator_glob("my_crate::pool::Pool::grow::{{closure}}").as_deref(),
-            Some("my_crate::pool::Pool::grow*")
+            globs,
+            "mockito::server::Server::try_new, mockito::server::Server::try_new::*"
         );
+        assert!(globs_match(&globs, "mockito::server::Server::try_new"));
+        assert!(globs_match(
+            &globs,
+            "mockito::server::Server::try_new::{{closure}}"
+        ));
+        // A sibling whose name only begins the same is not waived (it once was,
+        // through `try_new*`, and its servers were real leaks).
+        assert!(!globs_match(
+            &globs,
+            "mockito::server::Server::try_new_with_opts"
+        ));
+        assert!(!globs_match(
+            &globs,
+            "mockito::server::Server::try_new_with_opts::{{closure}}"
+        ));
         assert_eq!(
             creator_glob("<my_crate::Pool as my_crate::Spawn>::spawn").as_deref(),
             None,
@@ -1514,17 +1546,23 @@ mod tests {
         // governor's rate limiter, where futures-timer's global thread is started.
         let method = "governor::state::direct::future::<impl governor::state::RateLimiter<\
                       governor::state::direct::NotKeyed,S,C,MW>>::until_ready_with_jitter::{{closure}}";
-        let glob = creator_glob(method);
+        let globs = creator_glob(method).unwrap();
         assert_eq!(
-            glob.as_deref(),
-            Some("governor::state::direct::future::*::until_ready_with_jitter*")
+            globs,
+            "governor::state::direct::future::*::until_ready_with_jitter, \
+             governor::state::direct::future::*::until_ready_with_jitter::*"
         );
-        assert!(glob_matches(glob.as_deref().unwrap(), method));
+        assert!(globs_match(&globs, method));
         // The symbol table's spelling of the same method.
-        assert!(glob_matches(
-            glob.as_deref().unwrap(),
+        assert!(globs_match(
+            &globs,
             "governor::state::direct::future::<impl governor::state::RateLimiter<NK,S,C,MW>>\
              ::until_ready_with_jitter::{{closure}}"
+        ));
+        assert!(!globs_match(
+            &globs,
+            "governor::state::direct::future::<impl governor::state::RateLimiter<NK,S,C,MW>>\
+             ::until_ready_with_jitter_and_more"
         ));
         // An `impl` that never closes is no glob.
         assert_eq!(
@@ -1546,6 +1584,7 @@ mod tests {
                 age: None,
                 functions: vec![function.into()],
                 known_pool: None,
+                known_fix: None,
             }),
             ..unmanaged(tid, "leaky", true)
         }
@@ -1572,14 +1611,36 @@ mod tests {
         );
         assert!(!text.contains("ignore_threads = "), "{text}");
         assert!(!text.contains("a process-wide pool is made by"), "{text}");
-        assert!(text.contains("join it before the test ends"), "{text}");
-
-        // A function of the library's, or another test's helper: the glob is offered.
-        let mut pool = own.clone();
-        pool.unmanaged = vec![created_by(13, "my_crate::pool::Pool::grow::{{closure}}")];
-        let text = pool.to_string();
         assert!(
-            text.contains("if it is meant to live on (a pool kept for the process): `ignore_threads = \"my_crate::pool::Pool::grow*\"`"),
+            text.contains("or join the thread before the test ends"),
+            "{text}"
+        );
+
+        // A function of a library's, or another test's helper: no waiver either, only
+        // the fix (a forgotten watcher's threads once got a glob and the pool hint).
+        let mut pool = own.clone();
+        pool.unmanaged = vec![created_by(
+            13,
+            "my_crate::watch::Watcher::start::{{closure}}",
+        )];
+        let text = pool.to_string();
+        assert!(!text.contains("ignore_threads = "), "{text}");
+        assert!(!text.contains("a process-wide pool is made by"), "{text}");
+        assert!(text.contains("shut down what started it"), "{text}");
+        // A stack that says "kept for the process" (the default lists off): the glob
+        // names exactly the function that says so.
+        let mut kept = own.clone();
+        let mut thread = created_by(14, "my_crate::serve::{{closure}}");
+        if let Some(origin) = thread.origin.as_mut() {
+            origin.functions = vec![
+                "my_crate::serve::{{closure}}".into(),
+                "mock_lib::server_pool::ServerPool::get_async::{{closure}}".into(),
+            ];
+        }
+        kept.unmanaged = vec![thread];
+        let text = kept.to_string();
+        assert!(
+            text.contains("`ignore_threads = \"mock_lib::server_pool::ServerPool::get_async, mock_lib::server_pool::ServerPool::get_async::*\"` waives it"),
             "{text}"
         );
         assert!(text.contains("a process-wide pool is made by"), "{text}");
@@ -1704,7 +1765,10 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("chanN"), "{text}");
-        assert!(text.contains("join it before the test ends"), "{text}");
+        assert!(
+            text.contains("or join the thread before the test ends"),
+            "{text}"
+        );
         assert!(
             text.contains("no name glob can tell a pool's thread from a leak: turn on the `thread-tracking` feature (a default one"),
             "an unnamed thread without a known origin points to tracking: {text}"
@@ -1718,6 +1782,7 @@ mod tests {
                 age: None,
                 functions: Vec::new(),
                 known_pool: None,
+                known_fix: None,
             });
         }
         assert!(!r.to_string().contains("turn on the `thread-tracking`"));

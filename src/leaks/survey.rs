@@ -379,9 +379,14 @@ pub(super) fn lingering(
         .into_iter()
         .filter_map(|os| {
             let origin = tracking::origin_of(os.tid);
-            let created_by_ignored = origin
-                .as_ref()
-                .is_some_and(|o| o.functions.iter().any(|f| survey.options.ignores(f)));
+            // Debug information knows the functions the optimiser inlined, which the
+            // symbol table's look during the wait could not see.
+            let created_by_ignored = origin.as_ref().is_some_and(|o| {
+                o.functions.iter().any(|f| {
+                    survey.options.ignores(f)
+                        || (defaults && tracking::is_process_scoped_creator(f))
+                })
+            });
             if created_by_ignored {
                 return None;
             }

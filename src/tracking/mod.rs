@@ -32,6 +32,7 @@ pub(crate) mod frames;
 #[cfg(iris_tracking)]
 #[allow(unsafe_code)]
 mod hooks;
+pub(crate) mod known;
 #[cfg(all(iris_tracking, target_pointer_width = "64"))]
 mod symbols;
 #[cfg(iris_tracking)]
@@ -41,6 +42,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use frames::Frame;
+pub use known::{PROCESS_SCOPED_CREATORS, PROCESS_SCOPED_THREAD_NAMES};
 
 /// Where and by whom a thread was created, and how long ago.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +61,9 @@ pub struct ThreadOrigin {
     /// When the stack says it is a well-known process-wide pool: what it is, and the
     /// `ignore_threads` glob that ignores it (empty when there is no precise one).
     pub known_pool: Option<(&'static str, &'static str)>,
+    /// When the stack says it is a known library's thread owned by an object: how
+    /// that object ends it.
+    pub known_fix: Option<&'static str>,
 }
 
 /// A plain thread (not managed by Iris) that worked for the test, ended in a panic,
@@ -203,116 +208,6 @@ pub(crate) fn origin_of(tid: u32) -> Option<ThreadOrigin> {
     }
 }
 
-/// Functions that create what lives for the process, not for the test that happened
-/// to run them first: a thread created inside one of them (or by such a thread, to
-/// any depth) is process-scoped, never a test's leak. Matched against the creation
-/// stack through the executable's symbol table (cheap, cached beside the binary).
-///
-/// - one-time initializers: std's `Once`, under `OnceLock`, `LazyLock`,
-///   `Once::call_once` and `lazy_static` (all end in `std::sys::sync::once`, which
-///   is never inlined: its slow path is cold); once_cell's and parking_lot's;
-/// - rayon's global pool, built on first use or by `build_global`;
-/// - pools kept in a plain `static` that start workers on demand, from whichever
-///   thread hands them work (a test's), found on real suites: smol's `blocking`
-///   pool (`unblock`, its threads end after 500 ms idle), async-global-executor's
-///   threads (async-std's runtime), ctrlc's handler thread, which lives for the
-///   process, and async-process's reaper thread (`Reaper::start_driver_thread`,
-///   started once for the process, guarded by an atomic in a `static`, by the first
-///   child process anyone spawns; found on its own suite, where it failed each test
-///   that happened to spawn first), and futures-timer's global timer thread
-///   (`"futures-timer"`, started by the first `Delay` of the process from
-///   `TimerHandle::default`, guarded by an atomic, and kept for the process; the
-///   crate has no other way to make a thread; found on governor's suite, whose
-///   `until_ready` waits sleep on it: 9 of its tests failed under nextest);
-/// - logging workers that live for the process: flexi_logger's (its flushers loop
-///   for ever, holding their own channel; its file writer and cleanup threads end
-///   only when their writer is shut down, and the process's global logger never
-///   is), started with the logger by whichever test starts it (found on its own
-///   suite, where they failed 8 of its 80 tests, some inside the processes those
-///   tests start);
-/// - exporters installed with the process's global recorder: the Prometheus
-///   exporter's thread (`metrics_exporter_prometheus`'s `install` outside a runtime;
-///   a second `install` in the process fails, so the first test's is everyone's);
-/// - pools whose workers end on their own once the pool is dropped, however long
-///   that takes, so a test that dropped its pool has nothing left to do:
-///   `scheduled_thread_pool`'s (r2d2's connection pools run their reaper and
-///   connection jobs on one). Dropping it only sets a flag; by default each worker
-///   first waits for the jobs already scheduled, and r2d2 schedules its reaper every
-///   30 s, so the workers of a pool a test dropped live up to 30 s longer. Found on
-///   r2d2's own suite, where they failed 14 of its 18 tests. tiny_http's
-///   `TaskPool` (each `Server`'s connection threads, made by its accept thread):
-///   dropping the server ends the accept thread, whose pool's drop wakes the idle
-///   workers, and each then ends after 5 s without work. Found on tiny_http's own
-///   suite, where they failed 28 of its 38 tests (the server's accept thread is not
-///   on the list: a server a test leaves running is still reported). The price: a
-///   pool the test keeps alive for ever (`mem::forget`, a reference cycle) is not
-///   reported either.
-///
-/// Users extend the list with `ignore_threads` and switch it off with
-/// `IRIS_DEFAULT_IGNORES=off` or `TestOptions::default_ignores(false)`.
-///
-/// (A leading `*` lets a glob match a method, which the symbol table writes
-/// `<std::sys::sync::once::futex::Once>::call`.)
-pub const PROCESS_SCOPED_CREATORS: &[&str] = &[
-    "*std::sys::sync::once::*",
-    "once_cell::imp::*",
-    "*parking_lot::once::*",
-    "rayon_core::registry::*global_registry",
-    "*blocking::Executor*",
-    "async_global_executor::threading::*",
-    "ctrlc::*",
-    "*async_process::Reaper*::start_driver_thread*",
-    "*metrics_exporter_prometheus::*::install",
-    "*scheduled_thread_pool::*",
-    "*tiny_http::util::task_pool::*",
-    "*futures_timer::native::*",
-    "*flexi_logger::*",
-];
-
-/// Names of threads that belong to well-known process-wide pools, for when nothing
-/// tells where a thread was made (without the `thread-tracking` feature, where a
-/// test owns its process, as under nextest): a thread with one of these names,
-/// born during a test, is the process's, never the test's leak. Weaker evidence
-/// than [`PROCESS_SCOPED_CREATORS`] (a program's own thread of the same name is
-/// waived too), so kept to names these libraries give their threads. They are
-/// written whole and match the OS's cut of a longer name too (Linux keeps 15 bytes:
-/// `async-global-executor-*` matches `async-global-ex`):
-///
-/// - `blocking-*`: smol's `blocking` pool (`unblock`; async-std's and smol's
-///   blocking work), started on demand, ended after 500 ms idle;
-/// - `async-io`: async-io's reactor thread, made once for the process;
-/// - `async-global-executor-*`, `async-std/runtime`: the global executor's
-///   threads, under its default name and async-std's;
-/// - `ctrl-c`: the ctrlc crate's handler thread, which lives for the process;
-/// - `async-process`: async-process's reaper thread, made once for the process;
-/// - `futures-timer`: futures-timer's global timer thread, made once for the process;
-/// - `flexi_logger-*`: flexi_logger's flusher, writer and cleanup threads, which live
-///   as long as the logger, the process's;
-/// - `metrics-exporter-prometheus-*`: the Prometheus exporter's thread, installed
-///   with the process's global metrics recorder;
-/// - `r2d2-worker-*`: the workers of an r2d2 connection pool's `scheduled_thread_pool`,
-///   which end on their own after the pool is dropped (up to 30 s later).
-///
-/// Users extend it with `ignore_threads` and switch it off, with
-/// [`PROCESS_SCOPED_CREATORS`], by `IRIS_DEFAULT_IGNORES=off` or
-/// `TestOptions::default_ignores(false)`.
-///
-/// ```
-/// assert!(iris::PROCESS_SCOPED_THREAD_NAMES.contains(&"blocking-*"));
-/// ```
-pub const PROCESS_SCOPED_THREAD_NAMES: &[&str] = &[
-    "blocking-*",
-    "async-io",
-    "async-global-executor-*",
-    "async-std/runtime",
-    "ctrl-c",
-    "async-process",
-    "metrics-exporter-prometheus-*",
-    "r2d2-worker-*",
-    "futures-timer",
-    "flexi_logger-*",
-];
-
 /// Functions that run code under a `catch_unwind` of their own and hand the panic to
 /// whoever waits for the result: a panic with one of them on its stack was caught
 /// inside its thread, which went on. Each is reached through a function pointer
@@ -337,6 +232,7 @@ static CREATOR_GLOBS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::ne
     PROCESS_SCOPED_CREATORS
         .iter()
         .map(|g| g.to_string())
+        .chain(known::RULES.iter().map(|(glob, _)| symbols::rule(glob)))
         .collect()
 });
 #[cfg(all(iris_tracking, target_pointer_width = "64"))]
@@ -394,6 +290,15 @@ pub(crate) fn caught_inside_task(frames: &[(usize, bool)]) -> Option<bool> {
         let _ = frames;
         None
     }
+}
+
+/// Whether `function` (resolved from debug information) makes what lives for the
+/// process: one of [`PROCESS_SCOPED_CREATORS`], or one the rules recognise.
+pub(crate) fn is_process_scoped_creator(function: &str) -> bool {
+    PROCESS_SCOPED_CREATORS
+        .iter()
+        .any(|glob| crate::text::glob::glob_matches(glob, function))
+        || known::by_rule(function)
 }
 
 /// How far up a chain of creators [`process_scoped`] looks.
@@ -457,6 +362,7 @@ fn origin(thread: &table::Tracked) -> Option<ThreadOrigin> {
         creator_tid: thread.creator_tid,
         age: thread.age(),
         known_pool: frames::known_pool(&functions),
+        known_fix: known::object_fix(&functions),
         functions,
     })
 }

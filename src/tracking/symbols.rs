@@ -207,7 +207,16 @@ impl Executable {
 }
 
 /// The first line of a cache entry; a change of format is a change of name.
-const CACHE_FORMAT: &str = "iris symbol ranges 1";
+const CACHE_FORMAT: &str = "iris symbol ranges 2";
+
+/// What marks a glob as one of `known`'s rules: it never matches the toolchain's
+/// functions or Iris's own (`known::rule_applies`).
+const RULE_MARK: &str = "rule: ";
+
+/// `glob` as one of `known`'s rules, for [`passes_through`].
+pub(crate) fn rule(glob: &str) -> String {
+    format!("{RULE_MARK}{glob}")
+}
 
 /// Reads the executable's symbol table once and returns, per glob, the sorted
 /// link-time address ranges of the functions it matches.
@@ -251,7 +260,11 @@ fn matching_functions(globs: &[&String]) -> Option<HashMap<String, Vec<Range<usi
     let mut demangled: HashMap<usize, Option<String>> = HashMap::new();
     let mut by_glob: HashMap<String, Vec<Range<usize>>> = HashMap::new();
     for glob in globs {
-        let holders: Vec<Range<usize>> = match required_word(glob) {
+        let (pattern, rule) = match glob.strip_prefix(RULE_MARK) {
+            Some(pattern) => (pattern, true),
+            None => (glob.as_str(), false),
+        };
+        let holders: Vec<Range<usize>> = match required_word(pattern) {
             Some(word) => names_containing(&strings, word.as_bytes()),
             None => std::iter::once(0..strings.len()).collect(),
         };
@@ -266,7 +279,9 @@ fn matching_functions(globs: &[&String]) -> Option<HashMap<String, Vec<Range<usi
                         Err(_) => raw.to_string(),
                     })
                 });
-                if name.as_deref().is_some_and(|name| glob_matches(glob, name)) {
+                if name.as_deref().is_some_and(|name| {
+                    glob_matches(pattern, name) && (!rule || super::known::rule_applies(name))
+                }) {
                     by_glob
                         .entry((*glob).clone())
                         .or_default()

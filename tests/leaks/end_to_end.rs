@@ -62,7 +62,9 @@ fn an_unmanaged_std_thread_fails_when_the_test_owns_the_process() {
         "{out}"
     );
     assert!(
-        out.contains("hint: a thread started outside Iris outlived the test: join it"),
+        out.contains(
+            "hint: a thread started outside Iris outlived the test: shut down what started it"
+        ),
         "{out}"
     );
     assert!(

@@ -406,7 +406,10 @@ fn a_test_that_builds_its_own_pool_and_leaves_it_still_fails() {
     let (passed, out) = run("a_pool_built_by_the_test_and_left", false, &[]);
     assert!(!passed, "{out}");
     assert!(out.contains("\"own-pool-0\""), "{out}");
-    assert!(out.contains("join it before the test ends"), "{out}");
+    assert!(
+        out.contains("or join the thread before the test ends"),
+        "{out}"
+    );
     // The test's own body started them: no glob is offered to keep them (one for
     // the test's function would waive every thread it makes; hyper-util's
     // `connection_poisoning` got that advice for its server threads), and no hint
@@ -432,39 +435,101 @@ fn a_test_that_builds_its_own_pool_and_leaves_it_still_fails() {
     }
 }
 
-/// A pool a library function builds, not the test: its line gives the glob of that
-/// function, and the glob works.
+/// A pool a helper function builds and leaves is the test's leak: its line leads
+/// with the fix (what started it) and offers no waiver (a forgotten watcher's
+/// threads once got an `ignore_threads` glob and "a process-wide pool is made by
+/// whichever test touches it first").
 #[test]
-fn a_pool_a_function_of_the_library_builds_gets_the_glob_that_keeps_it() {
+fn a_pool_a_helper_builds_and_leaves_is_reported_with_its_fix_and_no_waiver() {
     let (passed, out) = run("a_pool_built_by_a_helper_and_left", false, &[]);
     assert!(!passed, "{out}");
     assert!(out.contains("\"helper-pool-0\""), "{out}");
-    if !cfg!(debug_assertions) {
-        // A release build without debug information may not know the creating
-        // function (inlined): then no glob is promised either.
+    assert!(!out.contains("ignore_threads = "), "{out}");
+    assert!(!out.contains("a process-wide pool is made by"), "{out}");
+    assert!(
+        out.contains(
+            "hint: a thread started outside Iris outlived the test: shut down what started it"
+        ),
+        "{out}"
+    );
+    if cfg!(debug_assertions) {
         assert!(
-            out.contains("`ignore_threads = \"")
-                || !out.contains("the `ignore_threads` glob its line gives"),
+            out.contains("in tracking::scenarios::start_helper_pool"),
             "{out}"
         );
-        return;
+    }
+}
+
+/// A test-support crate's pool of mock servers in a plain `static`, grown on demand
+/// and handed between tests (mockito's shape): a server the test took and gave back
+/// is the pool's, in a process of its own (nextest) or shared. Found on a suite where
+/// 111 of 130 tests failed under nextest for it.
+#[test]
+fn a_server_from_a_static_pool_grown_on_demand_is_no_leak() {
+    for owns_process in [true, false] {
+        let (passed, out) = run("takes_a_server_from_a_static_pool", owns_process, &[]);
+        assert!(passed, "{out}");
+        assert!(!out.contains("iris: test"), "{out}");
+    }
+}
+
+/// Its sibling that makes a server outside the pool, whose thread serves for ever, is
+/// still reported; with the default lists off, the pooled one is reported too, and
+/// offered the glob that names the pool's hand-out and nothing else, which waives it
+/// and not the sibling (a glob ending in `*` once waived both).
+#[test]
+fn a_server_outside_the_pool_is_reported_and_the_pools_glob_does_not_waive_it() {
+    let (passed, out) = run("makes_a_server_outside_the_pool", false, &[]);
+    assert!(!passed, "{out}");
+    assert!(out.contains("\"mock-server-0\""), "{out}");
+    assert!(!out.contains("ignore_threads = "), "{out}");
+    let (passed, out) = run(
+        "takes_a_server_from_a_static_pool",
+        false,
+        &[("IRIS_DEFAULT_IGNORES", "off")],
+    );
+    assert!(!passed, "{out}");
+    if !cfg!(debug_assertions) {
+        return; // the hand-out may be inlined: no glob is promised then
     }
     let glob = out
         .split("`ignore_threads = \"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .unwrap_or_else(|| panic!("a glob is printed: {out}"));
-    assert_eq!(glob, "tracking::scenarios::start_helper_pool*");
-    assert!(
-        out.contains("the `ignore_threads` glob its line gives"),
-        "{out}"
+    assert_eq!(
+        glob,
+        "tracking::scenarios::ServerPool::get, tracking::scenarios::ServerPool::get::*"
     );
+    let off_with_glob = [
+        ("IRIS_DEFAULT_IGNORES", "off"),
+        ("IRIS_IGNORE_THREADS", glob),
+    ];
+    let (passed, out) = run("takes_a_server_from_a_static_pool", false, &off_with_glob);
+    assert!(passed, "the glob waives the pool's servers: {out}");
+    let (passed, out) = run("makes_a_server_outside_the_pool", false, &off_with_glob);
+    assert!(!passed, "and not the sibling's: {out}");
+}
+
+/// A library's IO pool started inside its own hand-written lazy type (sled's shape):
+/// the rule for lazy values recognises it. Found on a suite where 64 of 74 tests
+/// failed under nextest for it.
+#[test]
+fn a_pool_behind_a_hand_written_lazy_is_no_leak() {
+    for owns_process in [true, false] {
+        let (passed, out) = run(
+            "uses_a_library_io_pool_behind_its_own_lazy",
+            owns_process,
+            &[],
+        );
+        assert!(passed, "{out}");
+    }
     let (passed, out) = run(
-        "a_pool_built_by_a_helper_and_left",
-        false,
-        &[("IRIS_IGNORE_THREADS", glob)],
+        "uses_a_library_io_pool_behind_its_own_lazy",
+        true,
+        &[("IRIS_DEFAULT_IGNORES", "off")],
     );
-    assert!(passed, "{out}");
+    assert!(!passed, "with the rules off it is reported: {out}");
 }
 
 #[test]

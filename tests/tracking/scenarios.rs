@@ -327,6 +327,135 @@ fn start_helper_pool() {
     }
 }
 
+/// A mock server: a thread that serves until its pool or its owner ends it. Here it
+/// parks for ever, as an idle server waits for connections.
+pub struct Server {
+    pub id: usize,
+}
+
+/// Stands for a test-support crate's pool of mock servers (mockito's `ServerPool`):
+/// a plain `static`, grown on demand by whichever test asks first, each server a
+/// thread; a test takes one and gives it back when it drops it.
+pub struct ServerPool;
+
+static FREE_SERVERS: std::sync::Mutex<Vec<Server>> = std::sync::Mutex::new(Vec::new());
+static SERVERS_MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl ServerPool {
+    /// A free server, or a new one.
+    #[inline(never)]
+    pub fn get() -> PooledServer {
+        let free = FREE_SERVERS.lock().unwrap().pop();
+        PooledServer(Some(free.unwrap_or_else(Server::start)))
+    }
+}
+
+impl Server {
+    #[inline(never)]
+    fn start() -> Server {
+        let id = SERVERS_MADE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::Builder::new()
+            .name(format!("mock-server-{id}"))
+            .spawn(park_forever)
+            .unwrap();
+        Server { id }
+    }
+
+    /// A server outside the pool (mockito's `Server::new_with_opts`): its thread
+    /// serves for ever, whatever the test does. A real leak.
+    #[inline(never)]
+    pub fn get_with_opts() -> Server {
+        Server::start()
+    }
+}
+
+/// A server taken from the pool; dropping it gives it back.
+pub struct PooledServer(Option<Server>);
+
+impl Drop for PooledServer {
+    fn drop(&mut self) {
+        if let Some(server) = self.0.take() {
+            FREE_SERVERS.lock().unwrap().push(server);
+        }
+    }
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "run by end_to_end"]
+fn takes_a_server_from_a_static_pool() {
+    let server = ServerPool::get();
+    assert!(server.0.as_ref().is_some_and(|s| s.id < 1000));
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn makes_a_server_outside_the_pool() {
+    let server = Server::get_with_opts();
+    assert!(server.id < 1000);
+}
+
+/// Stands for a library's IO pool started inside its own hand-written lazy type (not
+/// std's, once_cell's or lazy_static's), as sled's is.
+pub mod lazy {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    pub struct Lazy<T: 'static> {
+        made: AtomicBool,
+        value: Mutex<Option<&'static T>>,
+        make: fn() -> T,
+    }
+
+    impl<T: Sync> Lazy<T> {
+        pub const fn new(make: fn() -> T) -> Lazy<T> {
+            Lazy {
+                made: AtomicBool::new(false),
+                value: Mutex::new(None),
+                make,
+            }
+        }
+
+        /// The value, made by the first caller.
+        #[inline(never)]
+        pub fn force(&'static self) -> &'static T {
+            let mut value = self.value.lock().unwrap();
+            if !self.made.swap(true, Ordering::AcqRel) {
+                *value = Some(Box::leak(Box::new((self.make)())));
+            }
+            value.expect("made by the first caller")
+        }
+    }
+}
+
+/// The library's IO pool: two workers, made on first use, for the process.
+pub struct IoPool;
+
+static IO_POOL: lazy::Lazy<IoPool> = lazy::Lazy::new(IoPool::start);
+
+impl IoPool {
+    #[inline(never)]
+    fn start() -> IoPool {
+        for i in 0..2 {
+            std::thread::Builder::new()
+                .name(format!("io-pool-{i}"))
+                .spawn(park_forever)
+                .unwrap();
+        }
+        IoPool
+    }
+
+    /// Where the library does its IO.
+    pub fn shared() -> &'static IoPool {
+        IO_POOL.force()
+    }
+}
+
+#[iris_test(linger = "100ms")]
+#[ignore = "run by end_to_end"]
+fn uses_a_library_io_pool_behind_its_own_lazy() {
+    let _pool = IoPool::shared();
+}
+
 /// Calls of the program's own handler for the stack-sampling signal.
 static USER_HANDLER_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
