@@ -708,3 +708,35 @@ fn a_std_child_dropped_in_an_async_test_is_still_a_zombie_nobody_reaped() {
     assert!(!passed, "{out}");
     assert!(out.contains("): [true], a zombie nobody reaped"), "{out}");
 }
+
+/// Threads made while a test awaits `join_all` or `FuturesUnordered` once got no
+/// creation site (the combinators' frames hid the constructor), so no line said what
+/// made them.
+#[test]
+fn threads_made_under_a_combinator_are_placed_at_their_constructor() {
+    let (passed, out) = run("threads_made_under_join_all", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("iris: test `scenarios::threads_made_under_join_all` leaked 3 thread(s)"),
+        "{out}"
+    );
+    if cfg!(feature = "thread-tracking") {
+        // Each line names the constructor (with its file and line where the build
+        // has debug information): what made the thread, under the combinator.
+        assert_eq!(
+            out.matches("in async_tests::scenarios::start_mock_server")
+                .count(),
+            6,
+            "created at, and now in, for each of the three: {out}"
+        );
+        if cfg!(debug_assertions) {
+            assert_eq!(
+                out.matches("created at tests/async_tests/scenarios.rs:")
+                    .count(),
+                3,
+                "{out}"
+            );
+        }
+        assert!(!out.contains("no frame of yours"), "{out}");
+    }
+}

@@ -479,3 +479,27 @@ async fn a_dropped_std_child_nobody_reaps() {
         .expect("true starts");
     drop(child);
 }
+
+/// A library's async constructor that starts a server thread (a mock server's) and
+/// returns, leaving it serving.
+#[inline(never)]
+async fn start_mock_server(n: usize) -> usize {
+    std::thread::Builder::new()
+        .name(format!("joined-server-{n}"))
+        .spawn(|| never().wait())
+        .unwrap();
+    tokio::task::yield_now().await;
+    n
+}
+
+/// Threads made while the test awaits a combinator: their creation site is the
+/// constructor's line, found through `join_all`'s and `FuturesUnordered`'s frames.
+#[iris_test(linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+async fn threads_made_under_join_all() {
+    futures_util::future::join_all((0..2).map(start_mock_server)).await;
+    use futures_util::StreamExt;
+    let mut unordered: futures_util::stream::FuturesUnordered<_> =
+        (2..3).map(start_mock_server).collect();
+    while unordered.next().await.is_some() {}
+}
