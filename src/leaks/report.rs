@@ -1265,6 +1265,11 @@ fn write_origin(
                 "\n      created in the closure its creator thread runs (inlined in this \
                  build, so no line: a build with debug information gives it)"
             )?,
+            Some(InlinedCreator::Combinator(combinator)) => write!(
+                f,
+                "\n      created in a future that `{combinator}` polled (its code inlined \
+                 there in this build, so no line: a build with debug information gives it)"
+            )?,
             None => write!(
                 f,
                 "\n      created (no frame of yours on the creating stack)"
@@ -1314,6 +1319,11 @@ const BODY_RUNNERS: &[&str] = &[
     "iris::tasks::runtime::block_on",
 ];
 
+/// Crates whose generic futures poll the user's (`join_all`, `FuturesUnordered`,
+/// `select`, `block_on`): an optimised build inlines the user's future into their
+/// poll, which then names where a thread was made.
+const COMBINATORS: &[&str] = &["futures_", "futures::"];
+
 /// Who made a thread whose creating stack has no frame of the user's, when an
 /// optimised build inlined that code into a frame that tells.
 #[derive(Debug, PartialEq)]
@@ -1323,6 +1333,9 @@ enum InlinedCreator {
     /// The closure its creator thread runs, inlined into std's thread start
     /// (`__rust_begin_short_backtrace`).
     ThreadClosure,
+    /// A future a combinator polled (`join_all`, `FuturesUnordered`, `select`),
+    /// inlined into the combinator's poll, which is named.
+    Combinator(String),
 }
 
 /// Past the thread's creation (libc, std's spawn, Iris's hook), the first frame of a
@@ -1344,6 +1357,10 @@ fn inlined_creator(functions: &[String]) -> Option<InlinedCreator> {
         Some(InlinedCreator::TestBody)
     } else if is_thread_start(first) {
         Some(InlinedCreator::ThreadClosure)
+    } else if COMBINATORS.iter().any(|c| first.starts_with(c)) {
+        Some(InlinedCreator::Combinator(
+            first.split("::{{").next().unwrap_or(first).to_string(),
+        ))
     } else {
         None
     }

@@ -721,14 +721,21 @@ fn threads_made_under_a_combinator_are_placed_at_their_constructor() {
         "{out}"
     );
     if cfg!(feature = "thread-tracking") {
-        // Each line names the constructor (with its file and line where the build
-        // has debug information): what made the thread, under the combinator.
-        assert_eq!(
-            out.matches("in async_tests::scenarios::start_mock_server")
-                .count(),
-            6,
-            "created at, and now in, for each of the three: {out}"
-        );
+        // Each line says what made the thread, under the combinator: the constructor,
+        // with its file and line where the build has debug information; where an
+        // optimised build inlined it into the combinator's poll, that combinator.
+        let created: Vec<&str> = out
+            .lines()
+            .filter(|l| l.trim_start().starts_with("created"))
+            .collect();
+        assert_eq!(created.len(), 3, "{out}");
+        for line in &created {
+            assert!(
+                line.contains("async_tests::scenarios::start_mock_server")
+                    || line.contains("created in a future that `futures_util::"),
+                "{line}\n{out}"
+            );
+        }
         if cfg!(debug_assertions) {
             assert_eq!(
                 out.matches("created at tests/async_tests/scenarios.rs:")
