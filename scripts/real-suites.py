@@ -385,10 +385,133 @@ SUITES = [
         "of named actors",
         {},
     ),
+    # Added 2026-12-07 (issue 39): shapes no suite had, chosen without looking
+    # at Iris's lists: test-support pools, hand-written lazies, tasks left to the
+    # runtime, threads under combinators, other crates' test attributes.
+    (
+        "mockito",
+        "1.7.2",
+        "a test-support crate whose mock servers live in a plain `static "
+        "SERVER_POOL` (const-initialised, no lazy type), grown on demand by "
+        "`Server::new()`/`new_async()` and handed from test to test: each pooled "
+        "server is a thread running a LocalSet accept loop that never ends; "
+        "`Server::new_with_opts(_async)` makes one outside the pool, which keeps "
+        "accepting after its drop",
+        {},
+    ),
+    (
+        "httpmock",
+        "0.8.0",
+        "a test-support crate whose `MockServer::start()` takes from a "
+        "`LazyLock<Arc<Pool>>` grown outside the initializer by a generator that "
+        "spawns a never-ending server thread (current-thread runtime + LocalSet, "
+        "shutdown `pending()`); its tests also start a standalone server on port "
+        "5050 behind a hand-written `static Mutex<bool>` guard, once a process, and "
+        "drive servers from tokio, actix and smol",
+        {},
+    ),
+    (
+        "httptest",
+        "0.16.3",
+        "a test-support crate whose `ServerPool` users declare as a plain `static` "
+        "(`ServerPool::new(n)`, a const fn): `get_server()` starts servers (a "
+        "thread with a one-worker runtime) outside its OnceCell and hands them "
+        "between tests for the process, while `Server::run()` joins its thread on "
+        "drop",
+        {},
+    ),
+    (
+        "ntest",
+        "0.9.5",
+        "a test-attribute crate: `#[timeout(ms)]` runs the body on a detached "
+        "thread and panics on timeout, leaving the thread running (some for ever: "
+        "`loop {}`); its tests stack `#[timeout]`, `#[test]`, `#[should_panic]`, "
+        "`#[test_case]` and `#[tokio::test]` in every order",
+        {},
+    ),
+    (
+        "sled",
+        "0.34.7",
+        "an embedded database whose IO pool is started inside its own hand-written "
+        "`Lazy` (a `static` AtomicPtr + spin flag, no std or once_cell one-time "
+        "initializer): 7 immortal `sled-io-N` threads made by whichever test first "
+        "does IO, plus on-demand workers that retire later; each `Db` joins its "
+        "flusher thread on drop",
+        {},
+    ),
+    (
+        "spdlog-rs",
+        "0.5.2",
+        "a logger whose async sinks share a default thread pool kept as a `Weak` in "
+        "a static `Mutex`: built outside any initializer by the first sink that "
+        "needs it, ended when the last sink drops, kept for the process once a test "
+        "installs such a sink as the default logger; periodic flushers are threads "
+        "joined on drop",
+        {},
+    ),
+    (
+        "tarpc",
+        "0.37.0",
+        "async RPC: `#[tokio::test]`s `tokio::spawn` servers, channel executors and "
+        "client dispatchers and return with them alive (most end when the other end "
+        "of their channel drops, some wait on a listener or an hour-long deadline); "
+        "`join_all` over calls",
+        {},
+    ),
+    (
+        "tokio-graceful-shutdown",
+        "0.19.3",
+        "async subsystems as tokio tasks, shut down with timeouts; 43 tests are "
+        "`#[tokio::test(start_paused = true)]` stacked on tracing-test's "
+        "`#[traced_test]`, which installs a global subscriber of its own",
+        {},
+    ),
+    (
+        "stretto",
+        "0.8.4",
+        "a concurrent cache whose two processor threads per cache are never joined "
+        "(it has no `Drop`; `close()` only signals): they end when their channels "
+        "disconnect, just after the test drops the cache; the async cache runs its "
+        "processor as a spawned task",
+        {},
+    ),
+    (
+        "tokio-rusqlite",
+        "0.7.0",
+        "an async SQLite handle: each connection is a thread owning it, ending when "
+        "the last handle drops or after `close()`; `#[tokio::test]`s open, share "
+        "between tasks, close and drop connections",
+        {},
+    ),
+    (
+        "proptest",
+        "1.11.0",
+        "property tests with `fork` and `timeout` (default features): cases run in "
+        "a child that is the test binary itself re-executed (rusty-fork), killed "
+        "after 500 ms when it hangs; its `#[test]`s sit inside `proptest!` and "
+        "`rusty_fork_test!` macros",
+        {},
+    ),
+    (
+        "async-lock",
+        "3.4.2",
+        "async locks tested with futures that create threads inside (a thread per "
+        "awaited helper, sending its result and then ending), `future::or` selects, "
+        "and 100 detached threads still exiting when the test has its answer",
+        {},
+    ),
+    (
+        "notify-debouncer-full",
+        "0.7.0",
+        "a filesystem-event debouncer whose loop thread is stopped by a flag on "
+        "drop and never joined (it ends within one tick); an `#[rstest]` with "
+        "`#[values]` expands to ~40 cases",
+        {},
+    ),
 ]
 
 # Suites whose tests are `#[tokio::test]`: Iris's `tokio` feature on.
-ASYNC = {"tokio-util", "bb8", "tower", "hyper-util", "deadpool", "opentelemetry_sdk", "tokio-stream", "command-group", "moka", "process-wrap", "ractor"}
+ASYNC = {"tokio-util", "bb8", "tower", "hyper-util", "deadpool", "opentelemetry_sdk", "tokio-stream", "command-group", "moka", "process-wrap", "ractor", "mockito", "httpmock", "httptest", "ntest", "tarpc", "tokio-graceful-shutdown", "stretto", "tokio-rusqlite"}
 
 # Cargo arguments a suite's own tests need (as its CI runs them).
 SUITE_ARGS = {
@@ -405,6 +528,9 @@ SUITE_ARGS = {
     "opentelemetry_sdk": ["--features", "testing,rt-tokio,rt-tokio-current-thread"],
     # Its render tests (most of its suite) draw into an in-memory terminal.
     "indicatif": ["--features", "in_memory"],
+    "spdlog-rs": ["--features", "log,multi-thread,runtime-pattern"],
+    "tarpc": ["--features", "full"],
+    "stretto": ["--features", "full"],
 }
 
 # Lines a published package keeps for a dev-dependency its workspace had and the

@@ -31,7 +31,6 @@ pub mod fixtures;
 pub(crate) mod hang_doctor;
 pub(crate) mod harness;
 pub(crate) mod helper;
-pub(crate) mod json;
 pub(crate) mod knobs;
 pub(crate) mod lazy_logger;
 pub(crate) mod live;

@@ -494,6 +494,7 @@ impl TestScope {
 
     /// The registry's running threads and tasks, and its managed processes'
     /// containers: what its stop will end (taken just before it).
+    #[cfg(feature = "tokio")]
     pub(crate) fn running_now(&self) -> (Vec<ThreadInfo>, Vec<String>) {
         let registry = self.registry();
         (

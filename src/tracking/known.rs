@@ -254,6 +254,7 @@ pub static PROCESS_SCOPED_THREAD_NAMES: LazyLock<Vec<&'static str>> = LazyLock::
 });
 
 /// The fix for a thread owned by a known object, from its creating functions.
+#[cfg_attr(not(iris_tracking), allow(dead_code))] // the creating stack needs tracking
 pub(crate) fn object_fix(functions: &[String]) -> Option<&'static str> {
     KNOWN.iter().find_map(|known| match known.kept {
         Kept::Object(fix)

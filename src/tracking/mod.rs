@@ -26,6 +26,7 @@
 #![cfg_attr(not(feature = "harness"), allow(dead_code))]
 
 pub(crate) mod attribution;
+pub(crate) mod creators;
 #[cfg(iris_tracking)]
 mod debug_info;
 pub(crate) mod frames;
