@@ -112,6 +112,36 @@ pub(crate) const KNOWN: &[Known] = &[
     object("*moka::common::concurrent::thread_pool::*", "moka's housekeeper threads end when the last cache using the pool is dropped", "moka 0.9-0.11: ThreadPoolRegistry::acquire_pool"),
 ];
 
+/// Functions that run code under a `catch_unwind` of their own and hand the panic to
+/// whoever waits for the result: a panic with one of them on its stack was caught
+/// inside its thread, which went on. Each is reached through a function pointer
+/// (a task's vtable, a job's), so no optimiser inlines it away.
+#[cfg_attr(not(iris_tracking), allow(dead_code))] // read with the panic's stack
+pub(crate) const CATCHING_HARNESSES: &[&str] = &[
+    // Every tokio task is polled through its vtable's `raw::poll`; the harness
+    // below it catches the task's panic for its `JoinHandle`.
+    "tokio::runtime::task::raw::poll*",
+    "*tokio::runtime::task::harness::*",
+    // rayon's jobs and scopes.
+    "rayon_core::unwind::*",
+    "*rayon_core::job::*",
+    // futures' `catch_unwind` combinator.
+    "*futures_util::future::future::catch_unwind::*",
+];
+
+/// tokio's poll of a task: the vtable's entry (`raw::poll`), which an optimised
+/// build may leave by a tail call, so that only the harness's `poll` it jumps to is
+/// on the stack. Between a task's panic and the first of them lies exactly one
+/// `catch_unwind` of tokio's own (the harness's, which hands the panic to the
+/// `JoinHandle`); any other was the task's own code catching it. (The first, not
+/// any: a runtime's worker is itself a blocking task, polled further down.)
+#[cfg(feature = "tokio")]
+#[cfg_attr(not(iris_tracking), allow(dead_code))]
+pub(crate) const TASK_POLL_GLOBS: &[&str] = &[
+    "tokio::runtime::task::raw::poll*",
+    "*tokio::runtime::task::harness::Harness*::poll*",
+];
+
 /// Rules that recognise, by the kind of function on the creating stack, threads
 /// that live for the process in crates nobody listed (glob, what it recognises).
 /// Matched like [`KNOWN`]'s creators, on the thread's creating stack and its
