@@ -63,9 +63,10 @@
 // A `--cfg loom` build exists only to run tests/loom.rs: the modelled internals are made
 // reachable there (`__loom`), and code the models do not use is dead.
 #![cfg_attr(loom, allow(missing_docs, private_bounds, dead_code))]
-// Unsafe code lives in one module, behind the `thread-tracking` feature, with its
-// invariants at its top: src/tracking/hooks.rs. The one exception is the single
-// `atexit` call in src/os/at_exit.rs (no safe way exists to run code at exit).
+// Unsafe code lives in two modules, each file with its invariants at its top:
+// src/tracking/hooks/ (behind the `thread-tracking` feature: the interposed calls,
+// the stack-sampling signal handler, the unwinder, `memmem`) and src/os/ffi.rs
+// (`atexit`, and a SIGTERM handler told its sender: no safe form exists).
 #![deny(unsafe_code)]
 
 /// Implements `Debug` as `Display` for error types, as `anyhow` and `eyre` do, so that

@@ -1,6 +1,6 @@
 //! The operating-system layer's only `unsafe` code: two C calls that Rust has no
 //! safe form of. (Thread tracking's interposed `pthread_create` and its signal
-//! handler are the rest of Iris's `unsafe` code, in `tracking/hooks.rs`: they record
+//! handler are the rest of Iris's `unsafe` code, in `tracking/hooks/`: they record
 //! into tracking's own tables, so they live in that layer.)
 //!
 //! - [`run_at_exit`]: the C library's `atexit`, for text written after the test

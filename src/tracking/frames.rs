@@ -307,7 +307,10 @@ pub(crate) fn interrupted_frames(mut frames: Vec<Frame>) -> Vec<Frame> {
             // No name for the signal trampoline: it is the frame after the handler.
             frames
                 .iter()
-                .position(|f| f.function.ends_with("tracking::hooks::on_sample_signal"))
+                .position(|f| {
+                    f.function
+                        .ends_with("tracking::hooks::sampling::on_sample_signal")
+                })
                 .map(|i| i + 1)
         });
     if let Some(end) = handler {
@@ -491,7 +494,11 @@ mod tests {
                 Some("core"),
             ),
             (
-                concat!(env!("CARGO_MANIFEST_DIR"), "/src/tracking/hooks.rs").into(),
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/src/tracking/hooks/sampling.rs"
+                )
+                .into(),
                 Some("iris"),
             ),
             ("/home/u/my_crate/src/lib.rs".into(), None),
@@ -646,7 +653,10 @@ mod tests {
             ),
             frame(
                 "own_stack",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/src/tracking/hooks.rs"),
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/src/tracking/hooks/sampling.rs"
+                ),
                 200,
             ),
             frame(

@@ -11,7 +11,7 @@
 //! container's.
 //!
 //! - `attribution.rs`: which test the current thread works for (safe; always built).
-//! - `hooks.rs`: the interposed `pthread_create`/`pthread_join` and the stack-sampling
+//! - `hooks/`: the interposed `pthread_create`/`pthread_join` and the stack-sampling
 //!   signal handler: most of Iris's `unsafe` code (the rest is in `os/ffi.rs`), with
 //!   its invariants.
 //! - `table.rs`: the records of live threads and of panics nobody collected.

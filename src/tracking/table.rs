@@ -190,7 +190,7 @@ pub(crate) fn children_of(scope: u64) -> Vec<Child> {
 static TABLE: LazyLock<Mutex<Table>> = LazyLock::new(Mutex::default);
 
 /// Set in a child made by `fork`, where the table's lock may be held for ever by a
-/// thread that does not exist there (hooks' invariant 6).
+/// thread that does not exist there (`hooks/interposition.rs`, invariant 4).
 static FORKED: AtomicBool = AtomicBool::new(false);
 
 /// The table, unless this is a forked child (then nothing is tracked).
