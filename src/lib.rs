@@ -97,6 +97,72 @@ mod threads;
 mod tracking;
 mod wait;
 
+/// Runs the test in a fresh Iris registry scope and fails it when it leaks a thread
+/// or a background thread panicked.
+///
+/// ```
+/// use iris::iris_test;
+///
+/// #[iris_test]
+/// fn plain() {
+///     iris::get_thread_registry().spawn("worker", |stop| stop.wait());
+/// }
+///
+/// #[iris_test(stop_timeout = "2s", linger = "250ms", leaks = "warn", timeout = "30s")]
+/// fn with_options() -> Result<(), String> {
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
+///
+/// Options (all optional; durations are strings with a unit: `ns`, `us`, `ms`, `s`,
+/// `m`, `h`, such as `"250ms"` or `"1.5s"`, the same language as the `IRIS_*`
+/// environment variables' durations; a mistake is a compile error at its token):
+///
+/// - `stop_timeout` (default `"5s"`): how long the test's threads get to exit once the
+///   test's registry is stopped; those still running are *stragglers*.
+/// - `linger` (default `"1s"`): how long threads born during the test get to
+///   disappear; the wait ends as soon as they are gone.
+/// - `leaks` (default `"fail"`): `"fail"`, `"warn"` (print the report, pass) or
+///   `"ignore"`. The environment variable `IRIS_LEAKS` overrides it for a whole run.
+/// - `ignore_threads` (no default): a comma-separated list of globs (`*`, `?`) of thread
+///   names not to report, such as `"rayon-*"` for a process-wide pool created on
+///   first use. `IRIS_IGNORE_THREADS` adds to it for a whole run.
+/// - `ignore_tasks` (no default): globs matched against a leaked plain task's spawn
+///   location (`file:line:column`, dependencies as `crate-version/src/...`), as
+///   tokio reports it (`--cfg tokio_unstable`). `IRIS_IGNORE_TASKS` adds to it.
+/// - `thread_panics` (default `"fail"`): what a panic that ended a plain thread of
+///   the test and that nobody joined is worth: `"fail"`, `"warn"` (written after the
+///   run; the test passes) or `"ignore"`, for a test that means it (a pool's job that
+///   panics on purpose). `IRIS_THREAD_PANICS` overrides it for a whole run.
+/// - `teardown` (default `"ignore"`): what the test's own teardown had to end (managed
+///   threads its registry stopped, tasks cancelled with its runtime): `"fail"` for
+///   teams that want every component shut down by the test itself, `"warn"` to see
+///   them after the run. `IRIS_TEARDOWN` overrides it for a whole run.
+/// - `timeout` (no default): a watchdog. The body runs on its own thread; past the
+///   timeout, the test fails with a dump of its live threads instead of hanging.
+///
+/// `#[test]` is added unless a test attribute (`#[test]`, `#[rstest]`,
+/// `#[tokio::test]`, ...) is present or the function takes parameters. Other
+/// attributes (`#[should_panic]`, `#[ignore]`, ...) pass through; a test's own panic
+/// always wins over the leak report. With rstest, each `#[case]` gets its own scope,
+/// whichever of `#[rstest]` and `#[iris_test]` comes first.
+///
+/// `async fn` (with iris's `tokio` feature) runs on a fresh tokio runtime per test,
+/// whose threads and tasks see the test's registry. Stable `#[tokio::test]`'s options
+/// apply, with tokio's meaning, so a test converts by replacing the attribute's
+/// path (`#[iris::test]` is this attribute):
+/// `flavor = "current_thread"` (default), `"multi_thread"` or `"local"` (the body in
+/// a `LocalSet`: `spawn_local` works), `worker_threads = N` (multi-thread only),
+/// `start_paused = true` (paused time; needs iris's `tokio-test-util` feature, on by
+/// default) and `crate = "..."` (accepted; Iris builds the runtime with its own
+/// tokio). `blocking = "100ms"` (the default; `"off"` disables it): a task that
+/// holds a worker inside one poll that long while the worker sleeps in the kernel
+/// is a finding. `task_panics = "warn"` (the default), `"fail"` or `"ignore"`: what
+/// a panic of a plain `tokio::spawn` task is worth (tokio hands it to a `JoinHandle`
+/// that Iris cannot see being read; see `TestOptions::task_panics`). With `timeout`, the body runs on its own thread, so a body that blocks its
+/// thread still fails on time. `#[tokio::test]` written above `#[iris_test]` also
+/// works (tokio's runtime, Iris's checks).
 #[cfg(feature = "harness")]
 pub use iris_test_macros::iris_test;
 /// `#[iris::test]`: [`iris_test`] under the path the ecosystem uses for test

@@ -1,0 +1,244 @@
+//! The expansion: a plain function from token streams to a token stream, so it is
+//! unit-tested without a compiler in the loop.
+
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{parse2, AttrStyle, Attribute, Item, ItemFn, ReturnType};
+
+use crate::options::{self, duration_tokens, Value};
+
+/// The standard test attribute, by a path no import can shadow. A bare `#[test]`
+/// would resolve to `iris::test` (this attribute) in a file with `use iris::*;` or
+/// `use iris::test;`, and expand forever.
+fn std_test_attribute() -> Attribute {
+    syn::parse_quote!(#[::core::prelude::v1::test])
+}
+
+/// `#[test]` written bare: the standard attribute, or this one when the file imports
+/// `iris::test` (a glob import does). Either way the function is a test that Iris
+/// wraps once, here; what remains must be the standard attribute.
+fn is_bare_test(attr: &Attribute) -> bool {
+    attr.path().leading_colon.is_none() && attr.path().is_ident("test")
+}
+
+/// Another Iris attribute on the same function (`#[iris_test]`, `#[iris::test]`):
+/// the case when this expansion was reached through a bare `#[test]` resolved to
+/// `iris::test`, with `#[iris_test(..)]` written below it.
+fn is_iris_attribute(attr: &Attribute) -> bool {
+    let names: Vec<String> = attr
+        .path()
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    matches!(
+        names
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+        ["iris_test"] | ["iris", "test"] | ["iris", "iris_test"]
+    )
+}
+
+fn is_test_attribute(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| ["test", "rstest", "test_case"].contains(&s.ident.to_string().as_str()))
+}
+
+/// The expansion: `item` with its body wrapped in `::iris::run_test`, and `#[test]`
+/// added unless a test attribute is there already (or the function takes
+/// parameters, as rstest cases do: rstest generates the tests then).
+pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
+    let has_options = !attr.is_empty();
+    let options = options::parse(attr)?;
+    let mut function: ItemFn = match parse2::<Item>(item.clone()) {
+        Ok(Item::Fn(function)) => function,
+        Ok(other) => {
+            return Err(syn::Error::new(
+                other.span(),
+                "#[iris_test] can only be applied to a function",
+            ))
+        }
+        Err(_) => {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "#[iris_test] can only be applied to a function",
+            ))
+        }
+    };
+    // A bare `#[test]` left on the function becomes the standard one by its full
+    // path: re-read in a file that imports `iris::test`, it would wrap the test again.
+    for attr in &mut function.attrs {
+        if is_bare_test(attr) {
+            *attr = std_test_attribute();
+        }
+    }
+    // Two Iris attributes on one function (`#[test] #[iris_test(..)]` with
+    // `iris::test` imported): one wraps the test. The one with options does; with
+    // none on either, the lower one.
+    if let Some(position) = function.attrs.iter().position(is_iris_attribute) {
+        let below = &function.attrs[position];
+        let below_has_options = !matches!(below.meta, syn::Meta::Path(_));
+        if !has_options {
+            return Ok(function.to_token_stream());
+        }
+        if below_has_options {
+            return Err(syn::Error::new(
+                below.span(),
+                "a second Iris attribute on this test: keep one, with every option on it \
+                 (a bare #[test] is Iris's in a file with `use iris::*;` or `use iris::test;`)",
+            ));
+        }
+        function.attrs.remove(position);
+    }
+    let is_async = function.sig.asyncness.is_some();
+    if let Some(asyncness) = &function.sig.asyncness {
+        if !cfg!(feature = "tokio") {
+            return Err(syn::Error::new(
+                asyncness.span(),
+                "#[iris_test] async fn needs iris's `tokio` feature: \
+                 iris = { version = \"0.1\", features = [\"tokio\"] }",
+            ));
+        }
+        if let Some(tokio) = function.attrs.iter().find(|a| {
+            a.path().segments.len() == 2
+                && a.path().segments[0].ident == "tokio"
+                && a.path().segments[1].ident == "test"
+        }) {
+            return Err(syn::Error::new(
+                tokio.span(),
+                "#[iris_test] async fn builds its own runtime: drop #[tokio::test], or write it \
+                 above #[iris_test] (tokio then expands first)",
+            ));
+        }
+    } else if let Some((opt, _, span)) = options.0.iter().find(|(opt, _, _)| opt.async_only) {
+        return Err(syn::Error::new(
+            *span,
+            format!(
+                "`{}` is for an async fn (the test's tokio runtime)",
+                opt.name
+            ),
+        ));
+    }
+    if let Some((Value::Flag(true), span)) = options.get("start_paused") {
+        if options.is_word("flavor", "multi_thread") {
+            return Err(syn::Error::new(
+                span,
+                "`start_paused` needs a current-thread runtime (as in tokio): drop \
+                 flavor = \"multi_thread\", or use flavor = \"local\"",
+            ));
+        }
+    }
+    if let Some((_, span)) = options.get("worker_threads") {
+        if !options.is_word("flavor", "multi_thread") {
+            return Err(syn::Error::new(
+                span,
+                "`worker_threads` needs flavor = \"multi_thread\" (the default flavor is current_thread)",
+            ));
+        }
+    }
+
+    // An async fn with parameters and no test attribute is the function rstest calls
+    // from each generated case (`#[rstest]` written above us): the cases carry this
+    // attribute too and are wrapped themselves, so this one stays as it is.
+    if is_async && !function.sig.inputs.is_empty() && !function.attrs.iter().any(is_test_attribute)
+    {
+        return Ok(function.to_token_stream());
+    }
+    let ItemFn {
+        attrs,
+        vis,
+        mut sig,
+        block,
+    } = function;
+    // syn keeps the body's inner attributes (`#![allow(dead_code)]` as its first
+    // line) with the outer ones; written before the function they would not compile.
+    // They open the generated body instead, which holds the original one, so a lint
+    // level still covers all of it.
+    let (inner, attrs): (Vec<Attribute>, Vec<Attribute>) = attrs
+        .into_iter()
+        .partition(|a| matches!(a.style, AttrStyle::Inner(_)));
+    let add_test = !attrs.iter().any(is_test_attribute) && sig.inputs.is_empty();
+    // `#[traced_test]` installs its own (global) subscriber and reads the logs back:
+    // Iris must not install its fallback one in front of it. Written below us it is
+    // an attribute we see; written above us it has already put its set-up into the
+    // body, which names `tracing_test`.
+    let traced = attrs.iter().any(|a| {
+        a.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "traced_test")
+    }) || block.to_token_stream().to_string().contains("tracing_test");
+    let test_attr = if add_test {
+        std_test_attribute().to_token_stream()
+    } else {
+        quote!()
+    };
+    let ident = &sig.ident;
+    let ret = match &sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => quote!(#ty),
+    };
+    let mut builder = quote!(::iris::TestOptions::new(concat!(
+        module_path!(),
+        "::",
+        stringify!(#ident)
+    )));
+    let calls = options.builder_calls();
+    builder = quote!(#builder #calls);
+    if traced {
+        builder = quote!(#builder.capture_logs(false));
+    }
+    if is_async {
+        if options.is_word("flavor", "multi_thread") {
+            builder = quote!(#builder.flavor(::iris::Flavor::MultiThread));
+        }
+        if options.is_word("flavor", "local") {
+            builder = quote!(#builder.flavor(::iris::Flavor::Local));
+        }
+        if let Some((Value::Flag(true), span)) = options.get("start_paused") {
+            // A compile error naming the feature when tokio's test-util is missing.
+            let check = quote_spanned!(span=> ::iris::__require_tokio_test_util!(););
+            builder = quote!({ #check #builder.start_paused(true) });
+        }
+        sig.asyncness = None;
+        // With a timeout the body runs on a thread of its own (so a body that blocks
+        // its thread still fails on time): its future is made there.
+        let call = match options.get("timeout") {
+            Some((Value::Duration(d), _)) => {
+                let d = duration_tokens(*d);
+                quote_spanned!(block.span()=> ::iris::run_async_test_with_timeout(#builder, #d, move || async move #block))
+            }
+            _ => {
+                quote_spanned!(block.span()=> ::iris::run_async_test(#builder, async move #block))
+            }
+        };
+        return Ok(quote! {
+            #test_attr
+            #(#attrs)*
+            #vis #sig {
+                #(#inner)*
+                #call
+            }
+        });
+    }
+    let call = match options.get("timeout") {
+        Some((Value::Duration(d), _)) => {
+            let d = duration_tokens(*d);
+            quote_spanned!(block.span()=> ::iris::run_test_with_timeout(#builder, #d, move || -> #ret #block))
+        }
+        _ => quote_spanned!(block.span()=> ::iris::run_test(#builder, move || -> #ret #block)),
+    };
+    Ok(quote! {
+        #test_attr
+        #(#attrs)*
+        #vis #sig {
+            #(#inner)*
+            #call
+        }
+    })
+}
