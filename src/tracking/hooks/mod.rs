@@ -23,4 +23,6 @@ pub(crate) use sampling::sample_stack;
 pub(crate) use search::occurrences;
 #[cfg(test)]
 pub(crate) use unwinding::trace;
-pub(crate) use unwinding::{catch_frames_on_this_stack, catches_on_this_stack, own_stack};
+#[cfg(feature = "tokio")]
+pub(crate) use unwinding::catch_frames_on_this_stack;
+pub(crate) use unwinding::{catches_on_this_stack, own_stack};
