@@ -9,7 +9,9 @@ use std::time::Duration;
 #[cfg(feature = "tokio")]
 use super::known::TASK_POLL_GLOBS;
 use super::known::{self, CATCHING_HARNESSES, PROCESS_SCOPED_CREATORS};
-use super::{frames, hooks, symbols, table, Frame, PlainPanic, RawStack, ThreadOrigin};
+#[cfg(feature = "tokio")]
+use super::RawStack;
+use super::{frames, hooks, symbols, table, Frame, PlainPanic, ThreadOrigin};
 
 /// Whether threads are being tracked in this process: this binary's `pthread_create`
 /// really is Iris's (checked once, by the first thread made through it, or a probe
