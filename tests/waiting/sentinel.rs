@@ -1,10 +1,12 @@
 use std::path::PathBuf;
+#[cfg(feature = "rstest")]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[cfg(feature = "rstest")]
 use iris::fixtures::{sentinel, TempSentinel};
 use iris::{Detection, SentinelError, SentinelFile, StopToken, ThreadContainer};
+#[cfg(feature = "rstest")]
 use rstest::rstest;
 
 use crate::PATIENCE;

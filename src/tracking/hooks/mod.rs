@@ -21,8 +21,8 @@ pub(crate) use interposition::gettid;
 pub(crate) use interposition::{interposed, set_tracking};
 pub(crate) use sampling::sample_stack;
 pub(crate) use search::occurrences;
-#[cfg(test)]
-pub(crate) use unwinding::trace;
 #[cfg(feature = "tokio")]
 pub(crate) use unwinding::catch_frames_on_this_stack;
+#[cfg(test)]
+pub(crate) use unwinding::trace;
 pub(crate) use unwinding::{catches_on_this_stack, own_stack};
