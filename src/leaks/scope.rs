@@ -23,10 +23,8 @@ use super::report::{
     LeakReport, ProcessFate, Straggler, TaskFindings, Teardown, UnmanagedCheck, Warned,
 };
 use super::survey::{
-    end_processes, lingering, managed_processes_left,
-    process_containers as process_containers_under, process_ownership,
-    without_running_runtime_threads, Snapshot, Survey, ThreadCheck, LIVE_STACK_PATIENCE,
-    SHARED_PROCESS, UNSUPPORTED_PLATFORM,
+    end_processes, lingering, process_ownership, without_running_runtime_threads, Snapshot, Survey,
+    TestProcesses, ThreadCheck, LIVE_STACK_PATIENCE, SHARED_PROCESS, UNSUPPORTED_PLATFORM,
 };
 use super::{hang_doctor, helper};
 use crate::os::threads::OsThread;
@@ -82,10 +80,10 @@ pub struct TestScope {
     pub(crate) grace: Option<Deadline>,
     /// What an async test left on its runtime.
     pub(crate) tasks: TaskFindings,
-    /// The registry's running threads and tasks, and its managed processes'
-    /// containers, when its stop began, when it was stopped before the final close
-    /// (an async test's): what the teardown ended is told from them.
-    pub(crate) running_at_stop: Option<(Vec<ThreadInfo>, Vec<String>)>,
+    /// The registry's running threads and tasks, and its managed processes (held),
+    /// when its stop began, when it was stopped before the final close (an async
+    /// test's): what the teardown ended and what outlived it are told from them.
+    pub(crate) running_at_stop: Option<(Vec<ThreadInfo>, TestProcesses)>,
     /// Managed tasks of an async test's runtime that did not stop by the deadline,
     /// cancelled with the runtime.
     pub(crate) cancelled_tasks: Vec<ThreadInfo>,
@@ -358,12 +356,9 @@ impl TestScope {
             self.options.stop_timeout
         };
         let registry_path = format!("test:{}", self.options.name());
-        let (running, mut process_containers) = match self.running_at_stop.take() {
+        let (running, held) = match self.running_at_stop.take() {
             Some(running) => running,
-            None => (
-                scope.alive_threads(),
-                process_containers_under(&registry_path),
-            ),
+            None => (scope.alive_threads(), TestProcesses::hold(&registry_path)),
         };
         let stop_started = std::time::Instant::now();
         let (stragglers, panics) = match scope.close_with_timeout(stop_timeout) {
@@ -383,15 +378,10 @@ impl TestScope {
                 .checked_add(stop_timeout)
                 .map_or(now, |deadline| deadline.min(now))
         });
-        let mut processes = managed_processes_left(&registry_path, stopped_at);
+        let mut processes = held.left_at(stopped_at);
         // Those helpers are Iris's, never the test's leak: a process that will not
         // die is its own line, and one that died at the deadline leaves nothing.
-        // (A process whose handle and threads are gone has left the list since.)
-        for container in process_containers_under(&registry_path) {
-            if !process_containers.contains(&container) {
-                process_containers.push(container);
-            }
-        }
+        let process_containers = held.containers();
         let teardown = ended_by_the_stop(
             running,
             &stragglers,
@@ -495,11 +485,11 @@ impl TestScope {
     /// The registry's running threads and tasks, and its managed processes'
     /// containers: what its stop will end (taken just before it).
     #[cfg(feature = "tokio")]
-    pub(crate) fn running_now(&self) -> (Vec<ThreadInfo>, Vec<String>) {
+    pub(crate) fn running_now(&self) -> (Vec<ThreadInfo>, TestProcesses) {
         let registry = self.registry();
         (
             registry.alive_threads(),
-            process_containers_under(&format!("test:{}", self.options.name())),
+            TestProcesses::hold(&format!("test:{}", self.options.name())),
         )
     }
 

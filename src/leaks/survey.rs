@@ -193,45 +193,62 @@ pub(super) fn managed_process(_pid: u32) -> Option<(String, String)> {
     None
 }
 
-/// Managed processes of the test's registry that were running at `deadline` (the
-/// stop's), and may have exited since.
-#[cfg(all(unix, feature = "process"))]
-pub(super) fn managed_processes_left(registry_path: &str, deadline: Instant) -> Vec<LeakedProcess> {
-    crate::process::running_under(registry_path, deadline)
-        .into_iter()
-        .map(|p| LeakedProcess {
-            state: if p.exited {
-                None
-            } else {
-                processes::process_stat(p.pid).map(|(state, _)| state)
-            },
-            exited: p.exited,
-            pid: p.pid,
-            command_line: p.command_line,
-            name: Some(p.name),
-            container: Some(p.container),
-        })
-        .collect()
+/// The test's managed processes, held from before its registry's stop to its
+/// verdict (`process::Held`): none leaves the list in between.
+#[derive(Clone, Default)]
+pub(crate) struct TestProcesses {
+    #[cfg(all(unix, feature = "process"))]
+    held: crate::process::Held,
 }
 
-#[cfg(not(all(unix, feature = "process")))]
-pub(super) fn managed_processes_left(
-    _registry_path: &str,
-    _deadline: Instant,
-) -> Vec<LeakedProcess> {
-    Vec::new()
-}
+impl TestProcesses {
+    /// The managed processes of the registry at `registry_path`, held.
+    pub(crate) fn hold(registry_path: &str) -> TestProcesses {
+        #[cfg(all(unix, feature = "process"))]
+        return TestProcesses {
+            held: crate::process::hold_under(registry_path),
+        };
+        #[cfg(not(all(unix, feature = "process")))]
+        {
+            let _ = registry_path;
+            TestProcesses::default()
+        }
+    }
 
-/// The containers of the test's managed processes (see
-/// `process::process_containers_under`): their threads are Iris's helpers.
-#[cfg(all(unix, feature = "process"))]
-pub(super) fn process_containers(registry_path: &str) -> Vec<String> {
-    crate::process::process_containers_under(registry_path)
-}
+    /// Their containers: the threads in them are Iris's helpers.
+    pub(super) fn containers(&self) -> Vec<String> {
+        #[cfg(all(unix, feature = "process"))]
+        return self.held.containers();
+        #[cfg(not(all(unix, feature = "process")))]
+        Vec::new()
+    }
 
-#[cfg(not(all(unix, feature = "process")))]
-pub(super) fn process_containers(_registry_path: &str) -> Vec<String> {
-    Vec::new()
+    /// Those that were running at `deadline` (the stop's), and may have exited since.
+    pub(super) fn left_at(&self, deadline: Instant) -> Vec<LeakedProcess> {
+        #[cfg(all(unix, feature = "process"))]
+        return self
+            .held
+            .running_at(deadline)
+            .into_iter()
+            .map(|p| LeakedProcess {
+                state: if p.exited {
+                    None
+                } else {
+                    processes::process_stat(p.pid).map(|(state, _)| state)
+                },
+                exited: p.exited,
+                pid: p.pid,
+                command_line: p.command_line,
+                name: Some(p.name),
+                container: Some(p.container),
+            })
+            .collect();
+        #[cfg(not(all(unix, feature = "process")))]
+        {
+            let _ = deadline;
+            Vec::new()
+        }
+    }
 }
 
 /// OS threads born since `before`, other than `known` ones, the calling thread and

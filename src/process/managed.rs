@@ -24,286 +24,27 @@
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::io::{self, Read};
+use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, OnceLock, Weak};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use parking_lot::{Condvar, Mutex};
 
-use super::capture::{line_text, Capture, LogLine, Retained, Stream};
+use super::capture::{Capture, LogLine, Stream};
+use super::errors::{ProcessError, ProcessWaitError};
+use super::live::LIVE;
+use super::options::ProcessOptions;
+use super::output::ProcessOutput;
+use super::readers::read_lines;
 use super::tree::{signal_group, Escapees};
 use crate::sync::deadline::Deadline;
 use crate::threads::container::ThreadContainer;
 use crate::threads::report::SpawnError;
-
-const DEFAULT_LOG_BYTES: usize = 1 << 20;
-
-/// How a managed process is run.
-#[derive(Clone, Debug)]
-pub struct ProcessOptions {
-    grace: Duration,
-    capture_bytes: usize,
-    max_line_bytes: usize,
-    log_bytes: usize,
-}
-
-impl Default for ProcessOptions {
-    fn default() -> Self {
-        ProcessOptions {
-            grace: Duration::from_secs(2),
-            capture_bytes: 4 << 20,
-            max_line_bytes: 64 << 10,
-            log_bytes: DEFAULT_LOG_BYTES,
-        }
-    }
-}
-
-impl ProcessOptions {
-    /// Defaults: 2 s grace, 4 MiB of captured lines, lines cut at 64 KiB, and the
-    /// first 1 MiB of output also logged through `tracing`, line by line.
-    pub fn new() -> ProcessOptions {
-        ProcessOptions::default()
-    }
-
-    /// How long the process group gets between SIGTERM and SIGKILL.
-    pub fn grace(mut self, grace: Duration) -> ProcessOptions {
-        self.grace = grace;
-        self
-    }
-
-    /// How much memory the retained output may take (the oldest lines go first):
-    /// the lines' bytes plus 24 bytes of bookkeeping per line.
-    pub fn capture_bytes(mut self, bytes: usize) -> ProcessOptions {
-        self.capture_bytes = bytes;
-        self
-    }
-
-    /// The longest line kept whole (at least 1 byte); longer lines are cut.
-    pub fn max_line_bytes(mut self, bytes: usize) -> ProcessOptions {
-        self.max_line_bytes = bytes.max(1);
-        self
-    }
-
-    /// Whether lines are also emitted through `tracing` (on by default, up to
-    /// [`log_bytes`](Self::log_bytes)).
-    pub fn log_lines(mut self, on: bool) -> ProcessOptions {
-        self.log_bytes = if on { DEFAULT_LOG_BYTES } else { 0 };
-        self
-    }
-
-    /// How much output (in bytes) is logged through `tracing` before logging stops
-    /// with one line saying so (capture goes on). A test's captured output is held in
-    /// memory by the test harness, so a chatty child must not flood it. Default 1 MiB.
-    pub fn log_bytes(mut self, bytes: usize) -> ProcessOptions {
-        self.log_bytes = bytes;
-        self
-    }
-}
-
-/// Why a process could not be started or run.
-#[non_exhaustive]
-pub enum ProcessError {
-    /// The OS could not start the program.
-    Start {
-        /// The program as given.
-        program: String,
-        /// The OS error.
-        source: io::Error,
-    },
-    /// The container takes no new threads (it is stopping).
-    Container(SpawnError),
-    /// [`run_process`] gave up waiting; the process group was killed.
-    TimedOut {
-        /// The program as given.
-        program: String,
-        /// The timeout given.
-        timeout: Duration,
-        /// What it printed before it was killed.
-        output: ProcessOutput,
-    },
-}
-
-impl fmt::Display for ProcessError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProcessError::Start { program, source } => match source.kind() {
-                io::ErrorKind::NotFound => write!(f, "cannot start `{program}`: program not found"),
-                io::ErrorKind::PermissionDenied => {
-                    write!(f, "cannot start `{program}`: permission denied (is it executable?)")
-                }
-                _ => write!(f, "cannot start `{program}`: {source}"),
-            },
-            ProcessError::Container(error) => write!(f, "{error}"),
-            ProcessError::TimedOut { program, timeout, output } => write!(
-                f,
-                "`{program}` did not exit within {timeout:?} and was killed ({} line(s) of output captured)",
-                output.line_count()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ProcessError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ProcessError::Start { source, .. } => Some(source),
-            ProcessError::Container(error) => Some(error),
-            ProcessError::TimedOut { .. } => None,
-        }
-    }
-}
-
-// `expect`, `unwrap` and `?` print the message, not a struct.
-debug_as_display!(ProcessError);
-
-/// A wait on a process that did not end the way it was asked to.
-#[derive(Clone)]
-#[non_exhaustive]
-pub enum ProcessWaitError {
-    /// The timeout passed first.
-    TimedOut {
-        /// The process's name.
-        name: String,
-        /// What was awaited.
-        what: &'static str,
-        /// The timeout given.
-        timeout: Duration,
-    },
-    /// The output ended (the process closed both streams) without a matching line.
-    OutputEnded {
-        /// The process's name.
-        name: String,
-        /// How the process exited, if it has.
-        status: Option<ExitStatus>,
-    },
-}
-
-impl fmt::Display for ProcessWaitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProcessWaitError::TimedOut {
-                name,
-                what,
-                timeout,
-            } => {
-                write!(
-                    f,
-                    "process `{name}`: {what} did not happen within {timeout:?}"
-                )
-            }
-            ProcessWaitError::OutputEnded { name, status } => {
-                write!(
-                    f,
-                    "process `{name}` closed its output without printing a matching line"
-                )?;
-                if let Some(status) = status {
-                    write!(f, " (exit: {})", describe_status(status))?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-impl std::error::Error for ProcessWaitError {}
-
-// `expect`, `unwrap` and `?` print the message, not a struct.
-debug_as_display!(ProcessWaitError);
-
-/// What a finished process printed, and how it ended.
-///
-/// The lines stay raw bytes until asked for: a test that only checks
-/// [`success`](Self::success) or searches [`text`](Self::text) never pays for a
-/// [`LogLine`] per line, and [`lines`](Self::lines) decodes them once, on first use.
-///
-/// ```
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use std::process::Command;
-/// use std::time::Duration;
-/// use iris::{run_process, Stream};
-///
-/// let mut command = Command::new("sh");
-/// command.args(["-c", "echo one; echo two >&2; echo three"]);
-/// let output = run_process(command, Duration::from_secs(10))?;
-/// assert!(output.success());
-/// assert_eq!(output.text(Stream::Stdout), "one\nthree");
-/// assert_eq!(output.line_count(), 3);
-/// assert_eq!(output.lines().iter().filter(|l| l.stream == Stream::Stderr).count(), 1);
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct ProcessOutput {
-    /// How it exited (`None` if it was still running when given up on).
-    pub status: Option<ExitStatus>,
-    /// How many lines were dropped from the front of the ring buffer.
-    pub dropped_lines: u64,
-    retained: Retained,
-    decoded: OnceLock<Vec<LogLine>>,
-}
-
-impl ProcessOutput {
-    fn new(status: Option<ExitStatus>, dropped_lines: u64, retained: Retained) -> ProcessOutput {
-        ProcessOutput {
-            status,
-            dropped_lines,
-            retained,
-            decoded: OnceLock::new(),
-        }
-    }
-
-    /// The captured lines, both streams in order (decoded on the first call).
-    pub fn lines(&self) -> &[LogLine] {
-        self.decoded.get_or_init(|| self.retained.decode_all())
-    }
-
-    /// How many lines were captured (retained), without decoding them.
-    pub fn line_count(&self) -> usize {
-        self.retained.len()
-    }
-
-    /// The `seq` of the last line the process printed, if it printed any (equal to
-    /// the number of lines minus one, dropped ones included).
-    pub fn last_seq(&self) -> Option<u64> {
-        self.retained.last_seq()
-    }
-
-    /// The lines of one stream, joined with newlines.
-    pub fn text(&self, stream: Stream) -> String {
-        self.retained.text(stream)
-    }
-
-    /// Whether the process exited with status 0.
-    pub fn success(&self) -> bool {
-        self.status.is_some_and(|s| s.success())
-    }
-}
-
-impl fmt::Debug for ProcessOutput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProcessOutput")
-            .field("status", &self.status)
-            .field("lines", &self.line_count())
-            .field("dropped_lines", &self.dropped_lines)
-            .finish()
-    }
-}
-
-fn describe_status(status: &ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("code {code}"),
-        (None, Some(signal)) => match Signal::try_from(signal) {
-            Ok(signal) => format!("killed by {signal}"),
-            Err(_) => format!("killed by signal {signal}"),
-        },
-        _ => status.to_string(),
-    }
-}
 
 /// A child process owned by a container. Clones share the process.
 ///
@@ -336,111 +77,34 @@ pub struct ManagedProcess {
     shared: Arc<Shared>,
 }
 
-struct Shared {
-    name: String,
+pub(super) struct Shared {
+    pub(super) name: String,
     #[cfg_attr(not(feature = "harness"), allow(dead_code))] // read by the harness
-    container_path: String,
-    pid: u32,
-    command_line: String,
-    grace: Duration,
-    log_limit: usize,
+    pub(super) container_path: String,
+    pub(super) pid: u32,
+    pub(super) command_line: String,
+    pub(super) grace: Duration,
+    pub(super) log_limit: usize,
     /// Bytes of output that may still be logged through `tracing`.
-    log_budget: AtomicUsize,
-    state: Mutex<State>,
+    pub(super) log_budget: AtomicUsize,
+    pub(super) state: Mutex<State>,
     /// Exit, end of output, stop requests.
-    changed: Condvar,
+    pub(super) changed: Condvar,
     /// New lines (and end of output). Separate from `changed`, so a chatty child
     /// does not wake everyone who waits for its exit once per line.
-    new_lines: Condvar,
+    pub(super) new_lines: Condvar,
     /// Descendants that left the process group.
-    escapees: Escapees,
+    pub(super) escapees: Escapees,
 }
 
-struct State {
-    exit: Option<ExitStatus>,
+pub(super) struct State {
+    pub(super) exit: Option<ExitStatus>,
     /// When the reaper saw it exit: a test's teardown asks whether it was still
     /// running at the stop's deadline, however late it asks.
-    exited_at: Option<Instant>,
-    open_streams: u8,
-    stop_requested: bool,
-    capture: Capture,
-}
-
-/// Every live managed process, so leak detection can name the ones a test left.
-static LIVE: LazyLock<Mutex<Vec<Weak<Shared>>>> = LazyLock::new(Default::default);
-
-/// A managed process still running, as leak detection sees it.
-#[cfg_attr(not(feature = "harness"), allow(dead_code))] // read by the harness
-pub(crate) struct RunningProcess {
-    pub(crate) pid: u32,
-    /// It was running at the moment asked about, and has exited since (reaped: its
-    /// pid may belong to another process by now).
-    pub(crate) exited: bool,
-    pub(crate) name: String,
-    pub(crate) container: String,
-    pub(crate) command_line: String,
-}
-
-/// The containers of every managed process whose container path is `path` or below
-/// it, running or not: the threads in them (reaper, output readers, supervisor) are
-/// Iris's helpers for that process, never a test's leak of their own.
-#[cfg(feature = "harness")]
-pub(crate) fn process_containers_under(path: &str) -> Vec<String> {
-    let mut live = LIVE.lock();
-    live.retain(|w| w.strong_count() > 0);
-    live.iter()
-        .filter_map(Weak::upgrade)
-        .map(|s| s.container_path.clone())
-        .filter(|c| c.as_str() == path || c.starts_with(&format!("{path}/")))
-        .collect()
-}
-
-/// Managed processes whose container path is `path` or below it that were running
-/// at `at` (still running, or exited since), and the descendants of any of them that
-/// left the process group and are still alive.
-#[cfg(feature = "harness")]
-pub(crate) fn running_under(path: &str, at: Instant) -> Vec<RunningProcess> {
-    let mut live = LIVE.lock();
-    live.retain(|w| w.strong_count() > 0);
-    let under: Vec<Arc<Shared>> = live
-        .iter()
-        .filter_map(Weak::upgrade)
-        .filter(|s| s.container_path == path || s.container_path.starts_with(&format!("{path}/")))
-        .collect();
-    drop(live);
-    let mut running = Vec::new();
-    for shared in under {
-        let exited_at = shared.state.lock().exited_at;
-        if exited_at.is_none_or(|exited| exited > at) {
-            running.push(RunningProcess {
-                pid: shared.pid,
-                exited: exited_at.is_some(),
-                name: shared.name.clone(),
-                container: shared.container_path.clone(),
-                command_line: shared.command_line.clone(),
-            });
-        }
-        for escapee in shared.escapees.alive() {
-            running.push(RunningProcess {
-                pid: escapee.pid,
-                exited: false,
-                name: format!("{} (a descendant that left its process group)", shared.name),
-                container: shared.container_path.clone(),
-                command_line: escapee.command_line(),
-            });
-        }
-    }
-    running
-}
-
-/// The managed name and container of process `pid`, if it is one.
-#[cfg(feature = "harness")]
-pub(crate) fn managed_by_pid(pid: u32) -> Option<(String, String)> {
-    LIVE.lock()
-        .iter()
-        .filter_map(Weak::upgrade)
-        .find(|s| s.pid == pid)
-        .map(|s| (s.name.clone(), s.container_path.clone()))
+    pub(super) exited_at: Option<Instant>,
+    pub(super) open_streams: u8,
+    pub(super) stop_requested: bool,
+    pub(super) capture: Capture,
 }
 
 fn command_line(command: &Command) -> String {
@@ -720,7 +384,7 @@ impl ManagedProcess {
         Ok(self.snapshot())
     }
 
-    fn snapshot(&self) -> ProcessOutput {
+    pub(super) fn snapshot(&self) -> ProcessOutput {
         let state = self.shared.state.lock();
         ProcessOutput::new(
             state.exit,
@@ -838,7 +502,7 @@ impl Shared {
     }
 
     /// Logs a line through `tracing` while the log budget lasts.
-    fn log_line(&self, stream: Stream, text: &str) {
+    pub(super) fn log_line(&self, stream: Stream, text: &str) {
         let cost = text.len().max(1);
         let before = self
             .log_budget
@@ -859,95 +523,6 @@ impl Shared {
     }
 }
 
-/// Reads `pipe` to its end into the capture, one read at a time: the lines of a read
-/// go in under one lock and one wake-up, as raw bytes (decoded only when asked for).
-/// A line longer than `max_line` is cut (its rest is skipped, not buffered); a line
-/// split across reads waits in `pending`. While the log budget lasts and a subscriber
-/// listens, lines are also logged, after the lock is released.
-fn read_lines(
-    shared: &Shared,
-    stream: Stream,
-    mut pipe: Box<dyn Read + Send>,
-    max_line: usize,
-    log: bool,
-) {
-    let mut chunk = vec![0u8; 64 << 10];
-    let mut pending: Vec<u8> = Vec::new();
-    let mut pending_cut = 0usize;
-    let mut to_log: Vec<String> = Vec::new();
-    loop {
-        let read = match pipe.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                tracing::warn!(process = %shared.name, stream = stream.as_str(), error = %e, "reading output failed");
-                break;
-            }
-        };
-        let logging = log
-            && shared.log_budget.load(Ordering::Relaxed) > 0
-            && tracing::enabled!(tracing::Level::INFO);
-        let timestamp = SystemTime::now();
-        let mut rest = &chunk[..read];
-        {
-            let mut state = shared.state.lock();
-            // The end of a line begun in an earlier read.
-            if !pending.is_empty() || pending_cut > 0 {
-                if let Some(newline) = memchr::memchr(b'\n', rest) {
-                    take_bounded(&mut pending, &mut pending_cut, &rest[..newline], max_line);
-                    state.capture.push(stream, &pending, pending_cut, timestamp);
-                    if logging {
-                        to_log.push(line_text(&pending, pending_cut));
-                    }
-                    pending.clear();
-                    pending_cut = 0;
-                    rest = &rest[newline + 1..];
-                }
-            }
-            // Every whole line of the read at once (none if a line is still pending).
-            if pending.is_empty() && pending_cut == 0 {
-                if let Some(last) = memchr::memrchr(b'\n', rest) {
-                    let run = &rest[..=last];
-                    state.capture.push_run(stream, run, max_line, timestamp);
-                    if logging {
-                        to_log.extend(run[..last].split(|b| *b == b'\n').map(|line| {
-                            let kept = line.len().min(max_line);
-                            line_text(&line[..kept], line.len() - kept)
-                        }));
-                    }
-                    rest = &rest[last + 1..];
-                }
-            }
-            state.capture.trim();
-        }
-        shared.new_lines.notify_all();
-        take_bounded(&mut pending, &mut pending_cut, rest, max_line);
-        for text in to_log.drain(..) {
-            shared.log_line(stream, &text);
-        }
-    }
-    if !pending.is_empty() || pending_cut > 0 {
-        let mut state = shared.state.lock();
-        state
-            .capture
-            .push(stream, &pending, pending_cut, SystemTime::now());
-        state.capture.trim();
-        drop(state);
-        if log {
-            shared.log_line(stream, &line_text(&pending, pending_cut));
-        }
-        shared.new_lines.notify_all();
-    }
-}
-
-fn take_bounded(line: &mut Vec<u8>, cut: &mut usize, bytes: &[u8], max_line: usize) {
-    let room = max_line.saturating_sub(line.len());
-    let kept = bytes.len().min(room);
-    line.extend_from_slice(&bytes[..kept]);
-    *cut += bytes.len() - kept;
-}
-
 impl fmt::Debug for ManagedProcess {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.shared.state.lock();
@@ -963,43 +538,17 @@ impl fmt::Debug for ManagedProcess {
     }
 }
 
-/// Runs `command` to completion and returns its exit status and output (both
-/// streams, as [`LogLine`]s): the `subprocess.run(capture_output=True)` of Iris. On
-/// timeout the whole process group is killed and the error carries what it printed.
-///
-/// ```
-/// use std::process::Command;
-/// use std::time::Duration;
-/// use iris::{run_process, Stream};
-///
-/// let mut command = Command::new("sh");
-/// command.args(["-c", "echo out; echo err >&2; exit 3"]);
-/// let output = run_process(command, Duration::from_secs(5)).unwrap();
-/// assert_eq!(output.status.unwrap().code(), Some(3));
-/// assert_eq!(output.text(Stream::Stdout), "out");
-/// assert_eq!(output.text(Stream::Stderr), "err");
-/// ```
-pub fn run_process(command: Command, timeout: Duration) -> Result<ProcessOutput, ProcessError> {
-    let program = command.get_program().to_string_lossy().into_owned();
-    let owner = ThreadContainer::new(format!("run:{program}"));
-    let process = owner.spawn_process_with(
-        program.clone(),
-        command,
-        ProcessOptions::new().log_lines(false),
-    )?;
-    let exited = process.wait_exit(timeout);
-    // Ends what is left: the child on timeout, or a grandchild that keeps the output
-    // open after the child exited. Output already written is still read to its end.
-    if let Err(error) = owner.stop(Duration::from_secs(10)) {
-        tracing::warn!(%error, "run_process: the process group did not end cleanly");
-    }
-    let output = process.snapshot();
-    match exited {
-        Ok(_) => Ok(output),
-        Err(_) => Err(ProcessError::TimedOut {
-            program,
-            timeout,
-            output,
-        }),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_line_quotes_what_a_shell_would_need() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "trap '' TERM; echo ready", "plain-arg_1.txt", ""]);
+        assert_eq!(
+            command_line(&command),
+            "sh -c 'trap '\\'''\\'' TERM; echo ready' plain-arg_1.txt ''"
+        );
     }
 }
