@@ -185,18 +185,18 @@ pub use iris_test_macros::iris_test;
 /// ```
 #[cfg(feature = "harness")]
 pub use iris_test_macros::iris_test as test;
-#[cfg(all(feature = "harness", feature = "tokio"))]
-pub use leaks::async_harness::{run_async_test, run_async_test_with_timeout};
 #[cfg(feature = "rstest")]
-pub use leaks::fixtures;
+pub use leaks::harness::fixtures;
 #[cfg(feature = "harness")]
-pub use leaks::harness::{run_test, run_test_with_timeout};
+pub use leaks::harness::options::{LeakPolicy, TestOptions};
 #[cfg(feature = "harness")]
-pub use leaks::options::{LeakPolicy, TestOptions};
+pub use leaks::harness::run::{run_test, run_test_with_timeout};
+#[cfg(all(feature = "harness", feature = "tokio"))]
+pub use leaks::harness::run_async::{run_async_test, run_async_test_with_timeout};
+#[cfg(feature = "harness")]
+pub use leaks::harness::scope::TestScope;
 #[cfg(feature = "harness")]
 pub use leaks::report::{LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
-#[cfg(feature = "harness")]
-pub use leaks::scope::TestScope;
 pub use os::threads::OsThread;
 #[cfg(all(unix, feature = "process"))]
 pub use process::{

@@ -5,24 +5,31 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// The layers, lowest first; layers of the same rank must not import each other.
-const LAYERS: &[(&str, u8)] = &[
-    ("sync", 0),
-    ("os", 0),
-    ("text", 0),
-    ("tracking", 1),
-    ("threads", 2),
-    ("wait", 2),
-    ("process", 3),
-    ("tasks", 3),
-    ("leaks", 4),
+/// Which layers each layer may import (docs/architecture.md's table, "may import").
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("sync", &[]),
+    ("os", &[]),
+    ("text", &[]),
+    ("tracking", &["sync", "os", "text"]),
+    ("threads", &["sync", "os", "tracking"]),
+    ("wait", &["sync", "os"]),
+    ("process", &["sync", "os", "threads", "wait"]),
+    ("tasks", &["sync", "os", "tracking", "threads", "wait"]),
+    (
+        "leaks",
+        &[
+            "sync", "os", "text", "tracking", "threads", "wait", "process", "tasks",
+        ],
+    ),
 ];
 
-fn rank(layer: &str) -> Option<u8> {
-    LAYERS
+/// Whether layer `from` may import layer `to`.
+fn allowed(from: &str, to: &str) -> bool {
+    let (_, may) = ALLOWED
         .iter()
-        .find(|(name, _)| *name == layer)
-        .map(|(_, r)| *r)
+        .find(|(layer, _)| *layer == from)
+        .unwrap_or_else(|| panic!("{from}/ is not a known layer"));
+    may.contains(&to)
 }
 
 fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -86,22 +93,22 @@ fn references(module: &[String], text: &str) -> BTreeSet<Vec<String>> {
     found
 }
 
-#[test]
-fn layers_import_only_lower_layers_and_files_form_no_circle() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    source_files(&src, &mut files);
-    let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(&src, f)).collect();
+/// Which source files each source file imports (module paths).
+type Edges = BTreeMap<Vec<String>, BTreeSet<Vec<String>>>;
 
-    let mut edges: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
+/// The import edges between source files, and the imports the table does not allow.
+fn imports(src: &Path) -> (Edges, Vec<String>) {
+    let mut files = Vec::new();
+    source_files(src, &mut files);
+    let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(src, f)).collect();
+    let mut edges: Edges = BTreeMap::new();
     let mut violations = Vec::new();
     for file in &files {
-        let module = module_of(&src, file);
+        let module = module_of(src, file);
         if module == ["lib"] {
             continue; // the crate root declares the layers and re-exports them
         }
         let layer = module[0].clone();
-        let own_rank = rank(&layer).unwrap_or_else(|| panic!("{layer}/ is not a known layer"));
         let text = std::fs::read_to_string(file).unwrap();
         for reference in references(&module, &text) {
             // The longest prefix of the path that is a source file.
@@ -111,31 +118,35 @@ fn layers_import_only_lower_layers_and_files_form_no_circle() {
                 .find(|m| modules.contains(m));
             let Some(target) = target else { continue };
             let target_layer = &target[0];
-            if target_layer != &layer {
-                let target_rank = rank(target_layer).unwrap();
-                if target_rank >= own_rank {
-                    violations.push(format!(
-                        "{} imports {}",
-                        module.join("::"),
-                        target.join("::")
-                    ));
-                }
+            if target_layer != &layer && !allowed(&layer, target_layer) {
+                violations.push(format!(
+                    "{} imports {}",
+                    module.join("::"),
+                    target.join("::")
+                ));
             }
             if target != module && target.len() > 1 {
                 edges.entry(module.clone()).or_default().insert(target);
             }
         }
     }
+    (edges, violations)
+}
+
+#[test]
+fn layers_import_only_what_the_table_allows_and_files_form_no_circle() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let (edges, violations) = imports(&src);
     assert!(
         violations.is_empty(),
-        "layering violations:\n{}",
+        "imports docs/architecture.md's table does not allow:\n{}",
         violations.join("\n")
     );
 
     // No circle: a depth-first search finds no back edge.
     fn visit(
         node: &Vec<String>,
-        edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+        edges: &Edges,
         state: &mut BTreeMap<Vec<String>, bool>,
         path: &mut Vec<Vec<String>>,
     ) {
@@ -163,6 +174,75 @@ fn layers_import_only_lower_layers_and_files_form_no_circle() {
     for module in edges.keys() {
         visit(module, &edges, &mut state, &mut Vec::new());
     }
+}
+
+/// The check fails on an import the table does not allow: a copy of the sources
+/// with one planted (threads/ importing leaks/, a higher layer; and wait/ importing
+/// tracking/, a lower layer it is not allowed) is refused, naming both.
+#[test]
+fn a_planted_import_the_table_does_not_allow_is_refused() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let copy = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    source_files(&src, &mut files);
+    for file in &files {
+        let target = copy.path().join(file.strip_prefix(&src).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(file, &target).unwrap();
+    }
+    let plant = |file: &str, line: &str| {
+        let path = copy.path().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}\n{line}\n")).unwrap();
+    };
+    plant(
+        "threads/registry.rs",
+        "use crate::leaks::harness::scope::TestScope;",
+    );
+    plant("wait/condition.rs", "use crate::tracking::frames::Frame;");
+    let (_, mut violations) = imports(copy.path());
+    violations.sort();
+    assert_eq!(
+        violations,
+        [
+            "threads::registry imports leaks::harness::scope",
+            "wait::condition imports tracking::frames"
+        ],
+    );
+}
+
+/// docs/architecture.md names every source file (as `name.rs` in its layer's row
+/// or drawing), so that a file added without a word there fails here.
+#[test]
+fn the_architecture_doc_names_every_source_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/architecture.md")).unwrap();
+    let mut files = Vec::new();
+    source_files(&root.join("src"), &mut files);
+    let mut missing = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(root.join("src")).unwrap();
+        let name = relative.file_stem().unwrap().to_string_lossy().into_owned();
+        let named = match name.as_str() {
+            "lib" => true,
+            // A folder's `mod.rs` is the folder.
+            "mod" => {
+                // Named by its last part, as a nested folder is in its layer's row.
+                let folder = relative.parent().unwrap();
+                let last = folder.file_name().unwrap().to_string_lossy();
+                doc.contains(&format!("{last}/"))
+            }
+            _ => doc.contains(&format!("`{name}.rs`")) || doc.contains(&format!("{name}.rs")),
+        };
+        if !named {
+            missing.push(relative.display().to_string());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/architecture.md does not name: {}",
+        missing.join(", ")
+    );
 }
 
 /// Iris is linked into every test binary of a user's crate, so a dependency's trait

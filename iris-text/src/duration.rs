@@ -10,17 +10,19 @@
 use std::fmt;
 use std::time::Duration;
 
-/// The units, each with its length in seconds, as a duration names them.
-pub const UNITS: &[(&str, f64)] = &[
-    ("ns", 1e-9),
-    ("us", 1e-6),
-    ("µs", 1e-6),
-    ("ms", 1e-3),
-    ("s", 1.0),
-    ("m", 60.0),
-    ("min", 60.0),
-    ("h", 3600.0),
+/// The units, each with its length in nanoseconds, as a duration names them.
+pub const UNITS: &[(&str, u64)] = &[
+    ("ns", 1),
+    ("us", 1_000),
+    ("µs", 1_000),
+    ("ms", 1_000_000),
+    ("s", NANOS_PER_SEC),
+    ("m", 60 * NANOS_PER_SEC),
+    ("min", 60 * NANOS_PER_SEC),
+    ("h", 3600 * NANOS_PER_SEC),
 ];
+
+const NANOS_PER_SEC: u64 = 1_000_000_000;
 
 /// Why a text is no duration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,18 +73,30 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         .ok_or_else(|| refuse("no unit".into()))?;
     let (number, unit) = trimmed.split_at(split);
     let unit = unit.trim();
-    let seconds = UNITS
+    let unit_nanos = UNITS
         .iter()
         .find(|(name, _)| *name == unit)
-        .map(|(_, seconds)| *seconds)
+        .map(|(_, nanos)| *nanos)
         .ok_or_else(|| refuse(format!("unknown unit {unit:?}")))?;
     if number.is_empty() {
         return Err(refuse("no number".into()));
     }
-    let value: f64 = number
-        .parse()
-        .map_err(|_| refuse(format!("{number:?} is not a number")))?;
-    Duration::try_from_secs_f64(value * seconds).map_err(|_| refuse("too large".into()))
+    let not_a_number = || refuse(format!("{number:?} is not a number"));
+    let too_large = || refuse("too large".into());
+    // A whole number is counted exactly, so that every duration up to
+    // `Duration::MAX` can be written (a float rounds `u64::MAX` seconds up, past it).
+    if number.bytes().all(|b| b.is_ascii_digit()) {
+        let whole: u128 = number.parse().map_err(|_| too_large())?;
+        let nanos = whole
+            .checked_mul(u128::from(unit_nanos))
+            .ok_or_else(too_large)?;
+        let seconds = u64::try_from(nanos / u128::from(NANOS_PER_SEC)).map_err(|_| too_large())?;
+        let below = (nanos % u128::from(NANOS_PER_SEC)) as u32;
+        return Ok(Duration::new(seconds, below));
+    }
+    let value: f64 = number.parse().map_err(|_| not_a_number())?;
+    let unit_seconds = unit_nanos as f64 / NANOS_PER_SEC as f64;
+    Duration::try_from_secs_f64(value * unit_seconds).map_err(|_| too_large())
 }
 
 #[cfg(test)]
@@ -118,6 +132,21 @@ mod tests {
     #[test]
     fn every_duration_up_to_the_largest_can_be_written() {
         let largest = parse_duration(&format!("{}s", u64::MAX)).unwrap();
-        assert!(largest > Duration::from_secs(u64::MAX / 2));
+        assert_eq!(largest, Duration::from_secs(u64::MAX));
+        assert_eq!(
+            parse_duration(&format!(
+                "{}ns",
+                u128::from(u64::MAX) * 1_000_000_000 + 999_999_999
+            )),
+            Ok(Duration::MAX)
+        );
+        assert_eq!(
+            parse_duration(&format!("{}s", u128::from(u64::MAX) + 1))
+                .unwrap_err()
+                .why(),
+            "too large"
+        );
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("3us"), Ok(Duration::from_micros(3)));
     }
 }

@@ -17,8 +17,8 @@
 use std::io::Write;
 use std::sync::OnceLock;
 
-use super::lazy_logger::LazyLogger;
-use super::report::LeakReport;
+use crate::leaks::lazy_logger::LazyLogger;
+use crate::leaks::report::LeakReport;
 pub(crate) use crate::os::runner::{
     about_run, about_test, after_the_run, bad_knob, from_watchdog, note_once, runner, Runner,
 };

@@ -21,7 +21,7 @@ pub enum ProcessError {
     },
     /// The container takes no new threads (it is stopping).
     Container(SpawnError),
-    /// [`run_process`] gave up waiting; the process group was killed.
+    /// [`run_process`](crate::run_process) gave up waiting; the process group was killed.
     TimedOut {
         /// The program as given.
         program: String,

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use super::managed::Shared;
+use super::shared::Shared;
 
 /// Every live managed process, so leak detection can name the ones a test left.
 pub(super) static LIVE: LazyLock<Mutex<Vec<Weak<Shared>>>> = LazyLock::new(Default::default);

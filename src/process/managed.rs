@@ -41,6 +41,7 @@ use super::live::LIVE;
 use super::options::ProcessOptions;
 use super::output::ProcessOutput;
 use super::readers::read_lines;
+use super::shared::{Shared, State};
 use super::tree::{signal_group, Escapees};
 use crate::sync::deadline::Deadline;
 use crate::threads::container::ThreadContainer;
@@ -54,7 +55,7 @@ use crate::threads::report::SpawnError;
 /// in bytes, each also logged through `tracing`.
 ///
 /// Use it for servers and tools your tests start. Do not use it for a command whose
-/// output you only need at the end: [`run_process`] is simpler.
+/// output you only need at the end: [`run_process`](crate::run_process) is simpler.
 ///
 /// ```
 /// use std::process::Command;
@@ -75,36 +76,6 @@ use crate::threads::report::SpawnError;
 #[derive(Clone)]
 pub struct ManagedProcess {
     shared: Arc<Shared>,
-}
-
-pub(super) struct Shared {
-    pub(super) name: String,
-    #[cfg_attr(not(feature = "harness"), allow(dead_code))] // read by the harness
-    pub(super) container_path: String,
-    pub(super) pid: u32,
-    pub(super) command_line: String,
-    pub(super) grace: Duration,
-    pub(super) log_limit: usize,
-    /// Bytes of output that may still be logged through `tracing`.
-    pub(super) log_budget: AtomicUsize,
-    pub(super) state: Mutex<State>,
-    /// Exit, end of output, stop requests.
-    pub(super) changed: Condvar,
-    /// New lines (and end of output). Separate from `changed`, so a chatty child
-    /// does not wake everyone who waits for its exit once per line.
-    pub(super) new_lines: Condvar,
-    /// Descendants that left the process group.
-    pub(super) escapees: Escapees,
-}
-
-pub(super) struct State {
-    pub(super) exit: Option<ExitStatus>,
-    /// When the reaper saw it exit: a test's teardown asks whether it was still
-    /// running at the stop's deadline, however late it asks.
-    pub(super) exited_at: Option<Instant>,
-    pub(super) open_streams: u8,
-    pub(super) stop_requested: bool,
-    pub(super) capture: Capture,
 }
 
 fn command_line(command: &Command) -> String {

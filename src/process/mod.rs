@@ -8,6 +8,7 @@
 //! - `readers.rs`: reading a process's output into the capture;
 //! - `capture.rs`: the retained output lines, as bytes in a ring bounded in memory;
 //! - `tree.rs`: ending a process's group and every descendant that left it;
+//! - `shared.rs`: what a process's handle and helper threads share;
 //! - `live.rs`: every live managed process, for leak detection;
 //! - `run.rs`: [`run_process`], a command run to completion with a deadline;
 //!
@@ -21,6 +22,7 @@ pub(crate) mod options;
 pub(crate) mod output;
 pub(crate) mod readers;
 pub(crate) mod run;
+pub(crate) mod shared;
 pub(crate) mod tree;
 
 pub use capture::{LogLine, Stream};

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use super::capture::{line_text, Stream};
-use super::managed::Shared;
+use super::shared::Shared;
 
 /// Reads `pipe` to its end into the capture, one read at a time: the lines of a read
 /// go in under one lock and one wake-up, as raw bytes (decoded only when asked for).

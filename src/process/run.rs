@@ -9,7 +9,7 @@ use super::output::ProcessOutput;
 use crate::threads::container::ThreadContainer;
 
 /// Runs `command` to completion and returns its exit status and output (both
-/// streams, as [`LogLine`]s): the `subprocess.run(capture_output=True)` of Iris. On
+/// streams, as [`LogLine`](crate::LogLine)s): the `subprocess.run(capture_output=True)` of Iris. On
 /// timeout the whole process group is killed and the error carries what it printed.
 ///
 /// ```

@@ -5,9 +5,6 @@
 //! Invariant: parsing never panics; every refusal says why in words a user can act
 //! on (no unit, not a number, negative, too large), then how to write one.
 
-// Read by the harness's environment variables.
-#![cfg_attr(not(feature = "harness"), allow(dead_code))]
-
 use std::time::Duration;
 
 /// Parses `"250ms"`, `"1.5s"`, `"2m"`... into a [`Duration`]; a refusal says why and

@@ -12,7 +12,7 @@ use super::ThreadOrigin;
 const BODY_RUNNERS: &[&str] = &[
     // `run_test`, and with a `timeout` the body's own thread (`on_body_thread`).
     "iris::leaks::harness::",
-    "iris::leaks::async_harness::run_async_test",
+    "iris::leaks::harness::run_async::run_async_test",
     // An async body is polled inside this wrapper (every flavor, with a timeout too).
     "iris::tasks::runtime::block_on",
 ];

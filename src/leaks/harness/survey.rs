@@ -21,9 +21,9 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use super::options::{os_name_matches, TestOptions};
-use super::output::{self, Runner};
-use super::report::{LeakedProcess, UnmanagedThread};
+use crate::leaks::harness::options::{os_name_matches, TestOptions};
+use crate::leaks::output::{self, Runner};
+use crate::leaks::report::{LeakedProcess, UnmanagedThread};
 use crate::os::processes;
 use crate::os::threads::{self as os_threads, OsThread};
 use crate::sync::deadline::Deadline;
@@ -32,17 +32,17 @@ use crate::tracking;
 use crate::wait::condition::Backoff;
 
 /// What the lingering wait needs to know about the test.
-pub(super) struct Survey<'a> {
-    pub(super) options: &'a TestOptions,
+pub(in crate::leaks) struct Survey<'a> {
+    pub(in crate::leaks) options: &'a TestOptions,
     /// When the grace period ends (`linger` after the body, for a sync test from now).
-    pub(super) grace: Deadline,
-    pub(super) check: &'a ThreadCheck,
+    pub(in crate::leaks) grace: Deadline,
+    pub(in crate::leaks) check: &'a ThreadCheck,
     /// The tracker's id for the test (0: none).
-    pub(super) tracked_scope: u64,
+    pub(in crate::leaks) tracked_scope: u64,
     /// The thread running the body, when it is not the one that opened the scope.
-    pub(super) body_tid: Option<u32>,
+    pub(in crate::leaks) body_tid: Option<u32>,
     /// The thread that opened the scope.
-    pub(super) own_tid: Option<u32>,
+    pub(in crate::leaks) own_tid: Option<u32>,
 }
 
 /// tokio's default names for its pool threads (they changed in tokio 1.4x).
@@ -54,7 +54,7 @@ const TOKIO_THREAD_NAMES: [&str; 2] = ["tokio-runtime-w*", "tokio-rt-worker*"];
 /// test's leak: they live as long as the runtime, which outlives the check. Returns
 /// the other threads and how many were set aside.
 #[cfg(feature = "tokio")]
-pub(super) fn without_running_runtime_threads(
+pub(in crate::leaks) fn without_running_runtime_threads(
     threads: Vec<UnmanagedThread>,
 ) -> (Vec<UnmanagedThread>, usize) {
     if tokio::runtime::Handle::try_current().is_err() {
@@ -70,14 +70,14 @@ pub(super) fn without_running_runtime_threads(
 }
 
 #[cfg(not(feature = "tokio"))]
-pub(super) fn without_running_runtime_threads(
+pub(in crate::leaks) fn without_running_runtime_threads(
     threads: Vec<UnmanagedThread>,
 ) -> (Vec<UnmanagedThread>, usize) {
     (threads, 0)
 }
 
 /// Whether this test has the process to itself, so that every new OS thread is its.
-pub(super) fn process_ownership(declared: bool) -> Result<(), String> {
+pub(in crate::leaks) fn process_ownership(declared: bool) -> Result<(), String> {
     if !cfg!(target_os = "linux") {
         return Err(UNSUPPORTED_PLATFORM.into());
     }
@@ -90,21 +90,21 @@ pub(super) fn process_ownership(declared: bool) -> Result<(), String> {
     }
 }
 
-pub(super) const UNSUPPORTED_PLATFORM: &str =
+pub(in crate::leaks) const UNSUPPORTED_PLATFORM: &str =
     "only supported on Linux (it reads the process's threads and children from /proc)";
 
-pub(super) const SHARED_PROCESS: &str =
+pub(in crate::leaks) const SHARED_PROCESS: &str =
     "the process may be shared with other tests; run under cargo nextest or with --test-threads=1";
 
 /// The process's threads and child processes at the start of a test.
 #[derive(Debug)]
-pub(super) struct Snapshot {
-    pub(super) tids: HashSet<u32>,
-    pub(super) children: HashSet<u32>,
+pub(in crate::leaks) struct Snapshot {
+    pub(in crate::leaks) tids: HashSet<u32>,
+    pub(in crate::leaks) children: HashSet<u32>,
 }
 
 impl Snapshot {
-    pub(super) fn take() -> Option<Snapshot> {
+    pub(in crate::leaks) fn take() -> Option<Snapshot> {
         Some(Snapshot {
             tids: os_threads::snapshot_tids()?,
             children: processes::child_pids_of(parent_threads(&[])).unwrap_or_default(),
@@ -114,7 +114,7 @@ impl Snapshot {
 
 /// The threads whose children a test can have made: the main thread (which inherits
 /// the children of threads that exit), the calling thread, and `newborn` threads.
-pub(super) fn parent_threads(newborn: &[u32]) -> Vec<u32> {
+pub(in crate::leaks) fn parent_threads(newborn: &[u32]) -> Vec<u32> {
     let mut tids = vec![std::process::id()];
     tids.extend(current_os_tid());
     tids.extend_from_slice(newborn);
@@ -125,7 +125,7 @@ pub(super) fn parent_threads(newborn: &[u32]) -> Vec<u32> {
 
 /// Child processes born since `before`, other than `known` ones, still there (a
 /// zombie counts: nobody reaped it).
-pub(super) fn children_born_since(
+pub(in crate::leaks) fn children_born_since(
     before: &HashSet<u32>,
     known: &HashSet<u32>,
     newborn_threads: &[u32],
@@ -134,7 +134,7 @@ pub(super) fn children_born_since(
 }
 
 /// The pids of [`children_born_since`], sorted, without reading what each one is.
-pub(super) fn child_pids_born_since(
+pub(in crate::leaks) fn child_pids_born_since(
     before: &HashSet<u32>,
     known: &HashSet<u32>,
     newborn_threads: &[u32],
@@ -150,12 +150,12 @@ pub(super) fn child_pids_born_since(
 
 /// Child processes the tracker charged to `scope` that are still this process's
 /// children (running, or zombies nobody reaped), other than `known` ones.
-pub(super) fn tracked_children(scope: u64, known: &HashSet<u32>) -> Vec<LeakedProcess> {
+pub(in crate::leaks) fn tracked_children(scope: u64, known: &HashSet<u32>) -> Vec<LeakedProcess> {
     leaked_processes(tracked_child_pids(scope, known))
 }
 
 /// The pids of [`tracked_children`], without reading what each one is.
-pub(super) fn tracked_child_pids(scope: u64, known: &HashSet<u32>) -> Vec<u32> {
+pub(in crate::leaks) fn tracked_child_pids(scope: u64, known: &HashSet<u32>) -> Vec<u32> {
     let me = std::process::id();
     tracking::children_in(scope)
         .into_iter()
@@ -184,12 +184,12 @@ fn leaked_processes(pids: Vec<u32>) -> Vec<LeakedProcess> {
 }
 
 #[cfg(all(unix, feature = "process"))]
-pub(super) fn managed_process(pid: u32) -> Option<(String, String)> {
+pub(in crate::leaks) fn managed_process(pid: u32) -> Option<(String, String)> {
     crate::process::managed_by_pid(pid)
 }
 
 #[cfg(not(all(unix, feature = "process")))]
-pub(super) fn managed_process(_pid: u32) -> Option<(String, String)> {
+pub(in crate::leaks) fn managed_process(_pid: u32) -> Option<(String, String)> {
     None
 }
 
@@ -216,7 +216,7 @@ impl TestProcesses {
     }
 
     /// Their containers: the threads in them are Iris's helpers.
-    pub(super) fn containers(&self) -> Vec<String> {
+    pub(in crate::leaks) fn containers(&self) -> Vec<String> {
         #[cfg(all(unix, feature = "process"))]
         return self.held.containers();
         #[cfg(not(all(unix, feature = "process")))]
@@ -224,7 +224,7 @@ impl TestProcesses {
     }
 
     /// Those that were running at `deadline` (the stop's), and may have exited since.
-    pub(super) fn left_at(&self, deadline: Instant) -> Vec<LeakedProcess> {
+    pub(in crate::leaks) fn left_at(&self, deadline: Instant) -> Vec<LeakedProcess> {
         #[cfg(all(unix, feature = "process"))]
         return self
             .held
@@ -253,7 +253,10 @@ impl TestProcesses {
 
 /// OS threads born since `before`, other than `known` ones, the calling thread and
 /// Iris's own helpers; sorted.
-pub(super) fn threads_born_since(before: &HashSet<u32>, known: &HashSet<u32>) -> Vec<u32> {
+pub(in crate::leaks) fn threads_born_since(
+    before: &HashSet<u32>,
+    known: &HashSet<u32>,
+) -> Vec<u32> {
     let helpers = os_threads::helper_tids();
     let me = current_os_tid();
     let mut tids: Vec<u32> = os_threads::snapshot_tids()
@@ -269,7 +272,7 @@ pub(super) fn threads_born_since(before: &HashSet<u32>, known: &HashSet<u32>) ->
 
 /// The live threads the tracker charged to `scope`, other than Iris's helpers and
 /// the calling thread, sorted; and how many more are starting (ids not known yet).
-pub(super) fn tracked_threads(scope: u64) -> (Vec<u32>, usize) {
+pub(in crate::leaks) fn tracked_threads(scope: u64) -> (Vec<u32>, usize) {
     let helpers = os_threads::helper_tids();
     let me = current_os_tid();
     let (threads, starting) = tracking::alive_in(scope);
@@ -281,16 +284,16 @@ pub(super) fn tracked_threads(scope: u64) -> (Vec<u32>, usize) {
 }
 
 /// How long a thread created for a test gets to start running (and so be seen).
-pub(super) const STARTING_PATIENCE: Duration = Duration::from_secs(1);
+pub(in crate::leaks) const STARTING_PATIENCE: Duration = Duration::from_secs(1);
 
 /// How long a leaked thread gets to answer a request for its stack.
 /// (A thread in a non-interruptible wait, or with signals blocked, never answers;
 /// a busy machine can take tens of milliseconds to schedule one that will.)
-pub(super) const LIVE_STACK_PATIENCE: Duration = Duration::from_millis(250);
+pub(in crate::leaks) const LIVE_STACK_PATIENCE: Duration = Duration::from_millis(250);
 
 /// How threads started outside Iris are checked at the end of a test.
 #[derive(Debug)]
-pub(super) enum ThreadCheck {
+pub(in crate::leaks) enum ThreadCheck {
     /// The test owns the process: threads born since this snapshot are its own.
     Diff(Snapshot),
     /// Thread tracking charges each thread to the test it was created for.
@@ -306,7 +309,7 @@ pub(super) enum ThreadCheck {
 /// reaper thread, as async-process's). Threads
 /// whose name or creating functions match `ignore_threads` are neither waited
 /// for nor reported.
-pub(super) fn lingering(
+pub(in crate::leaks) fn lingering(
     survey: &Survey<'_>,
     reported_tids: &HashSet<u32>,
     reported_pids: &HashSet<u32>,
@@ -432,7 +435,7 @@ pub(super) fn lingering(
 /// (those that left its group too). SIGKILL: the test is over, and the report has
 /// named them. Best effort: a process that is already gone is fine.
 #[cfg(all(unix, feature = "unix-ffi"))]
-pub(super) fn end_processes(left: &[LeakedProcess]) {
+pub(in crate::leaks) fn end_processes(left: &[LeakedProcess]) {
     use nix::sys::signal::{kill, killpg, Signal};
     use nix::unistd::Pid;
     let own_group = processes::ProcessStat::read(std::process::id()).map(|s| s.pgrp);
@@ -453,4 +456,4 @@ pub(super) fn end_processes(left: &[LeakedProcess]) {
 }
 
 #[cfg(not(all(unix, feature = "unix-ffi")))]
-pub(super) fn end_processes(_left: &[LeakedProcess]) {}
+pub(in crate::leaks) fn end_processes(_left: &[LeakedProcess]) {}

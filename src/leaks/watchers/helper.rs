@@ -70,17 +70,17 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::output::{self, Runner};
+use crate::leaks::output::{self, Runner};
 use crate::os::cpu_affinity;
 use crate::os::threads as os_threads;
 use crate::threads::managed_thread::current_os_tid;
 
 /// One duty: does what is due at `now`, and says when it next needs to run (`None`:
 /// not until its bell rings).
-pub(super) type Duty = fn(now: Instant) -> Option<Instant>;
+pub(in crate::leaks) type Duty = fn(now: Instant) -> Option<Instant>;
 
 /// What the helper does when SIGTERM arrives, before the signal's default action.
-pub(super) type OnTerminate = fn();
+pub(in crate::leaks) type OnTerminate = fn();
 
 struct Helper {
     bell: Bell,
@@ -198,11 +198,11 @@ fn cannot_start(error: &std::io::Error) {
 }
 
 /// An open test, for the helper: while any is open, the helper never leaves.
-pub(super) struct OpenTest(());
+pub(in crate::leaks) struct OpenTest(());
 
 /// A test opens. A helper that is leaving or has left serves it again when one of
 /// its duties asks for it (`on_duty`, under the same lock as this count).
-pub(super) fn test_opens() -> OpenTest {
+pub(in crate::leaks) fn test_opens() -> OpenTest {
     ROSTER.lock().open_tests += 1;
     OpenTest(())
 }
@@ -229,14 +229,14 @@ impl Drop for OpenTest {
 
 /// Makes sure a helper thread serves (one may have left after an earlier test of
 /// this process). Whether one does.
-pub(super) fn on_call() -> bool {
+pub(in crate::leaks) fn on_call() -> bool {
     helper().is_some()
 }
 
 /// Adds `duty` to the helper's rounds (starting the helper if it is not running)
 /// and, the first time, rings it so the duty runs at once. Whether the helper runs.
 /// Cheap once the duty is taken on: tests call it each time.
-pub(super) fn take_on(name: &'static str, duty: Duty) -> bool {
+pub(in crate::leaks) fn take_on(name: &'static str, duty: Duty) -> bool {
     let Some(helper) = helper() else {
         return false;
     };
@@ -256,7 +256,7 @@ pub(super) fn take_on(name: &'static str, duty: Duty) -> bool {
 
 /// Tells the helper that a duty has work earlier than it said.
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // the blocking sampler's
-pub(super) fn ring() {
+pub(in crate::leaks) fn ring() {
     if let Some(helper) = helper() {
         helper.bell.ring();
     }
@@ -266,7 +266,7 @@ pub(super) fn ring() {
 /// signal's default action. `Err` says why it cannot (then SIGTERM keeps its
 /// default).
 #[cfg(unix)]
-pub(super) fn on_sigterm(on_terminate: OnTerminate) -> Result<(), String> {
+pub(in crate::leaks) fn on_sigterm(on_terminate: OnTerminate) -> Result<(), String> {
     use signal_hook::consts::SIGTERM;
     let helper = helper().ok_or("Iris's helper thread is not running")?;
     if helper.on_terminate.set(on_terminate).is_err() {

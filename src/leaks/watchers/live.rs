@@ -10,9 +10,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use super::options::BodyKind;
-use super::output;
-use super::survey::{threads_born_since, tracked_threads, LIVE_STACK_PATIENCE};
+use crate::leaks::harness::options::BodyKind;
+use crate::leaks::harness::survey::{threads_born_since, tracked_threads, LIVE_STACK_PATIENCE};
+use crate::leaks::output;
 use crate::os::processes;
 use crate::os::threads::{self as os_threads, OsThread};
 use crate::sync::completion::Completion;
@@ -28,7 +28,7 @@ use crate::tracking;
 /// `tracked_scope`), and the child processes charged to it. With thread tracking,
 /// each thread comes with where it is now (its live stack); threads that are alike
 /// (same kind, same stack, same state) are one entry, with a count.
-pub(super) fn describe_live(
+pub(in crate::leaks) fn describe_live(
     registry: &ThreadRegistry,
     before: Option<&HashSet<u32>>,
     tracked_scope: Option<u64>,
@@ -201,7 +201,7 @@ fn grouped(entries: Vec<(String, String)>) -> Vec<(String, String, usize)> {
 
 /// A helper thread that dumps the test's live threads to stderr if it runs longer
 /// than `timeout`. Stopped (and gone) when the test ends.
-pub(super) fn spawn_watchdog(
+pub(in crate::leaks) fn spawn_watchdog(
     test: String,
     timeout: Duration,
     registry: ThreadRegistry,

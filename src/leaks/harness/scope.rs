@@ -16,17 +16,18 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use super::live::{describe_live, spawn_watchdog};
-use super::options::{LeakPolicy, TestOptions};
-use super::output;
-use super::report::{
-    LeakReport, ProcessFate, Straggler, TaskFindings, Teardown, UnmanagedCheck, Warned,
-};
-use super::survey::{
+use crate::leaks::harness::options::{LeakPolicy, TestOptions};
+use crate::leaks::harness::survey::{
     end_processes, lingering, process_ownership, without_running_runtime_threads, Snapshot, Survey,
     TestProcesses, ThreadCheck, LIVE_STACK_PATIENCE, SHARED_PROCESS, UNSUPPORTED_PLATFORM,
 };
-use super::{hang_doctor, helper};
+use crate::leaks::output;
+use crate::leaks::report::{
+    LeakReport, ProcessFate, Straggler, TaskFindings, Teardown, UnmanagedCheck, Warned,
+};
+use crate::leaks::watchers::hang_doctor;
+use crate::leaks::watchers::helper;
+use crate::leaks::watchers::live::{describe_live, spawn_watchdog};
 use crate::os::threads::OsThread;
 use crate::sync::deadline::Deadline;
 use crate::sync::stop_token::StopToken;
@@ -53,7 +54,7 @@ use crate::tracking::{self, attribution::Attribution};
 /// scope.finish().expect("the worker honours its stop token");
 /// ```
 pub struct TestScope {
-    pub(super) options: TestOptions,
+    pub(in crate::leaks) options: TestOptions,
     // Field order is drop order: the registry is stopped while the log guard still
     // routes its threads' last words to the test's output.
     scope: Option<RegistryScope>,
@@ -63,10 +64,10 @@ pub struct TestScope {
     attribution: Option<Attribution>,
     watchdog: Option<StopToken>,
     /// Under the hang doctor's watch while it runs.
-    pub(super) watched: Option<hang_doctor::Admission>,
+    pub(in crate::leaks) watched: Option<hang_doctor::Admission>,
     /// The thread running the body when it is not this one (`timeout`): it belongs
     /// to the test, and is never a leak.
-    pub(super) body_tid: Option<u32>,
+    pub(in crate::leaks) body_tid: Option<u32>,
     /// The thread that opened the scope (the body's, unless `body_tid` says otherwise).
     own_tid: Option<u32>,
     /// When the registry's stop ended, if it was already stopped (an async test
@@ -101,7 +102,7 @@ impl TestScope {
     /// to the test's captured output, at the level given by `IRIS_LOG` (default
     /// `info`).
     pub fn begin(options: TestOptions) -> TestScope {
-        super::knobs::check_environment();
+        crate::leaks::harness::knobs::check_environment();
         let open = helper::test_opens();
         // Iris's own process-wide helpers exist before the test looks at threads.
         hang_doctor::prepare();
@@ -219,7 +220,7 @@ impl TestScope {
 
     // The report is built once per failing test; boxing it would only cost callers.
     #[allow(clippy::result_large_err)]
-    pub(super) fn conclude(&mut self) -> Result<(), LeakReport> {
+    pub(in crate::leaks) fn conclude(&mut self) -> Result<(), LeakReport> {
         let policy = self.options.policy();
         let mut report = self.collect();
         self.weigh_panics(&mut report);
@@ -255,7 +256,7 @@ impl TestScope {
     /// `conclude` does, writes the `IRIS_LEAK_REPORT` line (marked timed out) whatever
     /// was found, and returns the report when it found something. No policy applies:
     /// the test fails for its timeout anyway.
-    pub(super) fn conclude_late(&mut self, timeout: Duration) -> Option<LeakReport> {
+    pub(in crate::leaks) fn conclude_late(&mut self, timeout: Duration) -> Option<LeakReport> {
         let mut report = self.collect();
         self.weigh_panics(&mut report);
         self.warn_about_teardown(&report);
@@ -284,7 +285,7 @@ impl TestScope {
         let (kept, warned) = weigh(
             self.options.thread_panics_value(),
             std::mem::take(&mut report.plain_panics),
-            |panics| super::report::thread_panic_warning(&test, panics),
+            |panics| crate::leaks::report::thread_panic_warning(&test, panics),
         );
         report.plain_panics = kept;
         report.warned.plain_panics = warned;
@@ -295,7 +296,7 @@ impl TestScope {
                 .into_iter()
                 .partition(|panic| panic.caught_inside);
             let (kept, mut warned) = weigh(policy, escaped, |panics| {
-                super::report::task_panic_warning(&test, panics)
+                crate::leaks::report::task_panic_warning(&test, panics)
             });
             // A panic the task's own code caught may have been handled there: never a
             // failure, and never dropped either (that code may have rethrown it).
@@ -304,7 +305,7 @@ impl TestScope {
                 LeakPolicy::Warn | LeakPolicy::Fail => LeakPolicy::Warn,
             };
             let (_, caught) = weigh(caught_policy, caught, |panics| {
-                super::report::caught_task_panic_warning(&test, panics)
+                crate::leaks::report::caught_task_panic_warning(&test, panics)
             });
             warned.extend(caught);
             report.tasks.panics = kept;
@@ -319,9 +320,9 @@ impl TestScope {
     /// (the runtime's, which spawn too) are looked at; false where children are not
     /// checked (a shared process without thread tracking).
     #[cfg(feature = "tokio")]
-    pub(super) fn has_children(&self, threads: &[u32]) -> bool {
+    pub(in crate::leaks) fn has_children(&self, threads: &[u32]) -> bool {
         // Asked every millisecond while it waits: pids only, not what each one is.
-        use super::survey::{child_pids_born_since, tracked_child_pids};
+        use crate::leaks::harness::survey::{child_pids_born_since, tracked_child_pids};
         let children = match &self.check {
             ThreadCheck::Diff(before) => {
                 child_pids_born_since(&before.children, &HashSet::new(), threads)
@@ -338,7 +339,7 @@ impl TestScope {
     /// The body has returned: the hang doctor lets the test go. If it is writing a
     /// dump of the test, this waits for it (boundedly), so that the dump shows the
     /// test as it was, before its registry is stopped, and is written whole.
-    pub(super) fn body_done(&mut self) {
+    pub(in crate::leaks) fn body_done(&mut self) {
         self.watched = None;
     }
 

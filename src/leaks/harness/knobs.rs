@@ -13,7 +13,9 @@
 
 use std::sync::Once;
 
-use super::{hang_doctor, options, output};
+use crate::leaks::harness::options;
+use crate::leaks::output;
+use crate::leaks::watchers::hang_doctor;
 
 /// Every environment variable Iris reads, with what it sets (the guide documents
 /// each).

@@ -36,9 +36,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::helper;
-use super::report::BlockedWorker;
-use super::survey::LIVE_STACK_PATIENCE;
+use crate::leaks::harness::survey::LIVE_STACK_PATIENCE;
+use crate::leaks::report::BlockedWorker;
+use crate::leaks::watchers::helper;
 use crate::os::threads::{self as os_threads, OsThread};
 use crate::tasks::runtime::Workers;
 use crate::tasks::task_panics;

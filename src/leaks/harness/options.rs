@@ -13,7 +13,7 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use super::output;
+use crate::leaks::output;
 use crate::os::threads::name_may_be_cut;
 use crate::text::glob::{glob_matches, glob_matches_start, split_globs};
 
@@ -82,21 +82,21 @@ pub(crate) struct BodyKind {
 /// Options of a [`TestScope`](crate::TestScope); the `#[iris_test]` options map onto these.
 #[derive(Clone, Debug)]
 pub struct TestOptions {
-    pub(super) name: String,
+    pub(in crate::leaks) name: String,
     /// The name the test was given in code (`#[iris_test]` gives its function's
     /// path, `module_path!()::name`): the test's own frames on a creating stack.
-    pub(super) given_name: String,
-    pub(super) stop_timeout: Duration,
-    pub(super) linger: Duration,
-    pub(super) leaks: LeakPolicy,
-    pub(super) timeout: Option<Duration>,
-    pub(super) ignore_threads: Vec<String>,
-    pub(super) ignore_tasks: Vec<String>,
-    pub(super) owns_process: bool,
-    pub(super) default_ignores: bool,
-    pub(super) capture_logs: bool,
-    pub(super) thread_panics: LeakPolicy,
-    pub(super) teardown: LeakPolicy,
+    pub(in crate::leaks) given_name: String,
+    pub(in crate::leaks) stop_timeout: Duration,
+    pub(in crate::leaks) linger: Duration,
+    pub(in crate::leaks) leaks: LeakPolicy,
+    pub(in crate::leaks) timeout: Option<Duration>,
+    pub(in crate::leaks) ignore_threads: Vec<String>,
+    pub(in crate::leaks) ignore_tasks: Vec<String>,
+    pub(in crate::leaks) owns_process: bool,
+    pub(in crate::leaks) default_ignores: bool,
+    pub(in crate::leaks) capture_logs: bool,
+    pub(in crate::leaks) thread_panics: LeakPolicy,
+    pub(in crate::leaks) teardown: LeakPolicy,
     pub(crate) body: BodyKind,
     #[cfg(feature = "tokio")]
     pub(crate) flavor: crate::tasks::runtime::Flavor,
@@ -248,7 +248,7 @@ impl TestOptions {
 
     /// Every `ignore_threads` glob: the options' and `IRIS_IGNORE_THREADS`. Where
     /// there is any, leaked threads' creation stacks are matched against them.
-    pub(super) fn all_ignore_globs(&self) -> Vec<String> {
+    pub(in crate::leaks) fn all_ignore_globs(&self) -> Vec<String> {
         self.thread_globs().cloned().collect()
     }
 

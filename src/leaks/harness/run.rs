@@ -13,10 +13,10 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use super::hang_doctor;
-use super::options::TestOptions;
-use super::output;
-use super::scope::TestScope;
+use crate::leaks::harness::options::TestOptions;
+use crate::leaks::harness::scope::TestScope;
+use crate::leaks::output;
+use crate::leaks::watchers::hang_doctor;
 use crate::sync::completion::{Completion, NoValue};
 use crate::sync::deadline::Deadline;
 use crate::threads::context;

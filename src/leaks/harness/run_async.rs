@@ -20,11 +20,11 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use super::blocking::BlockingWatch;
-use super::harness::{fail_late, on_body_thread, settle, Timed};
-use super::options::{BodyKind, LeakPolicy, TestOptions};
-use super::scope::TestScope;
-use super::survey::LIVE_STACK_PATIENCE;
+use crate::leaks::harness::options::{BodyKind, LeakPolicy, TestOptions};
+use crate::leaks::harness::run::{fail_late, on_body_thread, settle, Timed};
+use crate::leaks::harness::scope::TestScope;
+use crate::leaks::harness::survey::LIVE_STACK_PATIENCE;
+use crate::leaks::watchers::blocking::BlockingWatch;
 use crate::os::threads::OsThread;
 use crate::sync::deadline::Deadline;
 #[cfg(feature = "tokio-test-util")]
@@ -164,7 +164,7 @@ where
 /// snapshot of the process's threads (so they are never the test's).
 fn prepare_helpers(options: &TestOptions) {
     if let Some(threshold) = options.blocking_value() {
-        super::blocking::prepare(threshold);
+        crate::leaks::watchers::blocking::prepare(threshold);
     }
 }
 

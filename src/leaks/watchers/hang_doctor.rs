@@ -41,10 +41,10 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::helper;
-use super::live::describe_live;
-use super::options::BodyKind;
-use super::output::{self, Runner};
+use crate::leaks::harness::options::BodyKind;
+use crate::leaks::output::{self, Runner};
+use crate::leaks::watchers::helper;
+use crate::leaks::watchers::live::describe_live;
 use crate::text::duration::parse_duration;
 use crate::threads::managed_thread::current_os_tid;
 use crate::threads::registry::ThreadRegistry;
@@ -205,7 +205,7 @@ fn arm_when_due(now: Instant) -> Option<Instant> {
 /// Starts the doctor's helper thread, if it is not running yet: called before a test
 /// takes its snapshot of the process's threads and before it charges new threads to
 /// itself, so the helper is never seen as the first test's.
-pub(super) fn prepare() {
+pub(in crate::leaks) fn prepare() {
     if dump_after().is_some() {
         engage();
         // Under nextest the helper leaves after each test; a later one here needs it.
@@ -214,13 +214,13 @@ pub(super) fn prepare() {
 }
 
 /// A test under watch; it leaves the ward when dropped.
-pub(super) struct Admission {
+pub(in crate::leaks) struct Admission {
     id: u64,
 }
 
 /// Puts the test that is starting on this thread under watch (nothing when
 /// `IRIS_HANG_DUMP=off`).
-pub(super) fn admit(
+pub(in crate::leaks) fn admit(
     name: &str,
     kind: BodyKind,
     registry: &ThreadRegistry,
@@ -248,14 +248,14 @@ pub(super) fn admit(
 
 impl Admission {
     /// A handle for the body's thread to say where it runs.
-    pub(super) fn id(&self) -> u64 {
+    pub(in crate::leaks) fn id(&self) -> u64 {
         self.id
     }
 }
 
 /// The test's body moved to thread `tid` (with `timeout` it runs on its own
 /// thread): a dump then shows where the body is, not where the scope waits for it.
-pub(super) fn body_runs_on(admission: u64, tid: u32) {
+pub(in crate::leaks) fn body_runs_on(admission: u64, tid: u32) {
     if let Some(patient) = WARD.lock().patients.iter_mut().find(|p| p.id == admission) {
         patient.body = Some(tid);
     }

@@ -1,0 +1,23 @@
+//! A test's life and verdict: [`TestScope`](scope::TestScope) opens a registry scope
+//! and stops, collects and judges it; `run.rs` and `run_async.rs` run a body (a
+//! plain one, an `async fn` on a fresh runtime) inside one.
+//!
+//! - `options.rs`: [`TestOptions`](options::TestOptions), resolved with the
+//!   environment's overrides; `knobs.rs` reads every `IRIS_*` variable when the
+//!   first test begins;
+//! - `scope.rs`: [`TestScope`](scope::TestScope);
+//! - `survey.rs`: what outlived the test (threads started outside Iris, child
+//!   processes) and the lingering wait for it;
+//! - `run.rs`: [`run_test`](run::run_test) and its timed form;
+//! - `run_async.rs`: the same for `async fn` tests;
+//! - `fixtures.rs`: the same for rstest.
+
+#[cfg(feature = "rstest")]
+pub mod fixtures;
+pub(crate) mod knobs;
+pub(crate) mod options;
+pub(crate) mod run;
+#[cfg(feature = "tokio")]
+pub(crate) mod run_async;
+pub(crate) mod scope;
+pub(crate) mod survey;
