@@ -56,7 +56,10 @@ impl LeakReport {
             hints.push(
                 "a thread started outside Iris outlived the test: shut down what started it (its \
                  `created at` line) or join the thread before the test ends, or spawn it through a \
-                 container (`get_thread_registry().spawn(..)`), which stops it with the test",
+                 container (`get_thread_registry().spawn(..)`), which stops it with the test; \
+                 a thread meant to serve every test of the process (started once, behind a \
+                 flag) belongs in a `OnceLock`/`LazyLock` initializer, which Iris knows as the \
+                 process's",
             );
         }
         if self.processes.iter().any(|p| p.container.is_some()) {
