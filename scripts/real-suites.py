@@ -834,6 +834,58 @@ KNOWN = [
         "Its other 24 tests drop pools whose reaper (every 30 s by default) ends at "
         "its next tick: run on in paused time, it ends, and no test fails",
     ),
+    (
+        "mockito",
+        r"`test_(server_with_assert_on_drop_defaults_to_one_hit(_async)?|"
+        r"unpooled_server_going_out_of_context_removes_all_mocks)` leaked \d+ thread",
+        "true positive: `Server::new_with_opts` (and its async twin) starts a server "
+        "outside mockito's pool on a thread of its own, and dropping the `Server` only "
+        "resets its mocks: the thread serves on for the process (mockito 1.7.2, "
+        "src/server.rs: `thread::spawn` in `try_new_with_opts`, `Drop` calls `reset`); "
+        "the report names `Server::new_with_opts`; the pooled `Server::new` is in "
+        "Iris's table as the process's",
+    ),
+    (
+        "mockito",
+        r"leaked \d+ thread",
+        "without thread tracking only: mockito's pool (`Server::new`) keeps its "
+        "servers' unnamed threads for the process, and an unnamed thread carries the "
+        "test's name, so nothing tells the pool's from a leak (the report says to turn "
+        "tracking on); with tracking, the default, none of these is reported",
+    ),
+    (
+        "httpmock",
+        r"`misc::loop_test::loop_with_local_test` has been running",
+        "not a failure: Iris's hang dump (`IRIS_HANG_DUMP`, 60 s) for a test that makes "
+        "1000 blocking `reqwest::get`s, each building a client that loads the TLS roots; "
+        "the dump says where it is (`reqwest::blocking::get`, the client's TLS set-up) "
+        "and that it is not failed for it",
+    ),
+    (
+        "httpmock",
+        r"`misc::runtimes_test::all_runtimes_test` leaked 1 thread",
+        "a limit, reported as a leak: the suite's own `with_standalone_server` "
+        "(tests/lib.rs) starts a server thread once per process behind its own "
+        "`static Mutex<bool>`, so the first test to call it (this one, in each runner) "
+        "is reported; no initializer marks the thread as the process's, and Iris judges "
+        "no test crate's function by its shape; the report names "
+        "`lib::with_standalone_server` and its hint says to start such a thread in a "
+        "`OnceLock`",
+    ),
+    (
+        "httpmock",
+        r"leaked \d+ thread",
+        "without thread tracking only: `MockServer::start` hands out servers from "
+        "httpmock's process-wide pool, whose unnamed threads carry the test's name; "
+        "with tracking, the default, only `all_runtimes_test` (above) is reported",
+    ),
+    (
+        "httptest",
+        r"leaked \d+ thread",
+        "without thread tracking only: httptest's `ServerPool` keeps its servers (an "
+        "unnamed thread and a `tokio-rt-worker` each) for the process; with tracking, "
+        "the default, none is reported",
+    ),
 ]
 
 # Tests of the suites themselves that fail now and then with or without Iris, on
@@ -964,6 +1016,47 @@ KNOWN_RACY = [
         "echoed as well as from `cat` (`\"hanshans\"`); one test process at a time, "
         "release, it failed 4 of 100 runs with Iris and 0 without on a quiet machine, "
         "0 with Iris and 6 without beside a busy loop per core",
+    ),
+    (
+        "mockito",
+        "test_assert_with_last_unmatched_request",
+        "mockito's own test, failing without Iris too (the plain runs fail it): it "
+        "expects the diff colored, and mockito colors only when stdout is a terminal",
+    ),
+    (
+        "mockito",
+        "test_assert_with_last_unmatched_request_and_headers",
+        "mockito's own test, failing without Iris too (the plain runs fail it): it "
+        "expects the diff colored, and mockito colors only when stdout is a terminal",
+    ),
+    (
+        "mockito",
+        "test_assert_with_last_unmatched_request_and_query",
+        "mockito's own test, failing without Iris too (the plain runs fail it): it "
+        "expects the diff colored, and mockito colors only when stdout is a terminal",
+    ),
+    (
+        "tarpc",
+        "ui",
+        "tarpc's trybuild test, failing without Iris too (the plain runs fail it): its "
+        "expected compiler messages are an older compiler's",
+    ),
+    (
+        "ntest",
+        "no_timeout",
+        "ntest's own test, timing-bound: a 50 ms sleep under a 100 ms `#[timeout]`; it "
+        "failed once while this machine also compiled Iris; the plain and the Iris "
+        "runs (with tracking) passed it 4 of 4 under four busy loops on two cores "
+        "(2026-12-07)",
+    ),
+    (
+        "httpmock",
+        "misc::runtimes_test::all_runtimes_test",
+        "the leak reported under nextest (above), its report lost: the suite's "
+        "`expect_fails_with2` swaps the process's panic hook for a silent one while "
+        "other tests run, and Iris's report is a panic message; any test's panic "
+        "message is lost the same way without Iris (a limit of Iris noted: its report "
+        "should not depend on the panic hook)",
     ),
 ]
 
