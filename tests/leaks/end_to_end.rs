@@ -29,6 +29,32 @@ fn a_managed_straggler_fails_with_name_container_site_and_hint() {
         out.contains("hint:") && out.contains("docs/thread-safety.md"),
         "{out}"
     );
+    assert_eq!(
+        out.matches("leaked 1 thread(s)").count(),
+        1,
+        "the report is printed once, by the panic hook: {out}"
+    );
+    assert!(
+        !out.contains("the panic hook in place did not print"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_report_is_seen_when_a_silent_panic_hook_is_in_place() {
+    let (passed, out) = run("leaks_under_a_silent_panic_hook", true, &[]);
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("the panic hook in place did not print this"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("iris: test `scenarios::leaks_under_a_silent_panic_hook` leaked 1 thread(s)")
+            .count(),
+        1,
+        "printed once, by Iris: {out}"
+    );
+    assert!(out.contains("\"stubborn-worker\""), "{out}");
 }
 
 #[test]

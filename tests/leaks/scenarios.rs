@@ -18,6 +18,15 @@ fn managed_straggler() {
     get_thread_registry().spawn("stubborn-worker", |_ignored| never().wait());
 }
 
+/// A suite's own silent panic hook is in place when the test ends (as when another
+/// test hides a panic it expects while this one fails).
+#[iris_test(stop_timeout = "100ms", linger = "100ms")]
+#[ignore = "leaks on purpose; run by end_to_end"]
+fn leaks_under_a_silent_panic_hook() {
+    std::panic::set_hook(Box::new(|_| {}));
+    get_thread_registry().spawn("stubborn-worker", |_ignored| never().wait());
+}
+
 #[iris_test(stop_timeout = "100ms", linger = "100ms")]
 #[ignore = "leaks on purpose; run by end_to_end"]
 fn leaked_pool() {

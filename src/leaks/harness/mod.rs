@@ -10,8 +10,11 @@
 //!   processes) and the lingering wait for it;
 //! - `run.rs`: [`run_test`](run::run_test) and its timed form;
 //! - `run_async.rs`: the same for `async fn` tests;
+//! - `fail.rs`: failing a test so that its message is seen whatever the panic
+//!   hook;
 //! - `fixtures.rs`: the same for rstest.
 
+pub(crate) mod fail;
 #[cfg(feature = "rstest")]
 pub mod fixtures;
 pub(crate) mod knobs;

@@ -13,6 +13,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::leaks::harness::fail::fail;
 use crate::leaks::harness::options::TestOptions;
 use crate::leaks::harness::scope::TestScope;
 use crate::leaks::output;
@@ -124,13 +125,13 @@ pub(crate) fn fail_late(mut scope: TestScope, timeout: Duration, body_tid: Optio
         Some(report) => format!("\n  and when the test's registry was stopped:\n{report}"),
         None => String::new(),
     };
-    panic!(
+    fail(format!(
         "iris: test `{name}` timed out after {timeout:?}: its body is still running.\n{dump}\n  \
          hint: {hint}. \
          Raise `timeout` only if the work is really that slow; see Iris's guide \
          (`iris::guide` in its API docs, docs/thread-safety.md in its package), \
          \"Debugging a hanging test\"{left}"
-    );
+    ));
 }
 
 #[track_caller]
@@ -138,7 +139,7 @@ pub(crate) fn settle<T>(mut scope: TestScope, outcome: std::thread::Result<T>) -
     match outcome {
         Ok(value) => match scope.conclude() {
             Ok(()) => value,
-            Err(report) => panic!("{report}"),
+            Err(report) => fail(report.to_string()),
         },
         Err(payload) => {
             if let Err(report) = scope.conclude() {

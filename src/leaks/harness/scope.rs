@@ -103,6 +103,8 @@ impl TestScope {
     /// `info`).
     pub fn begin(options: TestOptions) -> TestScope {
         crate::leaks::harness::knobs::check_environment();
+        // Before any test's code can swap the hook (invariant 1 of fail.rs).
+        crate::leaks::harness::fail::link_into_the_hook();
         let open = helper::test_opens();
         // Iris's own process-wide helpers exist before the test looks at threads.
         hang_doctor::prepare();
@@ -579,7 +581,7 @@ impl Drop for TestScope {
             if std::thread::panicking() {
                 output::about_test(&report.to_string());
             } else {
-                panic!("{report}");
+                crate::leaks::harness::fail::fail(report.to_string());
             }
         }
     }
