@@ -1188,7 +1188,8 @@ fn missed_explained(rows: &[Row], real_suites: &str) -> String {
              calls it first, which nothing marks as the process's (the hint now says to \
              start such a thread in a `OnceLock`); under `cargo test` that report was lost, \
              since the suite swaps the panic hook for a silent one while other tests run \
-             (Iris's report is a panic message). httptest, tarpc, ntest, async-lock, \
+             (Iris's report is a panic message; Iris now writes a report the hook did \
+             not print). httptest, tarpc, ntest, async-lock, \
              notify-debouncer-full, tokio-rusqlite and spdlog-rs have none (tarpc's \
              trybuild test and 3 of mockito's fail without Iris too; nextest cannot list \
              spdlog-rs's `harness = false` tests, plain or not, so its nextest rows ran \
