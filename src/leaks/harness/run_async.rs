@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use crate::leaks::harness::options::{BodyKind, LeakPolicy, TestOptions};
 use crate::leaks::harness::run::{fail_late, on_body_thread, settle, Timed};
-use crate::leaks::harness::scope::TestScope;
+use crate::leaks::harness::scope::{RuntimeEnd, TestScope};
 use crate::leaks::harness::survey::LIVE_STACK_PATIENCE;
 use crate::leaks::watchers::blocking::BlockingWatch;
 use crate::os::threads::OsThread;
@@ -153,8 +153,11 @@ where
         Timed::Finished(Err(payload)) => settle(scope, Err(payload)),
         Timed::Late { body_tid } => {
             // The runtime is stuck with the body: its threads are the body's, not leaks.
-            scope.runtime_tids.extend(threads.lock().iter().copied());
-            scope.tasks.panics = panics.take();
+            scope.runtime_ended(RuntimeEnd {
+                tids: threads.lock().clone(),
+                panics: panics.take(),
+                ..RuntimeEnd::default()
+            });
             fail_late(scope, timeout, body_tid)
         }
     }
@@ -177,7 +180,7 @@ fn watch_blocking(scope: &TestScope, runtime: &TestRuntime) -> Option<BlockingWa
 /// test's); what it found goes into the test's report.
 fn take_blocking(scope: &mut TestScope, watch: Option<BlockingWatch>) {
     if let Some(watch) = watch {
-        scope.tasks.blocked = watch.finish();
+        scope.runtime_was_blocked(watch.finish());
     }
 }
 
@@ -204,8 +207,8 @@ fn build_runtime(scope: &TestScope) -> TestRuntime {
 
 /// Stops the test's registry without blocking the runtime, gives the runtime's
 /// remaining tasks `linger`, keeps it running for the rest of it while the test has
-/// a child process it may reap, shuts it down with a deadline, and records in the
-/// scope what was left and when the grace period ends.
+/// a child process it may reap, shuts it down with a deadline, and hands the scope
+/// what was left and when the grace period ends.
 fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
     #[cfg(tokio_unstable)]
     let sites = test_runtime.sites.clone();
@@ -217,31 +220,8 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
         ..
     } = test_runtime;
     let registry = scope.registry().container().clone();
-    let stop_timeout = scope.options().stop_timeout_value();
-    let linger = scope.options().linger_value();
-    // The scope's close only looks after this. Tasks that did not stop are taken
-    // from this verdict: the runtime's shutdown below drops them, and a dropped task
-    // is no longer alive to be found.
-    scope.running_at_stop = Some(scope.running_now());
-    let stop_started = std::time::Instant::now();
-    // A managed task that did not stop is cancelled with the runtime below, as a
-    // plain one is: the teardown ended it (a finding under `teardown = "fail"`).
-    if let Err(error) = runtime.block_on(registry.stop_async(stop_timeout)) {
-        scope.cancelled_tasks = error
-            .stragglers()
-            .iter()
-            .filter(|s| s.is_task())
-            .cloned()
-            .collect();
-    }
-    // The stop's deadline, or when it ended if sooner (see `TestScope::collect`).
-    let now = std::time::Instant::now();
-    scope.stopped_at = Some(
-        stop_started
-            .checked_add(stop_timeout)
-            .map_or(now, |deadline| deadline.min(now)),
-    );
-
+    stop_registry(scope, &runtime, &registry);
+    let mut end = RuntimeEnd::default();
     let metrics = runtime.handle().metrics();
     let managed_left = || registry.alive_tasks().len();
     // Plain tasks still pending are cancelled with the runtime below, as
@@ -251,10 +231,77 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
     let judged = scope.options().teardown_value() != LeakPolicy::Ignore;
     let plain_alive = || judged && metrics.num_alive_tasks() > managed_left();
     // One grace period for everything the test left: tasks, children, then threads.
-    let deadline = Deadline::after(linger);
-    scope.grace = Some(deadline);
+    let deadline = scope.grace_begins();
+    end.plain_paused_for = let_tasks_end(scope.options(), &runtime, deadline, &plain_alive);
+    let has_children = || scope.has_children(&threads.lock());
+    reap_children(scope.options().flavor, &runtime, deadline, has_children);
+    let plain = metrics.num_alive_tasks().saturating_sub(managed_left());
+    // Where the plain tasks were spawned, when tokio says (tokio_unstable): every
+    // live task's site, less one per managed task still alive at the same site.
+    #[cfg(tokio_unstable)]
+    {
+        let mut live: Vec<String> = sites.lock().values().map(|l| l.to_string()).collect();
+        for task in registry.alive_tasks() {
+            let site = task.spawned_at().to_string();
+            if let Some(at) = live.iter().position(|l| *l == site) {
+                live.swap_remove(at);
+            }
+        }
+        live.sort();
+        end.plain_sites = Some(live);
+    }
+    shut_down(runtime, &threads, &workers, &mut end);
+    // A task holding its worker could not be cancelled: it is a finding of its own
+    // (`held_workers`), not one the teardown ended.
+    end.plain = plain.saturating_sub(end.held_workers.len());
+    // Ignored plain tasks leave the count (only their sites can name them).
+    if let Some(sites) = end.plain_sites.take() {
+        let (ignored, kept): (Vec<String>, Vec<String>) = sites
+            .into_iter()
+            .partition(|site| scope.options().ignores_task(&short_site(site)));
+        end.plain = end.plain.saturating_sub(ignored.len());
+        end.plain_sites = Some(kept.into_iter().map(|s| short_site(&s)).collect());
+    }
+    // Noted until the runtime's shutdown: a task dropped then may still panic in it.
+    end.panics = panics.take();
+    scope.runtime_ended(end);
+}
+
+/// Stops the test's registry on its runtime, within `stop_timeout`. The scope's
+/// close only looks after this. A managed task that did not stop is cancelled with
+/// the runtime, as a plain one is: the teardown ended it (a finding under
+/// `teardown = "fail"`), and a dropped task is no longer alive to be found.
+fn stop_registry(
+    scope: &mut TestScope,
+    runtime: &tokio::runtime::Runtime,
+    registry: &crate::threads::container::ThreadContainer,
+) {
+    scope.stop_begins();
+    let started = Instant::now();
+    let cancelled = match runtime.block_on(registry.stop_async(scope.options().stop_timeout_value())) {
+        Ok(()) => Vec::new(),
+        Err(error) => error
+            .stragglers()
+            .iter()
+            .filter(|s| s.is_task())
+            .cloned()
+            .collect(),
+    };
+    scope.stop_ended(started, cancelled);
+}
+
+/// Lets the runtime's plain tasks end by themselves within the grace period; on a
+/// one-thread runtime, first in paused time. Returns how long they were run on in
+/// paused time when some were still alive after it.
+fn let_tasks_end(
+    options: &TestOptions,
+    runtime: &tokio::runtime::Runtime,
+    deadline: Deadline,
+    plain_alive: &dyn Fn() -> bool,
+) -> Option<Duration> {
     let backoff = Backoff::new(Duration::from_micros(50), Duration::from_millis(10));
-    match scope.options().flavor {
+    let mut paused_for = None;
+    match options.flavor {
         // The tasks run on the workers, not on this thread: it waits on the clock,
         // whose pauses are finer than the runtime timer's millisecond.
         Flavor::MultiThread => {
@@ -285,11 +332,11 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
             // real time it would otherwise take first. `default_ignores(false)` asks
             // for no such waiver.
             #[cfg(feature = "tokio-test-util")]
-            if plain_alive() && scope.options().default_ignores_value() {
+            if plain_alive() && options.default_ignores_value() {
                 if let fast_forward::Outcome::StillAlive(paused) =
-                    fast_forward::run_out(&runtime, || !plain_alive())
+                    fast_forward::run_out(runtime, || !plain_alive())
                 {
-                    scope.tasks.plain_paused_for = Some(paused);
+                    paused_for = Some(paused);
                 }
             }
             if plain_alive() {
@@ -305,47 +352,51 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
             }
         }
     }
-    // tokio reaps a `Child` the test dropped unwaited in the background, but only
-    // while a runtime drives its process driver, which the shutdown below ends: a
-    // child that exits after that stays a zombie for ever. So while the test has a
-    // child, the runtime keeps running, for the rest of the grace period: a child
-    // that ends within `linger` is reaped, as `linger` promises; one still there
-    // after it is reported.
-    let has_children = || scope.has_children(&threads.lock());
-    if has_children() && !deadline.is_expired() {
-        match scope.options().flavor {
-            Flavor::MultiThread => {
-                while has_children() && !deadline.is_expired() {
-                    deadline.sleep_at_most(backoff.next_pause());
-                }
-            }
-            // The driver turns inside `block_on`: a yield gives it a turn, and the
-            // pause between turns is real time (a runtime timer would not wait in
-            // paused time, only spin).
-            Flavor::CurrentThread | Flavor::Local => runtime.block_on(async {
-                while has_children() && !deadline.is_expired() {
-                    tokio::task::yield_now().await;
-                    deadline.sleep_at_most(backoff.next_pause());
-                }
-            }),
-        }
-    }
-    let plain = metrics.num_alive_tasks().saturating_sub(managed_left());
-    // Where the plain tasks were spawned, when tokio says (tokio_unstable): every
-    // live task's site, less one per managed task still alive at the same site.
-    #[cfg(tokio_unstable)]
-    {
-        let mut live: Vec<String> = sites.lock().values().map(|l| l.to_string()).collect();
-        for task in registry.alive_tasks() {
-            let site = task.spawned_at().to_string();
-            if let Some(at) = live.iter().position(|l| *l == site) {
-                live.swap_remove(at);
-            }
-        }
-        live.sort();
-        scope.tasks.plain_sites = Some(live);
-    }
+    paused_for
+}
 
+/// tokio reaps a `Child` the test dropped unwaited in the background, but only
+/// while a runtime drives its process driver, which the shutdown ends: a child that
+/// exits after that stays a zombie for ever. So while the test has a child, the
+/// runtime keeps running, for the rest of the grace period: a child that ends within
+/// `linger` is reaped, as `linger` promises; one still there after it is reported.
+fn reap_children(
+    flavor: Flavor,
+    runtime: &tokio::runtime::Runtime,
+    deadline: Deadline,
+    has_children: impl Fn() -> bool,
+) {
+    if !has_children() || deadline.is_expired() {
+        return;
+    }
+    let backoff = Backoff::new(Duration::from_micros(50), Duration::from_millis(10));
+    match flavor {
+        Flavor::MultiThread => {
+            while has_children() && !deadline.is_expired() {
+                deadline.sleep_at_most(backoff.next_pause());
+            }
+        }
+        // The driver turns inside `block_on`: a yield gives it a turn, and the
+        // pause between turns is real time (a runtime timer would not wait in
+        // paused time, only spin).
+        Flavor::CurrentThread | Flavor::Local => runtime.block_on(async {
+            while has_children() && !deadline.is_expired() {
+                tokio::task::yield_now().await;
+                deadline.sleep_at_most(backoff.next_pause());
+            }
+        }),
+    }
+}
+
+/// Shuts the runtime down within `SHUTDOWN_DEADLINE` and sorts the threads it could
+/// not end: workers held inside one poll, and blocking-pool threads still running a
+/// task, each with its live stack.
+fn shut_down(
+    runtime: tokio::runtime::Runtime,
+    threads: &parking_lot::Mutex<Vec<u32>>,
+    workers: &runtime::Workers,
+    end: &mut RuntimeEnd,
+) {
     let started = Instant::now();
     runtime.shutdown_timeout(SHUTDOWN_DEADLINE);
     // Idle pool threads leave at the shutdown; give them the rest of the deadline.
@@ -360,8 +411,6 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
     // is known by having parked, or (a worker that took a task before it ever parked)
     // by its stack, which runs tokio's worker loop.
     let parked = workers.tids();
-    let mut held = Vec::new();
-    let mut blocking = Vec::new();
     for os in OsThread::sample(&stuck) {
         let frames = tracking::live_frames(os.tid, LIVE_STACK_PATIENCE);
         let runs_worker_loop = frames.as_ref().is_some_and(|frames| {
@@ -370,28 +419,13 @@ fn wind_down(scope: &mut TestScope, test_runtime: TestRuntime) {
                 .any(|f| f.function.contains("scheduler::multi_thread::worker::run"))
         });
         if let Some(stack) = frames.as_deref().and_then(tracking::summarise_live) {
-            scope.tasks.stacks.insert(os.tid, stack);
+            end.stacks.insert(os.tid, stack);
         }
         if parked.contains(&os.tid) || runs_worker_loop {
-            held.push(os);
+            end.held_workers.push(os);
         } else {
-            blocking.push(os);
+            end.blocking.push(os);
         }
     }
-    // A task holding its worker could not be cancelled: it is a finding of its own
-    // (`held_workers`), not one the teardown ended.
-    scope.tasks.plain = plain.saturating_sub(held.len());
-    // Ignored plain tasks leave the count (only their sites can name them).
-    if let Some(sites) = scope.tasks.plain_sites.take() {
-        let (ignored, kept): (Vec<String>, Vec<String>) = sites
-            .into_iter()
-            .partition(|site| scope.options().ignores_task(&short_site(site)));
-        scope.tasks.plain = scope.tasks.plain.saturating_sub(ignored.len());
-        scope.tasks.plain_sites = Some(kept.into_iter().map(|s| short_site(&s)).collect());
-    }
-    scope.tasks.blocking = blocking;
-    scope.tasks.held_workers = held;
-    // Noted until the runtime's shutdown: a task dropped then may still panic in it.
-    scope.tasks.panics = panics.take();
-    scope.runtime_tids = stuck.into_iter().collect();
+    end.tids = stuck;
 }

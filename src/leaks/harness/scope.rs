@@ -22,6 +22,8 @@ use crate::leaks::harness::survey::{
     TestProcesses, ThreadCheck, LIVE_STACK_PATIENCE, SHARED_PROCESS, UNSUPPORTED_PLATFORM,
 };
 use crate::leaks::output;
+#[cfg(feature = "tokio")]
+use crate::leaks::report::BlockedWorker;
 use crate::leaks::report::{
     LeakReport, ProcessFate, Straggler, TaskFindings, Teardown, UnmanagedCheck, Warned,
 };
@@ -73,26 +75,48 @@ pub struct TestScope {
     /// When the registry's stop ended, if it was already stopped (an async test
     /// stops it without blocking its runtime): the final close then only collects,
     /// and what ran at the deadline is judged as of then.
-    pub(crate) stopped_at: Option<std::time::Instant>,
+    stopped_at: Option<std::time::Instant>,
     /// When the grace period (`linger`) ends, if it began before the final close (an
     /// async test's begins as its body returns, and its runtime's tasks and children
     /// use it first): what is still waited for then gets the rest of it, not a
     /// second one.
-    pub(crate) grace: Option<Deadline>,
+    grace: Option<Deadline>,
     /// What an async test left on its runtime.
-    pub(crate) tasks: TaskFindings,
+    tasks: TaskFindings,
     /// The registry's running threads and tasks, and its managed processes (held),
     /// when its stop began, when it was stopped before the final close (an async
     /// test's): what the teardown ended and what outlived it are told from them.
-    pub(crate) running_at_stop: Option<(Vec<ThreadInfo>, TestProcesses)>,
+    running_at_stop: Option<(Vec<ThreadInfo>, TestProcesses)>,
     /// Managed tasks of an async test's runtime that did not stop by the deadline,
     /// cancelled with the runtime.
-    pub(crate) cancelled_tasks: Vec<ThreadInfo>,
+    cancelled_tasks: Vec<ThreadInfo>,
     /// Threads of the test's own runtime: reported as tasks, never as unmanaged.
-    pub(crate) runtime_tids: HashSet<u32>,
+    runtime_tids: HashSet<u32>,
     _logs: Option<tracing::subscriber::DefaultGuard>,
     /// Last: the helper thread may leave only once everything above is done.
     _open: helper::OpenTest,
+}
+
+/// What an async test's runtime left when it ended, as its harness found it.
+#[derive(Default)]
+pub(in crate::leaks) struct RuntimeEnd {
+    /// Plain tasks cancelled with the runtime (the ignored ones taken out).
+    pub(in crate::leaks) plain: usize,
+    /// Where they were spawned, when tokio says (`tokio_unstable`).
+    pub(in crate::leaks) plain_sites: Option<Vec<String>>,
+    /// How long the plain tasks still alive were run on in paused time.
+    pub(in crate::leaks) plain_paused_for: Option<Duration>,
+    /// Blocking-pool threads still running a task after the shutdown's deadline.
+    pub(in crate::leaks) blocking: Vec<OsThread>,
+    /// Workers held inside one poll past the shutdown's deadline.
+    pub(in crate::leaks) held_workers: Vec<OsThread>,
+    /// The live stacks of those threads.
+    pub(in crate::leaks) stacks: std::collections::HashMap<u32, Vec<crate::tracking::Frame>>,
+    /// Task panics noted until the shutdown.
+    #[cfg(feature = "tokio")]
+    pub(in crate::leaks) panics: Vec<crate::tasks::task_panics::TaskPanic>,
+    /// The runtime's threads.
+    pub(in crate::leaks) tids: Vec<u32>,
 }
 
 impl TestScope {
@@ -484,6 +508,72 @@ impl TestScope {
             teardown,
         }
     }
+
+    // What an async test's harness (run_async.rs) hands the scope as its runtime
+    // winds down: the scope owns these fields, the harness reports to it.
+
+    /// The registry's stop begins before the runtime ends: what runs now is what the
+    /// teardown may end.
+    pub(in crate::leaks) fn stop_begins(&mut self) {
+        self.running_at_stop = Some(self.running_now());
+    }
+
+    /// The registry's stop, begun at `started`, is over: `cancelled` are managed
+    /// tasks that did not stop, cancelled with the runtime. What ran at the deadline
+    /// is judged as of the deadline, or of the stop's end if sooner.
+    pub(in crate::leaks) fn stop_ended(
+        &mut self,
+        started: std::time::Instant,
+        cancelled: Vec<ThreadInfo>,
+    ) {
+        let now = std::time::Instant::now();
+        let deadline = started.checked_add(self.options.stop_timeout_value());
+        self.stopped_at = Some(deadline.map_or(now, |deadline| deadline.min(now)));
+        self.cancelled_tasks = cancelled;
+    }
+
+    /// The one grace period (`linger`) begins now, for the runtime's tasks and
+    /// children first; the final look at threads gets what is left of it.
+    pub(in crate::leaks) fn grace_begins(&mut self) -> Deadline {
+        let deadline = Deadline::after(self.options.linger_value());
+        self.grace = Some(deadline);
+        deadline
+    }
+
+    /// What blocking detection found while the body ran.
+    #[cfg(feature = "tokio")]
+    pub(in crate::leaks) fn runtime_was_blocked(&mut self, blocked: Vec<BlockedWorker>) {
+        self.tasks.blocked = blocked;
+    }
+
+    /// The runtime ended: what its shutdown could not end, the threads that were
+    /// its own (reported as tasks, never as unmanaged), and the task panics noted
+    /// until then.
+    pub(in crate::leaks) fn runtime_ended(&mut self, end: RuntimeEnd) {
+        let RuntimeEnd {
+            plain,
+            plain_sites,
+            plain_paused_for,
+            blocking,
+            held_workers,
+            stacks,
+            #[cfg(feature = "tokio")]
+            panics,
+            tids,
+        } = end;
+        self.tasks.plain = plain;
+        self.tasks.plain_sites = plain_sites;
+        self.tasks.plain_paused_for = plain_paused_for;
+        self.tasks.blocking = blocking;
+        self.tasks.held_workers = held_workers;
+        self.tasks.stacks = stacks;
+        #[cfg(feature = "tokio")]
+        {
+            self.tasks.panics = panics;
+        }
+        self.runtime_tids.extend(tids);
+    }
+
 
     /// The registry's running threads and tasks, and its managed processes'
     /// containers: what its stop will end (taken just before it).
