@@ -49,6 +49,38 @@ fn is_test_attribute(attr: &Attribute) -> bool {
         .is_some_and(|s| ["test", "rstest", "test_case"].contains(&s.ident.to_string().as_str()))
 }
 
+/// Attributes that run the function they are on in a thread of their own and wait
+/// for it with a time limit (ntest's `#[timeout(ms)]`). Written below us, they
+/// would wrap Iris's whole check: the time limit would fail the test from outside
+/// it, with Iris's check still blocked in the thread, and no verdict. So they go
+/// on a function that holds the body, inside the check: the same as writing them
+/// above us.
+fn runs_on_its_own_thread(attr: &Attribute) -> bool {
+    let segments: Vec<String> = attr
+        .path()
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    matches!(
+        segments.iter().map(String::as_str).collect::<Vec<_>>()[..],
+        ["timeout"] | ["ntest", "timeout"] | ["ntest_timeout", "timeout"]
+    )
+}
+
+/// The body, for the closure Iris runs: as written, or inside a function of its
+/// own that carries the attributes which move a body to its own thread.
+fn body_for_the_check(moved: &[Attribute], ret: &TokenStream2, block: &syn::Block) -> TokenStream2 {
+    if moved.is_empty() {
+        return block.to_token_stream();
+    }
+    quote_spanned! {block.span()=> {
+        #(#moved)*
+        fn __iris_test_body() -> #ret #block
+        __iris_test_body()
+    }}
+}
+
 /// The expansion: `item` with its body wrapped in `::iris::run_test`, and `#[test]`
 /// added unless a test attribute is there already (or the function takes
 /// parameters, as rstest cases do: rstest generates the tests then).
@@ -226,12 +258,15 @@ pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<Toke
             }
         });
     }
+    let (moved, attrs): (Vec<Attribute>, Vec<Attribute>) =
+        attrs.into_iter().partition(runs_on_its_own_thread);
+    let body = body_for_the_check(&moved, &ret, &block);
     let call = match options.get("timeout") {
         Some((Value::Duration(d), _)) => {
             let d = duration_tokens(*d);
-            quote_spanned!(block.span()=> ::iris::run_test_with_timeout(#builder, #d, move || -> #ret #block))
+            quote_spanned!(block.span()=> ::iris::run_test_with_timeout(#builder, #d, move || -> #ret #body))
         }
-        _ => quote_spanned!(block.span()=> ::iris::run_test(#builder, move || -> #ret #block)),
+        _ => quote_spanned!(block.span()=> ::iris::run_test(#builder, move || -> #ret #body)),
     };
     Ok(quote! {
         #test_attr

@@ -17,6 +17,30 @@ fn a_plain_fn_gets_test_and_run_test() {
     assert!(out.contains("move || -> () { assert ! (true) ; }"), "{out}");
 }
 
+/// ntest's `#[timeout]` below the attribute runs the body in a thread of its own:
+/// it moves inside Iris's check, as if written above it, so that a timed-out test
+/// still gets Iris's verdict on what it left running.
+#[test]
+fn a_timeout_attribute_below_moves_inside_the_check() {
+    for attr in ["#[timeout(50)]", "#[ntest::timeout(50)]"] {
+        let item = format!("#[should_panic] {attr} fn t() {{ hang(); }}");
+        let out = expand_str("", &item).unwrap();
+        let check = out.find(":: iris :: run_test").expect("the check");
+        let moved = out.find("timeout (50)]").expect("the attribute is kept");
+        assert!(moved > check, "inside the check: {out}");
+        assert!(
+            out.contains("fn __iris_test_body () -> () { hang () ; } __iris_test_body ()"),
+            "{out}"
+        );
+        assert!(
+            out.find("# [should_panic]").unwrap() < check,
+            "other attributes stay on the test: {out}"
+        );
+    }
+    let untouched = expand_str("", "#[my_timeout(50)] fn t() {}").unwrap();
+    assert!(!untouched.contains("__iris_test_body"), "{untouched}");
+}
+
 #[test]
 fn options_become_builder_calls() {
     let out = expand_str(

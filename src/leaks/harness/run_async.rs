@@ -278,15 +278,16 @@ fn stop_registry(
 ) {
     scope.stop_begins();
     let started = Instant::now();
-    let cancelled = match runtime.block_on(registry.stop_async(scope.options().stop_timeout_value())) {
-        Ok(()) => Vec::new(),
-        Err(error) => error
-            .stragglers()
-            .iter()
-            .filter(|s| s.is_task())
-            .cloned()
-            .collect(),
-    };
+    let cancelled =
+        match runtime.block_on(registry.stop_async(scope.options().stop_timeout_value())) {
+            Ok(()) => Vec::new(),
+            Err(error) => error
+                .stragglers()
+                .iter()
+                .filter(|s| s.is_task())
+                .cloned()
+                .collect(),
+        };
     scope.stop_ended(started, cancelled);
 }
 

@@ -97,6 +97,7 @@ pub struct TestScope {
     _open: helper::OpenTest,
 }
 
+#[cfg(feature = "tokio")]
 /// What an async test's runtime left when it ended, as its harness found it.
 #[derive(Default)]
 pub(in crate::leaks) struct RuntimeEnd {
@@ -514,6 +515,7 @@ impl TestScope {
 
     /// The registry's stop begins before the runtime ends: what runs now is what the
     /// teardown may end.
+    #[cfg(feature = "tokio")]
     pub(in crate::leaks) fn stop_begins(&mut self) {
         self.running_at_stop = Some(self.running_now());
     }
@@ -521,6 +523,7 @@ impl TestScope {
     /// The registry's stop, begun at `started`, is over: `cancelled` are managed
     /// tasks that did not stop, cancelled with the runtime. What ran at the deadline
     /// is judged as of the deadline, or of the stop's end if sooner.
+    #[cfg(feature = "tokio")]
     pub(in crate::leaks) fn stop_ended(
         &mut self,
         started: std::time::Instant,
@@ -534,6 +537,7 @@ impl TestScope {
 
     /// The one grace period (`linger`) begins now, for the runtime's tasks and
     /// children first; the final look at threads gets what is left of it.
+    #[cfg(feature = "tokio")]
     pub(in crate::leaks) fn grace_begins(&mut self) -> Deadline {
         let deadline = Deadline::after(self.options.linger_value());
         self.grace = Some(deadline);
@@ -549,6 +553,7 @@ impl TestScope {
     /// The runtime ended: what its shutdown could not end, the threads that were
     /// its own (reported as tasks, never as unmanaged), and the task panics noted
     /// until then.
+    #[cfg(feature = "tokio")]
     pub(in crate::leaks) fn runtime_ended(&mut self, end: RuntimeEnd) {
         let RuntimeEnd {
             plain,
@@ -573,7 +578,6 @@ impl TestScope {
         }
         self.runtime_tids.extend(tids);
     }
-
 
     /// The registry's running threads and tasks, and its managed processes'
     /// containers: what its stop will end (taken just before it).
