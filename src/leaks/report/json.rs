@@ -149,125 +149,7 @@ impl<T: Into<Json>> From<Vec<T>> for Json {
 impl LeakReport {
     /// One line of JSON (no trailing newline) with the findings, for machines.
     pub fn to_json_line(&self) -> String {
-        let info = |i: &ThreadInfo| {
-            Json::object([
-                ("name", i.name().into()),
-                ("container", i.container().into()),
-                ("spawned_at", i.spawned_at().to_string().into()),
-                ("alive_ms", (i.alive_for().as_millis() as u64).into()),
-                ("stop_callback", i.is_stop_callback().into()),
-            ])
-        };
-        let os = |o: &OsThread| {
-            Json::object([
-                ("tid", o.tid.into()),
-                ("name", o.name.as_str().into()),
-                ("state", o.state.to_string().into()),
-                ("blocked_in", o.blocked_in.clone().into()),
-            ])
-        };
-        let frame = |f: &Frame| {
-            Json::object([
-                ("function", f.function.as_str().into()),
-                ("file", f.short_file().map(str::to_string).into()),
-                ("line", f.line.into()),
-            ])
-        };
-        let frames = |list: &Vec<Frame>| Json::from(list.iter().map(frame).collect::<Vec<_>>());
-        let origin = |o: &ThreadOrigin| {
-            Json::object([
-                (
-                    "created_at",
-                    o.created_at.as_ref().map_or(Json::Null, frame),
-                ),
-                ("creator", o.creator.as_str().into()),
-                ("creator_tid", o.creator_tid.into()),
-                ("alive_ms", o.age.map(|a| a.as_millis() as u64).into()),
-            ])
-        };
-        let runtime_thread = |thread: &OsThread| {
-            let mut v = os(thread);
-            v.set(
-                "live_frames",
-                self.tasks
-                    .stacks
-                    .get(&thread.tid)
-                    .map_or(Json::Null, frames),
-            );
-            v
-        };
-        let stragglers: Vec<Json> = self
-            .stragglers
-            .iter()
-            .map(|s| {
-                let mut v = info(&s.info);
-                v.set("os", s.os.as_ref().map_or(Json::Null, os));
-                v.set("live_frames", s.stack.as_ref().map_or(Json::Null, frames));
-                v
-            })
-            .collect();
-        let unmanaged: Vec<Json> = self
-            .unmanaged
-            .iter()
-            .map(|u| {
-                let mut v = os(&u.os);
-                v.set("managed", u.managed.as_ref().map_or(Json::Null, info));
-                v.set("origin", u.origin.as_ref().map_or(Json::Null, origin));
-                v.set("live_frames", u.stack.as_ref().map_or(Json::Null, frames));
-                v
-            })
-            .collect();
-        let panics: Vec<Json> = self
-            .panics
-            .iter()
-            .map(|p| {
-                Json::object([
-                    ("thread", p.thread_name().into()),
-                    ("container", p.container().into()),
-                    ("message", p.message().into()),
-                ])
-            })
-            .collect();
-        let plain_panic = |p: &PlainPanic| {
-            Json::object([
-                ("thread", p.thread.as_str().into()),
-                ("tid", p.tid.into()),
-                ("message", p.message.as_str().into()),
-                ("location", p.location.clone().into()),
-                ("origin", p.origin.as_ref().map_or(Json::Null, origin)),
-            ])
-        };
-        let plain_panics: Vec<Json> = self.plain_panics.iter().map(plain_panic).collect();
-        let warned = Json::object([
-            (
-                "plain_panics",
-                self.warned
-                    .plain_panics
-                    .iter()
-                    .map(plain_panic)
-                    .collect::<Vec<_>>()
-                    .into(),
-            ),
-            ("task_panics", self.warned_task_panics_json().into()),
-        ]);
-        let check = match &self.unmanaged_check {
-            UnmanagedCheck::Checked => "checked".to_string(),
-            UnmanagedCheck::Tracked => "tracked".to_string(),
-            UnmanagedCheck::Skipped(why) => format!("skipped: {why}"),
-        };
-        let processes: Vec<Json> = self
-            .processes
-            .iter()
-            .map(|p| {
-                Json::object([
-                    ("pid", p.pid.into()),
-                    ("command_line", p.command_line.as_str().into()),
-                    ("state", p.state.map(|c| c.to_string()).into()),
-                    ("name", p.name.clone().into()),
-                    ("container", p.container.clone().into()),
-                ])
-            })
-            .collect();
+        let list = |items: Vec<Json>| Json::from(items);
         Json::object([
             ("test", self.test.as_str().into()),
             ("leaked", self.findings().into()),
@@ -275,100 +157,262 @@ impl LeakReport {
                 "timed_out_ms",
                 self.timed_out.map(|t| t.as_millis() as u64).into(),
             ),
+            ("counts", self.counts_json()),
             (
-                "counts",
-                Json::object([
-                    ("threads", self.leaked().into()),
-                    ("tasks", self.leaked_tasks().into()),
-                    ("processes", self.processes.len().into()),
-                    (
-                        "panics",
-                        (self.panics.len() + self.plain_panics.len() + self.tasks.panic_count())
-                            .into(),
-                    ),
-                    ("blocked", self.tasks.blocked_count().into()),
-                    ("teardown", self.counted_teardown().into()),
-                ]),
+                "stragglers",
+                list(
+                    self.stragglers
+                        .iter()
+                        .map(|s| {
+                            let mut v = info_json(&s.info);
+                            v.set("os", s.os.as_ref().map_or(Json::Null, os_json));
+                            v.set(
+                                "live_frames",
+                                s.stack.as_deref().map_or(Json::Null, frames_json),
+                            );
+                            v
+                        })
+                        .collect(),
+                ),
             ),
-            ("stragglers", stragglers.into()),
-            ("unmanaged", unmanaged.into()),
-            ("processes", processes.into()),
-            ("panics", panics.into()),
-            ("plain_panics", plain_panics.into()),
+            (
+                "unmanaged",
+                list(
+                    self.unmanaged
+                        .iter()
+                        .map(|u| {
+                            let mut v = os_json(&u.os);
+                            v.set("managed", u.managed.as_ref().map_or(Json::Null, info_json));
+                            v.set("origin", u.origin.as_ref().map_or(Json::Null, origin_json));
+                            v.set(
+                                "live_frames",
+                                u.stack.as_deref().map_or(Json::Null, frames_json),
+                            );
+                            v
+                        })
+                        .collect(),
+                ),
+            ),
+            (
+                "processes",
+                list(self.processes.iter().map(process_json).collect()),
+            ),
+            (
+                "panics",
+                list(
+                    self.panics
+                        .iter()
+                        .map(|p| {
+                            Json::object([
+                                ("thread", p.thread_name().into()),
+                                ("container", p.container().into()),
+                                ("message", p.message().into()),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ),
+            (
+                "plain_panics",
+                list(self.plain_panics.iter().map(plain_panic_json).collect()),
+            ),
             ("task_panics", self.task_panics_json().into()),
-            ("warned", warned),
             (
-                "teardown",
-                Json::object([
-                    ("counted", self.teardown.counted.into()),
-                    (
-                        "stopped",
-                        self.teardown
-                            .stopped
-                            .iter()
-                            .map(info)
-                            .collect::<Vec<_>>()
-                            .into(),
-                    ),
-                    (
-                        "stopped_processes",
-                        self.teardown
-                            .stopped_processes
-                            .iter()
-                            .map(|p| Json::from(p.as_str()))
-                            .collect::<Vec<_>>()
-                            .into(),
-                    ),
-                    (
-                        "cancelled_tasks",
-                        self.teardown
-                            .cancelled_tasks
-                            .iter()
-                            .map(info)
-                            .collect::<Vec<_>>()
-                            .into(),
-                    ),
-                    ("cancelled_plain", self.tasks.plain.into()),
-                ]),
-            ),
-            ("unmanaged_check", check.into()),
-            (
-                "tasks",
+                "warned",
                 Json::object([
                     (
-                        "stragglers",
-                        self.tasks
-                            .stragglers
-                            .iter()
-                            .map(info)
-                            .collect::<Vec<_>>()
-                            .into(),
+                        "plain_panics",
+                        list(
+                            self.warned
+                                .plain_panics
+                                .iter()
+                                .map(plain_panic_json)
+                                .collect(),
+                        ),
                     ),
-                    ("plain", self.tasks.plain.into()),
-                    (
-                        "blocking",
-                        self.tasks
-                            .blocking
-                            .iter()
-                            .map(runtime_thread)
-                            .collect::<Vec<_>>()
-                            .into(),
-                    ),
-                    (
-                        "held_workers",
-                        self.tasks
-                            .held_workers
-                            .iter()
-                            .map(runtime_thread)
-                            .collect::<Vec<_>>()
-                            .into(),
-                    ),
-                    ("blocked", self.blocked_json(&os, &frames).into()),
+                    ("task_panics", self.warned_task_panics_json().into()),
                 ]),
             ),
+            ("teardown", self.teardown_json()),
+            ("unmanaged_check", self.check_json()),
+            ("tasks", self.tasks_json()),
         ])
         .to_string()
     }
+
+    /// How many findings of each kind.
+    fn counts_json(&self) -> Json {
+        Json::object([
+            ("threads", self.leaked().into()),
+            ("tasks", self.leaked_tasks().into()),
+            ("processes", self.processes.len().into()),
+            (
+                "panics",
+                (self.panics.len() + self.plain_panics.len() + self.tasks.panic_count()).into(),
+            ),
+            ("blocked", self.tasks.blocked_count().into()),
+            ("teardown", self.counted_teardown().into()),
+        ])
+    }
+
+    /// What the teardown had to end, and whether it counts.
+    fn teardown_json(&self) -> Json {
+        let teardown = &self.teardown;
+        Json::object([
+            ("counted", teardown.counted.into()),
+            (
+                "stopped",
+                teardown
+                    .stopped
+                    .iter()
+                    .map(info_json)
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
+            (
+                "stopped_processes",
+                teardown
+                    .stopped_processes
+                    .iter()
+                    .map(|p| Json::from(p.as_str()))
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
+            (
+                "cancelled_tasks",
+                teardown
+                    .cancelled_tasks
+                    .iter()
+                    .map(info_json)
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
+            ("cancelled_plain", self.tasks.plain.into()),
+        ])
+    }
+
+    /// How threads started outside Iris were checked.
+    fn check_json(&self) -> Json {
+        match &self.unmanaged_check {
+            UnmanagedCheck::Checked => "checked".into(),
+            UnmanagedCheck::Tracked => "tracked".into(),
+            UnmanagedCheck::Skipped(why) => format!("skipped: {why}").into(),
+        }
+    }
+
+    /// What an async test's runtime could not end.
+    fn tasks_json(&self) -> Json {
+        let runtime_thread = |thread: &OsThread| {
+            let mut v = os_json(thread);
+            v.set(
+                "live_frames",
+                self.tasks
+                    .stacks
+                    .get(&thread.tid)
+                    .map(Vec::as_slice)
+                    .map_or(Json::Null, frames_json),
+            );
+            v
+        };
+        let tasks = &self.tasks;
+        Json::object([
+            (
+                "stragglers",
+                tasks
+                    .stragglers
+                    .iter()
+                    .map(info_json)
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
+            ("plain", tasks.plain.into()),
+            (
+                "blocking",
+                tasks
+                    .blocking
+                    .iter()
+                    .map(runtime_thread)
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
+            (
+                "held_workers",
+                tasks
+                    .held_workers
+                    .iter()
+                    .map(runtime_thread)
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
+            ("blocked", self.blocked_json().into()),
+        ])
+    }
+}
+
+/// A managed thread or task.
+fn info_json(i: &ThreadInfo) -> Json {
+    Json::object([
+        ("name", i.name().into()),
+        ("container", i.container().into()),
+        ("spawned_at", i.spawned_at().to_string().into()),
+        ("alive_ms", (i.alive_for().as_millis() as u64).into()),
+        ("stop_callback", i.is_stop_callback().into()),
+    ])
+}
+
+/// An OS thread as the OS describes it.
+fn os_json(o: &OsThread) -> Json {
+    Json::object([
+        ("tid", o.tid.into()),
+        ("name", o.name.as_str().into()),
+        ("state", o.state.to_string().into()),
+        ("blocked_in", o.blocked_in.clone().into()),
+    ])
+}
+
+fn frame_json(f: &Frame) -> Json {
+    Json::object([
+        ("function", f.function.as_str().into()),
+        ("file", f.short_file().map(str::to_string).into()),
+        ("line", f.line.into()),
+    ])
+}
+
+fn frames_json(list: &[Frame]) -> Json {
+    Json::from(list.iter().map(frame_json).collect::<Vec<_>>())
+}
+
+/// Where and by whom a thread was created.
+fn origin_json(o: &ThreadOrigin) -> Json {
+    Json::object([
+        (
+            "created_at",
+            o.created_at.as_ref().map_or(Json::Null, frame_json),
+        ),
+        ("creator", o.creator.as_str().into()),
+        ("creator_tid", o.creator_tid.into()),
+        ("alive_ms", o.age.map(|a| a.as_millis() as u64).into()),
+    ])
+}
+
+fn plain_panic_json(p: &PlainPanic) -> Json {
+    Json::object([
+        ("thread", p.thread.as_str().into()),
+        ("tid", p.tid.into()),
+        ("message", p.message.as_str().into()),
+        ("location", p.location.clone().into()),
+        ("origin", p.origin.as_ref().map_or(Json::Null, origin_json)),
+    ])
+}
+
+fn process_json(p: &crate::leaks::report::LeakedProcess) -> Json {
+    Json::object([
+        ("pid", p.pid.into()),
+        ("command_line", p.command_line.as_str().into()),
+        ("state", p.state.map(|c| c.to_string()).into()),
+        ("name", p.name.clone().into()),
+        ("container", p.container.clone().into()),
+    ])
 }
 
 impl LeakReport {
@@ -390,29 +434,24 @@ impl LeakReport {
 
     /// The workers a task held inside one poll while they slept, for the JSON line.
     #[cfg(feature = "tokio")]
-    fn blocked_json(
-        &self,
-        os: &dyn Fn(&OsThread) -> Json,
-        frames: &dyn Fn(&Vec<Frame>) -> Json,
-    ) -> Vec<Json> {
+    fn blocked_json(&self) -> Vec<Json> {
         self.tasks
             .blocked
             .iter()
             .map(|b| {
-                let mut v = os(&b.os);
+                let mut v = os_json(&b.os);
                 v.set("held_ms", (b.held_for.as_millis() as u64).into());
-                v.set("live_frames", b.stack.as_ref().map_or(Json::Null, frames));
+                v.set(
+                    "live_frames",
+                    b.stack.as_deref().map_or(Json::Null, frames_json),
+                );
                 v
             })
             .collect()
     }
 
     #[cfg(not(feature = "tokio"))]
-    fn blocked_json(
-        &self,
-        _os: &dyn Fn(&OsThread) -> Json,
-        _frames: &dyn Fn(&Vec<Frame>) -> Json,
-    ) -> Vec<Json> {
+    fn blocked_json(&self) -> Vec<Json> {
         Vec::new()
     }
 
