@@ -120,6 +120,27 @@ pub(super) fn count_prefix(n: usize) -> String {
 
 impl fmt::Display for LeakReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_headline(f)?;
+        self.write_stragglers(f)?;
+        self.write_unmanaged(f)?;
+        for task in &self.tasks.stragglers {
+            write!(f, "\n  {task}")?;
+        }
+        if self.teardown.counted {
+            self.write_teardown(f)?;
+        }
+        #[cfg(feature = "tokio")]
+        for blocked in &self.tasks.blocked {
+            write!(f, "\n  {}", describe_blocked(blocked))?;
+        }
+        self.write_stuck_runtime(f)?;
+        self.write_rest(f, self.leaked_tasks())
+    }
+}
+
+impl LeakReport {
+    /// The first line: what the test leaked, blocked or left to its teardown.
+    fn write_headline(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let tasks = self.leaked_tasks();
         let mut leaked = Vec::new();
         if self.leaked() > 0 {
@@ -155,7 +176,11 @@ impl fmt::Display for LeakReport {
                 self.panics.len() + self.plain_panics.len() + self.tasks.panic_count()
             )?;
         }
+        Ok(())
+    }
 
+    /// Managed threads that did not stop, grouped.
+    fn write_stragglers(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Grouped only by what is really equal (container, spawn site, where they
         // are blocked); names are listed as they are, never rewritten.
         let stragglers = group(&self.stragglers, |s| {
@@ -198,7 +223,11 @@ impl fmt::Display for LeakReport {
                 write_stack(f, frames)?;
             }
         }
+        Ok(())
+    }
 
+    /// Threads started outside Iris that outlived the test, grouped.
+    fn write_unmanaged(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let unmanaged = group(&self.unmanaged, |u| {
             (
                 u.os.name.clone(),
@@ -245,19 +274,7 @@ impl fmt::Display for LeakReport {
                 write_stack(f, frames)?;
             }
         }
-
-        for task in &self.tasks.stragglers {
-            write!(f, "\n  {task}")?;
-        }
-        if self.teardown.counted {
-            self.write_teardown(f)?;
-        }
-        #[cfg(feature = "tokio")]
-        for blocked in &self.tasks.blocked {
-            write!(f, "\n  {}", describe_blocked(blocked))?;
-        }
-        self.write_stuck_runtime(f)?;
-        self.write_rest(f, tasks)
+        Ok(())
     }
 }
 
