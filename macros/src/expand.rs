@@ -87,21 +87,79 @@ fn body_for_the_check(moved: &[Attribute], ret: &TokenStream2, block: &syn::Bloc
 pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     let has_options = !attr.is_empty();
     let options = options::parse(attr)?;
-    let mut function: ItemFn = match parse2::<Item>(item.clone()) {
-        Ok(Item::Fn(function)) => function,
-        Ok(other) => {
-            return Err(syn::Error::new(
-                other.span(),
-                "#[iris_test] can only be applied to a function",
-            ))
-        }
-        Err(_) => {
-            return Err(syn::Error::new(
-                Span::call_site(),
-                "#[iris_test] can only be applied to a function",
-            ))
-        }
+    let mut function = parse_function(item)?;
+    if !settle_test_attributes(&mut function, has_options)? {
+        return Ok(function.to_token_stream());
+    }
+    check_options_fit(&function, &options)?;
+    // An async fn with parameters and no test attribute is the function rstest calls
+    // from each generated case (`#[rstest]` written above us): the cases carry this
+    // attribute too and are wrapped themselves, so this one stays as it is.
+    let is_async = function.sig.asyncness.is_some();
+    if is_async && !function.sig.inputs.is_empty() && !function.attrs.iter().any(is_test_attribute)
+    {
+        return Ok(function.to_token_stream());
+    }
+    let ItemFn {
+        attrs,
+        vis,
+        mut sig,
+        block,
+    } = function;
+    // syn keeps the body's inner attributes (`#![allow(dead_code)]` as its first
+    // line) with the outer ones; written before the function they would not compile.
+    // They open the generated body instead, which holds the original one, so a lint
+    // level still covers all of it.
+    let (inner, attrs): (Vec<Attribute>, Vec<Attribute>) = attrs
+        .into_iter()
+        .partition(|a| matches!(a.style, AttrStyle::Inner(_)));
+    let test_attr = if !attrs.iter().any(is_test_attribute) && sig.inputs.is_empty() {
+        std_test_attribute().to_token_stream()
+    } else {
+        quote!()
     };
+    let builder = builder_tokens(&options, &sig, &attrs, &block);
+    let (attrs, call) = if is_async {
+        sig.asyncness = None;
+        (attrs, async_call(&options, builder, &block))
+    } else {
+        let ret = match &sig.output {
+            ReturnType::Default => quote!(()),
+            ReturnType::Type(_, ty) => quote!(#ty),
+        };
+        let (moved, attrs): (Vec<Attribute>, Vec<Attribute>) =
+            attrs.into_iter().partition(runs_on_its_own_thread);
+        let body = body_for_the_check(&moved, &ret, &block);
+        (attrs, sync_call(&options, builder, &ret, &body, &block))
+    };
+    Ok(quote! {
+        #test_attr
+        #(#attrs)*
+        #vis #sig {
+            #(#inner)*
+            #call
+        }
+    })
+}
+
+/// The item, if it is a function.
+fn parse_function(item: TokenStream2) -> syn::Result<ItemFn> {
+    match parse2::<Item>(item) {
+        Ok(Item::Fn(function)) => Ok(function),
+        Ok(other) => Err(syn::Error::new(
+            other.span(),
+            "#[iris_test] can only be applied to a function",
+        )),
+        Err(_) => Err(syn::Error::new(
+            Span::call_site(),
+            "#[iris_test] can only be applied to a function",
+        )),
+    }
+}
+
+/// Makes the function's test attributes what one Iris wrap needs; `false` when
+/// another Iris attribute on it wraps it instead (leave it as it is).
+fn settle_test_attributes(function: &mut ItemFn, has_options: bool) -> syn::Result<bool> {
     // A bare `#[test]` left on the function becomes the standard one by its full
     // path: re-read in a file that imports `iris::test`, it would wrap the test again.
     for attr in &mut function.attrs {
@@ -116,7 +174,7 @@ pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<Toke
         let below = &function.attrs[position];
         let below_has_options = !matches!(below.meta, syn::Meta::Path(_));
         if !has_options {
-            return Ok(function.to_token_stream());
+            return Ok(false);
         }
         if below_has_options {
             return Err(syn::Error::new(
@@ -127,7 +185,11 @@ pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<Toke
         }
         function.attrs.remove(position);
     }
-    let is_async = function.sig.asyncness.is_some();
+    Ok(true)
+}
+
+/// Options and attributes that do not fit the function: an error at the token.
+fn check_options_fit(function: &ItemFn, options: &options::Written) -> syn::Result<()> {
     if let Some(asyncness) = &function.sig.asyncness {
         if !cfg!(feature = "tokio") {
             return Err(syn::Error::new(
@@ -173,28 +235,23 @@ pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<Toke
             ));
         }
     }
+    Ok(())
+}
 
-    // An async fn with parameters and no test attribute is the function rstest calls
-    // from each generated case (`#[rstest]` written above us): the cases carry this
-    // attribute too and are wrapped themselves, so this one stays as it is.
-    if is_async && !function.sig.inputs.is_empty() && !function.attrs.iter().any(is_test_attribute)
-    {
-        return Ok(function.to_token_stream());
-    }
-    let ItemFn {
-        attrs,
-        vis,
-        mut sig,
-        block,
-    } = function;
-    // syn keeps the body's inner attributes (`#![allow(dead_code)]` as its first
-    // line) with the outer ones; written before the function they would not compile.
-    // They open the generated body instead, which holds the original one, so a lint
-    // level still covers all of it.
-    let (inner, attrs): (Vec<Attribute>, Vec<Attribute>) = attrs
-        .into_iter()
-        .partition(|a| matches!(a.style, AttrStyle::Inner(_)));
-    let add_test = !attrs.iter().any(is_test_attribute) && sig.inputs.is_empty();
+/// `::iris::TestOptions::new(..)` with a builder call per option.
+fn builder_tokens(
+    options: &options::Written,
+    sig: &syn::Signature,
+    attrs: &[Attribute],
+    block: &syn::Block,
+) -> TokenStream2 {
+    let ident = &sig.ident;
+    let calls = options.builder_calls();
+    let mut builder = quote!(::iris::TestOptions::new(concat!(
+        module_path!(),
+        "::",
+        stringify!(#ident)
+    )) #calls);
     // `#[traced_test]` installs its own (global) subscriber and reads the logs back:
     // Iris must not install its fallback one in front of it. Written below us it is
     // an attribute we see; written above us it has already put its set-up into the
@@ -205,75 +262,56 @@ pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<Toke
             .last()
             .is_some_and(|s| s.ident == "traced_test")
     }) || block.to_token_stream().to_string().contains("tracing_test");
-    let test_attr = if add_test {
-        std_test_attribute().to_token_stream()
-    } else {
-        quote!()
-    };
-    let ident = &sig.ident;
-    let ret = match &sig.output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) => quote!(#ty),
-    };
-    let mut builder = quote!(::iris::TestOptions::new(concat!(
-        module_path!(),
-        "::",
-        stringify!(#ident)
-    )));
-    let calls = options.builder_calls();
-    builder = quote!(#builder #calls);
     if traced {
         builder = quote!(#builder.capture_logs(false));
     }
-    if is_async {
-        if options.is_word("flavor", "multi_thread") {
-            builder = quote!(#builder.flavor(::iris::Flavor::MultiThread));
-        }
-        if options.is_word("flavor", "local") {
-            builder = quote!(#builder.flavor(::iris::Flavor::Local));
-        }
-        if let Some((Value::Flag(true), span)) = options.get("start_paused") {
-            // A compile error naming the feature when tokio's test-util is missing.
-            let check = quote_spanned!(span=> ::iris::__require_tokio_test_util!(););
-            builder = quote!({ #check #builder.start_paused(true) });
-        }
-        sig.asyncness = None;
-        // With a timeout the body runs on a thread of its own (so a body that blocks
-        // its thread still fails on time): its future is made there.
-        let call = match options.get("timeout") {
-            Some((Value::Duration(d), _)) => {
-                let d = duration_tokens(*d);
-                quote_spanned!(block.span()=> ::iris::run_async_test_with_timeout(#builder, #d, move || async move #block))
-            }
-            _ => {
-                quote_spanned!(block.span()=> ::iris::run_async_test(#builder, async move #block))
-            }
-        };
-        return Ok(quote! {
-            #test_attr
-            #(#attrs)*
-            #vis #sig {
-                #(#inner)*
-                #call
-            }
-        });
+    if sig.asyncness.is_none() {
+        return builder;
     }
-    let (moved, attrs): (Vec<Attribute>, Vec<Attribute>) =
-        attrs.into_iter().partition(runs_on_its_own_thread);
-    let body = body_for_the_check(&moved, &ret, &block);
-    let call = match options.get("timeout") {
+    if options.is_word("flavor", "multi_thread") {
+        builder = quote!(#builder.flavor(::iris::Flavor::MultiThread));
+    }
+    if options.is_word("flavor", "local") {
+        builder = quote!(#builder.flavor(::iris::Flavor::Local));
+    }
+    if let Some((Value::Flag(true), span)) = options.get("start_paused") {
+        // A compile error naming the feature when tokio's test-util is missing.
+        let check = quote_spanned!(span=> ::iris::__require_tokio_test_util!(););
+        builder = quote!({ #check #builder.start_paused(true) });
+    }
+    builder
+}
+
+/// The call that runs an async body on the test's runtime. With a timeout the body
+/// runs on a thread of its own (so a body that blocks its thread still fails on
+/// time): its future is made there.
+fn async_call(
+    options: &options::Written,
+    builder: TokenStream2,
+    block: &syn::Block,
+) -> TokenStream2 {
+    match options.get("timeout") {
+        Some((Value::Duration(d), _)) => {
+            let d = duration_tokens(*d);
+            quote_spanned!(block.span()=> ::iris::run_async_test_with_timeout(#builder, #d, move || async move #block))
+        }
+        _ => quote_spanned!(block.span()=> ::iris::run_async_test(#builder, async move #block)),
+    }
+}
+
+/// The call that runs a sync body inside Iris's check.
+fn sync_call(
+    options: &options::Written,
+    builder: TokenStream2,
+    ret: &TokenStream2,
+    body: &TokenStream2,
+    block: &syn::Block,
+) -> TokenStream2 {
+    match options.get("timeout") {
         Some((Value::Duration(d), _)) => {
             let d = duration_tokens(*d);
             quote_spanned!(block.span()=> ::iris::run_test_with_timeout(#builder, #d, move || -> #ret #body))
         }
         _ => quote_spanned!(block.span()=> ::iris::run_test(#builder, move || -> #ret #body)),
-    };
-    Ok(quote! {
-        #test_attr
-        #(#attrs)*
-        #vis #sig {
-            #(#inner)*
-            #call
-        }
-    })
+    }
 }
