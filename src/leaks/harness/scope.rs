@@ -25,7 +25,8 @@ use crate::leaks::output;
 #[cfg(feature = "tokio")]
 use crate::leaks::report::BlockedWorker;
 use crate::leaks::report::{
-    LeakReport, ProcessFate, Straggler, TaskFindings, Teardown, UnmanagedCheck, Warned,
+    LeakReport, LeakedProcess, ProcessFate, Straggler, TaskFindings, Teardown, UnmanagedCheck,
+    UnmanagedThread, Warned,
 };
 use crate::leaks::watchers::hang_doctor;
 use crate::leaks::watchers::helper;
@@ -36,7 +37,7 @@ use crate::sync::stop_token::StopToken;
 use crate::threads::managed_thread::current_os_tid;
 use crate::threads::registry::{thread_registry_scope, RegistryScope, ThreadRegistry};
 use crate::threads::report::ThreadInfo;
-use crate::tracking::{self, attribution::Attribution};
+use crate::tracking::{self, attribution::Attribution, PlainPanic};
 
 /// The guard of one test: a fresh registry scope plus a snapshot of the process's
 /// threads, checked when the test ends.
@@ -118,6 +119,40 @@ pub(in crate::leaks) struct RuntimeEnd {
     pub(in crate::leaks) panics: Vec<crate::tasks::task_panics::TaskPanic>,
     /// The runtime's threads.
     pub(in crate::leaks) tids: Vec<u32>,
+}
+
+/// What the registry's close left: managed threads and tasks that did not stop,
+/// Iris's helpers for the test's processes, background panics, processes still
+/// running at the deadline, and what the teardown ended.
+struct Closed {
+    stragglers: Vec<ThreadInfo>,
+    task_stragglers: Vec<ThreadInfo>,
+    helpers: Vec<ThreadInfo>,
+    panics: Vec<crate::threads::report::ThreadPanic>,
+    processes: Vec<LeakedProcess>,
+    teardown: Teardown,
+}
+
+/// Stragglers with their OS state and live stacks.
+fn sampled(stragglers: Vec<ThreadInfo>) -> Vec<Straggler> {
+    let sampled = OsThread::sample(
+        &stragglers
+            .iter()
+            .filter_map(|i| i.os_tid())
+            .collect::<Vec<_>>(),
+    );
+    stragglers
+        .into_iter()
+        .map(|info| Straggler {
+            os: info
+                .os_tid()
+                .and_then(|tid| sampled.iter().find(|o| o.tid == tid).cloned()),
+            stack: info
+                .os_tid()
+                .and_then(|tid| tracking::live_stack(tid, LIVE_STACK_PATIENCE)),
+            info,
+        })
+        .collect()
 }
 
 impl TestScope {
@@ -375,6 +410,56 @@ impl TestScope {
         if let Some(watchdog) = self.watchdog.take() {
             watchdog.stop();
         }
+        let Closed {
+            stragglers,
+            task_stragglers,
+            helpers,
+            panics,
+            mut processes,
+            teardown,
+        } = self.close_registry();
+        let mut tasks = std::mem::take(&mut self.tasks);
+        if self.stopped_at.is_none() {
+            tasks.stragglers = task_stragglers;
+        } // else: an async test recorded them before its runtime dropped them
+        let stragglers = sampled(stragglers);
+        // Every thread of the test's registry that is still running is accounted for
+        // here (as a straggler or inside its process's line), never again as an
+        // unmanaged thread.
+        let mut reported_tids: HashSet<u32> = stragglers
+            .iter()
+            .map(|s| &s.info)
+            .chain(&helpers)
+            .filter_map(ThreadInfo::os_tid)
+            .collect();
+        reported_tids.extend(self.runtime_tids.iter().copied());
+        let tracked_scope = self.attribution.as_ref().map_or(0, Attribution::scope);
+        let (unmanaged, unmanaged_check) =
+            self.outsiders(tracked_scope, &reported_tids, &mut processes, &mut tasks);
+        let plain_panics = self.uncollected_panics(tracked_scope);
+        tracking::forget(tracked_scope);
+        // The thread that ran the test works for nobody again.
+        self.attribution = None;
+        LeakReport {
+            test: self.options.name().to_string(),
+            test_function: self.options.given_name.clone(),
+            stragglers,
+            unmanaged,
+            processes,
+            panics,
+            unmanaged_check,
+            tasks,
+            plain_panics,
+            timed_out: None,
+            processes_fate: None,
+            warned: Warned::default(),
+            teardown,
+        }
+    }
+
+    /// Closes the test's registry (stopping it within `stop_timeout`, unless an async
+    /// test's harness stopped it already) and sorts what did not stop.
+    fn close_registry(&mut self) -> Closed {
         let Some(scope) = self.scope.take() else {
             unreachable!("a scope is concluded once");
         };
@@ -395,8 +480,8 @@ impl TestScope {
         };
         // What still runs at the deadline, taken at once: the supervisor of a process
         // that ignored SIGTERM goes on to SIGKILL it, so a look taken after the stacks
-        // below were sampled could find the process gone and its helper threads
-        // (reaper, output readers, supervisor) still ending.
+        // were sampled could find the process gone and its helper threads (reaper,
+        // output readers, supervisor) still ending.
         // The deadline itself, not when this thread got to look: on a loaded
         // machine the close may return well after it, and a process its supervisor
         // killed in between still outlived the stop.
@@ -406,7 +491,7 @@ impl TestScope {
                 .checked_add(stop_timeout)
                 .map_or(now, |deadline| deadline.min(now))
         });
-        let mut processes = held.left_at(stopped_at);
+        let processes = held.left_at(stopped_at);
         // Those helpers are Iris's, never the test's leak: a process that will not
         // die is its own line, and one that died at the deadline leaves nothing.
         let process_containers = held.containers();
@@ -424,90 +509,57 @@ impl TestScope {
             .into_iter()
             .filter(|info| !self.options.ignores(info.name()))
             .partition(|info| info.is_task());
-        let mut tasks = std::mem::take(&mut self.tasks);
-        if self.stopped_at.is_none() {
-            tasks.stragglers = task_stragglers;
-        } // else: an async test recorded them before its runtime dropped them
-        let sampled = OsThread::sample(
-            &stragglers
-                .iter()
-                .filter_map(|i| i.os_tid())
-                .collect::<Vec<_>>(),
-        );
-        let stragglers: Vec<Straggler> = stragglers
-            .into_iter()
-            .map(|info| Straggler {
-                os: info
-                    .os_tid()
-                    .and_then(|tid| sampled.iter().find(|o| o.tid == tid).cloned()),
-                stack: info
-                    .os_tid()
-                    .and_then(|tid| tracking::live_stack(tid, LIVE_STACK_PATIENCE)),
-                info,
-            })
-            .collect();
-        // Every thread of the test's registry that is still running is accounted for
-        // here (as a straggler or inside its process's line), never again as an
-        // unmanaged thread.
-        let mut reported_tids: HashSet<u32> = stragglers
-            .iter()
-            .map(|s| &s.info)
-            .chain(&helpers)
-            .filter_map(ThreadInfo::os_tid)
-            .collect();
-        reported_tids.extend(self.runtime_tids.iter().copied());
-        let tracked_scope = self.attribution.as_ref().map_or(0, Attribution::scope);
-        let (unmanaged, unmanaged_check) = match &self.check {
-            ThreadCheck::Off(why) => (Vec::new(), UnmanagedCheck::Skipped(why.clone())),
-            check => {
-                let method = match check {
-                    ThreadCheck::Tracked => UnmanagedCheck::Tracked,
-                    _ => UnmanagedCheck::Checked,
-                };
-                let reported_pids: HashSet<u32> = processes.iter().map(|p| p.pid).collect();
-                let survey = Survey {
-                    options: &self.options,
-                    grace: self
-                        .grace
-                        .unwrap_or_else(|| Deadline::after(self.options.linger)),
-                    check: &self.check,
-                    tracked_scope,
-                    body_tid: self.body_tid,
-                    own_tid: self.own_tid,
-                };
-                let (threads, children) = lingering(&survey, &reported_tids, &reported_pids);
-                processes.extend(children);
-                let (threads, not_counted) = without_running_runtime_threads(threads);
-                tasks.runtime_threads_not_counted = not_counted;
-                (threads, method)
-            }
-        };
-        let plain_panics = if matches!(self.check, ThreadCheck::Off(_)) {
-            Vec::new()
-        } else {
-            tracking::uncollected_panics(tracked_scope)
-                .into_iter()
-                .filter(|p| Some(p.tid) != self.body_tid)
-                .collect()
-        };
-        tracking::forget(tracked_scope);
-        // The thread that ran the test works for nobody again.
-        self.attribution = None;
-        LeakReport {
-            test: self.options.name().to_string(),
-            test_function: self.options.given_name.clone(),
+        Closed {
             stragglers,
-            unmanaged,
-            processes,
+            task_stragglers,
+            helpers,
             panics,
-            unmanaged_check,
-            tasks,
-            plain_panics,
-            timed_out: None,
-            processes_fate: None,
-            warned: Warned::default(),
+            processes,
             teardown,
         }
+    }
+
+    /// Threads started outside Iris (and, when the test owns the process, child
+    /// processes) still alive after the grace period, and how they were checked.
+    fn outsiders(
+        &self,
+        tracked_scope: u64,
+        reported_tids: &HashSet<u32>,
+        processes: &mut Vec<LeakedProcess>,
+        tasks: &mut TaskFindings,
+    ) -> (Vec<UnmanagedThread>, UnmanagedCheck) {
+        let method = match &self.check {
+            ThreadCheck::Off(why) => return (Vec::new(), UnmanagedCheck::Skipped(why.clone())),
+            ThreadCheck::Tracked => UnmanagedCheck::Tracked,
+            ThreadCheck::Diff(_) => UnmanagedCheck::Checked,
+        };
+        let reported_pids: HashSet<u32> = processes.iter().map(|p| p.pid).collect();
+        let survey = Survey {
+            options: &self.options,
+            grace: self
+                .grace
+                .unwrap_or_else(|| Deadline::after(self.options.linger)),
+            check: &self.check,
+            tracked_scope,
+            body_tid: self.body_tid,
+            own_tid: self.own_tid,
+        };
+        let (threads, children) = lingering(&survey, reported_tids, &reported_pids);
+        processes.extend(children);
+        let (threads, not_counted) = without_running_runtime_threads(threads);
+        tasks.runtime_threads_not_counted = not_counted;
+        (threads, method)
+    }
+
+    /// Panics of plain threads working for the test that nobody joined.
+    fn uncollected_panics(&self, tracked_scope: u64) -> Vec<PlainPanic> {
+        if matches!(self.check, ThreadCheck::Off(_)) {
+            return Vec::new();
+        }
+        tracking::uncollected_panics(tracked_scope)
+            .into_iter()
+            .filter(|p| Some(p.tid) != self.body_tid)
+            .collect()
     }
 
     // What an async test's harness (run_async.rs) hands the scope as its runtime
