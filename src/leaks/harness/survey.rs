@@ -314,79 +314,110 @@ pub(in crate::leaks) fn lingering(
     reported_tids: &HashSet<u32>,
     reported_pids: &HashSet<u32>,
 ) -> (Vec<UnmanagedThread>, Vec<LeakedProcess>) {
-    let tracked_scope = survey.tracked_scope;
     // A test that started no thread and no process (most tests) has nothing to
     // wait for or describe: one look at the tracker says so.
-    if matches!(survey.check, ThreadCheck::Tracked) && tracking::scope_is_empty(tracked_scope) {
+    if matches!(survey.check, ThreadCheck::Tracked)
+        && tracking::scope_is_empty(survey.tracked_scope)
+    {
         return (Vec::new(), Vec::new());
     }
-    // Cheap checks only while waiting: the name, and the creating functions as the
-    // symbol table knows them. Debug info (which also knows inlined functions)
-    // costs half a second to load, so it is read only for threads still alive
-    // when the wait is over, not for every thread that is about to end (a pool
-    // the test built and dropped).
-    let globs = survey.options.all_ignore_globs();
-    let defaults = survey.options.default_ignores_value();
-    // Where the tracker does not know a thread, nothing says where it was made:
-    // well-known pools are told by their threads' names instead.
-    let ignored = |tid: u32| {
-        os_threads::thread_name(tid).is_some_and(|n| {
-            survey.options.ignores_os_name(&n)
-                || (defaults
-                    && !tracking::knows(tid)
-                    && tracking::PROCESS_SCOPED_THREAD_NAMES
-                        .iter()
-                        .any(|glob| os_name_matches(glob, &n)))
-        }) || (!globs.is_empty() && tracking::created_through(tid, &globs))
-            || (defaults && tracking::process_scoped(tid))
-    };
-    // (threads, children, threads created but not yet running)
-    let newcomers = || {
-        let (newborn, children, starting) = match &survey.check {
-            ThreadCheck::Diff(before) => {
-                let newborn = threads_born_since(&before.tids, &HashSet::new());
-                // Stragglers' children count too, so look at every newborn thread.
-                let children = children_born_since(&before.children, reported_pids, &newborn);
-                (newborn, children, 0)
-            }
-            ThreadCheck::Tracked => {
-                let (threads, starting) = tracked_threads(tracked_scope);
-                (
-                    threads,
-                    tracked_children(tracked_scope, reported_pids),
-                    starting,
-                )
-            }
-            ThreadCheck::Off(_) => (Vec::new(), Vec::new(), 0),
-        };
-        let threads: Vec<u32> = newborn
-            .into_iter()
-            .filter(|t| !reported_tids.contains(t) && Some(*t) != survey.body_tid)
-            .filter(|t| !ignored(*t))
-            .collect();
-        (threads, children, starting)
-    };
-    let deadline = survey.grace;
+    let look = || newcomers(survey, reported_tids, reported_pids);
     let backoff = Backoff::new(Duration::from_micros(50), Duration::from_millis(10));
-    let mut left = newcomers();
-    let waiting = |(threads, children, starting): &(Vec<u32>, Vec<LeakedProcess>, usize)| {
-        !threads.is_empty() || *starting > 0 || !children.is_empty()
-    };
-    while waiting(&left) && !deadline.is_expired() {
-        deadline.sleep_at_most(backoff.next_pause());
-        left = newcomers();
+    let mut left = look();
+    while left.waiting() && !survey.grace.is_expired() {
+        survey.grace.sleep_at_most(backoff.next_pause());
+        left = look();
     }
     // A thread created but not running yet has no id to report; it runs within
     // microseconds, so it is waited for past `linger` (boundedly).
     let registered = Deadline::after(STARTING_PATIENCE);
-    while left.2 > 0 && !registered.is_expired() {
+    while left.starting > 0 && !registered.is_expired() {
         registered.sleep_at_most(backoff.next_pause());
-        left = newcomers();
+        left = look();
     }
+    (described(survey, &left.threads), left.children)
+}
+
+/// What the lingering wait still sees.
+struct Left {
+    threads: Vec<u32>,
+    children: Vec<LeakedProcess>,
+    /// Threads created but not running yet.
+    starting: usize,
+}
+
+impl Left {
+    fn waiting(&self) -> bool {
+        !self.threads.is_empty() || self.starting > 0 || !self.children.is_empty()
+    }
+}
+
+/// Threads (and children) born for the test and alive now, less what is reported
+/// already, the body's thread and what the options or the defaults waive.
+fn newcomers(
+    survey: &Survey<'_>,
+    reported_tids: &HashSet<u32>,
+    reported_pids: &HashSet<u32>,
+) -> Left {
+    let (newborn, children, starting) = match &survey.check {
+        ThreadCheck::Diff(before) => {
+            let newborn = threads_born_since(&before.tids, &HashSet::new());
+            // Stragglers' children count too, so look at every newborn thread.
+            let children = children_born_since(&before.children, reported_pids, &newborn);
+            (newborn, children, 0)
+        }
+        ThreadCheck::Tracked => {
+            let (threads, starting) = tracked_threads(survey.tracked_scope);
+            (
+                threads,
+                tracked_children(survey.tracked_scope, reported_pids),
+                starting,
+            )
+        }
+        ThreadCheck::Off(_) => (Vec::new(), Vec::new(), 0),
+    };
+    let threads = newborn
+        .into_iter()
+        .filter(|t| !reported_tids.contains(t) && Some(*t) != survey.body_tid)
+        .filter(|t| !waived_while_waiting(survey, *t))
+        .collect();
+    Left {
+        threads,
+        children,
+        starting,
+    }
+}
+
+/// Cheap checks only while waiting: the name, and the creating functions as the
+/// symbol table knows them. Debug info (which also knows inlined functions) costs
+/// half a second to load, so it is read only for threads still alive when the wait
+/// is over (`described`), not for every thread that is about to end (a pool the
+/// test built and dropped).
+fn waived_while_waiting(survey: &Survey<'_>, tid: u32) -> bool {
+    let globs = survey.options.all_ignore_globs();
+    let defaults = survey.options.default_ignores_value();
+    // Where the tracker does not know a thread, nothing says where it was made:
+    // well-known pools are told by their threads' names instead.
+    os_threads::thread_name(tid).is_some_and(|n| {
+        survey.options.ignores_os_name(&n)
+            || (defaults
+                && !tracking::knows(tid)
+                && tracking::PROCESS_SCOPED_THREAD_NAMES
+                    .iter()
+                    .any(|glob| os_name_matches(glob, &n)))
+    }) || (!globs.is_empty() && tracking::created_through(tid, &globs))
+        || (defaults && tracking::process_scoped(tid))
+}
+
+/// The threads left after the wait, as the report describes them, less those whose
+/// debug information shows a waived creator (inlined, which the symbol table's look
+/// during the wait could not see).
+fn described(survey: &Survey<'_>, tids: &[u32]) -> Vec<UnmanagedThread> {
+    let defaults = survey.options.default_ignores_value();
     // The OS names a thread gets when nobody names it: its creator's (this
     // thread's, or the main thread's when the creator was unnamed itself). Read
     // only when there is something to report.
-    let creator_names: Vec<String> = if left.0.is_empty() {
+    let creator_names: Vec<String> = if tids.is_empty() {
         Vec::new()
     } else {
         [survey.own_tid, Some(std::process::id())]
@@ -395,12 +426,10 @@ pub(in crate::leaks) fn lingering(
             .filter_map(os_threads::thread_name)
             .collect()
     };
-    let threads = OsThread::sample(&left.0)
+    OsThread::sample(tids)
         .into_iter()
         .filter_map(|os| {
             let origin = tracking::origin_of(os.tid);
-            // Debug information knows the functions the optimiser inlined, which the
-            // symbol table's look during the wait could not see.
             let created_by_ignored = origin.as_ref().is_some_and(|o| {
                 o.functions.iter().any(|f| {
                     survey.options.ignores(f)
@@ -426,8 +455,7 @@ pub(in crate::leaks) fn lingering(
                     .as_ref()
                     .is_some_and(|m| survey.options.ignores(m.name()))
         })
-        .collect();
-    (threads, left.1)
+        .collect()
 }
 
 /// Ends what a test left running: each process (not a zombie: it has ended), its
