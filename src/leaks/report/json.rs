@@ -12,9 +12,9 @@
 
 use std::fmt::{self, Write};
 
-use super::model::{LeakReport, UnmanagedCheck};
+use super::model::{LeakReport, Straggler, UnmanagedCheck, UnmanagedThread};
 use crate::os::threads::OsThread;
-use crate::threads::report::ThreadInfo;
+use crate::threads::report::{ThreadInfo, ThreadPanic};
 use crate::tracking::{Frame, PlainPanic, ThreadOrigin};
 
 /// A JSON value, as a report builds it.
@@ -149,7 +149,9 @@ impl<T: Into<Json>> From<Vec<T>> for Json {
 impl LeakReport {
     /// One line of JSON (no trailing newline) with the findings, for machines.
     pub fn to_json_line(&self) -> String {
-        let list = |items: Vec<Json>| Json::from(items);
+        fn list<T>(items: &[T], each: impl Fn(&T) -> Json) -> Json {
+            Json::from(items.iter().map(each).collect::<Vec<_>>())
+        }
         Json::object([
             ("test", self.test.as_str().into()),
             ("leaked", self.findings().into()),
@@ -158,77 +160,18 @@ impl LeakReport {
                 self.timed_out.map(|t| t.as_millis() as u64).into(),
             ),
             ("counts", self.counts_json()),
-            (
-                "stragglers",
-                list(
-                    self.stragglers
-                        .iter()
-                        .map(|s| {
-                            let mut v = info_json(&s.info);
-                            v.set("os", s.os.as_ref().map_or(Json::Null, os_json));
-                            v.set(
-                                "live_frames",
-                                s.stack.as_deref().map_or(Json::Null, frames_json),
-                            );
-                            v
-                        })
-                        .collect(),
-                ),
-            ),
-            (
-                "unmanaged",
-                list(
-                    self.unmanaged
-                        .iter()
-                        .map(|u| {
-                            let mut v = os_json(&u.os);
-                            v.set("managed", u.managed.as_ref().map_or(Json::Null, info_json));
-                            v.set("origin", u.origin.as_ref().map_or(Json::Null, origin_json));
-                            v.set(
-                                "live_frames",
-                                u.stack.as_deref().map_or(Json::Null, frames_json),
-                            );
-                            v
-                        })
-                        .collect(),
-                ),
-            ),
-            (
-                "processes",
-                list(self.processes.iter().map(process_json).collect()),
-            ),
-            (
-                "panics",
-                list(
-                    self.panics
-                        .iter()
-                        .map(|p| {
-                            Json::object([
-                                ("thread", p.thread_name().into()),
-                                ("container", p.container().into()),
-                                ("message", p.message().into()),
-                            ])
-                        })
-                        .collect(),
-                ),
-            ),
-            (
-                "plain_panics",
-                list(self.plain_panics.iter().map(plain_panic_json).collect()),
-            ),
+            ("stragglers", list(&self.stragglers, straggler_json)),
+            ("unmanaged", list(&self.unmanaged, unmanaged_json)),
+            ("processes", list(&self.processes, process_json)),
+            ("panics", list(&self.panics, thread_panic_json)),
+            ("plain_panics", list(&self.plain_panics, plain_panic_json)),
             ("task_panics", self.task_panics_json().into()),
             (
                 "warned",
                 Json::object([
                     (
                         "plain_panics",
-                        list(
-                            self.warned
-                                .plain_panics
-                                .iter()
-                                .map(plain_panic_json)
-                                .collect(),
-                        ),
+                        list(&self.warned.plain_panics, plain_panic_json),
                     ),
                     ("task_panics", self.warned_task_panics_json().into()),
                 ]),
@@ -347,6 +290,38 @@ impl LeakReport {
             ("blocked", self.blocked_json().into()),
         ])
     }
+}
+
+/// A managed thread that did not stop.
+fn straggler_json(s: &Straggler) -> Json {
+    let mut v = info_json(&s.info);
+    v.set("os", s.os.as_ref().map_or(Json::Null, os_json));
+    v.set(
+        "live_frames",
+        s.stack.as_deref().map_or(Json::Null, frames_json),
+    );
+    v
+}
+
+/// A thread started outside Iris that outlived the test.
+fn unmanaged_json(u: &UnmanagedThread) -> Json {
+    let mut v = os_json(&u.os);
+    v.set("managed", u.managed.as_ref().map_or(Json::Null, info_json));
+    v.set("origin", u.origin.as_ref().map_or(Json::Null, origin_json));
+    v.set(
+        "live_frames",
+        u.stack.as_deref().map_or(Json::Null, frames_json),
+    );
+    v
+}
+
+/// A managed thread's panic.
+fn thread_panic_json(p: &ThreadPanic) -> Json {
+    Json::object([
+        ("thread", p.thread_name().into()),
+        ("container", p.container().into()),
+        ("message", p.message().into()),
+    ])
 }
 
 /// A managed thread or task.
