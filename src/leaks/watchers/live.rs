@@ -35,69 +35,26 @@ pub(in crate::leaks) fn describe_live(
     body: Option<u32>,
     kind: BodyKind,
 ) -> String {
-    let stack = |tid: u32| {
-        tracking::live_stack(tid, LIVE_STACK_PATIENCE)
-            .map(|frames| {
-                frames
-                    .iter()
-                    .map(|f| format!("\n      at {f}"))
-                    .collect::<String>()
-            })
-            .unwrap_or_default()
-    };
     let mut text = String::from("where the test is:");
-    let written = kind
-        .written_at
-        .map(|at| format!(", written at {at}"))
-        .unwrap_or_default();
-    match body.and_then(|tid| OsThread::sample(&[tid]).pop()) {
-        // Between polls an async fn is a value, not a stack: its thread waits in the
-        // runtime, and that wait says nothing of which `.await` is pending.
-        Some(os) if kind.is_async => {
-            text.push_str(&format!(
-                "\n  the test body (an async fn{written}): between polls, suspended at an \
-                 `.await` that nothing has woken; no thread's stack holds an async fn while \
-                 it waits, so where is not shown here (what it may wait for is listed \
-                 below). Its thread, in the runtime: {os}"
-            ));
-            text.push_str(&stack(os.tid));
-        }
-        Some(os) => {
-            text.push_str(&format!("\n  the test body{written}: {os}"));
-            text.push_str(&stack(os.tid));
-        }
-        None => text.push_str(&format!(
-            "\n  the test body{written}: (its state cannot be read on this platform)"
-        )),
-    }
+    text.push_str(&body_line(body, kind));
     // (what the entry is, its stack): alike ones are grouped.
     let mut entries: Vec<(String, String)> = Vec::new();
     let managed = registry.alive_threads();
     let mut known: HashSet<u32> = body.into_iter().collect();
-    // Without ages, so that a pool's alike threads read the same.
-    let describe = |info: &crate::threads::report::ThreadInfo| {
-        let kind = if info.is_task() { "task " } else { "" };
-        format!(
-            "{kind}{:?} in `{}`, spawned at {}",
-            info.name(),
-            info.container(),
-            info.spawned_at()
-        )
-    };
     for info in &managed {
-        let mut line = describe(info);
+        let mut line = describe_managed(info);
         let mut where_now = String::new();
         if let Some(tid) = info.os_tid() {
             known.insert(tid);
             if let Some(os) = OsThread::sample(&[tid]).pop() {
                 line.push_str(&format!(" [{}]", os.state_name()));
             }
-            where_now = stack(tid);
+            where_now = stack_lines(tid);
         }
         entries.push((line, where_now));
     }
     for task in registry.alive_tasks() {
-        entries.push((describe(&task), String::new()));
+        entries.push((describe_managed(&task), String::new()));
     }
     let others = match (before, tracked_scope) {
         (Some(before), _) => Some(threads_born_since(before, &known)),
@@ -115,7 +72,7 @@ pub(in crate::leaks) fn describe_live(
             for os in OsThread::sample(&others) {
                 entries.push((
                     format!("unmanaged: \"{}\", {}", os.name, os.state_name()),
-                    stack(os.tid),
+                    stack_lines(os.tid),
                 ));
             }
             None
@@ -134,18 +91,70 @@ pub(in crate::leaks) fn describe_live(
         text.push_str(&where_now);
     }
     if let Some(scope) = tracked_scope {
-        for pid in tracking::children_in(scope) {
-            if let Some((state, _)) = processes::process_stat(pid) {
-                let command = processes::process_cmdline(pid).unwrap_or_default();
-                text.push_str(&format!(
-                    "\n  child process (pid {pid}, state {state}): {command}"
-                ));
-            }
-        }
+        text.push_str(&children_lines(scope));
     }
     text.push_str(unmanaged_note.unwrap_or_default());
     if managed.is_empty() {
         text.push_str("\n  (no managed thread of the test is running)");
+    }
+    text
+}
+
+/// A thread's live stack, a line a frame (nothing when it cannot be read in time).
+fn stack_lines(tid: u32) -> String {
+    tracking::live_stack(tid, LIVE_STACK_PATIENCE)
+        .map(|frames| {
+            frames
+                .iter()
+                .map(|f| format!("\n      at {f}"))
+                .collect::<String>()
+        })
+        .unwrap_or_default()
+}
+
+/// Where the test's body is, and its thread's stack.
+fn body_line(body: Option<u32>, kind: BodyKind) -> String {
+    let written = kind
+        .written_at
+        .map(|at| format!(", written at {at}"))
+        .unwrap_or_default();
+    match body.and_then(|tid| OsThread::sample(&[tid]).pop()) {
+        // Between polls an async fn is a value, not a stack: its thread waits in the
+        // runtime, and that wait says nothing of which `.await` is pending.
+        Some(os) if kind.is_async => format!(
+            "\n  the test body (an async fn{written}): between polls, suspended at an \
+             `.await` that nothing has woken; no thread's stack holds an async fn while \
+             it waits, so where is not shown here (what it may wait for is listed \
+             below). Its thread, in the runtime: {os}{}",
+            stack_lines(os.tid)
+        ),
+        Some(os) => format!("\n  the test body{written}: {os}{}", stack_lines(os.tid)),
+        None => format!("\n  the test body{written}: (its state cannot be read on this platform)"),
+    }
+}
+
+/// A managed thread or task, without its age, so that a pool's alike threads read
+/// the same.
+fn describe_managed(info: &crate::threads::report::ThreadInfo) -> String {
+    let kind = if info.is_task() { "task " } else { "" };
+    format!(
+        "{kind}{:?} in `{}`, spawned at {}",
+        info.name(),
+        info.container(),
+        info.spawned_at()
+    )
+}
+
+/// The test's child processes still running.
+fn children_lines(scope: u64) -> String {
+    let mut text = String::new();
+    for pid in tracking::children_in(scope) {
+        if let Some((state, _)) = processes::process_stat(pid) {
+            let command = processes::process_cmdline(pid).unwrap_or_default();
+            text.push_str(&format!(
+                "\n  child process (pid {pid}, state {state}): {command}"
+            ));
+        }
     }
     text
 }
