@@ -103,29 +103,9 @@ pub(crate) fn build(
     start_paused: bool,
     registry: &ThreadContainer,
 ) -> std::io::Result<TestRuntime> {
-    let mut builder = match flavor {
-        Flavor::CurrentThread | Flavor::Local => tokio::runtime::Builder::new_current_thread(),
-        Flavor::MultiThread => tokio::runtime::Builder::new_multi_thread(),
-    };
-    if start_paused {
-        pause_time(&mut builder);
-    }
-    // Known, so that `build` can wait for every worker to be seen idle once.
-    let worker_count = match flavor {
-        Flavor::MultiThread => worker_threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-            .max(1),
-        Flavor::CurrentThread | Flavor::Local => 0,
-    };
-    if worker_count > 0 {
-        builder.worker_threads(worker_count);
-    }
+    let (mut builder, worker_count) = builder_for(flavor, worker_threads, start_paused);
     let threads: Arc<Mutex<Vec<u32>>> = Arc::default();
-    let (started, stopped) = (threads.clone(), threads.clone());
     let workers: Arc<Workers> = Arc::default();
-    let (parked, unparked) = (workers.clone(), workers.clone());
-    let registry = registry.clone();
-    let dispatch = tracing::dispatcher::get_default(|d| d.clone());
     task_panics::install_hook();
     #[cfg(tokio_unstable)]
     let sites: Arc<
@@ -135,9 +115,72 @@ pub(crate) fn build(
     let panics = Arc::new(Collector::with_sites(sites.clone()));
     #[cfg(not(tokio_unstable))]
     let panics = Arc::new(Collector::default());
+    hook_threads(&mut builder, registry, &threads, &workers, &panics);
+    #[cfg(tokio_unstable)]
+    {
+        let (spawned, ended) = (sites.clone(), sites.clone());
+        builder
+            .on_task_spawn(move |meta| {
+                spawned.lock().insert(meta.id(), meta.spawned_at());
+            })
+            .on_task_terminate(move |meta| {
+                ended.lock().remove(&meta.id());
+            });
+    }
+    let runtime = builder.enable_all().build()?;
+    wait_for_workers(&workers, worker_count);
+    Ok(TestRuntime {
+        runtime,
+        threads,
+        workers,
+        panics,
+        #[cfg(tokio_unstable)]
+        sites,
+    })
+}
+
+/// tokio's builder for the flavor, and how many workers it will start (known, so
+/// that `build` can wait for every worker to be seen idle once).
+fn builder_for(
+    flavor: Flavor,
+    worker_threads: Option<usize>,
+    start_paused: bool,
+) -> (tokio::runtime::Builder, usize) {
+    let mut builder = match flavor {
+        Flavor::CurrentThread | Flavor::Local => tokio::runtime::Builder::new_current_thread(),
+        Flavor::MultiThread => tokio::runtime::Builder::new_multi_thread(),
+    };
+    if start_paused {
+        pause_time(&mut builder);
+    }
+    let worker_count = match flavor {
+        Flavor::MultiThread => worker_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1),
+        Flavor::CurrentThread | Flavor::Local => 0,
+    };
+    if worker_count > 0 {
+        builder.worker_threads(worker_count);
+    }
+    (builder, worker_count)
+}
+
+/// The runtime's threads work for the test: each sees its registry, its log
+/// subscriber and its task-panic collector, and is listed while it lives; workers
+/// say when they park.
+fn hook_threads(
+    builder: &mut tokio::runtime::Builder,
+    registry: &ThreadContainer,
+    threads: &Arc<Mutex<Vec<u32>>>,
+    workers: &Arc<Workers>,
+    panics: &Arc<Collector>,
+) {
+    let (started, stopped) = (threads.clone(), threads.clone());
+    let (parked, unparked) = (workers.clone(), workers.clone());
+    let registry = registry.clone();
+    let dispatch = tracing::dispatcher::get_default(|d| d.clone());
     let serving = panics.clone();
     builder
-        .enable_all()
         .on_thread_start(move || {
             context::inherit(Some(registry.clone()));
             task_panics::serve_for_life(Some(serving.clone()));
@@ -160,37 +203,19 @@ pub(crate) fn build(
             task_panics::serve_for_life(None);
             context::inherit(None);
         });
-    #[cfg(tokio_unstable)]
-    {
-        let (spawned, ended) = (sites.clone(), sites.clone());
-        builder
-            .on_task_spawn(move |meta| {
-                spawned.lock().insert(meta.id(), meta.spawned_at());
-            })
-            .on_task_terminate(move |meta| {
-                ended.lock().remove(&meta.id());
-            });
-    }
-    let runtime = builder.build()?;
-    // Every worker parks once when it starts with nothing to do; from then on its
-    // callbacks say when it works. Waiting for that (bounded) means a worker that
-    // takes the body's first task is already known, not missed. Woken by the last
-    // worker's first park: a sleep in steps overshot it by a step (on a machine where
-    // starting a thread takes 0.1 ms, a third of an empty test's cost).
+}
+
+/// Every worker parks once when it starts with nothing to do; from then on its
+/// callbacks say when it works. Waiting for that (bounded) means a worker that
+/// takes the body's first task is already known, not missed. Woken by the last
+/// worker's first park: a sleep in steps overshot it by a step (on a machine where
+/// starting a thread takes 0.1 ms, a third of an empty test's cost).
+fn wait_for_workers(workers: &Workers, worker_count: usize) {
     let deadline = Deadline::after(WORKERS_START);
     let mut slots = workers.slots.lock();
     while slots.len() < worker_count && !deadline.is_expired() {
         deadline.wait(&workers.arrived, &mut slots);
     }
-    drop(slots);
-    Ok(TestRuntime {
-        runtime,
-        threads,
-        workers,
-        panics,
-        #[cfg(tokio_unstable)]
-        sites,
-    })
 }
 
 /// How long `build` waits for a multi-thread runtime's workers to come up.

@@ -121,6 +121,46 @@ pub(in crate::leaks) struct RuntimeEnd {
     pub(in crate::leaks) tids: Vec<u32>,
 }
 
+/// How threads started outside Iris will be checked for this test, said once per run
+/// when they will not be.
+fn how_outsiders_are_checked(options: &TestOptions) -> ThreadCheck {
+    // Also installs the hook that notes panics of plain threads.
+    let tracking_active = tracking::active();
+    let check = match options.policy() {
+        LeakPolicy::Ignore => ThreadCheck::Off("leak checks are off (leaks = \"ignore\")".into()),
+        _ => match process_ownership(options.owns_process) {
+            Ok(()) => match Snapshot::take() {
+                Some(snapshot) => ThreadCheck::Diff(snapshot),
+                None => ThreadCheck::Off("cannot read /proc/self/task".into()),
+            },
+            // Sharing the process is no obstacle when every thread is tracked.
+            Err(_) if tracking_active => ThreadCheck::Tracked,
+            Err(why) => ThreadCheck::Off(why),
+        },
+    };
+    if let ThreadCheck::Off(why) = &check {
+        tracing::debug!(test = %options.name(), "iris: unmanaged-thread check skipped: {why}");
+        if why == SHARED_PROCESS {
+            // Silence is not success: say once per run that the check did not run.
+            output::note_once(
+                "shared-process",
+                "iris: note: threads and child processes started outside Iris are not checked in this run, \
+                 because its tests share one process; run `cargo nextest run` or \
+                 `cargo test -- --test-threads=1` for the exact check, or turn Iris's \
+                 `thread-tracking` feature back on (a default one, on Linux with glibc)",
+            );
+        } else if why == UNSUPPORTED_PLATFORM {
+            output::note_once(
+                "platform",
+                "iris: note: threads and child processes started outside Iris are not \
+                 checked on this platform (Linux only); managed threads, tasks, their \
+                 stragglers and background panics are (see the README's platform table)",
+            );
+        }
+    }
+    check
+}
+
 /// What the registry's close left: managed threads and tasks that did not stop,
 /// Iris's helpers for the test's processes, background panics, processes still
 /// running at the deadline, and what the teardown ended.
@@ -173,42 +213,7 @@ impl TestScope {
         } else {
             None
         };
-        // Also installs the hook that notes panics of plain threads.
-        let tracking_active = tracking::active();
-        let check = match options.policy() {
-            LeakPolicy::Ignore => {
-                ThreadCheck::Off("leak checks are off (leaks = \"ignore\")".into())
-            }
-            _ => match process_ownership(options.owns_process) {
-                Ok(()) => match Snapshot::take() {
-                    Some(snapshot) => ThreadCheck::Diff(snapshot),
-                    None => ThreadCheck::Off("cannot read /proc/self/task".into()),
-                },
-                // Sharing the process is no obstacle when every thread is tracked.
-                Err(_) if tracking_active => ThreadCheck::Tracked,
-                Err(why) => ThreadCheck::Off(why),
-            },
-        };
-        if let ThreadCheck::Off(why) = &check {
-            tracing::debug!(test = %options.name(), "iris: unmanaged-thread check skipped: {why}");
-            if why == SHARED_PROCESS {
-                // Silence is not success: say once per run that the check did not run.
-                output::note_once(
-                    "shared-process",
-                    "iris: note: threads and child processes started outside Iris are not checked in this run, \
-                     because its tests share one process; run `cargo nextest run` or \
-                     `cargo test -- --test-threads=1` for the exact check, or turn Iris's \
-                     `thread-tracking` feature back on (a default one, on Linux with glibc)",
-                );
-            } else if why == UNSUPPORTED_PLATFORM {
-                output::note_once(
-                    "platform",
-                    "iris: note: threads and child processes started outside Iris are not \
-                     checked on this platform (Linux only); managed threads, tasks, their \
-                     stragglers and background panics are (see the README's platform table)",
-                );
-            }
-        }
+        let check = how_outsiders_are_checked(&options);
         // Charge the threads this test creates to it (read only with tracking on).
         let attribution = Some(Attribution::begin());
         let scope = thread_registry_scope(format!("test:{}", options.name()));
