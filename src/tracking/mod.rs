@@ -111,7 +111,7 @@ pub(crate) use imp::{
 // Blocking detection's (async tests).
 #[cfg(feature = "tokio")]
 #[cfg_attr(not(feature = "harness"), allow(unused_imports))]
-pub(crate) use imp::{catch_frames, caught_inside_task, resolve_live, sample_raw};
+pub(crate) use imp::{catch_frames, caught_inside_task, resolve_raw, sample_raw};
 
 /// For benchmarks: turns the tracking of new threads off (`false`) or back on, so
 /// that one binary can measure both. Not for tests: a thread created while it is off

@@ -162,10 +162,11 @@ pub(crate) fn sample_raw(tid: u32, within: Duration) -> Option<RawStack> {
     hooks::sample_stack(tid, within).map(RawStack)
 }
 
-/// A raw stack as reports show it.
+/// Every frame of a raw stack, innermost first (`summarise_live` makes it what
+/// reports show).
 #[cfg(feature = "tokio")]
-pub(crate) fn resolve_live(raw: &RawStack) -> Option<Vec<Frame>> {
-    super::summarise_live(&frames::interrupted_frames(frames::resolve(&raw.0)))
+pub(crate) fn resolve_raw(raw: &RawStack) -> Option<Vec<Frame>> {
+    Some(frames::interrupted_frames(frames::resolve(&raw.0))).filter(|f| !f.is_empty())
 }
 
 /// Every frame of thread `tid`'s stack now, innermost first.

@@ -70,7 +70,7 @@ pub(crate) fn sample_raw(_tid: u32, _within: Duration) -> Option<RawStack> {
 
 /// No stack can be resolved.
 #[cfg(feature = "tokio")]
-pub(crate) fn resolve_live(_raw: &RawStack) -> Option<Vec<Frame>> {
+pub(crate) fn resolve_raw(_raw: &RawStack) -> Option<Vec<Frame>> {
     None
 }
 

@@ -42,7 +42,7 @@ use crate::leaks::watchers::helper;
 use crate::os::threads::{self as os_threads, OsThread};
 use crate::tasks::runtime::Workers;
 use crate::tasks::task_panics;
-use crate::tracking;
+use crate::tracking::{self, Frame};
 
 /// A finding as the sampler keeps it: the stack is resolved only at the end (the
 /// first resolution loads debug information; the sampler must keep looking).
@@ -218,10 +218,16 @@ impl BlockingWatch {
         let found = std::mem::take(&mut self.watched.looking.lock().found);
         found
             .into_iter()
-            .map(|s| BlockedWorker {
-                os: s.os,
-                held_for: s.held_for,
-                stack: s.raw.as_ref().and_then(tracking::resolve_live),
+            .filter_map(|s| {
+                let frames = s.raw.as_ref().and_then(tracking::resolve_raw);
+                if frames.as_deref().is_some_and(waits_for_a_backtrace) {
+                    return None;
+                }
+                Some(BlockedWorker {
+                    os: s.os,
+                    held_for: s.held_for,
+                    stack: frames.as_deref().and_then(tracking::summarise_live),
+                })
             })
             .collect()
     }
@@ -238,6 +244,20 @@ impl Drop for BlockingWatch {
     fn drop(&mut self) {
         self.leave();
     }
+}
+
+/// Whether a held worker waits for std's backtrace lock: the task captures a
+/// backtrace (`anyhow!` and `Backtrace::capture` do, with `RUST_BACKTRACE` set)
+/// while another thread holds the lock, printing a panic's backtrace (another
+/// test's, under `cargo test`). The task blocked on nothing of its own, and how long
+/// depends on what else runs: no finding (seen on tokio-graceful-shutdown's suite,
+/// 128 ms inside `anyhow::__private::format_err`).
+fn waits_for_a_backtrace(frames: &[Frame]) -> bool {
+    frames.iter().any(|f| {
+        let function = f.function.trim_start_matches('<');
+        function.starts_with("std::backtrace::Backtrace")
+            || function.starts_with("std::sys::backtrace::lock")
+    })
 }
 
 /// One look at every worker that is not parked.
@@ -304,6 +324,38 @@ fn look(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A task that waits for std's backtrace lock (another test prints a panic's
+    /// backtrace) blocked on nothing of its own; one that waits on its own lock did.
+    #[test]
+    fn a_wait_for_the_backtrace_lock_is_no_finding() {
+        let stack = |functions: &[&str]| -> Vec<Frame> {
+            functions
+                .iter()
+                .map(|f| Frame {
+                    function: (*f).into(),
+                    file: None,
+                    line: None,
+                })
+                .collect()
+        };
+        assert!(waits_for_a_backtrace(&stack(&[
+            "std::sys::sync::mutex::futex::Mutex::lock_contended",
+            "std::sys::backtrace::lock",
+            "std::backtrace::Backtrace::create",
+            "anyhow::__private::format_err",
+            "my_crate::handler::{{closure}}",
+        ])));
+        assert!(waits_for_a_backtrace(&stack(&[
+            "<std::backtrace::Backtrace>::capture",
+            "my_crate::handler",
+        ])));
+        assert!(!waits_for_a_backtrace(&stack(&[
+            "std::sys::sync::mutex::futex::Mutex::lock_contended",
+            "std::sync::poison::mutex::Mutex<T>::lock",
+            "my_crate::cache::lock_it",
+        ])));
+    }
 
     fn watch(threshold_ms: u64) -> Arc<Watched> {
         Arc::new(Watched {
