@@ -429,16 +429,11 @@ SUITES = [
         "`#[test_case]` and `#[tokio::test]` in every order",
         {},
     ),
-    (
-        "sled",
-        "0.34.7",
-        "an embedded database whose IO pool is started inside its own hand-written "
-        "`Lazy` (a `static` AtomicPtr + spin flag, no std or once_cell one-time "
-        "initializer): 7 immortal `sled-io-N` threads made by whichever test first "
-        "does IO, plus on-demand workers that retire later; each `Db` joins its "
-        "flusher thread on drop",
-        {},
-    ),
+    # sled 0.34.7 (an IO pool behind its own hand-written `Lazy`) was tried on
+    # 2026-12-07 and left out: its published tests do not build here, plain or not
+    # (its lib denies lints today's compiler raises; its tests demand the `testing`
+    # feature, with which tests/test_tree.rs fails with E0596). Its shape is
+    # tests/tracking's `hand_written_lazy` scenario.
     (
         "spdlog-rs",
         "0.5.2",
@@ -531,17 +526,11 @@ SUITE_ARGS = {
     "spdlog-rs": ["--features", "log,multi-thread,runtime-pattern"],
     "tarpc": ["--features", "full"],
     "stretto": ["--features", "full"],
-    # Its tests refuse to build without it (a compile_error!): runtime checks and
-    # delays that make races show.
-    "sled": ["--features", "testing"],
 }
 
-# Environment a suite needs to build with today's compiler (as plain as with Iris).
-SUITE_ENV = {
-    # Its lib.rs denies lints (`unused_qualifications`...) that newer compilers
-    # raise on its own code; capped to warnings, the code is untouched.
-    "sled": {"RUSTFLAGS": "--cap-lints=warn"},
-}
+# Environment a suite needs to build with today's compiler (as plain as with Iris),
+# by crate name: {"VAR": "value"}.
+SUITE_ENV = {}
 
 # Lines a published package keeps for a dev-dependency its workspace had and the
 # package lost (the tests themselves are untouched): (crate, file, line).
