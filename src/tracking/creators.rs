@@ -4,7 +4,6 @@
 //! function and nothing else.
 
 use super::frames::is_thread_start;
-use super::ThreadOrigin;
 
 /// Iris's functions that run a test's body: generic over it, so an optimised build
 /// may inline the body into them, and a creating stack then shows one of these
@@ -62,20 +61,6 @@ pub(crate) fn inlined_creator(functions: &[String]) -> Option<InlinedCreator> {
     } else {
         None
     }
-}
-
-/// The `ignore_threads` globs a leaked thread's line offers, only where its creating
-/// stack says it is kept for the process (a function of the default lists or their
-/// rules, which are switched off, or the thread would not be reported): the globs
-/// naming that function and nothing else. Never for the test's own function (or a
-/// closure in it): a thread the test's body started is the test's.
-pub(crate) fn keep_glob(origin: &ThreadOrigin, test_function: &str) -> Option<String> {
-    let kept = origin
-        .functions
-        .iter()
-        .find(|f| super::is_process_scoped_creator(f))?;
-    let glob = creator_glob(kept)?;
-    (!glob.starts_with(&format!("{test_function}, "))).then_some(glob)
 }
 
 /// The globs that match `function` as a creating function and nothing else: its path

@@ -38,6 +38,7 @@ pub(crate) mod known;
 mod symbols;
 #[cfg(iris_tracking)]
 mod table;
+pub(crate) mod whose;
 
 // One implementation per build setting (parking_lot_core's `thread_parker` pattern):
 // no function here has two bodies.

@@ -431,10 +431,8 @@ fn described(survey: &Survey<'_>, tids: &[u32]) -> Vec<UnmanagedThread> {
         .filter_map(|os| {
             let origin = tracking::origin_of(os.tid);
             let created_by_ignored = origin.as_ref().is_some_and(|o| {
-                o.functions.iter().any(|f| {
-                    survey.options.ignores(f)
-                        || (defaults && tracking::is_process_scoped_creator(f))
-                })
+                o.functions.iter().any(|f| survey.options.ignores(f))
+                    || (defaults && tracking::whose::kept_creator(o).is_some())
             });
             if created_by_ignored {
                 return None;

@@ -1,7 +1,7 @@
 //! The advice under a report: one hint per kind of finding, leading with the fix.
 
 use super::model::LeakReport;
-use crate::tracking::creators::keep_glob;
+use crate::tracking::whose::kept_for_the_process;
 
 impl LeakReport {
     /// One piece of advice per kind of finding present, in report order.
@@ -104,8 +104,7 @@ const HINTS: &[Hint] = &[
         |r| {
             r.unmanaged.iter().any(|u| {
                 u.origin.as_ref().is_some_and(|o| {
-                    o.known_pool.is_some_and(|(_, glob)| !glob.is_empty())
-                        || o.known_pool.is_none() && keep_glob(o, &r.test_function).is_some()
+                    kept_for_the_process(o, &r.test_function).is_some_and(|k| k.glob().is_some())
                 })
             })
         },

@@ -15,7 +15,8 @@ use std::fmt;
 
 use super::model::*;
 use crate::os::threads::OsThread;
-use crate::tracking::creators::{inlined_creator, keep_glob, InlinedCreator};
+use crate::tracking::creators::{inlined_creator, InlinedCreator};
+use crate::tracking::whose::{kept_for_the_process, Kept};
 use crate::tracking::{Frame, ThreadOrigin};
 
 impl fmt::Display for LeakedProcess {
@@ -468,26 +469,36 @@ pub(super) fn write_origin(
     if let Some(age) = origin.age {
         write!(f, ", {age:.2?} ago")?;
     }
-    match origin.known_pool {
-        Some((what, glob)) if !glob.is_empty() => write!(
+    match (
+        kept_for_the_process(origin, test_function),
+        origin.known_fix,
+    ) {
+        (
+            Some(Kept::Pool {
+                what,
+                glob: Some(glob),
+            }),
+            _,
+        ) => write!(
             f,
             "\n      this looks like {what}: ignore it with `ignore_threads = \"{glob}\"`"
         )?,
-        Some((what, _)) => write!(f, "\n      this looks like {what}")?,
-        None => {
-            if let Some(fix) = origin.known_fix {
-                write!(f, "\n      {fix}")?;
-            } else if let Some(glob) = keep_glob(origin, test_function) {
-                // Only where the stack says "kept for the process" (a function the
-                // default lists or their rules know, switched off here): the glob
-                // names that function and nothing else.
-                write!(
-                    f,
-                    "\n      it was made where a thread kept for the process is made (the \
-                     default lists are off): `ignore_threads = \"{glob}\"` waives it"
-                )?;
-            }
-        }
+        (Some(Kept::Pool { what, glob: None }), _) => write!(f, "\n      this looks like {what}")?,
+        (_, Some(fix)) => write!(f, "\n      {fix}")?,
+        // Only where the stack says "kept for the process" (a function the default
+        // lists or their rules know, switched off here): the glob names that
+        // function and nothing else.
+        (
+            Some(Kept::Creator {
+                glob: Some(glob), ..
+            }),
+            None,
+        ) => write!(
+            f,
+            "\n      it was made where a thread kept for the process is made (the \
+             default lists are off): `ignore_threads = \"{glob}\"` waives it"
+        )?,
+        _ => {}
     }
     Ok(())
 }
