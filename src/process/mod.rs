@@ -12,7 +12,8 @@
 //! - `live.rs`: every live managed process, for leak detection;
 //! - `run.rs`: [`run_process`], a command run to completion with a deadline;
 //!
-//! Imports `sync`, `os` and `threads` (its helper threads are managed threads).
+//! Imports `sync`, `os`, `threads` (its helper threads are managed threads) and
+//! `wait` (waiting, after SIGTERM, for descendants that left the group).
 
 pub(crate) mod capture;
 pub(crate) mod errors;

@@ -11,8 +11,10 @@
 //! - `fast_forward`: the runtime's leftover plain tasks run on in paused time, to see
 //!   whether they end by themselves (feature `tokio-test-util`).
 //!
-//! Imports `sync`, `os` and `threads`: a task is a member of its container's live
-//! set like a thread (role `Task`), so one stop covers both.
+//! Imports `sync`, `os`, `tracking` (where a task's panic was caught), `threads` and
+//! `wait`: a
+//! task is a member of its container's live set like a thread (role `Task`), so one
+//! stop covers both.
 
 #[cfg(all(feature = "harness", feature = "tokio-test-util"))]
 pub(crate) mod fast_forward;

@@ -13,7 +13,8 @@
 //! - [`spawn`], [`registry`], [`executor`], [`server`]: the public ways to start
 //!   threads, all through `launch` and `context`.
 //!
-//! Imports only `sync` and `os`.
+//! Imports `sync`, `os` and `tracking` (a managed thread tells the tracker it is
+//! managed: its panic is its container's).
 
 pub(crate) mod container;
 pub(crate) mod context;

@@ -11,11 +11,21 @@
 //! container's.
 //!
 //! - `attribution.rs`: which test the current thread works for (safe; always built).
-//! - `hooks/`: the interposed `pthread_create`/`pthread_join` and the stack-sampling
-//!   signal handler: most of Iris's `unsafe` code (the rest is in `os/ffi.rs`), with
-//!   its invariants.
+//! - This file is the face: the public types and one API; `tracked.rs` implements it
+//!   where tracking works (`cfg(iris_tracking)`), `untracked.rs` elsewhere.
+//! - `hooks/`: the interposed `pthread_create`/`pthread_join`/`posix_spawn`/`fork`
+//!   (`interposition.rs`), the stack-sampling signal handler (`sampling.rs`), the
+//!   unwinder and exception-table walk (`unwinding.rs`), the C library's `memmem`
+//!   (`search.rs`): most of Iris's `unsafe` code (the rest is in `os/ffi.rs`), each
+//!   file with its invariants.
 //! - `table.rs`: the records of live threads and of panics nobody collected.
-//! - `frames.rs`: raw addresses to frames, creation sites, live stacks.
+//! - `frames.rs`: raw addresses to frames, creation sites, live stacks, read from
+//!   debug information (`debug_info.rs`); `symbols.rs`: creating functions matched
+//!   against the executable's symbol table.
+//! - `known.rs`: what Iris knows of other crates' threads, and the rules that
+//!   recognise threads kept for the process; `whose.rs`: the one answer to whether a
+//!   thread that outlived its test is the process's, and why; `creators.rs`: who made
+//!   a thread an optimised build inlined, and the globs that name a creating function.
 //!
 //! Without the feature (or off Linux) nothing here touches a thread: [`active`] is
 //! false and every query answers "nothing known". With the feature on, a binary's
