@@ -1497,6 +1497,10 @@ def write_report():
         for result, row in ((r, row) for r in results for row in r["rows"]):
             (pp, pf), (ip, iff) = row["plain_verdicts"], row["iris_verdicts"]
             met = "yes" if row["ratio"] <= 1.05 else "**no**"
+            if pp + pf == 0 and ip + iff == 0:
+                # The runner ran nothing (nextest cannot list a `harness = false`
+                # target): the times are of no test, and no ratio is claimed.
+                met = "no test ran"
             env = " ".join(f"`{k}={v}`" for k, v in result.get("env", {}).items())
             label = OLD_LABELS.get(row.get("variant", "iris"), row.get("variant", "iris"))
             variant = label + (f" with {env}" if env else "")
