@@ -190,6 +190,10 @@ mod default_lists {
             "flexi_logger::threads::start_flusher_thread",
             "flexi_logger::writers::file_log_writer::state::list_and_cleanup::start_cleanup_thread",
             "<flexi_logger::logger::Logger>::build",
+            // mockito's pooled path, its pool's frames inlined (a release build).
+            "mockito::server::Server::try_new::{{closure}}",
+            "<mockito::server::Server>::try_new",
+            "mockito::server::Server::try_new_async::{{closure}}",
         ];
         for function in creators {
             assert!(
@@ -204,6 +208,10 @@ mod default_lists {
             "my_crate::pool::grow",
             // tiny_http's accept thread: a server left running is a leak.
             "tiny_http::Server::from_listener",
+            // mockito's servers outside its pool: leaks.
+            "mockito::server::Server::try_new_with_opts",
+            "<mockito::server::Server>::try_new_with_opts::{{closure}}",
+            "mockito::server::Server::try_new_with_opts_async::{{closure}}",
         ] {
             assert!(
                 !PROCESS_SCOPED_CREATORS
