@@ -127,8 +127,18 @@ pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<Toke
             ReturnType::Default => quote!(()),
             ReturnType::Type(_, ty) => quote!(#ty),
         };
-        let (moved, attrs): (Vec<Attribute>, Vec<Attribute>) =
-            attrs.into_iter().partition(runs_on_its_own_thread);
+        // rstest reads its own `#[timeout]`, and a case's body uses its parameters:
+        // there the attribute stays where it is.
+        let rstest = !sig.inputs.is_empty()
+            || attrs.iter().any(|a| {
+                a.path()
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "rstest")
+            });
+        let (moved, attrs): (Vec<Attribute>, Vec<Attribute>) = attrs
+            .into_iter()
+            .partition(|a| !rstest && runs_on_its_own_thread(a));
         let body = body_for_the_check(&moved, &ret, &block);
         (attrs, sync_call(&options, builder, &ret, &body, &block))
     };

@@ -39,6 +39,15 @@ fn a_timeout_attribute_below_moves_inside_the_check() {
     }
     let untouched = expand_str("", "#[my_timeout(50)] fn t() {}").unwrap();
     assert!(!untouched.contains("__iris_test_body"), "{untouched}");
+    // rstest's own `#[timeout]` is rstest's to read, and a case's body uses its
+    // parameters: left where it is.
+    for item in [
+        "#[rstest] #[timeout(Duration::from_millis(50))] fn t() {}",
+        "#[timeout(50)] fn t(#[case] x: u32) { hang(x); }",
+    ] {
+        let out = expand_str("", item).unwrap();
+        assert!(!out.contains("__iris_test_body"), "{item}: {out}");
+    }
 }
 
 #[test]
