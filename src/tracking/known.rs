@@ -103,6 +103,10 @@ pub(crate) const KNOWN: &[Known] = &[
     process("*mockito::server::Server*::try_new::*", &[], "mockito 1.x: its block_on closure, src/server.rs:232"),
     process("*mockito::server::Server*::try_new_async*", &[], "mockito 1.x: Server::new_async's path to SERVER_POOL, src/server.rs:238"),
     process("*httpmock::api::server::LOCAL_SERVER_ADAPTER_GENERATOR*", &[], "httpmock 0.8.0: LOCAL_SERVER_POOL_REF, grown by Pool::take_or_create, src/api/server.rs:1343,1361"),
+    // A release build inlines the pool's frames into these, which always take from it.
+    process("*httpmock::api::server::MockServer*::start", &[], "httpmock 0.8.0: MockServer::start, always from LOCAL_SERVER_POOL_REF, src/api/server.rs:210 (in a release build the pool's frames are inlined here)"),
+    process("*httpmock::api::server::MockServer*::start::*", &[], "httpmock 0.8.0: its closures, src/api/server.rs:210"),
+    process("*httpmock::api::server::MockServer*::start_async*", &[], "httpmock 0.8.0: MockServer::start_async, always from LOCAL_SERVER_POOL_REF, src/api/server.rs:189"),
     process("*wiremock::mock_server::pool::MockServerPoolManager*create*", &[], "wiremock 0.6.5: MOCK_SERVER_POOL, a once_cell Lazy deadpool grown by the manager's create, src/mock_server/pool.rs:24,60 (MockServer::builder().start() is outside it)"),
     process("*httptest::server_pool::InnerPool::get_server*", &[], "httptest 0.16.3: a user's static ServerPool, grown by get_server, src/server_pool.rs:104"),
     // C and C++ libraries' threads (not read in their sources).

@@ -194,6 +194,9 @@ mod default_lists {
             "mockito::server::Server::try_new::{{closure}}",
             "<mockito::server::Server>::try_new",
             "mockito::server::Server::try_new_async::{{closure}}",
+            // httpmock's, the same way.
+            "httpmock::api::server::MockServer::start",
+            "<httpmock::api::server::MockServer>::start_async::{{closure}}",
         ];
         for function in creators {
             assert!(
@@ -212,6 +215,7 @@ mod default_lists {
             "mockito::server::Server::try_new_with_opts",
             "<mockito::server::Server>::try_new_with_opts::{{closure}}",
             "mockito::server::Server::try_new_with_opts_async::{{closure}}",
+            "httpmock::api::server::MockServer::starts_nothing_of_the_pool",
         ] {
             assert!(
                 !PROCESS_SCOPED_CREATORS
