@@ -1,6 +1,6 @@
 //! Loom models of the primitives users trust never to hang or lose a wake-up.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom --no-default-features` (`.ci/run`
+//! Run with `RUSTFLAGS="--cfg loom" cargo test --test loom --no-default-features` (`.ci/run`
 //! does). Under `--cfg loom` the modelled modules take their locks, condvars, atomics
 //! and `Arc`s from loom (`src/sync/loom.rs`), so these models explore every
 //! interleaving of the code that ships, up to a preemption bound. A waiter that is
