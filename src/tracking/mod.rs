@@ -114,10 +114,23 @@ impl fmt::Display for PlainPanic {
     }
 }
 
+/// Everything the tracker charges to one test now, taken in one look (one lock), so
+/// that a thread that starts a child between two looks is not half seen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ScopeView {
+    /// Kernel ids of its threads that have not ended, sorted.
+    pub(crate) threads: Vec<u32>,
+    /// How many more threads were created for it and have not started running (no
+    /// kernel id yet).
+    pub(crate) starting: usize,
+    /// Pids of the child processes created for it, alive or not (the OS says), sorted.
+    pub(crate) children: Vec<u32>,
+}
+
 #[cfg_attr(not(feature = "harness"), allow(unused_imports))] // the harness asks
 pub(crate) use imp::{
-    active, alive_in, children_in, created_through, forget, knows, live_frames, mark_managed,
-    origin_of, process_scoped, scope_is_empty, uncollected_panics,
+    active, created_through, forget, knows, live_frames, mark_managed, origin_of, process_scoped,
+    scope_is_empty, uncollected_panics, view_of,
 };
 // Blocking detection's (async tests).
 #[cfg(feature = "tokio")]

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, MutexGuard};
 
-use super::attribution;
+use super::{attribution, ScopeView};
 
 /// How many return addresses a creation backtrace keeps: the creation site is near
 /// the top, and a thread is created often, so it stays short.
@@ -172,21 +172,6 @@ pub(crate) fn process_born(pid: u32) {
     }
 }
 
-/// The child processes created for `scope` (alive or not: the caller asks the OS).
-pub(crate) fn children_of(scope: u64) -> Vec<Child> {
-    let Some(table) = table() else {
-        return Vec::new();
-    };
-    let mut children: Vec<Child> = table
-        .children
-        .values()
-        .filter(|c| c.scope == scope)
-        .cloned()
-        .collect();
-    children.sort_by_key(|c| c.pid);
-    children
-}
-
 static TABLE: LazyLock<Mutex<Table>> = LazyLock::new(Mutex::default);
 
 /// Set in a child made by `fork`, where the table's lock may be held for ever by a
@@ -314,20 +299,33 @@ pub(crate) fn scope_is_empty(scope: u64) -> bool {
         && !table.children.values().any(|c| c.scope == scope)
 }
 
-/// The threads of `scope` that have not ended, and how many more were created but
-/// have not started running yet.
-pub(crate) fn alive_in(scope: u64) -> (Vec<Tracked>, usize) {
+/// Everything charged to `scope`, taken under one lock so that the parts agree: the
+/// kernel ids of its threads that have not ended (sorted), how many more were
+/// created but have not started running yet, and the pids of its child processes
+/// (alive or not: the caller asks the OS; sorted).
+pub(crate) fn view_of(scope: u64) -> ScopeView {
     let Some(table) = table() else {
-        return (Vec::new(), 0);
+        return ScopeView::default();
     };
-    let mut threads: Vec<Tracked> = table
+    let mut threads: Vec<u32> = table
         .alive
         .values()
         .filter(|t| t.scope == scope)
-        .cloned()
+        .map(|t| t.tid)
         .collect();
-    threads.sort_by_key(|t| t.tid);
-    (threads, table.starting.get(&scope).copied().unwrap_or(0))
+    threads.sort_unstable();
+    let mut children: Vec<u32> = table
+        .children
+        .values()
+        .filter(|c| c.scope == scope)
+        .map(|c| c.pid)
+        .collect();
+    children.sort_unstable();
+    ScopeView {
+        threads,
+        starting: table.starting.get(&scope).copied().unwrap_or(0),
+        children,
+    }
 }
 
 /// The tracked thread `tid`, if it is alive.

@@ -11,7 +11,7 @@ use super::known::TASK_POLL_GLOBS;
 use super::known::{self, CATCHING_HARNESSES, PROCESS_SCOPED_CREATORS};
 #[cfg(feature = "tokio")]
 use super::RawStack;
-use super::{frames, hooks, symbols, table, Frame, PlainPanic, ThreadOrigin};
+use super::{frames, hooks, symbols, table, Frame, PlainPanic, ScopeView, ThreadOrigin};
 
 /// Whether threads are being tracked in this process: this binary's `pthread_create`
 /// really is Iris's (checked once, by the first thread made through it, or a probe
@@ -59,10 +59,9 @@ pub(crate) fn scope_is_empty(scope: u64) -> bool {
     table::scope_is_empty(scope)
 }
 
-/// Kernel ids of the live threads working for `scope`, and how many more are starting.
-pub(crate) fn alive_in(scope: u64) -> (Vec<u32>, usize) {
-    let (threads, starting) = table::alive_in(scope);
-    (threads.into_iter().map(|t| t.tid).collect(), starting)
+/// Everything charged to `scope` now, in one look (see [`ScopeView`]).
+pub(crate) fn view_of(scope: u64) -> ScopeView {
+    table::view_of(scope)
 }
 
 /// Whether the tracker knows thread `tid` (alive).
@@ -206,14 +205,6 @@ pub(crate) fn uncollected_panics(scope: u64) -> Vec<PlainPanic> {
         .collect()
 }
 
-/// The pids of the child processes created for `scope`.
-pub(crate) fn children_in(scope: u64) -> Vec<u32> {
-    table::children_of(scope)
-        .into_iter()
-        .map(|c| c.pid)
-        .collect()
-}
-
 /// Forgets what was kept about `scope`'s ended threads.
 pub(crate) fn forget(scope: u64) {
     table::forget(scope);
@@ -260,7 +251,7 @@ mod tests {
         });
         let grandchild = got.recv().unwrap().unwrap();
         assert!(!scope_is_empty(scope.scope()), "two threads work for it");
-        let (alive, _) = alive_in(scope.scope());
+        let alive = view_of(scope.scope()).threads;
         assert!(alive.contains(&grandchild), "{alive:?} has {grandchild}");
         assert_eq!(alive.len(), 2, "the child and the grandchild: {alive:?}");
         let origin = origin_of(grandchild).expect("a test's thread has an origin");
@@ -277,7 +268,7 @@ mod tests {
         );
         drop(done);
         child.join().unwrap();
-        assert_eq!(alive_in(scope.scope()), (Vec::new(), 0), "both ended");
+        assert_eq!(view_of(scope.scope()), ScopeView::default(), "both ended");
         assert!(
             scope_is_empty(scope.scope()),
             "nothing works for it any more"
@@ -327,7 +318,7 @@ mod tests {
             .stack_size(usize::MAX / 4)
             .spawn(|| ());
         assert!(failed.is_err());
-        assert_eq!(alive_in(scope.scope()), (Vec::new(), 0));
+        assert_eq!(view_of(scope.scope()), ScopeView::default());
     }
 
     #[test]
@@ -388,7 +379,7 @@ mod tests {
             .spawn(|| panic!("nobody joins me"))
             .unwrap();
         eventually(
-            || detached.is_finished() && alive_in(scope.scope()).0.is_empty(),
+            || detached.is_finished() && view_of(scope.scope()).threads.is_empty(),
             Duration::from_secs(10),
         )
         .unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 #[cfg(feature = "tokio")]
 use super::RawStack;
-use super::{Frame, PlainPanic, ThreadOrigin};
+use super::{Frame, PlainPanic, ScopeView, ThreadOrigin};
 
 /// Never: nothing is tracked.
 pub(crate) fn active() -> bool {
@@ -25,9 +25,9 @@ pub(crate) fn scope_is_empty(_scope: u64) -> bool {
     true
 }
 
-/// No thread is known to work for any scope.
-pub(crate) fn alive_in(_scope: u64) -> (Vec<u32>, usize) {
-    (Vec::new(), 0)
+/// Nothing is known to work for any scope.
+pub(crate) fn view_of(_scope: u64) -> ScopeView {
+    ScopeView::default()
 }
 
 /// No thread is known.
@@ -81,11 +81,6 @@ pub(crate) fn live_frames(_tid: u32, _within: Duration) -> Option<Vec<Frame>> {
 
 /// No plain thread's panic is seen.
 pub(crate) fn uncollected_panics(_scope: u64) -> Vec<PlainPanic> {
-    Vec::new()
-}
-
-/// No child process is charged to a scope.
-pub(crate) fn children_in(_scope: u64) -> Vec<u32> {
     Vec::new()
 }
 

@@ -14,8 +14,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::leaks::output;
-use crate::os::threads::name_may_be_cut;
-use crate::text::glob::{glob_matches, glob_matches_start, split_globs};
+use crate::text::glob::{glob_matches, split_globs};
 
 /// What to do when a test leaks a thread or a background thread panicked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,13 +231,6 @@ impl TestOptions {
     /// `IRIS_IGNORE_THREADS`).
     pub fn ignores(&self, name: &str) -> bool {
         self.thread_globs().any(|glob| glob_matches(glob, name))
-    }
-
-    /// [`ignores`](Self::ignores) for a name as the OS keeps it, which Linux cuts to
-    /// 15 bytes: a glob written for the whole name (`"my-long-pool-worker-*"`) also
-    /// matches its cut (`"my-long-pool-wo"`).
-    pub(crate) fn ignores_os_name(&self, name: &str) -> bool {
-        self.thread_globs().any(|glob| os_name_matches(glob, name))
     }
 
     /// The `ignore_threads` globs: the options' and `IRIS_IGNORE_THREADS`.
@@ -500,17 +492,6 @@ impl TestOptions {
     }
 }
 
-/// Whether `name`, a thread's name as the OS keeps it, matches `glob`, which may be
-/// written for the whole name: a name the OS may have cut matches when some name it
-/// begins would, if the glob begins with its own text. A glob that begins with `*`
-/// (`*::global_registry`, written for a function) would match the start of any
-/// name, so a cut one must match it whole, as before: that would waive every
-/// thread whose name the OS cut.
-pub(crate) fn os_name_matches(glob: &str, name: &str) -> bool {
-    glob_matches(glob, name)
-        || (name_may_be_cut(name) && !glob.starts_with('*') && glob_matches_start(glob, name))
-}
-
 /// `IRIS_DEFAULT_IGNORES=off` (or `0`, `false`, `no`), read once; another value is
 /// warned about and ignored.
 fn default_ignores_off() -> bool {
@@ -627,34 +608,4 @@ fn env_ignored_threads() -> &'static [String] {
             .map(|text| split_globs(&text).collect())
             .unwrap_or_default()
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_glob_for_a_whole_name_matches_the_os_cut_of_it() {
-        let options = TestOptions::new("t").ignore_threads("my-long-pool-worker-*");
-        // What Linux keeps of "my-long-pool-worker-3": its first 15 bytes.
-        if cfg!(target_os = "linux") {
-            assert!(options.ignores_os_name("my-long-pool-wo"));
-            assert!(os_name_matches("async-std/runtime", "async-std/runti"));
-        }
-        assert!(
-            options.ignores_os_name("my-long-pool-worker-3"),
-            "a whole name too"
-        );
-        // Shorter than the limit: the OS kept it whole, so it is not a cut.
-        assert!(!options.ignores_os_name("my-long-pool-w"));
-        assert!(!options.ignores_os_name("my-other-pool-w"));
-        // A full name (a managed thread's) is never taken for a cut.
-        assert!(!options.ignores("my-long-pool-wo"));
-        // A glob that begins with `*` says nothing about a name's start: a cut name
-        // (here a test thread's, which its unnamed threads inherit) must match it
-        // whole, or every thread the OS cut would be waived.
-        let functions = TestOptions::new("t").ignore_threads("*start_leaky_worker, *::run");
-        assert!(!functions.ignores_os_name("scenarios::an_i"));
-        assert!(!os_name_matches("*-worker-*", "tokio-runtime-w"));
-    }
 }

@@ -21,7 +21,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::leaks::harness::options::{os_name_matches, TestOptions};
+use crate::leaks::harness::options::TestOptions;
 use crate::leaks::output::{self, Runner};
 use crate::leaks::report::{LeakedProcess, UnmanagedThread};
 use crate::os::processes;
@@ -29,6 +29,9 @@ use crate::os::threads::{self as os_threads, OsThread};
 use crate::sync::deadline::Deadline;
 use crate::threads::managed_thread::{current_os_tid, managed_by_tid};
 use crate::tracking;
+#[cfg(feature = "tokio")]
+use crate::tracking::whose::os_name_matches;
+use crate::tracking::whose::{waived_at_a_glance, waived_by_origin, Waivers};
 use crate::wait::condition::Backoff;
 
 /// What the lingering wait needs to know about the test.
@@ -148,17 +151,18 @@ pub(in crate::leaks) fn child_pids_born_since(
     pids
 }
 
-/// Child processes the tracker charged to `scope` that are still this process's
-/// children (running, or zombies nobody reaped), other than `known` ones.
-pub(in crate::leaks) fn tracked_children(scope: u64, known: &HashSet<u32>) -> Vec<LeakedProcess> {
-    leaked_processes(tracked_child_pids(scope, known))
+/// The pids of the child processes the tracker charged to `scope` that are still
+/// this process's children (running, or zombies nobody reaped), other than `known`
+/// ones. (An async test asks while its runtime shuts down.)
+#[cfg(feature = "tokio")]
+pub(in crate::leaks) fn tracked_child_pids(scope: u64, known: &HashSet<u32>) -> Vec<u32> {
+    still_our_children(tracking::view_of(scope).children, known)
 }
 
-/// The pids of [`tracked_children`], without reading what each one is.
-pub(in crate::leaks) fn tracked_child_pids(scope: u64, known: &HashSet<u32>) -> Vec<u32> {
+/// Of `pids`, those other than `known` ones still this process's children.
+fn still_our_children(pids: Vec<u32>, known: &HashSet<u32>) -> Vec<u32> {
     let me = std::process::id();
-    tracking::children_in(scope)
-        .into_iter()
+    pids.into_iter()
         .filter(|pid| !known.contains(pid))
         // Still ours: a pid whose parent is someone else was reaped and reused.
         .filter(|pid| processes::process_stat(*pid).is_some_and(|(_, ppid)| ppid == me))
@@ -273,14 +277,17 @@ pub(in crate::leaks) fn threads_born_since(
 /// The live threads the tracker charged to `scope`, other than Iris's helpers and
 /// the calling thread, sorted; and how many more are starting (ids not known yet).
 pub(in crate::leaks) fn tracked_threads(scope: u64) -> (Vec<u32>, usize) {
+    let view = tracking::view_of(scope);
+    (not_helpers(view.threads), view.starting)
+}
+
+/// Of `tids`, those other than Iris's helpers and the calling thread.
+fn not_helpers(tids: Vec<u32>) -> Vec<u32> {
     let helpers = os_threads::helper_tids();
     let me = current_os_tid();
-    let (threads, starting) = tracking::alive_in(scope);
-    let threads = threads
-        .into_iter()
+    tids.into_iter()
         .filter(|t| !helpers.contains(t) && Some(*t) != me)
-        .collect();
-    (threads, starting)
+        .collect()
 }
 
 /// How long a thread created for a test gets to start running (and so be seen).
@@ -367,19 +374,27 @@ fn newcomers(
             (newborn, children, 0)
         }
         ThreadCheck::Tracked => {
-            let (threads, starting) = tracked_threads(survey.tracked_scope);
+            // One look for threads and children: a thread that starts a child and
+            // ends between two looks would otherwise hide both.
+            let view = tracking::view_of(survey.tracked_scope);
+            let children = still_our_children(view.children, reported_pids);
             (
-                threads,
-                tracked_children(survey.tracked_scope, reported_pids),
-                starting,
+                not_helpers(view.threads),
+                leaked_processes(children),
+                view.starting,
             )
         }
         ThreadCheck::Off(_) => (Vec::new(), Vec::new(), 0),
     };
+    let globs = survey.options.all_ignore_globs();
+    let waivers = Waivers {
+        globs: &globs,
+        defaults: survey.options.default_ignores_value(),
+    };
     let threads = newborn
         .into_iter()
         .filter(|t| !reported_tids.contains(t) && Some(*t) != survey.body_tid)
-        .filter(|t| !waived_while_waiting(survey, *t))
+        .filter(|t| !waived_at_a_glance(*t, &waivers))
         .collect();
     Left {
         threads,
@@ -388,32 +403,15 @@ fn newcomers(
     }
 }
 
-/// Cheap checks only while waiting: the name, and the creating functions as the
-/// symbol table knows them. Debug info (which also knows inlined functions) costs
-/// half a second to load, so it is read only for threads still alive when the wait
-/// is over (`described`), not for every thread that is about to end (a pool the
-/// test built and dropped).
-fn waived_while_waiting(survey: &Survey<'_>, tid: u32) -> bool {
-    let globs = survey.options.all_ignore_globs();
-    let defaults = survey.options.default_ignores_value();
-    // Where the tracker does not know a thread, nothing says where it was made:
-    // well-known pools are told by their threads' names instead.
-    os_threads::thread_name(tid).is_some_and(|n| {
-        survey.options.ignores_os_name(&n)
-            || (defaults
-                && !tracking::knows(tid)
-                && tracking::PROCESS_SCOPED_THREAD_NAMES
-                    .iter()
-                    .any(|glob| os_name_matches(glob, &n)))
-    }) || (!globs.is_empty() && tracking::created_through(tid, &globs))
-        || (defaults && tracking::process_scoped(tid))
-}
-
 /// The threads left after the wait, as the report describes them, less those whose
 /// debug information shows a waived creator (inlined, which the symbol table's look
 /// during the wait could not see).
 fn described(survey: &Survey<'_>, tids: &[u32]) -> Vec<UnmanagedThread> {
-    let defaults = survey.options.default_ignores_value();
+    let globs = survey.options.all_ignore_globs();
+    let waivers = Waivers {
+        globs: &globs,
+        defaults: survey.options.default_ignores_value(),
+    };
     // The OS names a thread gets when nobody names it: its creator's (this
     // thread's, or the main thread's when the creator was unnamed itself). Read
     // only when there is something to report.
@@ -430,11 +428,10 @@ fn described(survey: &Survey<'_>, tids: &[u32]) -> Vec<UnmanagedThread> {
         .into_iter()
         .filter_map(|os| {
             let origin = tracking::origin_of(os.tid);
-            let created_by_ignored = origin.as_ref().is_some_and(|o| {
-                o.functions.iter().any(|f| survey.options.ignores(f))
-                    || (defaults && tracking::whose::kept_creator(o).is_some())
-            });
-            if created_by_ignored {
+            if origin
+                .as_ref()
+                .is_some_and(|o| waived_by_origin(o, &waivers))
+            {
                 return None;
             }
             let managed = managed_by_tid(os.tid);
@@ -447,7 +444,7 @@ fn described(survey: &Survey<'_>, tids: &[u32]) -> Vec<UnmanagedThread> {
             })
         })
         .filter(|t| {
-            !survey.options.ignores_os_name(&t.os.name)
+            !waivers.name(&t.os.name)
                 && !t
                     .managed
                     .as_ref()

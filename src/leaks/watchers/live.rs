@@ -148,7 +148,7 @@ fn describe_managed(info: &crate::threads::report::ThreadInfo) -> String {
 /// The test's child processes still running.
 fn children_lines(scope: u64) -> String {
     let mut text = String::new();
-    for pid in tracking::children_in(scope) {
+    for pid in tracking::view_of(scope).children {
         if let Some((state, _)) = processes::process_stat(pid) {
             let command = processes::process_cmdline(pid).unwrap_or_default();
             text.push_str(&format!(
