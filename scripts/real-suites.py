@@ -1157,8 +1157,18 @@ def convert(package):
     (package / ".iris-tests").write_text(str(count))
 
 
-def take_snapshot():
-    """Copies Iris's tracked files, as they are now, to SNAPSHOT."""
+def take_snapshot(at=None):
+    """Copies Iris's tracked files, as they are now, to SNAPSHOT; or, with `at`, the
+    tree of that commit (so that a long run is not disturbed by edits meanwhile)."""
+    if at is not None:
+        if SNAPSHOT.exists():
+            shutil.rmtree(SNAPSHOT)
+        SNAPSHOT.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", "--format=tar", at], cwd=ROOT, capture_output=True)
+        if archive.returncode != 0:
+            sys.exit(f"--at {at}: {archive.stderr.decode().strip()}")
+        subprocess.run(["tar", "-x", "-C", str(SNAPSHOT)], input=archive.stdout, check=True)
+        return
     files = subprocess.run(
         ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
     ).stdout.split(b"\0")
@@ -1383,11 +1393,14 @@ def main():
     parser.add_argument("--runner", choices=list(RUNNERS), help="measure under one runner; keep the other's last results")
     parser.add_argument("--release", action="store_true", help="build and run with --release (kept apart from debug results)")
     parser.add_argument("--loaded", action="store_true", help="run beside two busy loops per core (kept apart)")
+    parser.add_argument("--at", metavar="COMMIT", help="measure Iris as committed at COMMIT, not the working tree (edits during a long run then change nothing)")
     parser.add_argument("--report-only", action="store_true", help="measure nothing: rewrite the table from the kept results and the committed rows")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
-        take_snapshot()
+        global SNAPSHOT_AT
+        SNAPSHOT_AT = args.at
+        take_snapshot(args.at)
         measure_all(args)
     write_report()
 
@@ -1427,8 +1440,13 @@ def measure_all(args):
         previous.write_text(json.dumps(result, indent=1))
 
 
+SNAPSHOT_AT = None
+
+
 def iris_commit():
     """The commit the snapshot was taken at (and whether the tree had changes)."""
+    if SNAPSHOT_AT is not None:
+        return subprocess.run(["git", "rev-parse", "--short", SNAPSHOT_AT], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     return head + ("+changes" if dirty else "")
