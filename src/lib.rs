@@ -141,6 +141,12 @@ mod wait;
 ///   them after the run. `IRIS_TEARDOWN` overrides it for a whole run.
 /// - `timeout` (no default): a watchdog. The body runs on its own thread; past the
 ///   timeout, the test fails with a dump of its live threads instead of hanging.
+/// - `stress` (no default): a stress run, `stress = 200` iterations or
+///   `stress = "30s"` of them: the body again and again in this process, each
+///   iteration a whole test with its own check, until one fails; the failure names
+///   the iteration and prints the line that runs it again. `IRIS_STRESS` (`200`,
+///   `30s`) sets one for every test of a run and wins over this. Only a test
+///   without parameters and without `should_panic` is repeated. See [`Stress`].
 ///
 /// `#[test]` is added unless a test attribute (`#[test]`, `#[rstest]`,
 /// `#[tokio::test]`, ...) is present or the function takes parameters. Other
@@ -196,6 +202,11 @@ pub use leaks::harness::run_async::{run_async_test, run_async_test_with_timeout}
 #[cfg(feature = "harness")]
 pub use leaks::harness::scope::TestScope;
 #[cfg(feature = "harness")]
+pub use leaks::harness::stress::Stress;
+#[cfg(feature = "harness")]
+#[doc(hidden)]
+pub use leaks::harness::stress::{__run_stress, CargoTarget as __CargoTarget};
+#[cfg(feature = "harness")]
 pub use leaks::report::{LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
 pub use os::threads::OsThread;
 #[cfg(all(unix, feature = "process"))]
@@ -250,6 +261,22 @@ macro_rules! __require_tokio_test_util {
             "`start_paused = true` needs Iris's `tokio-test-util` feature (tokio's `test-util`); \
              it is on by default: add it to the dev-dependency's features if you turned the defaults off"
         );
+    };
+}
+
+/// Expanded by `#[iris_test]` in the user's crate: the cargo target the test is
+/// built in, for the line that runs a failed stress run again.
+#[cfg(feature = "harness")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cargo_target {
+    () => {
+        $crate::__CargoTarget {
+            package: ::core::env!("CARGO_PKG_NAME"),
+            crate_name: ::core::env!("CARGO_CRATE_NAME"),
+            integration: ::core::option_env!("CARGO_TARGET_TMPDIR").is_some(),
+            bin: ::core::option_env!("CARGO_BIN_NAME"),
+        }
     };
 }
 

@@ -63,6 +63,7 @@ const VERDICTS: &[(&str, bool)] = &[
     ("io_pool_behind_its_own_lazy", true),
     ("deaf_child_process", false),
     ("component_left_to_the_teardown", true),
+    ("pool_forgotten_on_the_seventh_run", true),
     ("clean", true),
 ];
 
@@ -203,6 +204,56 @@ fn the_fixture_crates_knobs() {
         1,
         "{out}"
     );
+}
+
+/// A flake a single run passes, found by a stress run under both runners: the
+/// iteration, its report, the line that runs it again.
+#[test]
+#[ignore = "builds the fixture crate (a minute on two cores the first time); .ci/run runs it"]
+fn the_fixture_crates_flake_found_by_a_stress_run() {
+    let test = "pool_forgotten_on_the_seventh_run";
+    let nextest = [
+        "nextest",
+        "run",
+        "--features",
+        "iris",
+        "--test",
+        "verdicts",
+        "--run-ignored",
+        "ignored-only",
+        "--failure-output",
+        "final",
+        "-E",
+    ];
+    let filter = format!("test(={test})");
+    let mut nextest = nextest.to_vec();
+    nextest.push(&filter);
+    for args in [
+        &[
+            "test",
+            "--features",
+            "iris",
+            "--test",
+            "verdicts",
+            "--",
+            "--ignored",
+            "--exact",
+            test,
+        ][..],
+        &nextest[..],
+    ] {
+        let (passed, out) = cargo(args, &[("IRIS_STRESS", "20")]);
+        assert!(!passed, "{args:?}: {out}");
+        for expected in [
+            &format!("iris: test `{test}` leaked 1 thread(s)")[..],
+            "in scheduler::WorkerPool::new",
+            &format!("iris: test `{test}`: its stress run failed on iteration 7 of 20 (it panicked"),
+            &format!("  IRIS_STRESS=20 cargo test -p scheduler --test verdicts -- --exact {test}\n"),
+            &format!("  IRIS_STRESS=20 cargo nextest run -p scheduler --test verdicts -E 'test(={test})'"),
+        ] {
+            assert!(out.contains(expected), "{args:?}: missing {expected:?} in:\n{out}");
+        }
+    }
 }
 
 /// The fixture's tests are what `scripts/everyday-loop.py` measures: they stay

@@ -118,7 +118,15 @@ pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<Toke
     } else {
         quote!()
     };
-    let builder = builder_tokens(&options, &sig, &attrs, &block);
+    let written = builder_tokens(&options, &sig, &attrs, &block);
+    // A body that can run again goes through the stress run's loop, which hands each
+    // iteration its options.
+    let repeatable = can_run_again(&sig, &attrs);
+    let builder = if repeatable {
+        quote!(__iris_options)
+    } else {
+        written.clone()
+    };
     let (attrs, call) = if is_async {
         sig.asyncness = None;
         (attrs, async_call(&options, builder, &block))
@@ -142,6 +150,13 @@ pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<Toke
         let body = body_for_the_check(&moved, &ret, &block);
         (attrs, sync_call(&options, builder, &ret, &body, &block))
     };
+    let call = if repeatable {
+        quote_spanned! {block.span()=>
+            ::iris::__run_stress(#written, ::iris::__cargo_target!(), |__iris_options: ::iris::TestOptions| #call)
+        }
+    } else {
+        call
+    };
     Ok(quote! {
         #test_attr
         #(#attrs)*
@@ -150,6 +165,19 @@ pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<Toke
             #call
         }
     })
+}
+
+/// Whether the test's body can run again, as a stress run repeats it: it takes no
+/// parameters (an rstest case's values are moved into its body) and is not
+/// `should_panic` (its first iteration ends the run, as expected).
+fn can_run_again(sig: &syn::Signature, attrs: &[Attribute]) -> bool {
+    sig.inputs.is_empty()
+        && !attrs.iter().any(|a| {
+            a.path()
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "should_panic" || s.ident == "rstest")
+        })
 }
 
 /// The item, if it is a function.

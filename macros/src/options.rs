@@ -28,6 +28,9 @@ pub(crate) enum Kind {
     Word(&'static [&'static str]),
     /// A whole number, at least 1.
     Count,
+    /// A whole number of iterations (at least 1), or a duration in a string (not
+    /// zero): a stress run.
+    CountOrDuration,
     /// `true` or `false`.
     Flag,
     /// A path in a string (tokio's `crate`): accepted, and unused.
@@ -50,6 +53,9 @@ pub(crate) struct Opt {
 
 const ZERO_TIMEOUT: &str = "a zero `timeout` fails every run before its body can finish: leave \
      `timeout` out for no limit, or give the time the test may take, such as \"30s\"";
+const ZERO_STRESS: &str =
+    "a stress run of no time would run nothing: give a time such as \"30s\", \
+     or a number of iterations such as 200";
 const ZERO_BLOCKING: &str = "a zero `blocking` threshold would call every poll that waits in the \
      kernel blocking: write \"off\" to turn the check off, or a threshold such as \"100ms\"";
 
@@ -112,6 +118,13 @@ pub(crate) const OPTIONS: &[Opt] = &[
         example: "teardown = \"fail\"",
         async_only: false,
         method: Some("teardown"),
+    },
+    Opt {
+        name: "stress",
+        kind: Kind::CountOrDuration,
+        example: "stress = 200",
+        async_only: false,
+        method: Some("stress"),
     },
     Opt {
         name: "flavor",
@@ -201,6 +214,10 @@ impl Written {
                 (Kind::DurationOrOff { .. }, Value::Duration(d)) => {
                     let d = duration_tokens(*d);
                     quote!(::std::option::Option::Some(#d))
+                }
+                (Kind::CountOrDuration, Value::Count(n)) => {
+                    let n = u32::try_from(*n).unwrap_or(u32::MAX);
+                    quote!(#n)
                 }
                 (_, Value::Duration(d)) => duration_tokens(*d),
                 (_, Value::Policy(variant)) => {
@@ -293,6 +310,17 @@ fn value_of(opt: &Opt, expr: &syn::Expr) -> syn::Result<Value> {
             Ok(n) => Ok(Value::Count(n)),
             Err(_) => Err(wrong(expected(opt.kind))),
         },
+        (Kind::CountOrDuration, syn::Lit::Int(n)) => match n.base10_parse::<u32>() {
+            Ok(0) => Err(syn::Error::new(
+                n.span(),
+                format!("`{key}` must be at least 1 iteration"),
+            )),
+            Ok(n) => Ok(Value::Count(n as usize)),
+            Err(_) => Err(syn::Error::new(
+                n.span(),
+                format!("`{key}` takes at most {} iterations", u32::MAX),
+            )),
+        },
         (Kind::Flag | Kind::Count, _) => Err(wrong(expected(opt.kind))),
         (_, syn::Lit::Str(s)) => value_of_string(opt, s),
         _ => Err(wrong(expected(opt.kind))),
@@ -308,6 +336,7 @@ fn expected(kind: Kind) -> &'static str {
         Kind::Globs => "globs in a string",
         Kind::Word(_) => "a word in a string",
         Kind::Count => "a whole number",
+        Kind::CountOrDuration => "a number of iterations or a duration in a string",
         Kind::Flag => "`true` or `false`",
         Kind::Path => "a path in a string",
     }
@@ -347,6 +376,7 @@ fn value_of_string(opt: &Opt, literal: &LitStr) -> syn::Result<Value> {
                 .join(", ")
         ))),
         Kind::Path => Ok(Value::Path),
+        Kind::CountOrDuration => duration(Some(ZERO_STRESS)),
         Kind::Count | Kind::Flag => unreachable!("not a string"),
     }
 }

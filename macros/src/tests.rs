@@ -13,8 +13,58 @@ fn a_plain_fn_gets_test_and_run_test() {
         out.starts_with("# [:: core :: prelude :: v1 :: test] fn works ()"),
         "{out}"
     );
-    assert!(out.contains(":: iris :: run_test (:: iris :: TestOptions :: new (concat ! (module_path ! () , \"::\" , stringify ! (works)))"), "{out}");
-    assert!(out.contains("move || -> () { assert ! (true) ; }"), "{out}");
+    assert!(out.contains(":: iris :: __run_stress (:: iris :: TestOptions :: new (concat ! (module_path ! () , \"::\" , stringify ! (works)))"), "{out}");
+    assert!(
+        out.contains(", :: iris :: __cargo_target ! () , | __iris_options : :: iris :: TestOptions | :: iris :: run_test (__iris_options , move || -> () { assert ! (true) ; })"),
+        "{out}"
+    );
+}
+
+/// A stress run repeats a body that can run again: not an rstest case's (its
+/// values are moved into it), not a `should_panic` test's.
+#[test]
+fn only_a_body_that_can_run_again_goes_through_the_stress_loop() {
+    for item in [
+        "#[should_panic] fn t() { panic!() }",
+        "#[rstest] fn t() {}",
+        "#[rstest] #[case(1)] fn t(#[case] x: u32) {}",
+    ] {
+        let out = expand_str("", item).unwrap();
+        assert!(!out.contains("__run_stress"), "{item}: {out}");
+    }
+    let out = expand_str(
+        "stress = 200, timeout = \"5s\"",
+        "fn t() -> Result<(), String> { Ok(()) }",
+    )
+    .unwrap();
+    assert!(out.contains(". stress (200u32)"), "{out}");
+    assert!(
+        out.contains("| __iris_options : :: iris :: TestOptions | :: iris :: run_test_with_timeout (__iris_options ,"),
+        "{out}"
+    );
+    let out = expand_str("stress = \"30s\"", "fn t() {}").unwrap();
+    assert!(
+        out.contains(". stress (:: std :: time :: Duration :: new (30u64 , 0u32))"),
+        "{out}"
+    );
+    for (options, says) in [
+        ("stress = 0", "`stress` must be at least 1 iteration"),
+        (
+            "stress = 99999999999",
+            "`stress` takes at most 4294967295 iterations",
+        ),
+        (
+            "stress = \"0s\"",
+            "a stress run of no time would run nothing",
+        ),
+        (
+            "stress = true",
+            "`stress` takes a number of iterations or a duration in a string",
+        ),
+    ] {
+        let error = expand_str(options, "fn t() {}").unwrap_err();
+        assert!(error.contains(says), "{options}: {error}");
+    }
 }
 
 /// ntest's `#[timeout]` below the attribute runs the body in a thread of its own:
@@ -168,7 +218,7 @@ fn inner_attributes_open_the_generated_body() {
     let out = expand_str("", item).unwrap();
     assert!(
         out.starts_with(
-            "# [:: core :: prelude :: v1 :: test] # [ignore] fn t () { # ! [allow (dead_code)] :: iris :: run_test"
+            "# [:: core :: prelude :: v1 :: test] # [ignore] fn t () { # ! [allow (dead_code)] :: iris :: __run_stress"
         ),
         "{out}"
     );
@@ -180,7 +230,8 @@ fn inner_attributes_open_the_generated_body() {
 fn inner_attributes_open_the_generated_body_of_an_async_test() {
     let out = expand_str("", "async fn t() { #![allow(unused)] let x = 1; }").unwrap();
     assert!(
-        out.contains("fn t () { # ! [allow (unused)] :: iris :: run_async_test"),
+        out.contains("fn t () { # ! [allow (unused)] :: iris :: __run_stress")
+            && out.contains("| :: iris :: run_async_test (__iris_options , async move"),
         "{out}"
     );
     // The function rstest's cases call stays as written, its inner attribute inside.

@@ -10,6 +10,7 @@ mod imports;
 #[path = "../support/scenario.rs"]
 mod scenario;
 mod scenarios;
+mod stress;
 
 use std::time::Duration;
 

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use iris::{get_thread_registry, iris_test, StopToken};
 
+#[path = "scenarios/stress.rs"]
+mod stress;
+
 /// Never stopped: threads that wait on it outlive their test.
 fn never() -> &'static StopToken {
     static NEVER: OnceLock<StopToken> = OnceLock::new();

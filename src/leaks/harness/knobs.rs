@@ -45,6 +45,10 @@ pub(crate) const KNOBS: &[(&str, &str)] = &[
     ),
     ("IRIS_HANG_DUMP", "when a running test is dumped, or off"),
     (
+        "IRIS_STRESS",
+        "a stress run: each test's iterations (200) or time (30s)",
+    ),
+    (
         "IRIS_LEAK_REPORT",
         "a file findings are appended to as JSON lines",
     ),
@@ -66,6 +70,7 @@ pub(crate) fn check_environment() {
         let _ = output::leak_report_path();
         let _ = output::log_filter();
         let _ = crate::wait::condition::timeout_scale();
+        let _ = crate::leaks::harness::stress::env_stress();
         #[cfg(feature = "sentinel")]
         let _ = crate::wait::sentinel::polling_forced();
         for name in std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()) {

@@ -10,6 +10,8 @@
 //!   processes) and the lingering wait for it;
 //! - `run.rs`: [`run_test`](run::run_test) and its timed form;
 //! - `run_async.rs`: the same for `async fn` tests;
+//! - `stress.rs`: stress runs, a test's body again and again, each iteration a
+//!   whole test, until one fails;
 //! - `fail.rs`: failing a test so that its message is seen whatever the panic
 //!   hook;
 //! - `fixtures.rs`: the same for rstest.
@@ -23,4 +25,5 @@ pub(crate) mod run;
 #[cfg(feature = "tokio")]
 pub(crate) mod run_async;
 pub(crate) mod scope;
+pub(crate) mod stress;
 pub(crate) mod survey;

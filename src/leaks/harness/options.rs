@@ -13,6 +13,7 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::leaks::harness::stress::Stress;
 use crate::leaks::output;
 use crate::text::glob::{glob_matches, split_globs};
 
@@ -96,6 +97,10 @@ pub struct TestOptions {
     pub(in crate::leaks) capture_logs: bool,
     pub(in crate::leaks) thread_panics: LeakPolicy,
     pub(in crate::leaks) teardown: LeakPolicy,
+    pub(in crate::leaks) stress: Option<Stress>,
+    /// Run through a stress run's loop (`#[iris_test]` on a test that can run again),
+    /// even when it is one iteration.
+    pub(in crate::leaks) repeatable: bool,
     pub(crate) body: BodyKind,
     #[cfg(feature = "tokio")]
     pub(crate) flavor: crate::tasks::runtime::Flavor,
@@ -136,6 +141,8 @@ impl TestOptions {
             capture_logs: true,
             thread_panics: LeakPolicy::Fail,
             teardown: LeakPolicy::Ignore,
+            stress: None,
+            repeatable: false,
             body: BodyKind::default(),
             #[cfg(feature = "tokio")]
             flavor: crate::tasks::runtime::Flavor::CurrentThread,
@@ -148,6 +155,32 @@ impl TestOptions {
             #[cfg(feature = "tokio")]
             task_panics: LeakPolicy::Warn,
         }
+    }
+
+    /// Runs the test under stress: its body again and again in this process, each
+    /// iteration in a fresh scope with the whole check, until one fails (and the test
+    /// with it, with the line that runs it again) or `stress` is spent. A number of
+    /// iterations or a time ([`Stress`]); `IRIS_STRESS` sets one for a whole run and
+    /// wins over this. Only what `#[iris_test]` wraps is repeated, and only a test
+    /// without parameters and without `should_panic`: its body can run again.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iris::TestOptions;
+    ///
+    /// let options = TestOptions::new("t").stress(200);
+    /// let options = options.stress(Duration::from_secs(30));
+    /// # let _ = options;
+    /// ```
+    pub fn stress(mut self, stress: impl Into<Stress>) -> TestOptions {
+        self.stress = Some(stress.into());
+        self
+    }
+
+    /// Marks these options as a stress run's iteration (see `stress.rs`).
+    pub(in crate::leaks) fn repeatable(mut self) -> TestOptions {
+        self.repeatable = true;
+        self
     }
 
     /// How long the test's threads get to exit once stopped.

@@ -203,6 +203,7 @@ impl TestScope {
     /// `info`).
     pub fn begin(options: TestOptions) -> TestScope {
         crate::leaks::harness::knobs::check_environment();
+        crate::leaks::harness::stress::ran_once(&options);
         // Before any test's code can swap the hook (invariant 1 of fail.rs).
         crate::leaks::harness::fail::link_into_the_hook();
         let open = helper::test_opens();
