@@ -147,6 +147,12 @@ mod wait;
 ///   the iteration and prints the line that runs it again. `IRIS_STRESS` (`200`,
 ///   `30s`) sets one for every test of a run and wins over this. Only a test
 ///   without parameters and without `should_panic` is repeated. See [`Stress`].
+/// - `chaos` (default off): schedule chaos, `chaos = true` (a seed drawn for the run,
+///   printed) or `chaos = 0x5eed` (that seed): Iris holds the test's own threads
+///   back at random where schedules decide outcomes (a new thread's start, its
+///   creator's next step, a sleep, an async body's poll), so that a test passing by
+///   luck fails within a stress run; a failure prints the seed and the line that
+///   runs it again. `IRIS_CHAOS` (`on`, `off`, a seed) wins over this. See [`Chaos`].
 ///
 /// `#[test]` is added unless a test attribute (`#[test]`, `#[rstest]`,
 /// `#[tokio::test]`, ...) is present or the function takes parameters. Other
@@ -191,10 +197,15 @@ pub use iris_test_macros::iris_test;
 /// ```
 #[cfg(feature = "harness")]
 pub use iris_test_macros::iris_test as test;
+#[cfg(feature = "harness")]
+pub use leaks::harness::chaos::Chaos;
 #[cfg(feature = "rstest")]
 pub use leaks::harness::fixtures;
 #[cfg(feature = "harness")]
 pub use leaks::harness::options::{LeakPolicy, TestOptions};
+#[cfg(feature = "harness")]
+#[doc(hidden)]
+pub use leaks::harness::repeat::{__run_stress, CargoTarget as __CargoTarget};
 #[cfg(feature = "harness")]
 pub use leaks::harness::run::{run_test, run_test_with_timeout};
 #[cfg(all(feature = "harness", feature = "tokio"))]
@@ -203,9 +214,6 @@ pub use leaks::harness::run_async::{run_async_test, run_async_test_with_timeout}
 pub use leaks::harness::scope::TestScope;
 #[cfg(feature = "harness")]
 pub use leaks::harness::stress::Stress;
-#[cfg(feature = "harness")]
-#[doc(hidden)]
-pub use leaks::harness::stress::{__run_stress, CargoTarget as __CargoTarget};
 #[cfg(feature = "harness")]
 pub use leaks::report::{LeakReport, LeakedProcess, Straggler, UnmanagedCheck, UnmanagedThread};
 pub use os::threads::OsThread;

@@ -33,6 +33,8 @@ pub(crate) enum Kind {
     CountOrDuration,
     /// `true` or `false`.
     Flag,
+    /// `true`, `false`, or a seed in a string (`"0x5eed"`, `"24301"`): chaos.
+    FlagOrSeed,
     /// A path in a string (tokio's `crate`): accepted, and unused.
     Path,
 }
@@ -127,6 +129,13 @@ pub(crate) const OPTIONS: &[Opt] = &[
         method: Some("stress"),
     },
     Opt {
+        name: "chaos",
+        kind: Kind::FlagOrSeed,
+        example: "chaos = true",
+        async_only: false,
+        method: Some("chaos"),
+    },
+    Opt {
         name: "flavor",
         kind: Kind::Word(&["current_thread", "multi_thread", "local"]),
         example: "flavor = \"multi_thread\"",
@@ -182,6 +191,7 @@ pub(crate) enum Value {
     Text(String),
     Count(usize),
     Flag(bool),
+    Seed(u64),
     Path,
 }
 
@@ -226,6 +236,7 @@ impl Written {
                 }
                 (_, Value::Text(text)) => quote!(#text),
                 (_, Value::Count(n)) => quote!(#n),
+                (_, Value::Seed(seed)) => quote!(::iris::Chaos::Seed(#seed)),
                 (_, Value::Flag(b)) => quote!(#b),
                 (_, Value::Off | Value::Path) => continue,
             };
@@ -301,7 +312,7 @@ fn value_of(opt: &Opt, expr: &syn::Expr) -> syn::Result<Value> {
         _ => return Err(wrong(expected(opt.kind))),
     };
     match (opt.kind, literal) {
-        (Kind::Flag, syn::Lit::Bool(b)) => Ok(Value::Flag(b.value)),
+        (Kind::Flag | Kind::FlagOrSeed, syn::Lit::Bool(b)) => Ok(Value::Flag(b.value)),
         (Kind::Count, syn::Lit::Int(n)) => match n.base10_parse::<usize>() {
             Ok(0) => Err(syn::Error::new(
                 n.span(),
@@ -321,6 +332,14 @@ fn value_of(opt: &Opt, expr: &syn::Expr) -> syn::Result<Value> {
                 format!("`{key}` takes at most {} iterations", u32::MAX),
             )),
         },
+        (Kind::FlagOrSeed, syn::Lit::Int(n)) => match n.base10_parse::<u64>() {
+            Ok(0) => Err(syn::Error::new(
+                n.span(),
+                "0 is no seed: write `chaos = true` for a fresh one, or another number",
+            )),
+            Ok(seed) => Ok(Value::Seed(seed)),
+            Err(_) => Err(wrong(expected(opt.kind))),
+        },
         (Kind::Flag | Kind::Count, _) => Err(wrong(expected(opt.kind))),
         (_, syn::Lit::Str(s)) => value_of_string(opt, s),
         _ => Err(wrong(expected(opt.kind))),
@@ -338,6 +357,7 @@ fn expected(kind: Kind) -> &'static str {
         Kind::Count => "a whole number",
         Kind::CountOrDuration => "a number of iterations or a duration in a string",
         Kind::Flag => "`true` or `false`",
+        Kind::FlagOrSeed => "`true`, `false` or a seed",
         Kind::Path => "a path in a string",
     }
 }
@@ -377,6 +397,22 @@ fn value_of_string(opt: &Opt, literal: &LitStr) -> syn::Result<Value> {
         ))),
         Kind::Path => Ok(Value::Path),
         Kind::CountOrDuration => duration(Some(ZERO_STRESS)),
+        Kind::FlagOrSeed => {
+            let seed = match text.trim().strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16),
+                None => text.trim().parse::<u64>(),
+            };
+            match seed {
+                Ok(0) => Err(error(
+                    "0 is no seed: write `chaos = true` for a fresh one, or another number"
+                        .to_string(),
+                )),
+                Ok(seed) => Ok(Value::Seed(seed)),
+                Err(_) => Err(error(format!(
+                    "a seed is a whole number below 2^64, decimal or 0x hex, such as \"0x5eed\"; not {text:?}"
+                ))),
+            }
+        }
         Kind::Count | Kind::Flag => unreachable!("not a string"),
     }
 }

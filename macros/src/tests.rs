@@ -20,6 +20,29 @@ fn a_plain_fn_gets_test_and_run_test() {
     );
 }
 
+/// Chaos takes a flag or a seed, written as a number or in a string.
+#[test]
+fn chaos_takes_a_flag_or_a_seed() {
+    let out = expand_str("chaos = true", "fn t() {}").unwrap();
+    assert!(out.contains(". chaos (true)"), "{out}");
+    for written in ["chaos = 0x5eed", "chaos = \"0x5eed\"", "chaos = \"24301\""] {
+        let out = expand_str(written, "fn t() {}").unwrap();
+        assert!(
+            out.contains(". chaos (:: iris :: Chaos :: Seed (24301u64))"),
+            "{written}: {out}"
+        );
+    }
+    for (written, says) in [
+        ("chaos = 0", "0 is no seed"),
+        ("chaos = \"0x0\"", "0 is no seed"),
+        ("chaos = \"soon\"", "a seed is a whole number below 2^64"),
+        ("chaos = 1.5", "`chaos` takes `true`, `false` or a seed"),
+    ] {
+        let error = expand_str(written, "fn t() {}").unwrap_err();
+        assert!(error.contains(says), "{written}: {error}");
+    }
+}
+
 /// A stress run repeats a body that can run again: not an rstest case's (its
 /// values are moved into it), not a `should_panic` test's.
 #[test]

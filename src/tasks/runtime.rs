@@ -96,14 +96,21 @@ thread_local! {
     static THIS_WORKER: RefCell<Option<(usize, Arc<Worker>)>> = const { RefCell::new(None) };
 }
 
-/// Builds the runtime of an async test whose registry is `registry`.
+/// Builds the runtime of an async test whose registry is `registry`; under schedule
+/// chaos with seed `chaos`, its driver ticks come from the seed.
 pub(crate) fn build(
     flavor: Flavor,
     worker_threads: Option<usize>,
     start_paused: bool,
+    chaos: Option<u64>,
     registry: &ThreadContainer,
 ) -> std::io::Result<TestRuntime> {
     let (mut builder, worker_count) = builder_for(flavor, worker_threads, start_paused);
+    if let Some(seed) = chaos {
+        // How many tasks run between two looks at IO and timers: tokio's default is
+        // 61; a smaller one lets a wake-up overtake work already queued.
+        builder.event_interval(crate::tracking::chaos::event_interval(seed));
+    }
     let threads: Arc<Mutex<Vec<u32>>> = Arc::default();
     let workers: Arc<Workers> = Arc::default();
     task_panics::install_hook();
@@ -279,6 +286,10 @@ fn block_on_erased(
 ) -> bool {
     // Its tasks' panics are this runtime's while the body runs here.
     let _serving = task_panics::serve_while(runtime.panics.clone());
+    let body = Shaken {
+        body,
+        yielded: false,
+    };
     let timed = async move {
         match limit {
             None => {
@@ -313,6 +324,31 @@ fn block_on_erased(
                 worker: marked,
             })
         }
+    }
+}
+
+/// The test's body, which under schedule chaos sometimes yields once before a poll
+/// (`tracking::chaos::should_yield`): the tasks it woke run first, the other order
+/// of a hand-off. Without chaos, one atomic load a poll.
+struct Shaken<'a> {
+    body: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>,
+    yielded: bool,
+}
+
+impl std::future::Future for Shaken<'_> {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if !self.yielded && crate::tracking::chaos::should_yield() {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        self.yielded = false;
+        self.body.as_mut().poll(cx)
     }
 }
 

@@ -10,10 +10,13 @@
 //! test's threads; managed threads (`threads/`) tell it that their panics are their
 //! container's.
 //!
-//! - `attribution.rs`: which test the current thread works for (safe; always built).
+//! - `attribution.rs`: which test the current thread works for (safe; always built);
+//!   `chaos.rs`: seeded holds of a test's own threads, which attribution tells
+//!   apart from every other thread (safe; its points are the hooks, and the
+//!   harness's for what it runs itself).
 //! - This file is the face: the public types and one API; `tracked.rs` implements it
 //!   where tracking works (`cfg(iris_tracking)`), `untracked.rs` elsewhere.
-//! - `hooks/`: the interposed `pthread_create`/`pthread_join`/`posix_spawn`/`fork`
+//! - `hooks/`: the interposed `pthread_create`/`pthread_join`/`posix_spawn`/`fork`/`nanosleep`
 //!   (`interposition.rs`), the stack-sampling signal handler (`sampling.rs`), the
 //!   unwinder and exception-table walk (`unwinding.rs`), the C library's `memmem`
 //!   (`search.rs`): most of Iris's `unsafe` code (the rest is in `os/ffi.rs`), each
@@ -36,6 +39,7 @@
 #![cfg_attr(not(feature = "harness"), allow(dead_code))]
 
 pub(crate) mod attribution;
+pub(crate) mod chaos;
 pub(crate) mod creators;
 #[cfg(iris_tracking)]
 mod debug_info;

@@ -138,3 +138,97 @@ fn an_async_test_is_repeated_as_a_sync_one_is() {
     assert!(passed, "{out}");
     assert!(out.contains("3 iterations, no failure"), "{out}");
 }
+
+/// A race a single plain run never shows, found under chaos with its seed, what
+/// Iris did, and a line that fails again.
+// Chaos holds threads at their start where thread tracking interposes
+// `pthread_create` (Linux, the default feature).
+#[cfg(all(target_os = "linux", feature = "thread-tracking"))]
+#[test]
+fn a_planted_race_is_found_under_chaos_and_its_line_fails_again() {
+    let test = "scenarios::stress::assumes_its_worker_started";
+    let (passed, out) = run(
+        "stress::assumes_its_worker_started",
+        true,
+        &[("IRIS_STRESS", "1")],
+    );
+    assert!(passed, "a plain run passes: {out}");
+    // Seed 1 holds the worker back 69.5 ms on the first iteration: twice the
+    // 50 ms the test waits, whatever the load.
+    let chaos = [("IRIS_CHAOS", "1")];
+    let (passed, out) = run("stress::assumes_its_worker_started", true, &chaos);
+    assert!(!passed, "{out}");
+    for expected in [
+        "the worker had not started",
+        &format!("iris: test `{test}`: its stress run under chaos (seed 0x1) failed on iteration 1 of 100 (it panicked"),
+        "what Iris did last to its threads, oldest first: held a new thread of ",
+        " back 69.5ms before it started",
+        &format!("  IRIS_CHAOS=0x1 IRIS_STRESS=100 cargo test -p iris --test leaks -- --exact {test}\n"),
+        &format!("  IRIS_CHAOS=0x1 IRIS_STRESS=100 cargo nextest run -p iris --test leaks -E 'test(={test})'"),
+        "(the same decisions of Iris's, not the same schedule",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    // The printed line, run again: the same decisions, the same failure.
+    let (passed, again) = run(
+        "stress::assumes_its_worker_started",
+        true,
+        &[("IRIS_CHAOS", "0x1"), ("IRIS_STRESS", "100")],
+    );
+    assert!(!passed, "{again}");
+    assert!(again.contains("failed on iteration 1 of 100"), "{again}");
+}
+
+// Chaos holds threads at their start where thread tracking interposes
+// `pthread_create` (Linux, the default feature).
+#[cfg(all(target_os = "linux", feature = "thread-tracking"))]
+#[test]
+fn the_fixed_twin_passes_every_iteration_under_chaos() {
+    let (passed, out) = run(
+        "stress::waits_for_its_worker_to_start",
+        false,
+        &[("IRIS_CHAOS", "1")],
+    );
+    assert!(passed, "{out}");
+    assert!(
+        out.contains(
+            "iris: test `scenarios::stress::waits_for_its_worker_to_start`: 100 iterations \
+             under chaos (seed 0x1), no failure, "
+        ),
+        "{out}"
+    );
+}
+
+// Chaos holds threads at their start where thread tracking interposes
+// `pthread_create` (Linux, the default feature).
+#[cfg(all(target_os = "linux", feature = "thread-tracking"))]
+#[test]
+fn chaos_on_draws_a_seed_and_says_it_once_and_a_bad_value_is_one_line() {
+    let (passed, out) = run(
+        "stress::waits_for_its_worker_to_start",
+        true,
+        &[("IRIS_CHAOS", "on"), ("IRIS_STRESS", "3")],
+    );
+    assert!(passed, "{out}");
+    assert_eq!(
+        out.matches("iris: schedule chaos with seed 0x").count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("3 iterations under chaos (seed 0x"), "{out}");
+    for bad in ["garbage", "-1", "0", "18446744073709551616"] {
+        let (passed, out) = run(
+            "stress::waits_for_its_worker_to_start",
+            true,
+            &[("IRIS_CHAOS", bad), ("IRIS_STRESS", "2")],
+        );
+        assert!(passed, "{bad}: {out}");
+        assert_eq!(
+            out.matches(&format!("iris: ignoring IRIS_CHAOS={bad:?}: "))
+                .count(),
+            1,
+            "{bad}: {out}"
+        );
+        assert!(out.contains("2 iterations, no failure"), "{bad}: {out}");
+    }
+}

@@ -70,7 +70,8 @@ fn command(args: &[&str], owns_process: bool, env: &[(&str, &str)]) -> Command {
         .env_remove("IRIS_THREAD_PANICS")
         .env_remove("IRIS_TASK_PANICS")
         .env_remove("IRIS_DEFAULT_IGNORES")
-        .env_remove("IRIS_STRESS");
+        .env_remove("IRIS_STRESS")
+        .env_remove("IRIS_CHAOS");
     if owns_process {
         command.env("NEXTEST_EXECUTION_MODE", "process-per-test");
     }

@@ -45,6 +45,10 @@ pub(crate) const KNOBS: &[(&str, &str)] = &[
     ),
     ("IRIS_HANG_DUMP", "when a running test is dumped, or off"),
     (
+        "IRIS_CHAOS",
+        "schedule chaos for every test: on, off, or a seed",
+    ),
+    (
         "IRIS_STRESS",
         "a stress run: each test's iterations (200) or time (30s)",
     ),
@@ -71,6 +75,7 @@ pub(crate) fn check_environment() {
         let _ = output::log_filter();
         let _ = crate::wait::condition::timeout_scale();
         let _ = crate::leaks::harness::stress::env_stress();
+        let _ = crate::leaks::harness::chaos::env_chaos();
         #[cfg(feature = "sentinel")]
         let _ = crate::wait::sentinel::polling_forced();
         for name in std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()) {
@@ -113,7 +118,7 @@ mod tests {
         assert!(unknown("IRIS_HANGDUMP")
             .unwrap()
             .contains("did you mean IRIS_HANG_DUMP?"));
-        assert!(unknown("IRIS_COLOUR")
+        assert!(unknown("IRIS_PLUGH_XYZZY_QUUX")
             .unwrap()
             .contains("it reads IRIS_LEAKS"));
         assert_eq!(unknown("IRIS_LEAKS"), None);

@@ -10,17 +10,22 @@
 //!   processes) and the lingering wait for it;
 //! - `run.rs`: [`run_test`](run::run_test) and its timed form;
 //! - `run_async.rs`: the same for `async fn` tests;
-//! - `stress.rs`: stress runs, a test's body again and again, each iteration a
-//!   whole test, until one fails;
+//! - `chaos.rs`: whether a test runs under schedule chaos, and each iteration's
+//!   seed (the holds themselves are tracking's);
+//! - `stress.rs`: how long a stress run goes on; `repeat.rs`: the run itself, a
+//!   test's body again and again, each iteration a whole test under its own chaos
+//!   seed, until one fails;
 //! - `fail.rs`: failing a test so that its message is seen whatever the panic
 //!   hook;
 //! - `fixtures.rs`: the same for rstest.
 
+pub(crate) mod chaos;
 pub(crate) mod fail;
 #[cfg(feature = "rstest")]
 pub mod fixtures;
 pub(crate) mod knobs;
 pub(crate) mod options;
+pub(crate) mod repeat;
 pub(crate) mod run;
 #[cfg(feature = "tokio")]
 pub(crate) mod run_async;

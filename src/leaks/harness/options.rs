@@ -13,6 +13,7 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::leaks::harness::chaos::Chaos;
 use crate::leaks::harness::stress::Stress;
 use crate::leaks::output;
 use crate::text::glob::{glob_matches, split_globs};
@@ -98,6 +99,10 @@ pub struct TestOptions {
     pub(in crate::leaks) thread_panics: LeakPolicy,
     pub(in crate::leaks) teardown: LeakPolicy,
     pub(in crate::leaks) stress: Option<Stress>,
+    pub(in crate::leaks) chaos: Option<Chaos>,
+    /// The seed this run of the test is under, set by a stress run's loop for each
+    /// iteration (`None`: the test's scope works it out, or no chaos).
+    pub(in crate::leaks) chaos_seed: Option<u64>,
     /// Run through a stress run's loop (`#[iris_test]` on a test that can run again),
     /// even when it is one iteration.
     pub(in crate::leaks) repeatable: bool,
@@ -142,6 +147,8 @@ impl TestOptions {
             thread_panics: LeakPolicy::Fail,
             teardown: LeakPolicy::Ignore,
             stress: None,
+            chaos: None,
+            chaos_seed: None,
             repeatable: false,
             body: BodyKind::default(),
             #[cfg(feature = "tokio")]
@@ -177,7 +184,35 @@ impl TestOptions {
         self
     }
 
-    /// Marks these options as a stress run's iteration (see `stress.rs`).
+    /// Runs the test under schedule chaos ([`Chaos`]): Iris holds the test's own
+    /// threads back at random, from a seed, where schedules decide outcomes, so that a
+    /// test that passes by luck fails within a stress run ([`stress`](Self::stress)).
+    /// `true` draws a seed for the run (printed once); a number is the seed.
+    /// `IRIS_CHAOS` (`on`, `off` or a seed) wins over this.
+    ///
+    /// ```
+    /// use iris::TestOptions;
+    ///
+    /// let options = TestOptions::new("t").chaos(true).stress(200);
+    /// let options = options.chaos(0x5eed_u64);
+    /// # let _ = options;
+    /// ```
+    pub fn chaos(mut self, chaos: impl Into<Chaos>) -> TestOptions {
+        self.chaos = Some(chaos.into());
+        self
+    }
+
+    /// The chaos seed this run of the test is under: the one its stress run's loop
+    /// set for this iteration, else its base seed's first iteration; `None` without
+    /// chaos.
+    pub(in crate::leaks) fn chaos_seed_for_this_run(&self) -> Option<u64> {
+        self.chaos_seed.or_else(|| {
+            crate::leaks::harness::chaos::base_seed(self.chaos)
+                .map(|base| crate::leaks::harness::chaos::iteration_seed(base, self.name(), 1))
+        })
+    }
+
+    /// Marks these options as a stress run's iteration (see `repeat.rs`).
     pub(in crate::leaks) fn repeatable(mut self) -> TestOptions {
         self.repeatable = true;
         self

@@ -198,6 +198,7 @@ fn build_runtime(scope: &TestScope) -> TestRuntime {
         options.flavor,
         options.worker_threads,
         options.start_paused,
+        scope.chaos_seed(),
         &registry,
     ) {
         Ok(runtime) => runtime,

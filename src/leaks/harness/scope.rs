@@ -16,6 +16,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::leaks::harness::chaos;
 use crate::leaks::harness::options::{LeakPolicy, TestOptions};
 use crate::leaks::harness::survey::{
     end_processes, lingering, process_ownership, without_running_runtime_threads, Snapshot, Survey,
@@ -65,6 +66,8 @@ pub struct TestScope {
     check: ThreadCheck,
     /// The tracker's id for this test (the threads it creates are charged to it).
     attribution: Option<Attribution>,
+    /// The seed of schedule chaos while the body runs, if under chaos.
+    chaos_seed: Option<u64>,
     watchdog: Option<StopToken>,
     /// Under the hang doctor's watch while it runs.
     pub(in crate::leaks) watched: Option<hang_doctor::Admission>,
@@ -203,7 +206,7 @@ impl TestScope {
     /// `info`).
     pub fn begin(options: TestOptions) -> TestScope {
         crate::leaks::harness::knobs::check_environment();
-        crate::leaks::harness::stress::ran_once(&options);
+        crate::leaks::harness::repeat::ran_once(&options);
         // Before any test's code can swap the hook (invariant 1 of fail.rs).
         crate::leaks::harness::fail::link_into_the_hook();
         let open = helper::test_opens();
@@ -217,6 +220,10 @@ impl TestScope {
         let check = how_outsiders_are_checked(&options);
         // Charge the threads this test creates to it (read only with tracking on).
         let attribution = Some(Attribution::begin());
+        let chaos_seed = options.chaos_seed_for_this_run();
+        if let (Some(seed), Some(attribution)) = (chaos_seed, &attribution) {
+            tracking::chaos::begin(attribution.scope(), seed);
+        }
         let scope = thread_registry_scope(format!("test:{}", options.name()));
         let watchdog = options.timeout.map(|timeout| {
             spawn_watchdog(
@@ -244,6 +251,7 @@ impl TestScope {
             scope: Some(scope),
             check,
             attribution,
+            chaos_seed,
             watchdog,
             body_tid: None,
             own_tid: current_os_tid(),
@@ -409,6 +417,20 @@ impl TestScope {
     /// test as it was, before its registry is stopped, and is written whole.
     pub(in crate::leaks) fn body_done(&mut self) {
         self.watched = None;
+        // The teardown runs at normal speed; what chaos did is kept for the words
+        // of a failure.
+        if self.chaos_seed.take().is_some() {
+            if let Some(attribution) = &self.attribution {
+                chaos::keep_last(tracking::chaos::end(attribution.scope()));
+            }
+        }
+    }
+
+    /// The seed of schedule chaos the body runs under, if any (the test's runtime
+    /// takes its numbers from it).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(in crate::leaks) fn chaos_seed(&self) -> Option<u64> {
+        self.chaos_seed
     }
 
     fn collect(&mut self) -> LeakReport {

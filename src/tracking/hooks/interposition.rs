@@ -1,7 +1,9 @@
 //! The interposed calls (thread tracking's first `unsafe` world): `pthread_create`,
-//! `pthread_join`, `posix_spawn`, `posix_spawnp` and `fork` defined in the binary,
-//! forwarding to glibc's, recording each thread and child process for the test the
-//! calling thread works for.
+//! `pthread_join`, `posix_spawn`, `posix_spawnp`, `fork`, `nanosleep` and
+//! `clock_nanosleep` defined in the binary, forwarding to glibc's, recording each
+//! thread and child process for the test the calling thread works for, and giving
+//! schedule chaos (`tracking/chaos.rs`) its points: a new thread's start, its
+//! creator's next step, a sleep's end.
 //!
 //! # Why defining `pthread_create` is sound
 //! A Rust binary links its crates statically, so a `#[no_mangle]` definition here is
@@ -37,6 +39,13 @@
 //!    multi-threaded process may only make async-signal-safe calls before `exec`.
 //!    The parent records the pid after the real call returned, under
 //!    `catch_unwind`, like the spawn calls.
+//! 6. The interposed `nanosleep` and `clock_nanosleep` pass the caller's arguments to
+//!    glibc's unchanged and return its result (and `errno`). Only after a sleep that ran its whole
+//!    course (result 0) may chaos add a second sleep, under `catch_unwind`; an
+//!    interrupted one (`EINTR`, with the time left in `rem`) returns at once, as the
+//!    caller's retry loop expects. Chaos's holds are points too, and a hold decides
+//!    nothing inside a hold (chaos's invariant 3), so a hold's own sleep comes back
+//!    here without recursing. With no test under chaos, the cost is one atomic load.
 
 use std::ffi::{c_int, c_void, CStr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -44,6 +53,7 @@ use std::sync::Once;
 
 use libc::{pthread_attr_t, pthread_t};
 
+use super::super::chaos::{self, Point};
 use super::super::table::{self, Birth};
 use super::unwinding::own_stack;
 
@@ -97,6 +107,9 @@ struct Start {
     routine: StartRoutine,
     arg: *mut c_void,
     birth: Birth,
+    /// The new thread's chaos generator, drawn from its creator's (none when the
+    /// creator's test is not under chaos).
+    chaos: Option<chaos::Generator>,
 }
 
 /// Interposed `pthread_create`: records the birth, then creates the thread through
@@ -129,10 +142,12 @@ pub unsafe extern "C" fn pthread_create(
     let birth =
         std::panic::catch_unwind(|| Birth::capture(|| (gettid(), own_os_name()), own_stack))
             .unwrap_or_default();
+    let chaos = std::panic::catch_unwind(chaos::for_a_new_thread).unwrap_or(None);
     let start = Box::into_raw(Box::new(Start {
         routine,
         arg,
         birth,
+        chaos,
     }));
     // SAFETY: the caller's arguments are passed on; `start` stays valid until the
     // trampoline or the failure branch below takes it back (invariant 2).
@@ -141,6 +156,8 @@ pub unsafe extern "C" fn pthread_create(
         // SAFETY: no thread was created, so nobody else owns the box.
         let start = unsafe { Box::from_raw(start) };
         let _ = std::panic::catch_unwind(move || start.birth.failed());
+    } else {
+        let _ = std::panic::catch_unwind(|| chaos::hold(Point::AfterCreate, this_thread));
     }
     result
 }
@@ -155,11 +172,113 @@ extern "C" fn trampoline(data: *mut c_void) -> *mut c_void {
         routine,
         arg,
         birth,
+        chaos,
     } = *start;
     // SAFETY: pthread_self has no preconditions.
     let me = unsafe { libc::pthread_self() } as usize;
     let _ = std::panic::catch_unwind(move || table::begin_thread(birth, me, gettid()));
+    // Now that it works for its creator's test: held back, if that test is under
+    // chaos, before its first line of code.
+    let _ = std::panic::catch_unwind(|| {
+        chaos::adopt(chaos);
+        chaos::hold(Point::ThreadStart, || {
+            format!("a new thread of {}", own_os_name_quoted())
+        })
+    });
     routine(arg)
+}
+
+/// The calling thread, for chaos's words: `thread "worker-2"`.
+fn this_thread() -> String {
+    format!("thread {}", own_os_name_quoted())
+}
+
+/// The calling thread's OS name, quoted.
+fn own_os_name_quoted() -> String {
+    format!("{:?}", own_os_name())
+}
+
+type SleepFn = unsafe extern "C" fn(*const libc::timespec, *mut libc::timespec) -> c_int;
+static REAL_NANOSLEEP: AtomicUsize = AtomicUsize::new(0);
+type ClockSleepFn = unsafe extern "C" fn(
+    libc::clockid_t,
+    c_int,
+    *const libc::timespec,
+    *mut libc::timespec,
+) -> c_int;
+static REAL_CLOCK_NANOSLEEP: AtomicUsize = AtomicUsize::new(0);
+
+/// After a relative sleep of `requested` that ran its whole course: the longer one
+/// chaos may add (invariant 6).
+fn after_a_whole_sleep(requested: *const libc::timespec) {
+    if requested.is_null() {
+        return;
+    }
+    // SAFETY: glibc has just read it: a valid `timespec`.
+    let asked = unsafe { *requested };
+    let asked = std::time::Duration::new(
+        u64::try_from(asked.tv_sec).unwrap_or(0),
+        u32::try_from(asked.tv_nsec).unwrap_or(0).min(999_999_999),
+    );
+    let _ = std::panic::catch_unwind(|| {
+        let extra = chaos::stretch(asked, this_thread);
+        if !extra.is_zero() {
+            chaos::sleep_holding(extra);
+        }
+    });
+}
+
+/// Interposed `clock_nanosleep` (what `std::thread::sleep` calls on Linux): sleeps
+/// through glibc, then, after a relative sleep of a thread whose test is under
+/// chaos, perhaps longer (invariant 6). A sleep until an absolute time is left as
+/// it is.
+///
+/// # Safety
+/// The caller's contract is glibc's `clock_nanosleep`'s; this adds none.
+#[no_mangle]
+pub unsafe extern "C" fn clock_nanosleep(
+    clock: libc::clockid_t,
+    flags: c_int,
+    requested: *const libc::timespec,
+    remaining: *mut libc::timespec,
+) -> c_int {
+    let Some(real) = next_definition(&REAL_CLOCK_NANOSLEEP, c"clock_nanosleep") else {
+        // It returns its error; it does not set errno.
+        return libc::ENOSYS;
+    };
+    // SAFETY: the address is glibc's `clock_nanosleep`, whose type this is.
+    let real: ClockSleepFn = unsafe { std::mem::transmute::<usize, ClockSleepFn>(real) };
+    // SAFETY: the caller's arguments, unchanged, to glibc.
+    let result = unsafe { real(clock, flags, requested, remaining) };
+    if result == 0 && flags & libc::TIMER_ABSTIME == 0 {
+        after_a_whole_sleep(requested);
+    }
+    result
+}
+
+/// Interposed `nanosleep` (what `std::thread::sleep` calls): sleeps through glibc,
+/// then, if the calling thread's test is under chaos, perhaps longer (invariant 6).
+///
+/// # Safety
+/// The caller's contract is glibc's `nanosleep`'s; this adds none.
+#[no_mangle]
+pub unsafe extern "C" fn nanosleep(
+    requested: *const libc::timespec,
+    remaining: *mut libc::timespec,
+) -> c_int {
+    let Some(real) = next_definition(&REAL_NANOSLEEP, c"nanosleep") else {
+        // SAFETY: errno is this thread's.
+        unsafe { *libc::__errno_location() = libc::ENOSYS };
+        return -1;
+    };
+    // SAFETY: the address is glibc's `nanosleep`, whose type this is.
+    let real: SleepFn = unsafe { std::mem::transmute::<usize, SleepFn>(real) };
+    // SAFETY: the caller's arguments, unchanged, to glibc.
+    let result = unsafe { real(requested, remaining) };
+    if result == 0 {
+        after_a_whole_sleep(requested);
+    }
+    result
 }
 
 /// Interposed `pthread_join`: joins through glibc, then notes that the thread's end
@@ -333,7 +452,7 @@ pub(crate) fn own_os_name() -> String {
 #[cfg(test)]
 mod tests {
     use std::sync::mpsc;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use super::super::super::table;
     use super::*;
@@ -393,5 +512,54 @@ mod tests {
             Some(0),
             "the forked child hung (killed) or failed to make and join a thread"
         );
+    }
+
+    /// Chaos's points in the hooks: a sleep of a thread under chaos runs its whole
+    /// course and then, when the generator says so, longer (interposition's
+    /// invariant 6); a new thread is held back before its first line; a thread of no
+    /// scope under chaos is never touched.
+    #[test]
+    fn under_chaos_sleeps_are_stretched_and_new_threads_held_and_nothing_else_is() {
+        use crate::tracking::{attribution::Attribution, chaos};
+        // One seed, one sequence of decisions for this thread: some of 8 sleeps are
+        // stretched, and some of 8 new threads held (each is one in two).
+        let asked = Duration::from_millis(1);
+        let sleeps = Attribution::begin();
+        chaos::begin(sleeps.scope(), 0x5eed);
+        let started = Instant::now();
+        for _ in 0..8 {
+            std::thread::sleep(asked);
+        }
+        let took = started.elapsed();
+        let done = chaos::end(sleeps.scope());
+        drop(sleeps);
+        assert!(
+            done.iter().any(|d| d.contains("'s sleep of 1.0ms by")),
+            "{done:?}"
+        );
+        assert!(took >= asked * 8, "{took:?}");
+        let spawns = Attribution::begin();
+        chaos::begin(spawns.scope(), 0x5eed);
+        for _ in 0..8 {
+            std::thread::spawn(|| ()).join().unwrap();
+        }
+        let done = chaos::end(spawns.scope());
+        assert!(
+            done.iter().any(|d| d.contains("before it started")),
+            "{done:?}"
+        );
+        // A direct call returns glibc's result; the scope is over, and nothing is
+        // recorded for it any more.
+        let request = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 1_000,
+        };
+        let mut left = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: valid pointers to live timespecs.
+        assert_eq!(unsafe { libc::nanosleep(&request, &mut left) }, 0);
+        assert!(chaos::end(spawns.scope()).is_empty());
     }
 }

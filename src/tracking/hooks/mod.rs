@@ -2,7 +2,8 @@
 //! three worlds, each with its invariants at its top and its tests at its end:
 //!
 //! - `interposition.rs`: `pthread_create`, `pthread_join`, `posix_spawn`,
-//!   `posix_spawnp` and `fork` defined in the binary, forwarding to glibc's;
+//!   `posix_spawnp`, `fork` and `nanosleep` defined in the binary, forwarding to
+//!   glibc's (and giving schedule chaos its points);
 //! - `sampling.rs`: the signal handler that records an interrupted thread's stack;
 //! - `unwinding.rs`: walking the calling thread's own stack with libgcc's unwinder,
 //!   and reading its exception tables;

@@ -65,3 +65,32 @@ fn should_panic_runs_once() {
 async fn async_passes_every_iteration() {
     tokio::spawn(async {}).await.unwrap();
 }
+
+/// A planted race: the test assumes its worker has started within 50 ms, which it
+/// always has on a quiet machine, and which schedule chaos breaks by holding the
+/// new thread back.
+#[iris_test(stress = 100)]
+#[ignore = "fails under chaos on purpose; run by end_to_end"]
+fn assumes_its_worker_started() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    let started = Arc::new(AtomicBool::new(false));
+    let flag = started.clone();
+    let worker = std::thread::spawn(move || flag.store(true, Ordering::SeqCst));
+    // The race, as written in the wild: "it has surely started by now".
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let seen = started.load(Ordering::SeqCst);
+    worker.join().unwrap();
+    assert!(seen, "the worker had not started");
+}
+
+/// The fixed twin: waits for the worker to say it started.
+#[iris_test(stress = 100)]
+#[ignore = "run by end_to_end"]
+fn waits_for_its_worker_to_start() {
+    let (started, seen) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || started.send(()).unwrap());
+    seen.recv_timeout(crate::PATIENCE)
+        .expect("the worker started");
+    worker.join().unwrap();
+}
