@@ -64,6 +64,8 @@ const VERDICTS: &[(&str, bool)] = &[
     ("deaf_child_process", false),
     ("component_left_to_the_teardown", true),
     ("pool_forgotten_on_the_seventh_run", true),
+    ("job_assumed_started", true),
+    ("job_waited_for", true),
     ("clean", true),
 ];
 
@@ -254,6 +256,83 @@ fn the_fixture_crates_flake_found_by_a_stress_run() {
             assert!(out.contains(expected), "{args:?}: missing {expected:?} in:\n{out}");
         }
     }
+}
+
+/// A race a plain run passes (`VERDICTS`), found under schedule chaos
+/// under both runners with its seed, what Iris did and the line that runs it
+/// again; that line fails again; the fixed twin passes under the same chaos.
+#[test]
+#[ignore = "builds the fixture crate (a minute on two cores the first time); .ci/run runs it"]
+fn the_fixture_crates_race_found_under_chaos() {
+    let run = |runner: &str, test: &str, env: &[(&str, &str)]| {
+        let filter = format!("test(={test})");
+        let args: Vec<&str> = match runner {
+            "cargo test" => vec![
+                "test",
+                "--features",
+                "iris",
+                "--test",
+                "verdicts",
+                "--",
+                "--ignored",
+                "--exact",
+                test,
+            ],
+            _ => vec![
+                "nextest",
+                "run",
+                "--features",
+                "iris",
+                "--test",
+                "verdicts",
+                "--run-ignored",
+                "ignored-only",
+                "--failure-output",
+                "final",
+                "--success-output",
+                "final",
+                "-E",
+                &filter,
+            ],
+        };
+        cargo(&args, env)
+    };
+    let test = "job_assumed_started";
+    // Seed 8 holds the job's worker back 74.9 ms on the fourth iteration, against
+    // the 50 ms the test waits.
+    let chaos = [("IRIS_CHAOS", "8"), ("IRIS_STRESS", "100")];
+    for runner in ["cargo test", "nextest"] {
+        let (passed, out) = run(runner, test, &chaos);
+        assert!(!passed, "{runner}: {out}");
+        for expected in [
+            "the job had not started",
+            &format!("iris: test `{test}`: its stress run under chaos (seed 0x8) failed on iteration ")[..],
+            "what Iris did last to its threads, oldest first: held a new thread of ",
+            &format!("  IRIS_CHAOS=0x8 IRIS_STRESS=100 cargo test -p scheduler --test verdicts -- --exact {test}\n"),
+            &format!("  IRIS_CHAOS=0x8 IRIS_STRESS=100 cargo nextest run -p scheduler --test verdicts -E 'test(={test})'"),
+        ] {
+            assert!(out.contains(expected), "{runner}: missing {expected:?} in:\n{out}");
+        }
+        let (passed, out) = run(runner, "job_waited_for", &chaos);
+        assert!(passed, "{runner}: {out}");
+        assert!(
+            out.contains(
+                "iris: test `job_waited_for`: 100 iterations under chaos (seed 0x8), no failure"
+            ),
+            "{runner}: {out}"
+        );
+    }
+    // The printed line, run again, fails again.
+    let (passed, out) = run(
+        "cargo test",
+        test,
+        &[("IRIS_CHAOS", "0x8"), ("IRIS_STRESS", "100")],
+    );
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("under chaos (seed 0x8) failed on iteration "),
+        "{out}"
+    );
 }
 
 /// The fixture's tests are what `scripts/everyday-loop.py` measures: they stay

@@ -216,6 +216,20 @@ fn chaos_on_draws_a_seed_and_says_it_once_and_a_bad_value_is_one_line() {
         "{out}"
     );
     assert!(out.contains("3 iterations under chaos (seed 0x"), "{out}");
+    // nextest's profile named `chaos` is `IRIS_CHAOS=on` (nextest sets no variable
+    // for a profile; it tells the test its profile's name).
+    let (passed, out) = run(
+        "stress::waits_for_its_worker_to_start",
+        true,
+        &[("NEXTEST_PROFILE", "chaos"), ("IRIS_STRESS", "3")],
+    );
+    assert!(passed, "{out}");
+    assert_eq!(
+        out.matches("iris: schedule chaos with seed 0x").count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("3 iterations under chaos (seed 0x"), "{out}");
     for bad in ["garbage", "-1", "0", "18446744073709551616"] {
         let (passed, out) = run(
             "stress::waits_for_its_worker_to_start",

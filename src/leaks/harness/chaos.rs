@@ -100,11 +100,17 @@ impl fmt::Display for Chaos {
     }
 }
 
-/// `IRIS_CHAOS`, read once (`None`: unset; a bad value is one line at once).
+/// `IRIS_CHAOS`, read once (`None`: unset; a bad value is one line at once). Unset
+/// under nextest's profile named `chaos` (`NEXTEST_PROFILE=chaos`, which
+/// `.config/nextest.toml` ships), it is `on`: nextest cannot set a variable for a
+/// profile.
 pub(crate) fn env_chaos() -> Option<Chaos> {
     static CHAOS: OnceLock<Option<Chaos>> = OnceLock::new();
     *CHAOS.get_or_init(|| {
-        let text = std::env::var("IRIS_CHAOS").ok()?;
+        let Ok(text) = std::env::var("IRIS_CHAOS") else {
+            let profile = std::env::var("NEXTEST_PROFILE");
+            return profile.is_ok_and(|p| p == "chaos").then_some(Chaos::On);
+        };
         match text.parse() {
             Ok(chaos) => Some(chaos),
             Err(why) => {
@@ -149,12 +155,7 @@ fn drawn_seed() -> u64 {
 /// The seed of iteration `iteration` of test `name` under base seed `base`
 /// (invariant 2).
 pub(crate) fn iteration_seed(base: u64, name: &str, iteration: u32) -> u64 {
-    let from_env = |key: &str| {
-        std::env::var(key)
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let from_env = |key: &str| nextest_number(key).unwrap_or(0);
     // FNV-1a of the name: stable across processes and builds, unlike std's hasher.
     let named = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
@@ -163,7 +164,8 @@ pub(crate) fn iteration_seed(base: u64, name: &str, iteration: u32) -> u64 {
     for part in [
         u64::from(iteration),
         from_env("NEXTEST_STRESS_CURRENT"),
-        from_env("NEXTEST_ATTEMPT"),
+        // A retry (attempt 2 on) is another run; the first attempt is as cargo test's.
+        from_env("NEXTEST_ATTEMPT").saturating_sub(1),
     ] {
         seed = mix(seed ^ part);
     }
@@ -184,6 +186,12 @@ pub(crate) fn keep_last(done: Vec<String>) {
 pub(crate) fn take_last() -> Vec<String> {
     LAST.try_with(|last| std::mem::take(&mut *last.borrow_mut()))
         .unwrap_or_default()
+}
+
+/// A number nextest sets (`NEXTEST_STRESS_CURRENT`, `NEXTEST_ATTEMPT`), when it is
+/// one (`none` outside a stress run).
+pub(crate) fn nextest_number(key: &str) -> Option<u64> {
+    std::env::var(key).ok()?.trim().parse().ok()
 }
 
 #[cfg(test)]

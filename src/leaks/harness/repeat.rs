@@ -62,8 +62,18 @@ impl CargoTarget {
         if stress != Stress::Iterations(1) {
             knobs.push_str(&format!("IRIS_STRESS={stress} "));
         }
+        // Under chaos nextest's stress index and attempt are part of each seed:
+        // cargo test takes them from the environment too.
+        let mut nextest = String::new();
+        if chaos.is_some() {
+            for (key, first) in [("NEXTEST_STRESS_CURRENT", 0), ("NEXTEST_ATTEMPT", 1)] {
+                if let Some(n) = chaos::nextest_number(key).filter(|n| *n > first) {
+                    nextest.push_str(&format!("{key}={n} "));
+                }
+            }
+        }
         format!(
-            "  {knobs}cargo test {selection} -- --exact {name}\n  \
+            "  {nextest}{knobs}cargo test {selection} -- --exact {name}\n  \
              {knobs}cargo nextest run {selection} -E 'test(={name})'"
         )
     }
