@@ -81,9 +81,11 @@ fn body_for_the_check(moved: &[Attribute], ret: &TokenStream2, block: &syn::Bloc
     }}
 }
 
-/// The expansion: `item` with its body wrapped in `::iris::run_test`, and `#[test]`
-/// added unless a test attribute is there already (or the function takes
-/// parameters, as rstest cases do: rstest generates the tests then).
+/// The expansion: `item` with its body wrapped in `::iris::run_test` (or its async
+/// or timed form), inside the stress run's loop (`::iris::__run_stress`) when the
+/// body can run again, and `#[test]` added unless a test attribute is there already
+/// (or the function takes parameters, as rstest cases do: rstest generates the
+/// tests then).
 pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     let has_options = !attr.is_empty();
     let options = options::parse(attr)?;
@@ -131,24 +133,7 @@ pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<Toke
         sig.asyncness = None;
         (attrs, async_call(&options, builder, &block))
     } else {
-        let ret = match &sig.output {
-            ReturnType::Default => quote!(()),
-            ReturnType::Type(_, ty) => quote!(#ty),
-        };
-        // rstest reads its own `#[timeout]`, and a case's body uses its parameters:
-        // there the attribute stays where it is.
-        let rstest = !sig.inputs.is_empty()
-            || attrs.iter().any(|a| {
-                a.path()
-                    .segments
-                    .last()
-                    .is_some_and(|s| s.ident == "rstest")
-            });
-        let (moved, attrs): (Vec<Attribute>, Vec<Attribute>) = attrs
-            .into_iter()
-            .partition(|a| !rstest && runs_on_its_own_thread(a));
-        let body = body_for_the_check(&moved, &ret, &block);
-        (attrs, sync_call(&options, builder, &ret, &body, &block))
+        sync_body_call(&options, builder, &sig, attrs, &block)
     };
     let call = if repeatable {
         quote_spanned! {block.span()=>
@@ -165,6 +150,36 @@ pub(crate) fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<Toke
             #call
         }
     })
+}
+
+/// A sync test's call of the check, and the attributes left on the test: one that
+/// runs the body on a thread of its own (ntest's `#[timeout]`) moves inside the
+/// check, except on an rstest case, which reads its own `#[timeout]` and whose body
+/// uses its parameters.
+fn sync_body_call(
+    options: &options::Written,
+    builder: TokenStream2,
+    sig: &syn::Signature,
+    attrs: Vec<Attribute>,
+    block: &syn::Block,
+) -> (Vec<Attribute>, TokenStream2) {
+    let ret = match &sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => quote!(#ty),
+    };
+    let rstest = !sig.inputs.is_empty()
+        || attrs.iter().any(|a| {
+            a.path()
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "rstest")
+        });
+    let (moved, attrs): (Vec<Attribute>, Vec<Attribute>) = attrs
+        .into_iter()
+        .partition(|a| !rstest && runs_on_its_own_thread(a));
+    let body = body_for_the_check(&moved, &ret, block);
+    let call = sync_call(options, builder, &ret, &body, block);
+    (attrs, call)
 }
 
 /// Whether the test's body can run again, as a stress run repeats it: it takes no
