@@ -223,6 +223,14 @@ impl TestScope {
         let chaos_seed = options.chaos_seed_for_this_run();
         if let (Some(seed), Some(attribution)) = (chaos_seed, &attribution) {
             tracking::chaos::begin(attribution.scope(), seed);
+            if !tracking::active() {
+                output::note_once(
+                    "chaos without tracking",
+                    "iris: schedule chaos reaches only an async test's body and runtime in this \
+                     build: threads are held back at their start and after their sleeps where \
+                     thread tracking works (Linux with glibc, the `thread-tracking` feature)",
+                );
+            }
         }
         let scope = thread_registry_scope(format!("test:{}", options.name()));
         let watchdog = options.timeout.map(|timeout| {
