@@ -1,7 +1,7 @@
 //! Stress runs end to end: each scenario of `scenarios/stress.rs` in a child
 //! process, read as the user reads it.
 
-use crate::scenario::run;
+use crate::scenario::{run, run_with_args};
 
 #[test]
 fn a_thread_leaked_on_the_seventh_iteration_only_fails_that_iteration() {
@@ -245,4 +245,48 @@ fn chaos_on_draws_a_seed_and_says_it_once_and_a_bad_value_is_one_line() {
         );
         assert!(out.contains("2 iterations, no failure"), "{bad}: {out}");
     }
+}
+
+/// Race or contention: a failure under chaos beside other tests is run again alone.
+#[cfg(all(target_os = "linux", feature = "thread-tracking"))]
+#[test]
+fn a_failure_under_chaos_says_whether_it_is_a_race_or_contention() {
+    // A race fails alone too (the planted one, in a shared libtest process).
+    let (passed, out) = run(
+        "stress::assumes_its_worker_started",
+        false,
+        &[("IRIS_CHAOS", "1")],
+    );
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("run again alone (the same seed and iterations, one test): it failed again: a race in the code or the test, not contention"),
+        "{out}"
+    );
+    // In a process of its own (nextest) it ran alone already.
+    let (passed, out) = run(
+        "stress::assumes_its_worker_started",
+        true,
+        &[("IRIS_CHAOS", "1")],
+    );
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("it ran alone in its process: a race in the code or the test, not contention"),
+        "{out}"
+    );
+    // Two tests sharing a static: the first fails beside the second, passes alone.
+    let (passed, out) = run_with_args(
+        &[
+            "--ignored",
+            "--test-threads=2",
+            "scenarios::stress::shares_a_static_",
+        ],
+        false,
+        &[("IRIS_CHAOS", "1")],
+    );
+    assert!(!passed, "{out}");
+    assert!(out.contains("a neighbour changed it"), "{out}");
+    assert!(
+        out.contains("it passed: it fails only beside other tests (contention for the machine or for something they share)"),
+        "{out}"
+    );
 }

@@ -14,11 +14,13 @@
 //!   seed (the holds themselves are tracking's);
 //! - `stress.rs`: how long a stress run goes on; `repeat.rs`: the run itself, a
 //!   test's body again and again, each iteration a whole test under its own chaos
-//!   seed, until one fails;
+//!   seed, until one fails; `alone.rs`: whether a failure under chaos beside other
+//!   tests happens alone too (a race) or not (contention);
 //! - `fail.rs`: failing a test so that its message is seen whatever the panic
 //!   hook;
 //! - `fixtures.rs`: the same for rstest.
 
+pub(crate) mod alone;
 pub(crate) mod chaos;
 pub(crate) mod fail;
 #[cfg(feature = "rstest")]

@@ -20,9 +20,9 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::process::{ExitCode, Termination};
 use std::time::Instant;
 
-use crate::leaks::harness::chaos;
 use crate::leaks::harness::options::TestOptions;
 use crate::leaks::harness::stress::{env_stress, Stress};
+use crate::leaks::harness::{alone, chaos};
 use crate::leaks::output;
 
 /// The cargo target a test is built in, for the line that runs it again: written by
@@ -180,10 +180,15 @@ impl Run {
             "the same iterations, not the same schedule: the operating system's differs \
              from run to run"
         };
+        let took = self.started.elapsed();
+        // Under chaos: a race, or contention with the tests beside it?
+        let alone = match self.base {
+            Some(seed) => format!("\n{}", alone::judge(name, seed, done, took).line()),
+            None => String::new(),
+        };
         output::about_test(&format!(
-            "iris: test `{name}`: {under} ({why}, {:.1?} in){perturbations}\n  to run it again:\n{}\n  \
-             ({schedule})",
-            self.started.elapsed(),
+            "iris: test `{name}`: {under} ({why}, {took:.1?} in){perturbations}{alone}\n  to run \
+             it again:\n{}\n  ({schedule})",
             self.target.again(name, self.stress, self.base),
         ));
     }

@@ -9,7 +9,7 @@ use crate::leaks::output;
 
 /// How long a stress run goes on: a number of iterations, or a time.
 ///
-/// Set with [`TestOptions::stress`], `#[iris_test(stress = 200)]` or
+/// Set with [`TestOptions::stress`](crate::TestOptions::stress), `#[iris_test(stress = 200)]` or
 /// `#[iris_test(stress = "30s")]`, or for a whole run with `IRIS_STRESS=200` or
 /// `IRIS_STRESS=30s` (which wins over the test's own).
 ///

@@ -94,3 +94,32 @@ fn waits_for_its_worker_to_start() {
         .expect("the worker started");
     worker.join().unwrap();
 }
+
+/// Two tests sharing a static, the first of a pair: it sets the value, waits, and
+/// expects it unchanged; its neighbour overwrites it. Alone it passes.
+static SHARED: AtomicU32 = AtomicU32::new(0);
+static FIRST_STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[iris_test]
+#[ignore = "fails beside its neighbour on purpose; run by end_to_end"]
+fn shares_a_static_first() {
+    FIRST_STARTED.store(true, Ordering::SeqCst);
+    SHARED.store(1, Ordering::SeqCst);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(SHARED.load(Ordering::SeqCst), 1, "a neighbour changed it");
+}
+
+/// The pair's second: once the first has started, overwrites the value for 200 ms.
+#[iris_test]
+#[ignore = "run by end_to_end"]
+fn shares_a_static_second() {
+    let waiting = std::time::Instant::now();
+    while !FIRST_STARTED.load(Ordering::SeqCst) && waiting.elapsed() < crate::PATIENCE {
+        std::thread::yield_now();
+    }
+    let writing = std::time::Instant::now();
+    while writing.elapsed() < std::time::Duration::from_millis(200) {
+        SHARED.store(2, Ordering::SeqCst);
+        std::thread::yield_now();
+    }
+}
