@@ -1,7 +1,7 @@
 //! Stress runs end to end: each scenario of `scenarios/stress.rs` in a child
 //! process, read as the user reads it.
 
-use crate::scenario::{run, run_with_args};
+use crate::scenario::run;
 
 #[test]
 fn a_thread_leaked_on_the_seventh_iteration_only_fails_that_iteration() {
@@ -251,6 +251,7 @@ fn chaos_on_draws_a_seed_and_says_it_once_and_a_bad_value_is_one_line() {
 #[cfg(all(target_os = "linux", feature = "thread-tracking"))]
 #[test]
 fn a_failure_under_chaos_says_whether_it_is_a_race_or_contention() {
+    use crate::scenario::run_with_args;
     // A race fails alone too (the planted one, in a shared libtest process).
     let (passed, out) = run(
         "stress::assumes_its_worker_started",
