@@ -291,3 +291,38 @@ fn a_failure_under_chaos_says_whether_it_is_a_race_or_contention() {
         "{out}"
     );
 }
+
+/// Neighbours undisturbed: a test beside one under chaos, in the same process, gets
+/// no hold: its threads start at normal speed (one in two would be held, up to
+/// 100 ms, if they were perturbed: about 46 of 200 over 20 ms).
+#[cfg(all(target_os = "linux", feature = "thread-tracking"))]
+#[test]
+fn a_neighbour_of_a_test_under_chaos_runs_at_normal_speed() {
+    use crate::scenario::run_with_args;
+    let (passed, out) = run_with_args(
+        &[
+            "--ignored",
+            "--test-threads=2",
+            "--nocapture",
+            "scenarios::stress::chaos_beside_a_neighbour",
+            "scenarios::stress::neighbour_of_chaos",
+        ],
+        false,
+        &[],
+    );
+    assert!(passed, "{out}");
+    assert!(
+        out.contains("40 iterations under chaos (seed 0x1), no failure"),
+        "{out}"
+    );
+    let late: u32 = out
+        .split("late starts: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the neighbour ran: {out}"));
+    assert!(
+        late < 10,
+        "{late} of 200 of the neighbour's threads started late: {out}"
+    );
+}

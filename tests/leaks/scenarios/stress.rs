@@ -123,3 +123,37 @@ fn shares_a_static_second() {
         std::thread::yield_now();
     }
 }
+
+/// Set while `chaos_beside_a_neighbour` runs its iterations.
+static CHAOS_UNDER_WAY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A test under chaos (its own option, not the run's), for its neighbour to run
+/// beside: its threads are held back at their start.
+#[iris_test(chaos = 1, stress = 40)]
+#[ignore = "run by end_to_end"]
+fn chaos_beside_a_neighbour() {
+    CHAOS_UNDER_WAY.store(true, Ordering::SeqCst);
+    std::thread::spawn(|| ()).join().unwrap();
+}
+
+/// The neighbour, without chaos, while the test beside it is under chaos: its own
+/// threads start at normal speed. Prints how many of 200 took over 20 ms to start.
+#[iris_test]
+#[ignore = "run by end_to_end"]
+fn neighbour_of_chaos() {
+    let waiting = std::time::Instant::now();
+    while !CHAOS_UNDER_WAY.load(Ordering::SeqCst) && waiting.elapsed() < crate::PATIENCE {
+        std::thread::yield_now();
+    }
+    let mut late = 0;
+    for _ in 0..200 {
+        let spawned = std::time::Instant::now();
+        let started = std::thread::spawn(move || spawned.elapsed())
+            .join()
+            .unwrap();
+        if started > std::time::Duration::from_millis(20) {
+            late += 1;
+        }
+    }
+    println!("late starts: {late} of 200");
+}
