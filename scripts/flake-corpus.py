@@ -13,10 +13,11 @@ For each bug, in the same budget (`IRIS_STRESS=200` iterations, at most 60 s a r
 and for each fixed twin, IRIS_CHAOS=1 IRIS_STRESS=1000 must pass (no false alarm).
 The per-iteration cost of chaos is an empty test's iteration with and without it.
 
-    python3 scripts/flake-corpus.py [--seeds 3] [--iterations 200] [--twins 1000]
+    python3 scripts/flake-corpus.py [--seeds 3] [--iterations 200] [--twins 1000] [--only BUG] [--report-only]
 
-The table goes to docs/benchmarks/flake-corpus.md (rewritten), which
-docs/benchmarks.md points at.
+Each entry's results are kept in target/flake-corpus.json; `--only BUG` measures
+that entry again and keeps the others'. The table goes to
+docs/benchmarks/flake-corpus.md (rewritten), which docs/benchmarks.md points at.
 """
 
 import argparse
@@ -30,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "benchmarks" / "flake-corpus.md"
+KEPT = ROOT / "target" / "flake-corpus.json"
 
 # (bug, twin, filter for a pair of tests run together, or None for one test alone)
 CORPUS = [
@@ -106,12 +108,15 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--twins", type=int, default=1000)
+    parser.add_argument("--only", help="measure this bug again; keep the others' results")
+    parser.add_argument("--report-only", action="store_true", help="measure nothing: rewrite the table from the kept results")
     args = parser.parse_args()
+    kept = json.loads(KEPT.read_text()) if KEPT.exists() else {}
     exe = binary()
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    rows, twins = [], []
-    found_by_chaos = again_ok = 0
     for bug, twin, what in CORPUS:
+        if (args.report_only or (args.only and args.only != bug)) and bug in kept:
+            continue
         stress = {"IRIS_STRESS": str(args.iterations)}
         plain = [run(exe, bug, stress)[1] for _ in range(args.seeds)]
         chaos, refail = [], []
@@ -122,20 +127,32 @@ def main():
             if at is not None:
                 tries = [run(exe, bug, env)[1] for _ in range(3)]
                 refail.append((sum(t is not None for t in tries), sum(t == at for t in tries)))
+        print(f"{bug}: plain {summary(plain)}, chaos {summary(chaos)}, again {refail}", file=sys.stderr)
+        passed, at, took, text = run(exe, twin, {"IRIS_CHAOS": "1", "IRIS_STRESS": str(args.twins)}, timeout=600)
+        print(f"{twin}: {'passed' if passed else 'FAILED at ' + str(at)} in {took:.1f} s", file=sys.stderr)
+        kept[bug] = {"plain": plain, "chaos": chaos, "refail": refail, "twin": [twin, passed, took],
+                     "measured": time.strftime("%Y-%m-%d %H:%M"), "iris": head}
+        KEPT.write_text(json.dumps(kept, indent=1))
+    rows, twins = [], []
+    found_by_chaos = again_ok = 0
+    for bug, twin, what in CORPUS:
+        if bug not in kept:
+            continue
+        plain, chaos, refail = kept[bug]["plain"], kept[bug]["chaos"], [tuple(r) for r in kept[bug]["refail"]]
         if any(c is not None for c in chaos):
             found_by_chaos += 1
             if refail and sum(r[0] >= 2 for r in refail) >= len(refail) / 2:
                 again_ok += 1
         rows.append((what, bug, summary(plain), per_iteration(plain, args.iterations),
                      summary(chaos), per_iteration(chaos, args.iterations), refail))
-        print(f"{bug}: plain {summary(plain)}, chaos {summary(chaos)}, again {refail}", file=sys.stderr)
-        passed, at, took, text = run(exe, twin, {"IRIS_CHAOS": "1", "IRIS_STRESS": str(args.twins)}, timeout=600)
-        twins.append((twin, passed, took))
-        print(f"{twin}: {'passed' if passed else 'FAILED at ' + str(at)} in {took:.1f} s", file=sys.stderr)
-    empty = {}
+        twins.append(tuple(kept[bug]["twin"]))
+    empty = kept.get("empty", {})
     for label, env in (("plain", {}), ("chaos", {"IRIS_CHAOS": "1"})):
         _, _, took, _ = run(exe, "empty", dict(env, IRIS_STRESS="2000"))
-        empty[label] = took / 2000
+        if (args.only is None and not args.report_only) or label not in empty:
+            empty[label] = took / 2000
+    kept["empty"] = empty
+    KEPT.write_text(json.dumps(kept, indent=1))
     lines = [
         f"# The flake corpus ({time.strftime('%Y-%m-%d %H:%M')}, Iris {head})",
         "",
@@ -151,7 +168,7 @@ def main():
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for what, bug, plain, pp, chaos, cp, refail in rows:
-        again = ", ".join(f"{a}/3, {s}/3" for a, s in refail) or "-"
+        again = "; ".join(f"{a}/3 ({s} on the same iteration)" for a, s in refail) or "-"
         lines.append(f"| {what} (`{bug}`) | {plain} | {pp:.3f} | {chaos} | {cp:.3f} | {again} |")
     lines += [
         "",

@@ -84,20 +84,16 @@ fn fixed_two_lock_scopes() {
     assert_eq!(*counter.lock().unwrap(), 2);
 }
 
-// 3. A lost notification: notified before the waiter waits, with no flag to check.
+// 3. A lost notification: notified before the waiter waits, with no flag to check;
+// "the worker takes longer to start than we take to wait".
 #[iris_test]
 fn bug_lost_notification() {
     let pair = Arc::new((Mutex::new(()), Condvar::new()));
     let theirs = pair.clone();
-    let waiter_guard = pair.0.lock().unwrap();
     let worker = thread::spawn(move || {
         let _held = theirs.0.lock().unwrap();
         theirs.1.notify_one();
     });
-    // "The worker cannot notify before we wait: we hold the lock" (but a hold of
-    // this thread between the spawn and the wait is enough).
-    drop(waiter_guard);
-    thread::sleep(Duration::from_micros(200));
     let guard = pair.0.lock().unwrap();
     let (_guard, result) = pair.1.wait_timeout(guard, ms(200)).unwrap();
     worker.join().unwrap();
