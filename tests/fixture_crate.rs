@@ -53,6 +53,46 @@ fn cargo(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     (output.status.success(), text)
 }
 
+/// The runners a scenario is run under, as a user types them.
+const RUNNERS: [&str; 2] = ["cargo test", "nextest"];
+
+/// Scenario `test` of the fixture's `verdicts` tests alone, under `runner` (one of
+/// [`RUNNERS`]), with `env`: whether it passed, and what the runner printed (under
+/// nextest, the test's output whether it passed or failed).
+fn scenario(runner: &str, test: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let filter = format!("test(={test})");
+    let args: Vec<&str> = match runner {
+        "cargo test" => vec![
+            "test",
+            "--features",
+            "iris",
+            "--test",
+            "verdicts",
+            "--",
+            "--ignored",
+            "--exact",
+            test,
+        ],
+        _ => vec![
+            "nextest",
+            "run",
+            "--features",
+            "iris",
+            "--test",
+            "verdicts",
+            "--run-ignored",
+            "ignored-only",
+            "--failure-output",
+            "final",
+            "--success-output",
+            "final",
+            "-E",
+            &filter,
+        ],
+    };
+    cargo(&args, env)
+}
+
 /// The scenarios and their verdicts: (test, passes).
 const VERDICTS: &[(&str, bool)] = &[
     ("forgotten_pool", false),
@@ -162,22 +202,7 @@ fn the_fixture_crate_under_cargo_test_and_nextest() {
 #[test]
 #[ignore = "builds the fixture crate (a minute on two cores the first time); .ci/run runs it"]
 fn the_fixture_crates_knobs() {
-    let run = |test: &str, env: &[(&str, &str)]| {
-        cargo(
-            &[
-                "test",
-                "--features",
-                "iris",
-                "--test",
-                "verdicts",
-                "--",
-                "--ignored",
-                "--exact",
-                test,
-            ],
-            env,
-        )
-    };
+    let run = |test: &str, env: &[(&str, &str)]| scenario("cargo test", test, env);
     // A forgotten shutdown is fine by default, named when the team asks.
     let (passed, out) = run(
         "component_left_to_the_teardown",
@@ -214,38 +239,9 @@ fn the_fixture_crates_knobs() {
 #[ignore = "builds the fixture crate (a minute on two cores the first time); .ci/run runs it"]
 fn the_fixture_crates_flake_found_by_a_stress_run() {
     let test = "pool_forgotten_on_the_seventh_run";
-    let nextest = [
-        "nextest",
-        "run",
-        "--features",
-        "iris",
-        "--test",
-        "verdicts",
-        "--run-ignored",
-        "ignored-only",
-        "--failure-output",
-        "final",
-        "-E",
-    ];
-    let filter = format!("test(={test})");
-    let mut nextest = nextest.to_vec();
-    nextest.push(&filter);
-    for args in [
-        &[
-            "test",
-            "--features",
-            "iris",
-            "--test",
-            "verdicts",
-            "--",
-            "--ignored",
-            "--exact",
-            test,
-        ][..],
-        &nextest[..],
-    ] {
-        let (passed, out) = cargo(args, &[("IRIS_STRESS", "20")]);
-        assert!(!passed, "{args:?}: {out}");
+    for runner in RUNNERS {
+        let (passed, out) = scenario(runner, test, &[("IRIS_STRESS", "20")]);
+        assert!(!passed, "{runner}: {out}");
         for expected in [
             &format!("iris: test `{test}` leaked 1 thread(s)")[..],
             "in scheduler::WorkerPool::new",
@@ -253,7 +249,7 @@ fn the_fixture_crates_flake_found_by_a_stress_run() {
             &format!("  IRIS_STRESS=20 cargo test -p scheduler --test verdicts -- --exact {test}\n"),
             &format!("  IRIS_STRESS=20 cargo nextest run -p scheduler --test verdicts -E 'test(={test})'"),
         ] {
-            assert!(out.contains(expected), "{args:?}: missing {expected:?} in:\n{out}");
+            assert!(out.contains(expected), "{runner}: missing {expected:?} in:\n{out}");
         }
     }
 }
@@ -264,45 +260,12 @@ fn the_fixture_crates_flake_found_by_a_stress_run() {
 #[test]
 #[ignore = "builds the fixture crate (a minute on two cores the first time); .ci/run runs it"]
 fn the_fixture_crates_race_found_under_chaos() {
-    let run = |runner: &str, test: &str, env: &[(&str, &str)]| {
-        let filter = format!("test(={test})");
-        let args: Vec<&str> = match runner {
-            "cargo test" => vec![
-                "test",
-                "--features",
-                "iris",
-                "--test",
-                "verdicts",
-                "--",
-                "--ignored",
-                "--exact",
-                test,
-            ],
-            _ => vec![
-                "nextest",
-                "run",
-                "--features",
-                "iris",
-                "--test",
-                "verdicts",
-                "--run-ignored",
-                "ignored-only",
-                "--failure-output",
-                "final",
-                "--success-output",
-                "final",
-                "-E",
-                &filter,
-            ],
-        };
-        cargo(&args, env)
-    };
     let test = "job_assumed_started";
     // Seed 8 holds the job's worker back 74.9 ms on the fourth iteration, against
     // the 50 ms the test waits.
     let chaos = [("IRIS_CHAOS", "8"), ("IRIS_STRESS", "100")];
-    for runner in ["cargo test", "nextest"] {
-        let (passed, out) = run(runner, test, &chaos);
+    for runner in RUNNERS {
+        let (passed, out) = scenario(runner, test, &chaos);
         assert!(!passed, "{runner}: {out}");
         for expected in [
             "the job had not started",
@@ -313,7 +276,7 @@ fn the_fixture_crates_race_found_under_chaos() {
         ] {
             assert!(out.contains(expected), "{runner}: missing {expected:?} in:\n{out}");
         }
-        let (passed, out) = run(runner, "job_waited_for", &chaos);
+        let (passed, out) = scenario(runner, "job_waited_for", &chaos);
         assert!(passed, "{runner}: {out}");
         assert!(
             out.contains(
@@ -323,7 +286,7 @@ fn the_fixture_crates_race_found_under_chaos() {
         );
     }
     // The printed line, run again, fails again.
-    let (passed, out) = run(
+    let (passed, out) = scenario(
         "cargo test",
         test,
         &[("IRIS_CHAOS", "0x8"), ("IRIS_STRESS", "100")],

@@ -26,20 +26,19 @@ fn is_bare_test(attr: &Attribute) -> bool {
 /// the case when this expansion was reached through a bare `#[test]` resolved to
 /// `iris::test`, with `#[iris_test(..)]` written below it.
 fn is_iris_attribute(attr: &Attribute) -> bool {
-    let names: Vec<String> = attr
-        .path()
+    matches!(
+        path_of(attr).iter().map(String::as_str).collect::<Vec<_>>()[..],
+        ["iris_test"] | ["iris", "test"] | ["iris", "iris_test"]
+    )
+}
+
+/// An attribute's path, segment by segment (`["ntest", "timeout"]`).
+fn path_of(attr: &Attribute) -> Vec<String> {
+    attr.path()
         .segments
         .iter()
         .map(|s| s.ident.to_string())
-        .collect();
-    matches!(
-        names
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .as_slice(),
-        ["iris_test"] | ["iris", "test"] | ["iris", "iris_test"]
-    )
+        .collect()
 }
 
 fn is_test_attribute(attr: &Attribute) -> bool {
@@ -56,14 +55,8 @@ fn is_test_attribute(attr: &Attribute) -> bool {
 /// on a function that holds the body, inside the check: the same as writing them
 /// above us.
 fn runs_on_its_own_thread(attr: &Attribute) -> bool {
-    let segments: Vec<String> = attr
-        .path()
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
     matches!(
-        segments.iter().map(String::as_str).collect::<Vec<_>>()[..],
+        path_of(attr).iter().map(String::as_str).collect::<Vec<_>>()[..],
         ["timeout"] | ["ntest", "timeout"] | ["ntest_timeout", "timeout"]
     )
 }

@@ -23,6 +23,23 @@ pub(crate) use crate::os::runner::{
     about_run, about_test, after_the_run, bad_knob, from_watchdog, note_once, runner, Runner,
 };
 
+/// The environment variable `variable` read as a `T`: `None` when it is unset, or
+/// when it does not parse, which is said once, at once, by [`bad_knob`] with what
+/// Iris does `instead`.
+pub(crate) fn parsed_knob<T: std::str::FromStr>(variable: &str, instead: &str) -> Option<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let text = std::env::var(variable).ok()?;
+    match text.parse() {
+        Ok(value) => Some(value),
+        Err(why) => {
+            bad_knob(variable, &text, &why.to_string(), instead);
+            None
+        }
+    }
+}
+
 /// `IRIS_LEAK_REPORT`, checked once: `None` when unset, or when its directory does
 /// not exist (said once, at once, by [`bad_knob`]: not once per finding).
 pub(crate) fn leak_report_path() -> Option<&'static std::path::Path> {

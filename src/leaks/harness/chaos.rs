@@ -107,22 +107,11 @@ impl fmt::Display for Chaos {
 pub(crate) fn env_chaos() -> Option<Chaos> {
     static CHAOS: OnceLock<Option<Chaos>> = OnceLock::new();
     *CHAOS.get_or_init(|| {
-        let Ok(text) = std::env::var("IRIS_CHAOS") else {
+        if std::env::var_os("IRIS_CHAOS").is_none() {
             let profile = std::env::var("NEXTEST_PROFILE");
             return profile.is_ok_and(|p| p == "chaos").then_some(Chaos::On);
-        };
-        match text.parse() {
-            Ok(chaos) => Some(chaos),
-            Err(why) => {
-                output::bad_knob(
-                    "IRIS_CHAOS",
-                    &text,
-                    &why,
-                    "running each test as its options say",
-                );
-                None
-            }
         }
+        output::parsed_knob("IRIS_CHAOS", "running each test as its options say")
     })
 }
 

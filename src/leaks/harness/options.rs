@@ -53,19 +53,7 @@ fn policy_override() -> Option<LeakPolicy> {
 /// A policy from the environment variable `variable` (`None`: unset; a bad value
 /// is warned about and ignored).
 fn env_policy(variable: &'static str) -> Option<LeakPolicy> {
-    let text = std::env::var(variable).ok()?;
-    match text.parse() {
-        Ok(policy) => Some(policy),
-        Err(error) => {
-            output::bad_knob(
-                variable,
-                &text,
-                &error.to_string(),
-                "using each test's own policy",
-            );
-            None
-        }
-    }
+    output::parsed_knob(variable, "using each test's own policy")
 }
 
 /// What runs the test's body, for a dump of where it is: an `async fn` between polls

@@ -93,21 +93,8 @@ impl fmt::Display for Stress {
 /// tests run as without it).
 pub(crate) fn env_stress() -> Option<Stress> {
     static STRESS: OnceLock<Option<Stress>> = OnceLock::new();
-    *STRESS.get_or_init(|| {
-        let text = std::env::var("IRIS_STRESS").ok()?;
-        match text.parse() {
-            Ok(stress) => Some(stress),
-            Err(why) => {
-                output::bad_knob(
-                    "IRIS_STRESS",
-                    &text,
-                    &why,
-                    "running each test as its options say",
-                );
-                None
-            }
-        }
-    })
+    *STRESS
+        .get_or_init(|| output::parsed_knob("IRIS_STRESS", "running each test as its options say"))
 }
 
 #[cfg(test)]

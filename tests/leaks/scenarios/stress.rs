@@ -77,7 +77,8 @@ fn assumes_its_worker_started() {
     let started = Arc::new(AtomicBool::new(false));
     let flag = started.clone();
     let worker = std::thread::spawn(move || flag.store(true, Ordering::SeqCst));
-    // The race, as written in the wild: "it has surely started by now".
+    // The behaviour under test: a sleep used as synchronization, as written in the
+    // wild ("it has surely started by now").
     std::thread::sleep(std::time::Duration::from_millis(50));
     let seen = started.load(Ordering::SeqCst);
     worker.join().unwrap();
@@ -105,6 +106,7 @@ static FIRST_STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicB
 fn shares_a_static_first() {
     FIRST_STARTED.store(true, Ordering::SeqCst);
     SHARED.store(1, Ordering::SeqCst);
+    // The behaviour under test: the window in which a neighbour changes the static.
     std::thread::sleep(std::time::Duration::from_millis(50));
     assert_eq!(SHARED.load(Ordering::SeqCst), 1, "a neighbour changed it");
 }
